@@ -1,0 +1,363 @@
+"""The NumPy-like functions users build graphs with. They only build nodes.
+
+Every function accepts Variables, Python numbers and NumPy arrays; numbers
+and arrays become constants (Python numbers take the other operand's dtype,
+as NumPy's weak scalars do).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphcomp.core import node as _node
+from graphcomp.core.node import Variable, constant
+from graphcomp.core.types import as_dtype, as_shape, fmt_shape, is_fully_known, normalize_axes, result_dtype
+from graphcomp.errors import ShapeError
+from graphcomp.ops import binary as _b
+from graphcomp.ops import control as _c
+from graphcomp.ops import elementwise as _e
+from graphcomp.ops import linalg as _l
+from graphcomp.ops import nn as _nn
+from graphcomp.ops import reduce as _r
+from graphcomp.ops import shape as _s
+from graphcomp.ops.base import as_variable
+from graphcomp.ops.indexing import getitem
+
+__all__ = [
+    "Variable", "constant", "add", "subtract", "multiply", "divide", "power", "negative",
+    "matmul", "dot", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+    "getitem", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "square", "log1p",
+    "expm1", "sigmoid", "relu", "softplus", "sign", "maximum", "minimum", "where", "sum",
+    "mean", "max", "min", "logsumexp", "transpose", "reshape", "broadcast_to", "concatenate",
+    "stack", "expand_dims", "squeeze", "softmax", "log_softmax", "stop_gradient", "cast",
+    "zeros_like", "ones_like",
+]  # fmt: skip
+
+# -- arithmetic and comparisons (each also an operator on Variable) ---------------------
+
+add = _b.add
+subtract = _b.subtract
+multiply = _b.multiply
+divide = _b.divide
+power = _b.power
+less = _b.less
+less_equal = _b.less_equal
+greater = _b.greater
+greater_equal = _b.greater_equal
+equal = _b.equal
+not_equal = _b.not_equal
+maximum = _b.maximum
+minimum = _b.minimum
+where = _b.where
+
+# -- unary elementwise ------------------------------------------------------------------
+
+negative = _e.negative
+exp = _e.exp
+log = _e.log
+sin = _e.sin
+cos = _e.cos
+tan = _e.tan
+tanh = _e.tanh
+sqrt = _e.sqrt
+abs = _e.abs  # noqa: A001
+square = _e.square
+log1p = _e.log1p
+expm1 = _e.expm1
+sigmoid = _e.sigmoid
+relu = _e.relu
+softplus = _e.softplus
+sign = _e.sign
+
+
+# -- reductions ---------------------------------------------------------------------------
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """Sum over ``axis`` (``None``: all axes), as ``np.sum``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.sum(gc.Variable("x", (2, 3)), axis=0).shape
+        (3,)
+    """
+    x = as_variable(x)
+    return _r.Sum(normalize_axes(axis, x.ndim, "sum"), bool(keepdims))(x)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Variable:
+    """Mean over ``axis``, as ``np.mean``: the sum divided by the element count.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.mean(gc.constant([1.0, 2.0, 6.0])), {}))
+        3.0
+    """
+    x = as_variable(x)
+    axes = normalize_axes(axis, x.ndim, "mean")
+    total = _r.Sum(axes, bool(keepdims))(x)
+    dims = [x.shape[a] for a in axes]
+    if None in dims:
+        count = _c.SizeOf(axes, result_dtype(np.mean, x.dtype))(x)
+        return divide(total, count)
+    return divide(total, math.prod(dims))
+
+
+def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """Maximum over ``axis``; ties share the gradient evenly.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.max(gc.Variable("x", (2, 3)), axis=1, keepdims=True).shape
+        (2, 1)
+    """
+    x = as_variable(x)
+    return _r.Max(normalize_axes(axis, x.ndim, "max"), bool(keepdims))(x)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """Minimum over ``axis``; ties share the gradient evenly.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.min(gc.Variable("x", (2, 3))).shape
+        ()
+    """
+    x = as_variable(x)
+    return _r.Min(normalize_axes(axis, x.ndim, "min"), bool(keepdims))(x)
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
+    """log(sum(exp(x))) over ``axis``, computed without overflow.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.logsumexp(gc.constant([1000.0, 1000.0])), {}))
+        1000.6931471805599
+    """
+    x = as_variable(x)
+    return _r.LogSumExp(normalize_axes(axis, x.ndim, "logsumexp"), bool(keepdims))(x)
+
+
+# -- linear algebra -------------------------------------------------------------------------
+
+
+def matmul(a, b) -> Variable:
+    """Matrix product with ``np.matmul``'s semantics (also ``a @ b``).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> (gc.Variable("a", (3, 4)) @ gc.Variable("b", (4, 5))).shape
+        (3, 5)
+    """
+    a, b = _b.operands(a, b)
+    return _l.MatMul()(a, b)
+
+
+def dot(a, b) -> Variable:
+    """``np.dot`` for operands of up to two dimensions (a scalar operand multiplies).
+
+    For stacks of matrices use ``matmul``, whose broadcasting is the one users mean.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.dot(gc.Variable("u", (3,)), gc.Variable("v", (3,))).shape
+        ()
+    """
+    a, b = _b.operands(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(a, b)
+    if a.ndim > 2 or b.ndim > 2:
+        raise ShapeError(
+            f"dot: operands of more than two dimensions ({fmt_shape(a.shape)}, {fmt_shape(b.shape)}) "
+            "are not supported; use gc.matmul"
+        )
+    return _l.MatMul()(a, b)
+
+
+# -- shape ------------------------------------------------------------------------------
+
+
+def transpose(x, axes: Sequence[int] | None = None) -> Variable:
+    """Permute axes; ``None`` reverses them, as ``np.transpose``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.transpose(gc.Variable("x", (2, 3, 4)), (1, 0, 2)).shape
+        (3, 2, 4)
+    """
+    x = as_variable(x)
+    if axes is None:
+        perm = tuple(reversed(range(x.ndim)))
+    else:
+        if len(axes) != x.ndim:
+            raise ShapeError(f"transpose: axes {tuple(axes)} do not match an array of shape {fmt_shape(x.shape)}")
+        perm = tuple(a % x.ndim if -x.ndim <= a < x.ndim else a for a in (int(a) for a in axes))
+    return _s.Transpose(perm)(x)
+
+
+def reshape(x, shape) -> Variable:
+    """Reshape to ``shape``; one entry may be -1.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.reshape(gc.Variable("x", (2, 6)), (3, -1)).shape
+        (3, 4)
+    """
+    x = as_variable(x)
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    return _s.Reshape(tuple(int(d) for d in shape))(x)
+
+
+def broadcast_to(x, shape) -> Variable:
+    """Broadcast ``x`` to ``shape``, as ``np.broadcast_to``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.broadcast_to(gc.Variable("x", (3,)), (2, 3)).shape
+        (2, 3)
+    """
+    return _s.BroadcastTo(as_shape(shape))(as_variable(x))
+
+
+def expand_dims(x, axis) -> Variable:
+    """Insert size-1 axes, as ``np.expand_dims``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.expand_dims(gc.Variable("x", (3,)), 0).shape
+        (1, 3)
+    """
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return _s.ExpandDims(tuple(int(a) for a in axes))(as_variable(x))
+
+
+def squeeze(x, axis=None) -> Variable:
+    """Remove size-1 axes (``None``: every axis statically known to be 1).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.squeeze(gc.Variable("x", (1, 3, 1))).shape
+        (3,)
+    """
+    x = as_variable(x)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axes(axis, x.ndim, "squeeze")
+    return _s.Squeeze(axes)(x)
+
+
+def concatenate(xs: Sequence, axis: int = 0) -> Variable:
+    """Join along an existing axis, as ``np.concatenate``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.concatenate([gc.Variable("a", (2, 3)), gc.Variable("b", (4, 3))]).shape
+        (6, 3)
+    """
+    xs = [as_variable(x) for x in xs]
+    return _s.Concatenate(int(axis))(*xs)
+
+
+def stack(xs: Sequence, axis: int = 0) -> Variable:
+    """Join along a new axis, as ``np.stack``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.stack([gc.Variable("a", (3,)), gc.Variable("b", (3,))], axis=1).shape
+        (3, 2)
+    """
+    xs = [as_variable(x) for x in xs]
+    return _s.Stack(int(axis))(*xs)
+
+
+# -- neural networks -----------------------------------------------------------------------
+
+
+def softmax(x, axis: int = -1) -> Variable:
+    """exp(x) / sum(exp(x)) along ``axis``, stable for large inputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.evaluate(gc.softmax(gc.constant([0.0, 0.0])), {}).tolist()
+        [0.5, 0.5]
+    """
+    x = as_variable(x)
+    (a,) = normalize_axes(axis, x.ndim, "softmax")
+    return _nn.Softmax(a)(x)
+
+
+def log_softmax(x, axis: int = -1) -> Variable:
+    """x - logsumexp(x) along ``axis``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.log_softmax(gc.Variable("x", (2, 3))).shape
+        (2, 3)
+    """
+    x = as_variable(x)
+    (a,) = normalize_axes(axis, x.ndim, "log_softmax")
+    return _nn.LogSoftmax(a)(x)
+
+
+# -- gradient control and helpers ----------------------------------------------------------------
+
+
+def stop_gradient(x) -> Variable:
+    """Identity in the forward pass; no gradient flows back through it.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> gc.grad(x * gc.stop_gradient(x), x).owner is not None
+        True
+    """
+    return _c.StopGradient()(as_variable(x))
+
+
+def cast(x, dtype) -> Variable:
+    """``x.astype(dtype)``; gradients flow only between float dtypes.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.cast(gc.Variable("x"), "float32").dtype
+        dtype('float32')
+    """
+    return _c.Cast(as_dtype(dtype))(as_variable(x))
+
+
+def zeros_like(x) -> Variable:
+    """Zeros of ``x``'s shape and dtype (a constant when the shape is known).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.zeros_like(gc.Variable("x", (2,))).shape
+        (2,)
+    """
+    x = as_variable(x)
+    if is_fully_known(x.shape):
+        return broadcast_to(constant(0, dtype=x.dtype), x.shape) if x.shape else constant(0, dtype=x.dtype)
+    return _c.ZerosLike()(x)
+
+
+def ones_like(x) -> Variable:
+    """Ones of ``x``'s shape and dtype (a constant when the shape is known).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.ones_like(gc.Variable("x", (None, 2))).shape
+        (None, 2)
+    """
+    x = as_variable(x)
+    if is_fully_known(x.shape):
+        return broadcast_to(constant(1, dtype=x.dtype), x.shape) if x.shape else constant(1, dtype=x.dtype)
+    return _c.OnesLike()(x)
+
+
+_node._api = sys.modules[__name__]

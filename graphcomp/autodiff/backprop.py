@@ -1,0 +1,238 @@
+"""Algorithm 6.5 (the outer skeleton of back-propagation) and what users call
+on top of it: grad, jacobian, hessian and hvp."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from graphcomp.autodiff.build_grad import GradState, blocker_of, build_grad, is_disconnected
+from graphcomp.autodiff.prune import prune
+from graphcomp.core.graph import Graph
+from graphcomp.core.node import Variable, constant, gradient_context
+from graphcomp.core.traverse import as_variable_list
+from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
+from graphcomp.errors import GradientError, NonDifferentiableError, ShapeError
+
+__all__ = ["BackpropResult", "backprop", "grad", "jacobian", "hessian", "hvp"]
+
+
+@dataclasses.dataclass
+class BackpropResult:
+    """What Algorithm 6.5 produced, kept for inspection.
+
+    ``grads``: grad_table restricted to the targets; ``grad_table``: every
+    entry, z's seed included; ``pruned``: G'; ``graph``: G after the gradient
+    nodes were inserted; ``provenance``: for each V, the consumers' terms
+    summed into its gradient; ``trace``: build_grad's steps, when asked for.
+    """
+
+    grads: dict[Variable, Variable]
+    grad_table: dict[Variable, Variable]
+    pruned: Graph
+    graph: Graph
+    provenance: dict
+    trace: list | None = None
+
+    def disconnected(self, target: Variable) -> bool:
+        """True when no differentiable path joins ``target`` to z."""
+        return is_disconnected(self.grads[target])
+
+
+def _seed(z: Variable) -> Variable:
+    with gradient_context(z):
+        if z.shape == ():
+            return constant(1.0, dtype=z.dtype)
+        from graphcomp.api import ones_like
+
+        return ones_like(z)
+
+
+def backprop(
+    z: Variable,
+    targets: Variable | Iterable[Variable],
+    *,
+    consider_constant: Iterable[Variable] = (),
+    trace: bool = False,
+) -> BackpropResult:
+    """Algorithm 6.5: prune G to G', seed ``grad_table[z] = 1``, build_grad each target.
+
+    For a non-scalar ``z`` the seed is ones of z's shape (the gradient of sum(z)).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x, z = gc.Variable("x"), gc.Variable("z")
+        >>> y = x * z
+        >>> r = gc.backprop(y, [x, z])
+        >>> [float(v) for v in gc.evaluate([r.grads[x], r.grads[z]], {x: 2.0, z: 3.0})]
+        [3.0, 2.0]
+    """
+    if not isinstance(z, Variable):
+        raise TypeError(f"backprop: z must be a Variable, got {z!r}")
+    ts, _ = as_variable_list(targets, "targets")
+    consts, _ = as_variable_list(list(consider_constant), "consider_constant")
+    G = Graph(z)
+    G_pruned = prune(z, ts)
+    grad_table: dict[Variable, Variable] = {z: _seed(z)}
+    state = GradState(consider_constant=frozenset(consts), trace=[] if trace else None)
+    for V in ts:
+        build_grad(V, G, G_pruned, grad_table, state=state)
+    grads = {V: grad_table[V] for V in ts}
+    return BackpropResult(
+        grads=grads,
+        grad_table=grad_table,
+        pruned=G_pruned,
+        graph=Graph([z, *grad_table.values()]),
+        provenance=state.provenance,
+        trace=state.trace,
+    )
+
+
+def _why_disconnected(cost: Variable, target: Variable, g: Variable) -> str:
+    b = blocker_of(g)
+    if b is None:
+        return f"there is no path from {target._label()} to {cost._label()}"
+    if b.owner is not None and b.owner.op.name == "stop_gradient":
+        what = "a stop_gradient"
+    elif not is_differentiable_dtype(b.dtype):
+        what = f"an integer or boolean value ({b.dtype})"
+    elif b.owner is not None and not b.owner.op.differentiable:
+        what = f"the non-differentiable op {b.owner.op.name}"
+    else:
+        what = "a consider_constant node"
+    return f"every path is blocked by {what}: {b._label()} built at {b.site}"
+
+
+def grad(
+    cost: Variable,
+    wrt: Variable | Sequence[Variable],
+    *,
+    consider_constant: Iterable[Variable] = (),
+    disconnected: str = "raise",
+) -> Variable | list[Variable]:
+    """Symbolic gradients of the scalar ``cost``, inserted into the same graph.
+
+    Returns one Variable per target (a list when ``wrt`` is a sequence), each
+    of its target's shape, which can be differentiated again. A target the
+    cost does not depend on raises (``disconnected="raise"``, naming it and
+    the node that blocks the path) or gets zeros (``"zero"``).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> dx = gc.grad(x ** 3, x)
+        >>> float(gc.evaluate(dx, {x: 2.0})), float(gc.evaluate(gc.grad(dx, x), {x: 2.0}))
+        (12.0, 12.0)
+    """
+    if disconnected not in ("raise", "zero"):
+        raise ValueError(f'grad: disconnected must be "raise" or "zero", got {disconnected!r}')
+    if not isinstance(cost, Variable):
+        raise TypeError(f"grad: cost must be a Variable, got {cost!r}")
+    if cost.shape != ():
+        raise GradientError(
+            f"grad: the cost must be a scalar, but {cost._label()} has shape {fmt_shape(cost.shape)} "
+            f"(built at {cost.site}); reduce it with .sum() or use gc.jacobian"
+        )
+    if not is_differentiable_dtype(cost.dtype):
+        raise NonDifferentiableError(
+            f"grad: the cost {cost._label()} has dtype {cost.dtype}; only float costs can be differentiated"
+        )
+    targets, single = as_variable_list(wrt, "wrt")
+    for t in targets:
+        if not is_differentiable_dtype(t.dtype):
+            raise NonDifferentiableError(
+                f"grad: cannot differentiate with respect to {t._label()} of dtype {t.dtype} "
+                f"(built at {t.site}); gradients exist only for float values"
+            )
+    result = backprop(cost, targets, consider_constant=consider_constant)
+    out = []
+    for t in targets:
+        g = result.grads[t]
+        if is_disconnected(g) and disconnected == "raise":
+            raise GradientError(
+                f"grad: {cost._label()} does not depend on {t._label()} (built at {t.site}): "
+                f'{_why_disconnected(cost, t, g)}. Pass disconnected="zero" to get zeros'
+            )
+        out.append(g)
+    return out[0] if single else out
+
+
+def _is_connected(y: Variable, x: Variable) -> bool:
+    return x in prune(y, [x])
+
+
+def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise") -> Variable:
+    """dy/dx as a Variable of shape ``y.shape + x.shape``, one gradient per element of y.
+
+    ``y``'s shape must be fully known. Elements of y that do not depend on x
+    get zero rows; ``disconnected`` applies to y as a whole.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> J = gc.jacobian(x * x, x)
+        >>> gc.evaluate(J, {x: [1.0, 3.0]}).tolist()
+        [[2.0, 0.0], [0.0, 6.0]]
+    """
+    if not isinstance(y, Variable) or not isinstance(x, Variable):
+        raise TypeError("jacobian: y and x must be Variables")
+    if not is_fully_known(y.shape):
+        raise ShapeError(f"jacobian: y's shape {fmt_shape(y.shape)} must be fully known")
+    if y.shape == ():
+        return grad(y, x, disconnected=disconnected)
+    if disconnected == "raise" and not _is_connected(y, x):
+        grad(y.sum(), x)  # raises the usual, precise disconnected error
+    n = math.prod(y.shape)
+    from graphcomp.api import broadcast_to, reshape, stack
+
+    if n == 0:
+        return broadcast_to(constant(0, dtype=x.dtype), y.shape + x.shape)
+    flat = y.reshape(-1)
+    J = stack([grad(flat[i], x, disconnected="zero") for i in range(n)], axis=0)
+    if y.ndim == 1:
+        return J
+    if x.shape.count(None) > 1:
+        raise ShapeError(f"jacobian: x's shape {fmt_shape(x.shape)} may have at most one unknown dimension")
+    return reshape(J, y.shape + tuple(-1 if d is None else d for d in x.shape))
+
+
+def hessian(
+    cost: Variable, x: Variable, *, consider_constant: Iterable[Variable] = (), disconnected: str = "raise"
+) -> Variable:
+    """The Hessian of the scalar ``cost`` in ``x``, of shape ``x.shape + x.shape``.
+
+    Built as the Jacobian of ``grad(cost, x)``; a gradient that does not
+    depend on x (a linear cost) has a zero Hessian.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> gc.evaluate(gc.hessian((x ** 3).sum(), x), {x: [1.0, 2.0]}).tolist()
+        [[6.0, 0.0], [0.0, 12.0]]
+    """
+    if not is_fully_known(x.shape):
+        raise ShapeError(f"hessian: x's shape {fmt_shape(x.shape)} must be fully known")
+    g = grad(cost, x, consider_constant=consider_constant, disconnected=disconnected)
+    return jacobian(g, x, disconnected="zero")
+
+
+def hvp(cost: Variable, x: Variable, v, *, consider_constant: Iterable[Variable] = ()) -> Variable:
+    """The Hessian-vector product H v, without building H: grad(grad(cost, x) . v, x).
+
+    ``v`` is a Variable or an array of x's shape.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> gc.evaluate(gc.hvp((x ** 3).sum(), x, [1.0, 1.0]), {x: [1.0, 2.0]}).tolist()
+        [6.0, 12.0]
+    """
+    if not isinstance(v, Variable):
+        v = constant(np.asarray(v, dtype=x.dtype))
+    if not shapes_compatible(v.shape, x.shape):
+        raise ShapeError(f"hvp: v has shape {fmt_shape(v.shape)} but x has shape {fmt_shape(x.shape)}")
+    g = grad(cost, x, consider_constant=consider_constant)
+    return grad((g * v).sum(), x, consider_constant=consider_constant, disconnected="zero")

@@ -1,0 +1,1 @@
+"""The ``graphcomp`` console command."""

@@ -1,0 +1,1 @@
+"""Nodes, types, traversal and the Graph view: the IR everything else reads."""

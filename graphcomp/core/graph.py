@@ -1,0 +1,141 @@
+"""``gc.Graph``: a read-only view of a graph, with the book's accessors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+
+from graphcomp.core.node import Apply, Variable
+from graphcomp.core.traverse import ancestors, as_variable_list, consumers_map, topological
+from graphcomp.errors import NotInGraphError
+
+__all__ = ["Graph"]
+
+
+class Graph:
+    """The graph reachable from ``outputs`` (a Variable or a list of them).
+
+    Nodes are the Variable and ``Apply`` objects themselves, edges run from
+    inputs towards outputs (Variable -> Apply -> Variable), as in the
+    lectures' figures: boxes for Variables, circles for ops. The methods
+    mirror Goodfellow et al. (2016), section 6.5.6: ``operation`` is
+    get_operation, ``consumers`` get_consumers, ``inputs`` get_inputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x"); y = x * x; z = gc.exp(y)
+        >>> G = gc.Graph(z)
+        >>> G.operation(y).name, G.inputs(y) == [x, x], G.consumers(x) == [y]
+        ('multiply', True, True)
+        >>> G.operation(x) is None
+        True
+    """
+
+    def __init__(self, outputs: Variable | Iterable[Variable]):
+        outs, _ = as_variable_list(outputs)
+        self._init(outs, ancestors(outs))
+
+    @classmethod
+    def _from_variables(cls, outputs: list[Variable], variables: Iterable[Variable]) -> Graph:
+        """A graph over exactly ``variables`` (a sub-graph such as G')."""
+        g = object.__new__(cls)
+        g._init(outputs, set(variables))
+        return g
+
+    def _init(self, outputs: list[Variable], variables: set[Variable]) -> None:
+        self.outputs: list[Variable] = list(outputs)
+        self.variables: list[Variable] = topological(variables)
+        self._members = variables
+        self._consumers = consumers_map(self.variables)
+        self._nx: nx.DiGraph | None = None
+
+    # -- the book's accessors ----------------------------------------------------
+    def operation(self, v: Variable) -> Apply | None:
+        """The op application computing ``v`` (``None`` for inputs and constants)."""
+        self._check(v)
+        return v.owner
+
+    def inputs(self, v: Variable) -> list[Variable]:
+        """The Variables ``v``'s op reads, in argument order (``[x, x]`` for ``x*x``).
+
+        These are all of the op's arguments, since its bprop needs them all,
+        also when this graph (a pruned G') does not hold every one.
+        """
+        self._check(v)
+        return list(v.inputs)
+
+    def consumers(self, v: Variable) -> list[Variable]:
+        """The Variables of this graph computed directly from ``v``, each once."""
+        self._check(v)
+        return list(self._consumers[v])
+
+    # -- whole-graph views -------------------------------------------------------
+    @property
+    def nodes(self) -> list[Variable | Apply]:
+        """Every node, Variables and op applications, in topological order."""
+        return self.topological_order()
+
+    @property
+    def applies(self) -> list[Apply]:
+        """The op applications whose output is in this graph, in topological order."""
+        return [v.owner for v in self.variables if v.owner is not None]
+
+    @property
+    def input_variables(self) -> list[Variable]:
+        """The graph inputs (fed Variables) in creation order."""
+        return [v for v in self.variables if v.kind == "input"]
+
+    def topological_order(self) -> list[Variable | Apply]:
+        """Variables and applications, each after everything it depends on."""
+        order: list[Variable | Apply] = []
+        for v in self.variables:
+            if v.owner is not None:
+                order.append(v.owner)
+            order.append(v)
+        return order
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The ``networkx.DiGraph`` behind this view (built once, then shared).
+
+        Variable nodes carry ``kind="variable"``, applications ``kind="op"``;
+        an edge's ``positions`` lists the argument positions it feeds.
+        """
+        if self._nx is None:
+            g = nx.DiGraph()
+            for v in self.variables:
+                g.add_node(v, kind="variable")
+            for v in self.variables:
+                a = v.owner
+                if a is None:
+                    continue
+                g.add_node(a, kind="op")
+                g.add_edge(a, v)
+                for pos, i in enumerate(a.inputs):
+                    if i in self._members:
+                        if g.has_edge(i, a):
+                            g.edges[i, a]["positions"].append(pos)
+                        else:
+                            g.add_edge(i, a, positions=[pos])
+            self._nx = g
+        return self._nx
+
+    def __contains__(self, v) -> bool:
+        if isinstance(v, Apply):
+            return v.output in self._members
+        return v in self._members
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    def __iter__(self):
+        return iter(self.variables)
+
+    def __repr__(self) -> str:
+        names = ", ".join(v._label() for v in self.outputs)
+        return f"<Graph of {len(self.variables)} variables, outputs [{names}]>"
+
+    def _check(self, v) -> None:
+        if v not in self._members:
+            label = v._label() if isinstance(v, Variable) else repr(v)
+            raise NotInGraphError(f"{label} is not in this graph")

@@ -1,0 +1,357 @@
+"""The graph IR: Variables and the Op applications (``Apply``) that compute them.
+
+A Variable is a value in the graph: a graph input (fed at run time), a
+constant, or the output of an ``Apply``. An ``Apply`` is one use of an Op on
+input Variables; it has exactly one output Variable. Both are immutable once
+built and compared by identity, so they can key dicts such as ``grad_table``.
+Ids grow with creation, and inputs exist before the nodes that read them, so
+sorting by id is a topological order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from graphcomp.core.site import creation_site
+from graphcomp.core.types import Shape, as_dtype, as_shape, fmt_shape
+
+if TYPE_CHECKING:
+    from graphcomp.ops.base import Op
+
+__all__ = ["Variable", "Apply", "constant", "gradient_context"]
+
+_ids = itertools.count()
+_set = object.__setattr__
+
+# Set while build_grad inserts nodes, so each inserted node knows it is part
+# of a gradient and whose gradient it helps build (for pictures and traces).
+_grad_of: list[Any] = []
+
+# graphcomp.api installs itself here; Variable's operators delegate to it.
+# A late binding keeps core free of an import cycle with the op library.
+_api: Any = None
+
+
+@contextmanager
+def gradient_context(v: Variable):
+    """Mark every node built inside the block as part of ``v``'s gradient.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> with gradient_context(x):
+        ...     g = x * 2.0
+        >>> g.role, g.grad_of is x
+        ('grad', True)
+    """
+    _grad_of.append(v)
+    try:
+        yield
+    finally:
+        _grad_of.pop()
+
+
+class _Frozen:
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable; build a new node instead")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+
+class Apply(_Frozen):
+    """One application of an Op to input Variables, producing ``output``.
+
+    These are the circles of the lectures' graph pictures; Variables are the boxes.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> y = gc.exp(x)
+        >>> y.owner.op.name, y.owner.inputs == (x,), y.owner.output is y
+        ('exp', True, True)
+    """
+
+    __slots__ = ("id", "op", "inputs", "output", "site", "__weakref__")
+
+    @property
+    def name(self) -> str:
+        """The op's name, e.g. ``"mul"``."""
+        return self.op.name
+
+    def __repr__(self) -> str:
+        args = ", ".join(v._label() for v in self.inputs)
+        return f"<{self.op.label()}({args}) #{self.id}>"
+
+    def __reduce__(self):
+        raise TypeError("graphcomp nodes are not pickled; use gc.save (a later issue)")
+
+
+class Variable(_Frozen):
+    """A value in a graph. ``gc.Variable(name, shape, dtype)`` makes a graph input.
+
+    ``shape`` entries are ints or ``None`` (unknown, e.g. a batch dimension).
+    Op outputs and constants are Variables too; ``v.owner`` is the ``Apply``
+    computing ``v`` (``None`` for inputs and constants). Operators build new
+    nodes: ``x * y``, ``x @ W``, ``x[1:3]``, ``x.sum(axis=0)``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (None, 3))
+        >>> y = (x * 2).sum(axis=1)
+        >>> y.shape, y.dtype, x.is_input
+        ((None,), dtype('float64'), True)
+    """
+
+    __slots__ = (
+        "id",
+        "name",
+        "shape",
+        "dtype",
+        "owner",
+        "kind",
+        "value",
+        "site",
+        "role",
+        "grad_of",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # np.ones(3) + x defers to Variable.__radd__
+    __array_priority__ = 1000
+
+    def __init__(self, name: str, shape=(), dtype="float64"):
+        if not isinstance(name, str):
+            raise TypeError(f"Variable name must be a str, got {name!r}")
+        _init(self, as_shape(shape), as_dtype(dtype), name, None, "input", None)
+
+    @classmethod
+    def _make(cls, shape: Shape, dtype: np.dtype, name, owner, kind, value) -> Variable:
+        v = object.__new__(cls)
+        _init(v, shape, dtype, name, owner, kind, value)
+        return v
+
+    # -- structure -----------------------------------------------------------
+    @property
+    def op(self) -> Op | None:
+        """The Op computing this Variable, or ``None`` for inputs and constants."""
+        return None if self.owner is None else self.owner.op
+
+    @property
+    def inputs(self) -> tuple[Variable, ...]:
+        """The Variables this one is computed from, in argument order."""
+        return () if self.owner is None else self.owner.inputs
+
+    @property
+    def is_input(self) -> bool:
+        """True for a graph input (a Variable fed at run time)."""
+        return self.kind == "input"
+
+    @property
+    def is_constant(self) -> bool:
+        """True for a constant embedded in the graph."""
+        return self.kind == "constant"
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    @property
+    def T(self) -> Variable:
+        """The transpose (axes reversed), as ``numpy.ndarray.T``."""
+        return _api.transpose(self)
+
+    # -- methods (NumPy-like) ----------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False) -> Variable:
+        """Sum over ``axis``; see ``gc.sum``."""
+        return _api.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Variable:
+        """Mean over ``axis``; see ``gc.mean``."""
+        return _api.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Variable:
+        """Maximum over ``axis``; see ``gc.max``."""
+        return _api.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> Variable:
+        """Minimum over ``axis``; see ``gc.min``."""
+        return _api.min(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape) -> Variable:
+        """Reshape; ``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` both work."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = shape[0]
+        return _api.reshape(self, shape)
+
+    def transpose(self, *axes) -> Variable:
+        """Permute axes; ``x.transpose()`` reverses them, as NumPy."""
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+            axes = axes[0]
+        return _api.transpose(self, axes if axes != () else None)
+
+    def astype(self, dtype) -> Variable:
+        """Cast to ``dtype``; gradients flow only between float dtypes."""
+        return _api.cast(self, dtype)
+
+    # -- operators -------------------------------------------------------------
+    def __add__(self, other):
+        return _api.add(self, other)
+
+    def __radd__(self, other):
+        return _api.add(other, self)
+
+    def __sub__(self, other):
+        return _api.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _api.subtract(other, self)
+
+    def __mul__(self, other):
+        return _api.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _api.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _api.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _api.divide(other, self)
+
+    def __pow__(self, other):
+        return _api.power(self, other)
+
+    def __rpow__(self, other):
+        return _api.power(other, self)
+
+    def __matmul__(self, other):
+        return _api.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _api.matmul(other, self)
+
+    def __neg__(self):
+        return _api.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _api.abs(self)
+
+    def __lt__(self, other):
+        return _api.less(self, other)
+
+    def __le__(self, other):
+        return _api.less_equal(self, other)
+
+    def __gt__(self, other):
+        return _api.greater(self, other)
+
+    def __ge__(self, other):
+        return _api.greater_equal(self, other)
+
+    # == and != stay identity comparisons: Variables key dicts (grad_table).
+    __hash__ = object.__hash__
+
+    def __getitem__(self, index):
+        return _api.getitem(self, index)
+
+    def __iter__(self):
+        # Without this, Python would iterate through __getitem__ forever.
+        raise TypeError(f"a symbolic Variable ({self._label()}) cannot be iterated; index it instead")
+
+    def __bool__(self):
+        raise TypeError(
+            f"the truth value of a symbolic Variable ({self._label()}) is unknown until it is "
+            "evaluated; use gc.where for a choice inside the graph"
+        )
+
+    def __len__(self):
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f"len() of {self._label()} with shape {fmt_shape(self.shape)} is not known")
+        return self.shape[0]
+
+    def __reduce__(self):
+        raise TypeError("graphcomp nodes are not pickled; use gc.save (a later issue)")
+
+    # -- printing ----------------------------------------------------------------
+    def _label(self) -> str:
+        if self.name is not None:
+            return self.name
+        if self.kind == "constant":
+            v = self.value
+            if v.ndim == 0:
+                return repr(v.item())
+            return f"const{fmt_shape(v.shape)}"
+        if self.owner is not None:
+            return self.owner.op.name
+        return f"v#{self.id}"
+
+    def __repr__(self) -> str:
+        what = {"input": "input", "constant": "constant", "op": self.owner and self.owner.op.label()}[self.kind]
+        return f"<Variable {self._label()} {what} shape={fmt_shape(self.shape)} dtype={self.dtype}>"
+
+
+def _init(v, shape, dtype, name, owner, kind, value):
+    _set(v, "id", next(_ids))
+    _set(v, "name", name)
+    _set(v, "shape", shape)
+    _set(v, "dtype", dtype)
+    _set(v, "owner", owner)
+    _set(v, "kind", kind)
+    _set(v, "value", value)
+    _set(v, "site", creation_site())
+    if _grad_of:
+        _set(v, "role", "grad")
+        _set(v, "grad_of", _grad_of[-1])
+    else:
+        _set(v, "role", "forward")
+        _set(v, "grad_of", None)
+
+
+def make_apply(op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dtype, name=None) -> Variable:
+    """Build an ``Apply`` of ``op`` on ``inputs`` and return its output Variable.
+
+    Ops call this after inferring the output's type; users call ops instead.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.ops.elementwise import Exp
+        >>> x = gc.Variable("x")
+        >>> make_apply(Exp(), (x,), (), x.dtype).owner.op.name
+        'exp'
+    """
+    node = object.__new__(Apply)
+    _set(node, "id", next(_ids))
+    _set(node, "op", op)
+    _set(node, "inputs", inputs)
+    out = Variable._make(shape, dtype, name, node, "op", None)
+    _set(node, "output", out)
+    _set(node, "site", out.site)
+    return out
+
+
+def constant(value: Any, name: str | None = None, dtype=None) -> Variable:
+    """A constant embedded in the graph (scalar or array), stored read-only.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> c = gc.constant([1.0, 2.0], name="c")
+        >>> c.shape, c.dtype, c.is_constant
+        ((2,), dtype('float64'), True)
+    """
+    if isinstance(value, Variable):
+        raise TypeError(f"gc.constant takes a value, not a Variable ({value._label()})")
+    arr = np.array(value, dtype=dtype)  # a private copy: the caller's array may change
+    if arr.dtype == object or arr.dtype.kind in "USVMmO":
+        raise TypeError(f"gc.constant: cannot embed a value of type {type(value).__name__} ({arr.dtype})")
+    arr.setflags(write=False)
+    return Variable._make(arr.shape, arr.dtype, name, None, "constant", arr)

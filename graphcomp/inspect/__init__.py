@@ -1,0 +1,1 @@
+"""Inspection: reads core and ops; nothing imports inspect."""

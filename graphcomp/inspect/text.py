@@ -1,0 +1,83 @@
+"""``gc.dprint``: a graph as an indented text tree."""
+
+from __future__ import annotations
+
+from graphcomp.core.node import Variable
+from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.core.types import fmt_shape
+
+__all__ = ["dprint", "format_graph"]
+
+
+def _line(v: Variable, ids: dict[Variable, int]) -> str:
+    if v.kind == "input":
+        what = f"{v.name} (input)"
+    elif v.kind == "constant":
+        what = f"{v._label()} (constant)"
+    else:
+        what = v.owner.op.label()
+        if v.name:
+            what = f"{v.name} = {what}"
+    mark = ""
+    if v.role == "grad":
+        of = v.grad_of
+        mark = "  [grad" + (f" via #{ids[of]}" if of in ids else "") + "]"
+    return f"{what}  #{ids[v]}  {fmt_shape(v.shape)} {v.dtype}{mark}"
+
+
+def format_graph(outputs, max_lines: int = 200) -> str:
+    """The text of ``dprint``: one node a line, children indented under it.
+
+    Nodes are numbered by their topological position in the printed graph.
+    A node read by several others is printed in full once; later mentions
+    say ``-> #id``. A gradient node is marked ``[grad via #k]``, where k is
+    the node whose bprop (or gradient sum) built it. Past ``max_lines``
+    lines the rest is counted, not shown.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> print(format_graph(gc.exp(x) * x))
+        multiply  #2  () float64
+          exp  #1  () float64
+            x (input)  #0  () float64
+          -> #0 x
+    """
+    outs, _ = as_variable_list(outputs)
+    ids = {v: k for k, v in enumerate(topological(ancestors(outs)))}
+    lines: list[str] = []
+    shown: set[Variable] = set()
+    hidden: set[Variable] = set()
+    stack = [(v, 0) for v in reversed(outs)]
+    while stack:
+        v, depth = stack.pop()
+        if len(lines) >= max_lines:
+            if v not in shown and v not in hidden:
+                hidden.add(v)
+                if v.owner is not None:
+                    stack.extend((i, depth + 1) for i in v.owner.inputs)
+            continue
+        pad = "  " * depth
+        if v in shown:
+            lines.append(f"{pad}-> #{ids[v]} {v._label()}")
+            continue
+        shown.add(v)
+        lines.append(pad + _line(v, ids))
+        if v.owner is not None:
+            stack.extend((i, depth + 1) for i in reversed(v.owner.inputs))
+    if hidden:
+        lines.append(f"... {len(hidden)} more node(s) not shown (max_lines={max_lines})")
+    return "\n".join(lines)
+
+
+def dprint(outputs, max_lines: int = 200, file=None) -> None:
+    """Print the graph of ``outputs`` as an indented tree, gradient nodes marked.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> gc.dprint(gc.sin(x))
+        sin  #1  () float64
+          x (input)  #0  () float64
+    """
+    print(format_graph(outputs, max_lines=max_lines), file=file)

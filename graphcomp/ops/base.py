@@ -1,0 +1,113 @@
+"""The Op base class: one op's type inference, forward and bprop in one place.
+
+An Op is a frozen dataclass; its fields are its parameters (``axis``,
+``keepdims``), so equal ops compare and hash equal, which merging passes and
+printing rely on. Calling an op on Variables builds a node:
+
+    infer(*inputs) -> (shape, dtype)   at build time; errors name op and shapes
+    forward(*arrays) -> array          the only numeric definition
+    bprop(inputs, output, G) -> list   one gradient per input position, built
+                                       from graph ops (None: no gradient)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from graphcomp.core.node import Variable, constant, make_apply
+from graphcomp.core.site import creation_site
+from graphcomp.core.types import Shape
+from graphcomp.errors import GraphError
+
+__all__ = ["Op", "REGISTRY", "as_variable", "weak_constant"]
+
+#: every concrete Op class by name; the op spec table must cover all of them
+REGISTRY: dict[str, type[Op]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """Base class of all ops. Subclasses set ``name`` and define the three methods.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.ops.elementwise import Exp
+        >>> y = Exp()(gc.Variable("x", (2,)))
+        >>> y.owner.op.name, y.shape
+        ('exp', (2,))
+    """
+
+    name: ClassVar[str] = ""
+    #: False for ops whose output carries no gradient (comparisons, shapes)
+    differentiable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.__dict__.get("name"):
+            REGISTRY[cls.name] = cls
+
+    def __call__(self, *inputs) -> Variable:
+        inputs = tuple(as_variable(i) for i in inputs)
+        try:
+            shape, dtype = self.infer(*inputs)
+        except GraphError as e:
+            raise type(e)(f"{e}; built at {creation_site()}") from None
+        return make_apply(self, inputs, shape, dtype)
+
+    def infer(self, *inputs: Variable) -> tuple[Shape, np.dtype]:
+        """Static output shape and dtype; raise ShapeError/DTypeError if impossible."""
+        raise NotImplementedError
+
+    def forward(self, *arrays):
+        """Compute the output value from input arrays (never modifying them)."""
+        raise NotImplementedError
+
+    def bprop(self, inputs: Sequence[Variable], output: Variable, G: Variable) -> list[Variable | None]:
+        """Gradients for each input position, given G = dcost/doutput."""
+        return [None] * len(inputs)
+
+    def label(self) -> str:
+        """The op's name with its parameters, e.g. ``sum[axis=(0,)]``."""
+        fields = dataclasses.fields(self)
+        if not fields:
+            return self.name
+        params = ",".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
+        return f"{self.name}[{params}]"
+
+
+def as_variable(value) -> Variable:
+    """A Variable as is; a number or array becomes a constant.
+
+    Example:
+        >>> as_variable(2.0).is_constant
+        True
+    """
+    if isinstance(value, Variable):
+        return value
+    return constant(value)
+
+
+def weak_constant(value, like: Variable) -> Variable:
+    """A Python number next to ``like`` takes ``like``'s dtype when NumPy would.
+
+    NumPy treats Python scalars as "weak": ``float32_array * 2.0`` stays
+    float32. Arrays keep their own dtype.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> weak_constant(2.0, gc.Variable("x", dtype="float32")).dtype
+        dtype('float32')
+    """
+    if isinstance(value, Variable):
+        return value
+    if isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic):
+        try:
+            dtype = np.result_type(like.dtype, value)
+        except (OverflowError, TypeError, ValueError):
+            dtype = None
+        return constant(value, dtype=dtype)
+    return constant(value)

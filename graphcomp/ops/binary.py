@@ -1,0 +1,277 @@
+"""Binary and n-ary elementwise ops with NumPy broadcasting: arithmetic,
+maximum/minimum, comparisons, where, and the n-ary add that build_grad uses to
+sum contributions. Every bprop undoes broadcasting with ``sum_to``.
+
+Ties: ``maximum(x, y)`` and ``minimum(x, y)`` split the gradient evenly (half
+each) where ``x == y``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from graphcomp.core.node import Variable
+from graphcomp.core.types import broadcast_shapes, result_dtype
+from graphcomp.ops.base import Op, as_variable, weak_constant
+from graphcomp.ops.shape import sum_to
+
+
+def operands(x, y) -> tuple[Variable, Variable]:
+    """Coerce a pair of operands, Python numbers taking the other side's dtype.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> a, b = operands(gc.Variable("x", dtype="float32"), 2)
+        >>> b.dtype
+        dtype('float32')
+    """
+    if isinstance(x, Variable):
+        return x, weak_constant(y, x)
+    if isinstance(y, Variable):
+        return weak_constant(x, y), y
+    return as_variable(x), as_variable(y)
+
+
+@dataclasses.dataclass(frozen=True)
+class Binary(Op):
+    """An elementwise op of two broadcasting inputs."""
+
+    fn: ClassVar = None
+
+    def infer(self, x, y):
+        return broadcast_shapes(x.shape, y.shape, op=self.name), result_dtype(type(self).fn, x.dtype, y.dtype)
+
+    def forward(self, x, y):
+        return type(self).fn(x, y)
+
+
+# -- arithmetic ------------------------------------------------------------------
+
+
+class Add(Binary):
+    name, fn = "add", np.add
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        return [sum_to(G, x), sum_to(G, y)]
+
+
+class Subtract(Binary):
+    name, fn = "subtract", np.subtract
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        return [sum_to(G, x), sum_to(-G, y)]
+
+
+class Multiply(Binary):
+    name, fn = "multiply", np.multiply
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        return [sum_to(G * y, x), sum_to(G * x, y)]
+
+
+class Divide(Binary):
+    name, fn = "divide", np.true_divide
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        return [sum_to(G / y, x), sum_to(-(G * output) / y, y)]
+
+
+class Power(Binary):
+    """x ** y. The exponent's gradient is G * x**y * log(x), NaN for x <= 0:
+    ask for it only where x > 0 (a constant exponent never asks)."""
+
+    name, fn = "power", np.power
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        if y.is_constant:
+            dx = G * (y.value * x ** weak_constant(y.value - 1, x))
+        else:
+            dx = G * (y * x ** (y - 1))
+        from graphcomp.ops.elementwise import log
+
+        return [sum_to(dx, x), sum_to(G * (output * log(x)), y)]
+
+
+# -- non-differentiable points -----------------------------------------------------
+
+
+class Maximum(Binary):
+    """Elementwise max; where x == y each side gets half the gradient."""
+
+    name, fn = "maximum", np.maximum
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        return _extremum_grads(x, y, G, x > y)
+
+
+class Minimum(Binary):
+    """Elementwise min; where x == y each side gets half the gradient."""
+
+    name, fn = "minimum", np.minimum
+
+    def bprop(self, inputs, output, G):
+        x, y = inputs
+        return _extremum_grads(x, y, G, x < y)
+
+
+def _extremum_grads(x, y, G, x_wins):
+    tie = Equal()(x, y)
+    half = G * 0.5
+    gx = where(x_wins, G, where(tie, half, 0))
+    gy = where(x_wins, 0, where(tie, half, G))
+    return [sum_to(gx, x), sum_to(gy, y)]
+
+
+# -- comparisons (boolean, not differentiable) -----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Compare(Binary):
+    differentiable = False
+
+    def infer(self, x, y):
+        return broadcast_shapes(x.shape, y.shape, op=self.name), np.dtype(bool)
+
+    def bprop(self, inputs, output, G):
+        return [None, None]
+
+
+class Less(Compare):
+    name, fn = "less", np.less
+
+
+class LessEqual(Compare):
+    name, fn = "less_equal", np.less_equal
+
+
+class Greater(Compare):
+    name, fn = "greater", np.greater
+
+
+class GreaterEqual(Compare):
+    name, fn = "greater_equal", np.greater_equal
+
+
+class Equal(Compare):
+    name, fn = "equal", np.equal
+
+
+class NotEqual(Compare):
+    name, fn = "not_equal", np.not_equal
+
+
+# -- selection and sums ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Where(Op):
+    """``np.where(cond, a, b)``. The gradient goes to the branch that was taken;
+    the untaken branch gets zeros, but a NaN or Inf *inside* the untaken
+    branch's own gradient still shows (0 * inf = nan), as in every autodiff system."""
+
+    name = "where"
+
+    def infer(self, cond, a, b):
+        shape = broadcast_shapes(cond.shape, a.shape, b.shape, op=self.name)
+        return shape, result_dtype(np.where, np.dtype(bool), a.dtype, b.dtype)
+
+    def forward(self, cond, a, b):
+        return np.where(cond, a, b)
+
+    def bprop(self, inputs, output, G):
+        cond, a, b = inputs
+        return [None, sum_to(where(cond, G, 0), a), sum_to(where(cond, 0, G), b)]
+
+
+@dataclasses.dataclass(frozen=True)
+class AddN(Op):
+    """The sum of n same-shaped terms: build_grad's one add node per gradient."""
+
+    name = "add_n"
+
+    def infer(self, *xs):
+        shape = broadcast_shapes(*(x.shape for x in xs), op=self.name)
+        return shape, np.result_type(*(x.dtype for x in xs))
+
+    def forward(self, *xs):
+        total = np.add(xs[0], xs[1])
+        for x in xs[2:]:
+            total += x  # total is a fresh array made by np.add above
+        return total
+
+    def bprop(self, inputs, output, G):
+        return [sum_to(G, x) for x in inputs]
+
+
+# -- builders ---------------------------------------------------------------------------
+
+
+def add(x, y):
+    return Add()(*operands(x, y))
+
+
+def subtract(x, y):
+    return Subtract()(*operands(x, y))
+
+
+def multiply(x, y):
+    return Multiply()(*operands(x, y))
+
+
+def divide(x, y):
+    return Divide()(*operands(x, y))
+
+
+def power(x, y):
+    return Power()(*operands(x, y))
+
+
+def maximum(x, y):
+    return Maximum()(*operands(x, y))
+
+
+def minimum(x, y):
+    return Minimum()(*operands(x, y))
+
+
+def less(x, y):
+    return Less()(*operands(x, y))
+
+
+def less_equal(x, y):
+    return LessEqual()(*operands(x, y))
+
+
+def greater(x, y):
+    return Greater()(*operands(x, y))
+
+
+def greater_equal(x, y):
+    return GreaterEqual()(*operands(x, y))
+
+
+def equal(x, y):
+    return Equal()(*operands(x, y))
+
+
+def not_equal(x, y):
+    return NotEqual()(*operands(x, y))
+
+
+def where(cond, a, b):
+    cond = as_variable(cond)
+    a, b = operands(a, b)
+    return Where()(cond, a, b)
+
+
+def add_n(*xs):
+    return xs[0] if len(xs) == 1 else AddN()(*xs)

@@ -1,0 +1,278 @@
+"""Indexing as NumPy does it: ints, slices, ``None``, ``...`` and integer
+arrays (``x[rows, cols]``), with the scatter-add gradient.
+
+An index is stored as a hashable template; integer-array entries are extra
+inputs of the op, so index arrays can themselves be computed in the graph.
+Boolean masks are refused: their result's shape depends on the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from graphcomp.core.node import Variable, constant
+from graphcomp.core.types import broadcast_shapes, fmt_shape, is_fully_known
+from graphcomp.errors import DTypeError, ShapeError
+from graphcomp.ops.base import Op
+
+# template entries: ("i", k) int, ("s", start, stop, step) slice, ("n",) newaxis,
+# ("e",) ellipsis, ("a",) the next integer-array input
+_FULL = ("s", None, None, None)
+
+
+def _int_or_none(v, what):
+    if v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)):
+        return None if v is None else int(v)
+    raise TypeError(f"getitem: slice {what} must be an int or None, got {v!r}")
+
+
+def parse_index(index) -> tuple[tuple, list[Variable]]:
+    """Split a NumPy-style index into a hashable template and array inputs.
+
+    Example:
+        >>> t, arrays = parse_index((slice(1, 3), 0))
+        >>> t, arrays
+        ((('s', 1, 3, None), ('i', 0)), [])
+    """
+    if not isinstance(index, tuple):
+        index = (index,)
+    template, arrays = [], []
+    for e in index:
+        if e is None:
+            template.append(("n",))
+        elif e is Ellipsis:
+            template.append(("e",))
+        elif isinstance(e, slice):
+            template.append(
+                ("s", _int_or_none(e.start, "start"), _int_or_none(e.stop, "stop"), _int_or_none(e.step, "step"))
+            )
+        elif isinstance(e, (bool, np.bool_)):
+            raise TypeError("getitem: boolean indices are not supported; use gc.where")
+        elif isinstance(e, (int, np.integer)):
+            template.append(("i", int(e)))
+        else:
+            v = e if isinstance(e, Variable) else None
+            if v is None:
+                arr = np.asarray(e)
+                if arr.dtype.kind not in "iu":
+                    kind = "boolean masks are" if arr.dtype == bool else f"{arr.dtype} indices are"
+                    raise TypeError(f"getitem: {kind} not supported; index with ints, slices or integer arrays")
+                v = constant(arr)
+            elif v.dtype.kind not in "iu":
+                raise DTypeError(
+                    f"getitem: an index Variable must have an integer dtype, got {v._label()} of dtype {v.dtype}"
+                )
+            template.append(("a",))
+            arrays.append(v)
+    if sum(1 for t in template if t[0] == "e") > 1:
+        raise ShapeError("getitem: an index can only have a single ellipsis ('...')")
+    return tuple(template), arrays
+
+
+def _expand(template: tuple, ndim: int) -> tuple:
+    consumed = sum(1 for t in template if t[0] in "isa")
+    if consumed > ndim:
+        raise ShapeError(
+            f"getitem: too many indices for array: array is {ndim}-dimensional, but {consumed} were indexed"
+        )
+    fill = (_FULL,) * (ndim - consumed)
+    for k, t in enumerate(template):
+        if t[0] == "e":
+            return template[:k] + fill + template[k + 1 :]
+    return template + fill
+
+
+def index_shape(shape: tuple, template: tuple, array_shapes: list[tuple]) -> tuple:
+    """The static shape of ``x[index]`` for ``x`` of ``shape``, NumPy's rules.
+
+    Example:
+        >>> index_shape((5, 6, 7), (("a",), ("s", None, None, None), ("a",)), [(2,), (2,)])
+        (2, 6)
+    """
+    entries = _expand(template, len(shape))
+    has_adv = any(t[0] == "a" for t in entries)
+    ADV = object()
+    parts: list = []
+    adv_shapes: list = []
+    arrays = iter(array_shapes)
+    dim = 0
+    for t in entries:
+        kind = t[0]
+        if kind == "n":
+            parts.append(1)
+            continue
+        n = shape[dim]
+        if kind == "i":
+            if n is not None and not -n <= t[1] < n:
+                raise ShapeError(f"getitem: index {t[1]} is out of bounds for axis {dim} with size {n}")
+            if has_adv:
+                parts.append(ADV)
+                adv_shapes.append(())
+        elif kind == "s":
+            if t[3] == 0:
+                raise ShapeError("getitem: slice step cannot be zero")
+            if n is None:
+                parts.append(None)
+            else:
+                parts.append(len(range(*slice(t[1], t[2], t[3]).indices(n))))
+        else:
+            parts.append(ADV)
+            adv_shapes.append(next(arrays))
+        dim += 1
+    if not has_adv:
+        return tuple(parts)
+    adv = broadcast_shapes(*adv_shapes, op="getitem")
+    where = [k for k, p in enumerate(parts) if p is ADV]
+    rest = [p for p in parts if p is not ADV]
+    if where == list(range(where[0], where[-1] + 1)):  # adjacent: result dims stay in place
+        at = where[0]
+        return tuple(rest[:at]) + adv + tuple(rest[at:])
+    return adv + tuple(rest)  # separated: NumPy puts the broadcast dims first
+
+
+def _runtime_index(template: tuple, arrays) -> tuple:
+    it = iter(arrays)
+    out = []
+    for t in template:
+        kind = t[0]
+        if kind == "i":
+            out.append(t[1])
+        elif kind == "s":
+            out.append(slice(t[1], t[2], t[3]))
+        elif kind == "n":
+            out.append(None)
+        elif kind == "e":
+            out.append(Ellipsis)
+        else:
+            out.append(next(it))
+    return tuple(out)
+
+
+def _template_text(template: tuple) -> str:
+    parts = []
+    for t in template:
+        if t[0] == "i":
+            parts.append(str(t[1]))
+        elif t[0] == "s":
+            a, b, c = ("" if v is None else str(v) for v in t[1:])
+            parts.append(f"{a}:{b}" + (f":{c}" if c else ""))
+        else:
+            parts.append({"n": "None", "e": "...", "a": "[]"}[t[0]])
+    return ", ".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class GetItem(Op):
+    """``x[index]``: inputs are ``x`` then the integer-array entries of the index."""
+
+    name = "getitem"
+    template: tuple
+
+    def infer(self, x, *arrays):
+        return index_shape(x.shape, self.template, [a.shape for a in arrays]), x.dtype
+
+    def forward(self, x, *arrays):
+        return x[_runtime_index(self.template, arrays)]
+
+    def bprop(self, inputs, output, G):
+        x, *arrays = inputs
+        if is_fully_known(x.shape):
+            grad = IndexGrad(self.template, x.shape)(G, *arrays)
+        else:
+            grad = IndexGradLike(self.template)(G, x, *arrays)
+        return [grad] + [None] * len(arrays)
+
+    def label(self) -> str:
+        return f"getitem[{_template_text(self.template)}]"
+
+
+def _scatter(template, shape, g, arrays):
+    out = np.zeros(shape, dtype=np.result_type(g))
+    index = _runtime_index(template, arrays)
+    if arrays:
+        np.add.at(out, index, g)  # repeated indices must accumulate
+    else:
+        out[index] = g  # basic indexing never repeats an element
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexGrad(Op):
+    """The gradient of ``x[index]``: zeros of ``shape`` with ``g`` added at the
+    indexed places (a scatter-add, so repeated indices accumulate)."""
+
+    name = "index_grad"
+    template: tuple
+    shape: tuple
+
+    def infer(self, g, *arrays):
+        expected = index_shape(self.shape, self.template, [a.shape for a in arrays])
+        _check_grad_shape(self.name, g.shape, expected)
+        return self.shape, g.dtype
+
+    def forward(self, g, *arrays):
+        return _scatter(self.template, self.shape, g, arrays)
+
+    def bprop(self, inputs, output, G):
+        g, *arrays = inputs
+        return [GetItem(self.template)(G, *arrays)] + [None] * len(arrays)
+
+    def label(self) -> str:
+        return f"index_grad[{_template_text(self.template)}; {fmt_shape(self.shape)}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexGradLike(Op):
+    """``IndexGrad`` for a reference whose static shape has unknown dimensions."""
+
+    name = "index_grad_like"
+    template: tuple
+
+    def infer(self, g, ref, *arrays):
+        expected = index_shape(ref.shape, self.template, [a.shape for a in arrays])
+        _check_grad_shape(self.name, g.shape, expected)
+        return ref.shape, g.dtype
+
+    def forward(self, g, ref, *arrays):
+        return _scatter(self.template, np.shape(ref), g, arrays)
+
+    def bprop(self, inputs, output, G):
+        g, ref, *arrays = inputs
+        return [GetItem(self.template)(G, *arrays), None] + [None] * len(arrays)
+
+    def label(self) -> str:
+        return f"index_grad_like[{_template_text(self.template)}]"
+
+
+def _check_grad_shape(op, got, expected):
+    if len(got) != len(expected) or any(a is not None and b is not None and a != b for a, b in zip(got, expected)):
+        raise ShapeError(
+            f"{op}: gradient of shape {fmt_shape(got)} does not match the indexed shape {fmt_shape(expected)}"
+        )
+
+
+def getitem(x: Variable, index) -> Variable:
+    """``x[index]`` with NumPy semantics (basic and integer-array indexing).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (4, 5))
+        >>> x[1:3].shape, x[:, 0].shape, x[[0, 2], [1, 3]].shape
+        ((2, 5), (4,), (2,))
+    """
+    template, arrays = parse_index(index)
+    return GetItem(template)(x, *arrays)
+
+
+def take_along(x: Variable, axis: int, k: int) -> Variable:
+    """``x`` indexed by the int ``k`` along ``axis`` (the bprop of stack).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> take_along(gc.Variable("x", (2, 3)), 1, 0).shape
+        (2,)
+    """
+    axis = axis % x.ndim
+    return GetItem((_FULL,) * axis + (("i", k),))(x)

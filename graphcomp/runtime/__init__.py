@@ -1,0 +1,1 @@
+"""Running graphs: feed checks, the evaluator, compile."""
