@@ -1,0 +1,275 @@
+"""The op spec table: every registered op has at least one row here.
+
+A row builds an output from input Variables; the tests compare its forward
+with a NumPy reference, its inferred shape and dtype with the real ones, and
+its gradient (and, where ``second`` is set, its second derivative) with
+central finite differences on a random projection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+import graphcomp as gc
+from graphcomp.ops.binary import add_n
+from graphcomp.ops.control import SizeOf, ZerosLike, OnesLike
+from graphcomp.ops.indexing import IndexGrad, IndexGradLike
+from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
+
+
+def normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def positive(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def away_from_zero(rng, shape):
+    return rng.uniform(0.3, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def small(rng, shape):
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+def above_minus_one(rng, shape):
+    return rng.uniform(-0.5, 2.0, shape)
+
+
+def ints(high):
+    return lambda rng, shape: rng.integers(0, high, shape)
+
+
+@dataclasses.dataclass
+class OpSpec:
+    id: str
+    build: Callable  # (*Variables) -> Variable
+    ref: Callable  # (*arrays) -> array, plain NumPy
+    shapes: list  # one static shape per input
+    domains: list | Callable = normal  # one per input, or one for all
+    dtypes: list | None = None  # per input; default float64
+    diff: list | None = None  # input positions to differentiate; default: float inputs
+    grad: bool = True  # check first order
+    second: bool = False  # check second order
+    unknown: bool = True  # also build with every dimension None
+    eps: float = 1e-6
+    rtol: float = 1e-5
+    atol: float = 1e-7
+
+    def domain(self, k):
+        return self.domains[k] if isinstance(self.domains, list) else self.domains
+
+    def dtype(self, k):
+        return "float64" if self.dtypes is None else self.dtypes[k]
+
+    def diff_positions(self):
+        if self.diff is not None:
+            return self.diff
+        return [k for k in range(len(self.shapes)) if np.dtype(self.dtype(k)).kind == "f"]
+
+
+SPECS: list[OpSpec] = []
+
+
+def spec(*args, **kw):
+    SPECS.append(OpSpec(*args, **kw))
+
+
+# -- unary elementwise --------------------------------------------------------------------------
+
+UNARY = [
+    ("negative", gc.negative, np.negative, normal),
+    ("exp", gc.exp, np.exp, normal),
+    ("log", gc.log, np.log, positive),
+    ("sin", gc.sin, np.sin, normal),
+    ("cos", gc.cos, np.cos, normal),
+    ("tan", gc.tan, np.tan, small),
+    ("tanh", gc.tanh, np.tanh, normal),
+    ("sqrt", gc.sqrt, np.sqrt, positive),
+    ("abs", gc.abs, np.abs, away_from_zero),
+    ("square", gc.square, np.square, normal),
+    ("log1p", gc.log1p, np.log1p, above_minus_one),
+    ("expm1", gc.expm1, np.expm1, normal),
+    ("sigmoid", gc.sigmoid, lambda x: 1 / (1 + np.exp(-x)), normal),
+    ("relu", gc.relu, lambda x: np.where(x > 0, x, 0.0), away_from_zero),
+    ("softplus", gc.softplus, lambda x: np.log(1 + np.exp(x)), normal),
+    ("sign", gc.sign, np.sign, away_from_zero),
+]
+for name, fn, ref, dom in UNARY:
+    for shape in [(), (3,), (2, 3, 4)]:
+        spec(f"{name}{shape}", fn, ref, [shape], dom, second=True)
+
+# -- binary elementwise with broadcasting ------------------------------------------------------------
+
+BROADCASTS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((4, 1), ())]
+BINARY = [
+    ("add", lambda x, y: x + y, np.add, [normal, normal]),
+    ("subtract", lambda x, y: x - y, np.subtract, [normal, normal]),
+    ("multiply", lambda x, y: x * y, np.multiply, [normal, normal]),
+    ("divide", lambda x, y: x / y, np.divide, [normal, away_from_zero]),
+    ("power", lambda x, y: x**y, np.power, [positive, normal]),
+    ("maximum", gc.maximum, np.maximum, [normal, normal]),
+    ("minimum", gc.minimum, np.minimum, [normal, normal]),
+]
+for name, fn, ref, doms in BINARY:
+    for a, b in BROADCASTS:
+        spec(f"{name}{a}{b}", fn, ref, [a, b], doms, second=True)
+spec("power-constant-exponent", lambda x: x**3, lambda x: x**3, [(3,)], normal, second=True)
+spec("power-int-exponent", lambda x: x ** gc.constant(2), lambda x: x**2, [(3,)], normal, second=True)
+spec("rpow", lambda x: 2.0**x, lambda x: 2.0**x, [(3,)], normal, second=True)
+
+COMPARE = [
+    ("less", lambda x, y: x < y, np.less),
+    ("less_equal", lambda x, y: x <= y, np.less_equal),
+    ("greater", lambda x, y: x > y, np.greater),
+    ("greater_equal", lambda x, y: x >= y, np.greater_equal),
+    ("equal", gc.equal, np.equal),
+    ("not_equal", gc.not_equal, np.not_equal),
+]
+for name, fn, ref in COMPARE:
+    spec(name, fn, ref, [(3, 4), (4,)], ints(3), dtypes=["int64", "int64"], grad=False)
+
+spec(
+    "where",
+    lambda c, a, b: gc.where(c, a, b),
+    np.where,
+    [(3, 4), (3, 4), (4,)],
+    [ints(2), normal, normal],
+    dtypes=["bool", "float64", "float64"],
+    second=True,
+)
+spec("where-scalar", lambda c, a: gc.where(c, a, 0.0), lambda c, a: np.where(c, a, 0.0), [(3,), ()],
+     [ints(2), normal], dtypes=["bool", "float64"])  # fmt: skip
+spec("add_n", lambda a, b, c: add_n(a, b, c), lambda a, b, c: a + b + c, [(2, 3)] * 3, second=True)
+
+# -- reductions: every axis and keepdims combination ---------------------------------------------------
+
+AXES = [None, 0, 1, 2, -1, (0, 2), (0, 1, 2)]
+for name, fn, ref, dom in [
+    ("sum", gc.sum, np.sum, normal),
+    ("mean", gc.mean, np.mean, normal),
+    ("max", gc.max, np.max, normal),
+    ("min", gc.min, np.min, normal),
+    ("logsumexp", gc.logsumexp, lambda x, axis, keepdims: _logsumexp(x, axis, keepdims), normal),
+]:
+    for axis in AXES:
+        for keepdims in (False, True):
+            spec(
+                f"{name}-axis{axis}-keep{keepdims}",
+                lambda x, fn=fn, axis=axis, keepdims=keepdims: fn(x, axis=axis, keepdims=keepdims),
+                lambda x, ref=ref, axis=axis, keepdims=keepdims: ref(x, axis=axis, keepdims=keepdims),
+                [(2, 3, 4)],
+                dom,
+                second=name != "max" and name != "min",
+            )
+spec("max-ties", lambda x: gc.max(x * 0.0 + gc.constant([1.0, 3.0, 3.0])), lambda x: np.float64(3.0), [(3,)], grad=False)
+spec("methods", lambda x: x.sum(axis=0) + x.mean(axis=0) + x.max(axis=0) + x.min(axis=0),
+     lambda x: x.sum(0) + x.mean(0) + x.max(0) + x.min(0), [(3, 4)])  # fmt: skip
+
+
+def _logsumexp(x, axis, keepdims):
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+
+# -- linear algebra ------------------------------------------------------------------------------------------
+
+for a, b in [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+             ((2, 1, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,))]:  # fmt: skip
+    spec(f"matmul{a}{b}", lambda x, y: x @ y, np.matmul, [a, b], second=True)
+spec("dot-2d", gc.dot, np.dot, [(3, 4), (4, 2)])
+spec("dot-1d", gc.dot, np.dot, [(4,), (4,)])
+spec("dot-scalar", gc.dot, np.dot, [(), (3,)])
+
+# -- shape ---------------------------------------------------------------------------------------------------
+
+spec("reshape", lambda x: gc.reshape(x, (4, -1)), lambda x: x.reshape(4, -1), [(2, 3, 4)], second=True)
+spec("reshape-method", lambda x: x.reshape(6, 4), lambda x: x.reshape(6, 4), [(2, 3, 4)])
+spec("transpose", lambda x: gc.transpose(x, (2, 0, 1)), lambda x: x.transpose(2, 0, 1), [(2, 3, 4)], second=True)
+spec("transpose-default", lambda x: x.T, lambda x: x.T, [(2, 3, 4)])
+spec("transpose-method", lambda x: x.transpose(1, 0, 2), lambda x: x.transpose(1, 0, 2), [(2, 3, 4)])
+spec("broadcast_to", lambda x: gc.broadcast_to(x, (2, 3, 4)), lambda x: np.broadcast_to(x, (2, 3, 4)), [(3, 1)],
+     second=True, unknown=False)  # fmt: skip
+spec("expand_dims", lambda x: gc.expand_dims(x, (0, 2)), lambda x: np.expand_dims(x, (0, 2)), [(3, 4)])
+spec("squeeze", lambda x: gc.squeeze(x, (0, 2)), lambda x: np.squeeze(x, (0, 2)), [(1, 3, 1, 4)], unknown=False)
+spec("concatenate", lambda a, b: gc.concatenate([a, b], axis=1), lambda a, b: np.concatenate([a, b], 1),
+     [(2, 3), (2, 5)], second=True)  # fmt: skip
+spec("concatenate-3", lambda a, b, c: gc.concatenate([a, b, c]), lambda a, b, c: np.concatenate([a, b, c]),
+     [(2,), (3,), (1,)])  # fmt: skip
+spec("stack", lambda a, b: gc.stack([a, b], axis=1), lambda a, b: np.stack([a, b], 1), [(2, 3), (2, 3)], second=True)
+spec("stack-neg", lambda a, b: gc.stack([a, b], axis=-1), lambda a, b: np.stack([a, b], -1), [(2, 3), (2, 3)])
+spec("sum_to", lambda g: SumTo((3, 1))(g), lambda g: g.sum(0).sum(1, keepdims=True), [(2, 3, 4)], unknown=False)
+spec("sum_to_like", lambda g, r: SumToLike()(g, r), lambda g, r: g.sum(0).sum(1, keepdims=True),
+     [(2, 3, 4), (3, 1)], diff=[0])  # fmt: skip
+spec("broadcast_like", lambda x, r: BroadcastLike()(x, r), lambda x, r: np.broadcast_to(x, r.shape),
+     [(3, 1), (2, 3, 4)], diff=[0])  # fmt: skip
+spec("reshape_like", lambda x, r: ReshapeLike()(x, r), lambda x, r: x.reshape(r.shape), [(6,), (2, 3)], diff=[0])
+spec("split_part", lambda g, a, b: SplitPart(1, 1)(g, a, b), lambda g, a, b: g[:, 3:],
+     [(2, 8), (2, 3), (2, 5)], diff=[0])  # fmt: skip
+
+# -- indexing ---------------------------------------------------------------------------------------------------
+
+INDICES = [
+    ("int", 1),
+    ("neg-int", -1),
+    ("slice", slice(1, 3)),
+    ("step", slice(None, None, -2)),
+    ("col", (slice(None), 0)),
+    ("newaxis", (None, 1, Ellipsis)),
+    ("ellipsis", (Ellipsis, 2)),
+    ("rows-cols", ([0, 2, 2], [1, 3, 1])),  # repeated pairs: the scatter must accumulate
+    ("rows", ([2, 0, 2],)),
+    ("adv-slice-adv", ([0, 1], slice(None), [3, 0])),  # separated: broadcast dims go first
+    ("slice-adv", (slice(1, None), [[0, 1], [2, 2]])),
+    ("int-and-array", (1, [0, 3, 3])),
+]
+for name, index in INDICES:
+    spec(
+        f"getitem-{name}",
+        lambda x, index=index: x[index],
+        lambda x, index=index: x[index],
+        [(3, 4, 5)] if name in ("adv-slice-adv", "ellipsis", "newaxis") else [(3, 4)],
+        second=True,
+    )
+spec("getitem-variable-index", lambda x, i: x[i], lambda x, i: x[i], [(5, 3), (4,)], [normal, ints(5)],
+     dtypes=["float64", "int64"])  # fmt: skip
+spec("getitem-scalar-index", lambda x, k: x[k], lambda x, k: x[k], [(5,), ()], [normal, ints(5)],
+     dtypes=["float64", "int64"])  # fmt: skip
+_ROWS_ALL = (("a",), ("s", None, None, None))  # the template of x[rows, :]
+spec("index_grad", lambda g, i: IndexGrad(_ROWS_ALL, (4, 2))(g, i),
+     lambda g, i: _scatter((4, 2), (i, slice(None)), g), [(3, 2), (3,)], [normal, ints(4)],
+     dtypes=["float64", "int64"], unknown=False)  # fmt: skip
+spec("index_grad_like", lambda g, r, i: IndexGradLike(_ROWS_ALL)(g, r, i),
+     lambda g, r, i: _scatter(r.shape, (i, slice(None)), g), [(3, 2), (4, 2), (3,)], [normal, normal, ints(4)],
+     dtypes=["float64", "float64", "int64"], diff=[0])  # fmt: skip
+
+
+def _scatter(shape, index, g):
+    out = np.zeros(shape)
+    np.add.at(out, index, g)
+    return out
+
+
+# -- neural-network ops -------------------------------------------------------------------------------------------
+
+for axis in (-1, 0, 1):
+    spec(f"softmax-axis{axis}", lambda x, axis=axis: gc.softmax(x, axis=axis),
+         lambda x, axis=axis: np.exp(x) / np.exp(x).sum(axis, keepdims=True), [(3, 4)], second=True)  # fmt: skip
+    spec(f"log_softmax-axis{axis}", lambda x, axis=axis: gc.log_softmax(x, axis=axis),
+         lambda x, axis=axis: x - np.log(np.exp(x).sum(axis, keepdims=True)), [(3, 4)], second=True)  # fmt: skip
+
+# -- gradient control and helpers --------------------------------------------------------------------------------------
+
+spec("stop_gradient", gc.stop_gradient, lambda x: x, [(3,)], grad=False)
+spec("cast-float32", lambda x: gc.cast(x, "float32"), lambda x: x.astype("float32"), [(3,)],
+     eps=1e-2, rtol=1e-3, atol=1e-4)  # fmt: skip
+spec("cast-to-int", lambda x: gc.cast(x, "int64"), lambda x: x.astype("int64"), [(3,)], grad=False)
+spec("zeros_like", lambda x: ZerosLike()(x), np.zeros_like, [(2, 3)], grad=False)
+spec("ones_like", lambda x: OnesLike()(x), np.ones_like, [(2, 3)], grad=False)
+spec("size_of", lambda x: SizeOf((0, 2), np.dtype("float64"))(x), lambda x: np.float64(x.shape[0] * x.shape[2]),
+     [(2, 3, 4)], grad=False)  # fmt: skip
+spec("zeros_like-api", gc.zeros_like, np.zeros_like, [(2, 3)], grad=False)
+spec("ones_like-api", gc.ones_like, np.ones_like, [(2, 3)], grad=False)
