@@ -11,6 +11,7 @@ import numpy as np
 
 from graphcomp.autodiff.build_grad import GradState, blocker_of, build_grad, is_disconnected
 from graphcomp.autodiff.prune import prune
+from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable, constant, gradient_context
 from graphcomp.core.traverse import as_variable_list
@@ -74,12 +75,13 @@ def backprop(
         raise TypeError(f"backprop: z must be a Variable, got {z!r}")
     ts, _ = as_variable_list(targets, "targets")
     consts, _ = as_variable_list(list(consider_constant), "consider_constant")
-    G = Graph(z)
-    G_pruned = prune(z, ts)
-    grad_table: dict[Variable, Variable] = {z: _seed(z)}
-    state = GradState(consider_constant=frozenset(consts), trace=[] if trace else None)
-    for V in ts:
-        build_grad(V, G, G_pruned, grad_table, state=state)
+    with gc_paused():
+        G = Graph(z)
+        G_pruned = prune(z, ts)
+        grad_table: dict[Variable, Variable] = {z: _seed(z)}
+        state = GradState(consider_constant=frozenset(consts), trace=[] if trace else None)
+        for V in ts:
+            build_grad(V, G, G_pruned, grad_table, state=state)
     grads = {V: grad_table[V] for V in ts}
     return BackpropResult(
         grads=grads,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphcomp.core.graph import Graph
-from graphcomp.core.node import Variable, gradient_context
+from graphcomp.core.node import Variable, _grad_of, _site_override, gradient_context
+from graphcomp.core.site import creation_site
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, shapes_compatible
 from graphcomp.errors import BpropError
 
@@ -25,6 +26,19 @@ _disconnected: weakref.WeakKeyDictionary[Variable, Any] = weakref.WeakKeyDiction
 _NO_BLOCKER = object()
 
 
+# Disconnected zeros are made by zeros_like: a constant, a broadcast constant or
+# a zeros_like node. Checking that first keeps the weak-dict lookup (slow,
+# pure Python) off build_grad's path for ordinary gradients.
+_ZERO_MAKERS = frozenset({"broadcast_to", "zeros_like"})
+
+
+def _marked(g: Variable) -> bool:
+    owner = g.owner
+    if owner is not None and owner.op.name not in _ZERO_MAKERS:
+        return False
+    return g in _disconnected
+
+
 def is_disconnected(g: Variable) -> bool:
     """True when ``g`` is a zero gradient standing for "no differentiable path".
 
@@ -34,7 +48,7 @@ def is_disconnected(g: Variable) -> bool:
         >>> is_disconnected(gc.backprop(x * 2.0, [y]).grads[y])
         True
     """
-    return g in _disconnected
+    return _marked(g)
 
 
 def blocker_of(g: Variable) -> Variable | None:
@@ -50,13 +64,12 @@ def blocker_of(g: Variable) -> Variable | None:
     return None if b is _NO_BLOCKER else b
 
 
-@dataclasses.dataclass(frozen=True)
-class Contribution:
-    """One term of a gradient: ``consumer``'s bprop, at ``positions``, gave ``term``."""
+class Contribution(NamedTuple):
+    """One term of a gradient: ``consumer``'s bprop, at input ``position``, gave ``term``."""
 
     consumer: Variable
-    positions: tuple[int, ...]
-    term: Variable | None
+    position: int
+    term: Variable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,13 +134,24 @@ def build_grad(
         if trace is not None:
             trace.append(TraceStep("memo", V, term=grad_table[V]))
         return grad_table[V]
+    _site_override.append(creation_site())
+    try:
+        _build(V, G_pruned, grad_table, state)
+    finally:
+        _site_override.pop()
+    return grad_table[V]
+
+
+def _build(V: Variable, G_pruned: Graph, grad_table: dict, state: GradState) -> None:
+    trace = state.trace
+    consumers = G_pruned._consumers
     stack = [V]
     while stack:
         v = stack[-1]
         if v in grad_table:
             stack.pop()
             continue
-        cons = G_pruned.consumers(v) if v in G_pruned else []
+        cons = consumers.get(v, ())
         pending = [c for c in cons if c not in grad_table]
         if pending:
             stack.extend(reversed(pending))  # the first consumer is handled first, as in the book
@@ -136,10 +160,9 @@ def build_grad(
         if trace is not None:
             trace.append(TraceStep("visit", v, consumers=tuple(cons)))
         grad_table[v] = _gradient_of(v, cons, grad_table, state)
-    return grad_table[V]
 
 
-def _gradient_of(v: Variable, consumers: list[Variable], grad_table, state: GradState) -> Variable:
+def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variable:
     trace = state.trace
     terms: list[Variable] = []
     contributions: list[Contribution] = []
@@ -149,7 +172,7 @@ def _gradient_of(v: Variable, consumers: list[Variable], grad_table, state: Grad
         consumers = []
     for c in consumers:
         D = grad_table[c]
-        if D in _disconnected:
+        if _marked(D):
             why = _disconnected[D]
         elif c in state.consider_constant:
             why = c
@@ -163,8 +186,11 @@ def _gradient_of(v: Variable, consumers: list[Variable], grad_table, state: Grad
             continue
         grads = state.bprops.get(c)
         if grads is None:
-            with gradient_context(c):
+            _grad_of.append(c)
+            try:
                 grads = c.owner.op.bprop(c.owner.inputs, c, D)
+            finally:
+                _grad_of.pop()
             state.bprops[c] = grads
         positions = tuple(k for k, i in enumerate(c.owner.inputs) if i is v)
         for k in positions:
@@ -173,9 +199,10 @@ def _gradient_of(v: Variable, consumers: list[Variable], grad_table, state: Grad
                 if blocker is _NO_BLOCKER:
                     blocker = c
                 continue
-            g = _checked(g, v, c, k)
+            if g.shape != v.shape or g.dtype != v.dtype:
+                g = _checked(g, v, c, k)
             terms.append(g)
-            contributions.append(Contribution(c, (k,), g))
+            contributions.append(Contribution(c, k, g))
             if trace is not None:
                 trace.append(TraceStep("contribution", v, consumer=c, term=g))
     state.provenance[v] = contributions

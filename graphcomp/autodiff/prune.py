@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, consumers_map, descendants
@@ -28,6 +29,10 @@ def prune(z: Variable, targets: Variable | Iterable[Variable]) -> Graph:
     if not isinstance(z, Variable):
         raise TypeError(f"prune: z must be a Variable, got {z!r}")
     ts, _ = as_variable_list(targets, "targets")
-    upstream = ancestors([z])
-    downstream = descendants(ts, consumers_map(upstream))
-    return Graph._from_variables([z], upstream & downstream)
+    with gc_paused():
+        upstream = ancestors([z])
+        consumers = consumers_map(upstream)
+        keep = upstream & descendants(ts, consumers)
+        # restricting the consumer lists keeps their creation order
+        kept = {v: [c for c in consumers[v] if c in keep] for v in keep}
+        return Graph._from_variables([z], keep, kept)

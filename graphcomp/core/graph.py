@@ -34,21 +34,43 @@ class Graph:
 
     def __init__(self, outputs: Variable | Iterable[Variable]):
         outs, _ = as_variable_list(outputs)
-        self._init(outs, ancestors(outs))
+        self._init(outs, None, None)
 
     @classmethod
-    def _from_variables(cls, outputs: list[Variable], variables: Iterable[Variable]) -> Graph:
-        """A graph over exactly ``variables`` (a sub-graph such as G')."""
+    def _from_variables(cls, outputs: list[Variable], variables: set[Variable], consumers: dict | None = None) -> Graph:
+        """A graph over exactly ``variables`` (a sub-graph such as G'), with
+        its consumers map when the caller already has it."""
         g = object.__new__(cls)
-        g._init(outputs, set(variables))
+        g._init(outputs, variables, consumers)
         return g
 
-    def _init(self, outputs: list[Variable], variables: set[Variable]) -> None:
+    # Everything is computed on first use: back-propagation makes Graphs of
+    # whole models that a caller may never look at.
+    def _init(self, outputs: list[Variable], members: set[Variable] | None, consumers: dict | None) -> None:
         self.outputs: list[Variable] = list(outputs)
-        self.variables: list[Variable] = topological(variables)
-        self._members = variables
-        self._consumers = consumers_map(self.variables)
+        self._members_ = members
+        self._variables: list[Variable] | None = None
+        self._consumers_ = consumers
         self._nx: nx.DiGraph | None = None
+
+    @property
+    def _members(self) -> set[Variable]:
+        if self._members_ is None:
+            self._members_ = ancestors(self.outputs)
+        return self._members_
+
+    @property
+    def variables(self) -> list[Variable]:
+        """The Variables of this graph in topological order."""
+        if self._variables is None:
+            self._variables = topological(self._members)
+        return self._variables
+
+    @property
+    def _consumers(self) -> dict[Variable, list[Variable]]:
+        if self._consumers_ is None:
+            self._consumers_ = consumers_map(self.variables)
+        return self._consumers_
 
     # -- the book's accessors ----------------------------------------------------
     def operation(self, v: Variable) -> Apply | None:
@@ -79,7 +101,7 @@ class Graph:
     @property
     def applies(self) -> list[Apply]:
         """The op applications whose output is in this graph, in topological order."""
-        return [v.owner for v in self.variables if v.owner is not None]
+        return [n for n in self.topological_order() if isinstance(n, Apply)]
 
     @property
     def input_variables(self) -> list[Variable]:
@@ -87,11 +109,17 @@ class Graph:
         return [v for v in self.variables if v.kind == "input"]
 
     def topological_order(self) -> list[Variable | Apply]:
-        """Variables and applications, each after everything it depends on."""
+        """Variables and applications, each after everything it depends on.
+
+        An application is part of the graph when it reads one of its
+        Variables: in a pruned G' a target's own op stays outside.
+        """
+        members = self._members
         order: list[Variable | Apply] = []
         for v in self.variables:
-            if v.owner is not None:
-                order.append(v.owner)
+            a = v.owner
+            if a is not None and any(i in members for i in a.inputs):
+                order.append(a)
             order.append(v)
         return order
 
@@ -105,10 +133,8 @@ class Graph:
             g = nx.DiGraph()
             for v in self.variables:
                 g.add_node(v, kind="variable")
-            for v in self.variables:
-                a = v.owner
-                if a is None:
-                    continue
+            for a in self.applies:
+                v = a.output
                 g.add_node(a, kind="op")
                 g.add_edge(a, v)
                 for pos, i in enumerate(a.inputs):

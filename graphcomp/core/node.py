@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["Variable", "Apply", "constant", "gradient_context"]
 
 _ids = itertools.count()
-_set = object.__setattr__
 
 # Set while build_grad inserts nodes, so each inserted node knows it is part
 # of a gradient and whose gradient it helps build (for pictures and traces).
@@ -109,32 +108,26 @@ class Variable(_Frozen):
         ((None,), dtype('float64'), True)
     """
 
-    __slots__ = (
-        "id",
-        "name",
-        "shape",
-        "dtype",
-        "owner",
-        "kind",
-        "value",
-        "site",
-        "role",
-        "grad_of",
-        "__weakref__",
-    )
+    __slots__ = ("id", "name", "shape", "dtype", "owner", "value", "site", "grad_of", "__weakref__")
     __array_ufunc__ = None  # np.ones(3) + x defers to Variable.__radd__
     __array_priority__ = 1000
 
     def __init__(self, name: str, shape=(), dtype="float64"):
         if not isinstance(name, str):
             raise TypeError(f"Variable name must be a str, got {name!r}")
-        _init(self, as_shape(shape), as_dtype(dtype), name, None, "input", None)
+        _init(self, as_shape(shape), as_dtype(dtype), name, None, None)
 
-    @classmethod
-    def _make(cls, shape: Shape, dtype: np.dtype, name, owner, kind, value) -> Variable:
-        v = object.__new__(cls)
-        _init(v, shape, dtype, name, owner, kind, value)
-        return v
+    @property
+    def kind(self) -> str:
+        """``"input"``, ``"constant"`` or ``"op"`` (computed by an op)."""
+        if self.owner is not None:
+            return "op"
+        return "input" if self.value is None else "constant"
+
+    @property
+    def role(self) -> str:
+        """``"grad"`` for nodes build_grad inserted, ``"forward"`` otherwise."""
+        return "forward" if self.grad_of is None else "grad"
 
     # -- structure -----------------------------------------------------------
     @property
@@ -300,21 +293,27 @@ class Variable(_Frozen):
         return f"<Variable {self._label()} {what} shape={fmt_shape(self.shape)} dtype={self.dtype}>"
 
 
-def _init(v, shape, dtype, name, owner, kind, value):
-    _set(v, "id", next(_ids))
-    _set(v, "name", name)
-    _set(v, "shape", shape)
-    _set(v, "dtype", dtype)
-    _set(v, "owner", owner)
-    _set(v, "kind", kind)
-    _set(v, "value", value)
-    _set(v, "site", creation_site())
-    if _grad_of:
-        _set(v, "role", "grad")
-        _set(v, "grad_of", _grad_of[-1])
-    else:
-        _set(v, "role", "forward")
-        _set(v, "grad_of", None)
+# Slot setters: the fastest way past _Frozen.__setattr__, and every node pays it.
+_V = {name: Variable.__dict__[name].__set__ for name in Variable.__slots__ if name != "__weakref__"}
+_A = {name: Apply.__dict__[name].__set__ for name in Apply.__slots__ if name != "__weakref__"}
+_v_id, _v_name, _v_shape, _v_dtype = _V["id"], _V["name"], _V["shape"], _V["dtype"]
+_v_owner, _v_value, _v_site, _v_grad_of = _V["owner"], _V["value"], _V["site"], _V["grad_of"]
+_a_id, _a_op, _a_inputs, _a_output, _a_site = _A["id"], _A["op"], _A["inputs"], _A["output"], _A["site"]
+
+# build_grad sets this to the user's call site once, instead of walking the
+# stack for every node it inserts.
+_site_override: list = []
+
+
+def _init(v, shape, dtype, name, owner, value):
+    _v_id(v, next(_ids))
+    _v_name(v, name)
+    _v_shape(v, shape)
+    _v_dtype(v, dtype)
+    _v_owner(v, owner)
+    _v_value(v, value)
+    _v_site(v, _site_override[-1] if _site_override else creation_site())
+    _v_grad_of(v, _grad_of[-1] if _grad_of else None)
 
 
 def make_apply(op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dtype, name=None) -> Variable:
@@ -330,12 +329,13 @@ def make_apply(op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dty
         'exp'
     """
     node = object.__new__(Apply)
-    _set(node, "id", next(_ids))
-    _set(node, "op", op)
-    _set(node, "inputs", inputs)
-    out = Variable._make(shape, dtype, name, node, "op", None)
-    _set(node, "output", out)
-    _set(node, "site", out.site)
+    _a_id(node, next(_ids))
+    _a_op(node, op)
+    _a_inputs(node, inputs)
+    out = object.__new__(Variable)
+    _init(out, shape, dtype, name, node, None)
+    _a_output(node, out)
+    _a_site(node, out.site)
     return out
 
 
@@ -354,4 +354,6 @@ def constant(value: Any, name: str | None = None, dtype=None) -> Variable:
     if arr.dtype == object or arr.dtype.kind in "USVMmO":
         raise TypeError(f"gc.constant: cannot embed a value of type {type(value).__name__} ({arr.dtype})")
     arr.setflags(write=False)
-    return Variable._make(arr.shape, arr.dtype, name, None, "constant", arr)
+    v = object.__new__(Variable)
+    _init(v, arr.shape, arr.dtype, name, None, arr)
+    return v

@@ -6,22 +6,57 @@ import os
 import sys
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_inside: dict[str, bool] = {}  # filename -> is it graphcomp's own code
 
 
-def creation_site() -> str:
-    """Return ``"file.py:LINE"`` of the innermost frame outside the graphcomp package.
+class Site(tuple):
+    """``(filename, line)`` of a node's creation; prints as ``file.py:LINE``.
+
+    Kept as a raw pair and formatted only when shown, since every node has one.
+
+    Example:
+        >>> str(Site(("/home/u/model.py", 12)))
+        'model.py:12'
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{os.path.basename(self[0])}:{self[1]}"
+
+    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    @property
+    def filename(self) -> str:
+        """The full path of the file."""
+        return self[0]
+
+    @property
+    def line(self) -> int:
+        """The line number."""
+        return self[1]
+
+
+def creation_site() -> Site:
+    """The innermost stack frame outside the graphcomp package, as a Site.
 
     Gradient nodes made inside ``gc.grad`` therefore point at the user's
     ``gc.grad`` call, which is where the user asked for them.
 
     Example:
-        >>> creation_site().startswith("<")  # doctest frames have pseudo-files
+        >>> str(creation_site()).startswith("<doctest")
         True
     """
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        inside = _inside.get(filename)
+        if inside is None:
+            inside = _inside[filename] = filename.startswith(_PACKAGE_DIR)
+        if not inside:
+            return Site((filename, frame.f_lineno))
         frame = frame.f_back
-    return "<graphcomp>"
+    return Site(("<graphcomp>", 0))

@@ -39,15 +39,16 @@ def ancestors(outputs: Iterable[Variable]) -> set[Variable]:
         True
     """
     seen: set[Variable] = set()
-    stack = list(outputs)
+    add, stack = seen.add, list(outputs)
+    pop, push = stack.pop, stack.extend
     while stack:
-        v = stack.pop()
+        v = pop()
         if v in seen:
             continue
-        seen.add(v)
+        add(v)
         owner = v.owner
         if owner is not None:
-            stack.extend(i for i in owner.inputs if i not in seen)
+            push(owner.inputs)
     return seen
 
 
@@ -105,11 +106,12 @@ def descendants(targets: Iterable[Variable], consumers: dict[Variable, list[Vari
         True
     """
     seen: set[Variable] = set()
-    stack = [t for t in targets if t in consumers]
+    add, stack = seen.add, [t for t in targets if t in consumers]
+    pop, push = stack.pop, stack.extend
     while stack:
-        v = stack.pop()
+        v = pop()
         if v in seen:
             continue
-        seen.add(v)
-        stack.extend(c for c in consumers[v] if c not in seen)
+        add(v)
+        push(consumers[v])
     return seen

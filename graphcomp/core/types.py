@@ -112,6 +112,14 @@ def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
         >>> broadcast_shapes((None, 1), (3,))
         (None, 3)
     """
+    if len(shapes) == 2:  # the common case, kept fast: graphs are built node by node
+        a, b = shapes
+        if a == b and None not in a:
+            return a
+        if not a:
+            return b
+        if not b:
+            return a
     ndim = max((len(s) for s in shapes), default=0)
     result: list[int | None] = [1] * ndim
     for s in shapes:

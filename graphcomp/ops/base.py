@@ -51,7 +51,10 @@ class Op:
             REGISTRY[cls.name] = cls
 
     def __call__(self, *inputs) -> Variable:
-        inputs = tuple(as_variable(i) for i in inputs)
+        for i in inputs:
+            if not isinstance(i, Variable):
+                inputs = tuple(as_variable(i) for i in inputs)
+                break
         try:
             shape, dtype = self.infer(*inputs)
         except GraphError as e:
@@ -91,6 +94,11 @@ def as_variable(value) -> Variable:
     return constant(value)
 
 
+_PY_SCALARS = (bool, int, float, complex)
+_REPRESENTATIVE = {bool: True, int: 1, float: 1.0, complex: 1j}
+_weak_dtypes: dict = {}
+
+
 def weak_constant(value, like: Variable) -> Variable:
     """A Python number next to ``like`` takes ``like``'s dtype when NumPy would.
 
@@ -104,10 +112,15 @@ def weak_constant(value, like: Variable) -> Variable:
     """
     if isinstance(value, Variable):
         return value
-    if isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic):
+    kind = type(value)
+    if kind in _PY_SCALARS:
+        key = (like.dtype, kind)
+        dtype = _weak_dtypes.get(key)
+        if dtype is None:
+            # the promoted dtype depends only on the Python type, not the value
+            dtype = _weak_dtypes[key] = np.result_type(like.dtype, _REPRESENTATIVE[kind])
         try:
-            dtype = np.result_type(like.dtype, value)
-        except (OverflowError, TypeError, ValueError):
-            dtype = None
-        return constant(value, dtype=dtype)
+            return constant(value, dtype=dtype)
+        except OverflowError:  # an int too large for like's integer dtype
+            return constant(value)
     return constant(value)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
@@ -41,6 +42,11 @@ class Plan:
             >>> [s[0].owner.op.name for s in Plan.build([y]).steps]
             ['exp', 'multiply']
         """
+        with gc_paused():
+            return cls._build(outputs)
+
+    @classmethod
+    def _build(cls, outputs: list[Variable]) -> Plan:
         order = topological(ancestors(outputs))
         inputs = [v for v in order if v.kind == "input"]
         constants = [v for v in order if v.kind == "constant"]

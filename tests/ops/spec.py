@@ -166,7 +166,9 @@ for name, fn, ref, dom in [
                 dom,
                 second=name != "max" and name != "min",
             )
-spec("max-ties", lambda x: gc.max(x * 0.0 + gc.constant([1.0, 3.0, 3.0])), lambda x: np.float64(3.0), [(3,)], grad=False)
+spec(
+    "max-ties", lambda x: gc.max(x * 0.0 + gc.constant([1.0, 3.0, 3.0])), lambda x: np.float64(3.0), [(3,)], grad=False
+)
 spec("methods", lambda x: x.sum(axis=0) + x.mean(axis=0) + x.max(axis=0) + x.min(axis=0),
      lambda x: x.sum(0) + x.mean(0) + x.max(0) + x.min(0), [(3, 4)])  # fmt: skip
 
