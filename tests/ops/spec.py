@@ -15,7 +15,7 @@ import numpy as np
 
 import graphcomp as gc
 from graphcomp.ops.binary import add_n
-from graphcomp.ops.control import SizeOf, ZerosLike, OnesLike
+from graphcomp.ops.control import OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
 
