@@ -99,10 +99,10 @@ def _why_disconnected(cost: Variable, target: Variable, g: Variable) -> str:
         return f"there is no path from {target._label()} to {cost._label()}"
     if b.owner is not None and b.owner.op.name == "stop_gradient":
         what = "a stop_gradient"
-    elif not is_differentiable_dtype(b.dtype):
-        what = f"an integer or boolean value ({b.dtype})"
     elif b.owner is not None and not b.owner.op.differentiable:
         what = f"the non-differentiable op {b.owner.op.name}"
+    elif not is_differentiable_dtype(b.dtype):
+        what = f"an integer or boolean value ({b.dtype})"
     else:
         what = "a consider_constant node"
     return f"every path is blocked by {what}: {b._label()} built at {b.site}"

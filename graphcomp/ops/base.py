@@ -25,7 +25,7 @@ from graphcomp.errors import GraphError
 
 __all__ = ["Op", "REGISTRY", "as_variable", "weak_constant"]
 
-#: every concrete Op class by name; the op spec table must cover all of them
+#: graphcomp's own op library by name; the op spec table must cover all of them
 REGISTRY: dict[str, type[Op]] = {}
 
 
@@ -47,7 +47,7 @@ class Op:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        if cls.__dict__.get("name"):
+        if cls.__dict__.get("name") and cls.__module__.startswith("graphcomp.ops."):
             REGISTRY[cls.name] = cls
 
     def __call__(self, *inputs) -> Variable:

@@ -87,6 +87,9 @@ def missing_input_message(var: Variable) -> str:
 def bind_feed(inputs: Iterable[Variable], feed: Mapping | None) -> dict[Variable, np.ndarray]:
     """Match ``feed`` (keys: Variables or their names) to ``inputs`` and check each value.
 
+    An input Variable that ``inputs`` does not hold is checked and ignored; a
+    name must name one of ``inputs``; constants and op nodes cannot be fed.
+
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x")
@@ -104,9 +107,15 @@ def bind_feed(inputs: Iterable[Variable], feed: Mapping | None) -> dict[Variable
     env: dict[Variable, np.ndarray] = {}
     for key, value in feed.items():
         if isinstance(key, Variable):
+            if not key.is_input:
+                raise InputError(
+                    f"{key._label()!r} (built at {key.site}) is a {key.kind} node, not an input; only inputs are fed"
+                )
             if key not in members:
-                what = "an input" if key.is_input else f"a {key.kind} node, which cannot be fed"
-                raise InputError(f"{key._label()!r} (built at {key.site}) is {what} not among the graph's inputs")
+                # an input these outputs do not need (a gradient that is constant in
+                # it, say): accepted, checked, and ignored, as compile does
+                check_value(key, value)
+                continue
             var = key
         elif isinstance(key, str):
             found = by_name.get(key, [])

@@ -1,0 +1,86 @@
+"""compile's calling convention: positional, keyword, f.graph, unneeded inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphcomp as gc
+
+
+def _seed_example():
+    x, z = gc.Variable("x"), gc.Variable("z")
+    y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
+    return x, z, y, gc.grad(y, [x, z])
+
+
+def test_positional_and_keyword_calls_agree_with_evaluate():
+    x, z, y, (dx, dz) = _seed_example()
+    f = gc.compile([y, dx, dz], [x, z])
+    want = gc.evaluate([y, dx, dz], {x: 2.0, z: 3.0})
+    for call in (f(2.0, 3.0), f(x=2.0, z=3.0), f(2.0, z=3.0)):
+        assert [float(v) for v in call] == [float(v) for v in want]
+
+
+def test_default_inputs_are_the_graph_inputs_in_creation_order():
+    x, z, y, _ = _seed_example()
+    f = gc.compile(y)
+    assert f.inputs == [x, z]
+    assert isinstance(f(2.0, 3.0), np.ndarray | np.floating)
+
+
+def test_graph_is_a_graph_of_the_outputs():
+    x, z, y, (dx, _) = _seed_example()
+    f = gc.compile([y, dx])
+    assert isinstance(f.graph, gc.Graph) and y in f.graph and dx in f.graph
+
+
+def test_listed_inputs_the_outputs_do_not_need_are_accepted_and_ignored():
+    x, unused = gc.Variable("x"), gc.Variable("unused", (5,))
+    f = gc.compile(x * 2.0, [x, unused])
+    assert float(f(1.5, "anything")) == 3.0
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        ((1.0, 2.0, 3.0), {}, "takes 2 positional"),
+        ((1.0,), {}, "no value was fed for input 'z'"),
+        ((), {"q": 1.0}, "unexpected keyword argument 'q'"),
+        ((1.0,), {"x": 1.0}, "given twice"),
+    ],
+    ids=["too-many", "missing", "unknown-keyword", "twice"],
+)
+def test_wrong_calls_raise_type_errors_that_say_what(args, kwargs, message):
+    x, z = gc.Variable("x"), gc.Variable("z")
+    f = gc.compile(x * z, [x, z])
+    with pytest.raises(TypeError, match=message):
+        f(*args, **kwargs)
+
+
+def test_a_keyword_that_names_two_inputs_is_an_error():
+    a, b = gc.Variable("w"), gc.Variable("w")
+    f = gc.compile(a - b, [a, b])
+    assert float(f(3.0, 1.0)) == 2.0
+    with pytest.raises(TypeError, match="names 2 inputs"):
+        f(w=1.0)
+
+
+def test_a_wrongly_shaped_argument_names_the_variable_and_both_shapes():
+    x = gc.Variable("x", (2, 3))
+    f = gc.compile(x.sum())
+    with pytest.raises(ValueError, match=r"'x'.*\(3, 2\).*\(2, 3\)"):
+        f(np.ones((3, 2)))
+
+
+def test_compile_refuses_inputs_that_leave_a_needed_one_out():
+    x, z = gc.Variable("x"), gc.Variable("z")
+    with pytest.raises(ValueError, match="need input.*'z'"):
+        gc.compile(x * z, [x])
+
+
+def test_compiling_does_not_change_the_user_graph():
+    x, z, y, grads = _seed_example()
+    before = [(v, v.owner) for v in gc.Graph([y, *grads]).variables]
+    gc.compile([y, *grads])
+    assert [(v, v.owner) for v in gc.Graph([y, *grads]).variables] == before
