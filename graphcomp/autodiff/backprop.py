@@ -29,6 +29,13 @@ class BackpropResult:
     entry, z's seed included; ``pruned``: G'; ``graph``: G after the gradient
     nodes were inserted; ``provenance``: for each V, the consumers' terms
     summed into its gradient; ``trace``: build_grad's steps, when asked for.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x"); y = gc.sin(x); z = y * y
+        >>> r = gc.backprop(z, [x], trace=True)
+        >>> [c.consumer is z for c in r.provenance[y]], [s.kind for s in r.trace][:2]
+        ([True, True], ['visit', 'visit'])
     """
 
     grads: dict[Variable, Variable]

@@ -215,63 +215,172 @@ class AddN(Op):
 # -- builders ---------------------------------------------------------------------------
 
 
-def add(x, y):
+def add(x, y) -> Variable:
+    """x + y with broadcasting.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.add(2.0, gc.constant(3.0)), {}))
+        5.0
+    """
     return Add()(*operands(x, y))
 
 
-def subtract(x, y):
+def subtract(x, y) -> Variable:
+    """x - y with broadcasting.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.subtract(2.0, gc.constant(3.0)), {}))
+        -1.0
+    """
     return Subtract()(*operands(x, y))
 
 
-def multiply(x, y):
+def multiply(x, y) -> Variable:
+    """x * y with broadcasting.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.multiply(2.0, gc.constant(3.0)), {}))
+        6.0
+    """
     return Multiply()(*operands(x, y))
 
 
-def divide(x, y):
+def divide(x, y) -> Variable:
+    """x / y (true division) with broadcasting.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.divide(3.0, gc.constant(2.0)), {}))
+        1.5
+    """
     return Divide()(*operands(x, y))
 
 
-def power(x, y):
+def power(x, y) -> Variable:
+    """x ** y with broadcasting.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.power(gc.constant(2.0), 3.0), {}))
+        8.0
+    """
     return Power()(*operands(x, y))
 
 
-def maximum(x, y):
+def maximum(x, y) -> Variable:
+    """Elementwise max; where x == y each side gets half the gradient.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.maximum(gc.constant(1.0), 2.0), {}))
+        2.0
+    """
     return Maximum()(*operands(x, y))
 
 
-def minimum(x, y):
+def minimum(x, y) -> Variable:
+    """Elementwise min; where x == y each side gets half the gradient.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.minimum(gc.constant(1.0), 2.0), {}))
+        1.0
+    """
     return Minimum()(*operands(x, y))
 
 
-def less(x, y):
+def less(x, y) -> Variable:
+    """x < y (boolean, not differentiable).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> bool(gc.evaluate(gc.less(gc.constant(1.0), 2.0), {}))
+        True
+    """
     return Less()(*operands(x, y))
 
 
-def less_equal(x, y):
+def less_equal(x, y) -> Variable:
+    """x <= y (boolean, not differentiable).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> bool(gc.evaluate(gc.less_equal(gc.constant(1.0), 1.0), {}))
+        True
+    """
     return LessEqual()(*operands(x, y))
 
 
-def greater(x, y):
+def greater(x, y) -> Variable:
+    """x > y (boolean, not differentiable).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> bool(gc.evaluate(gc.greater(gc.constant(1.0), 2.0), {}))
+        False
+    """
     return Greater()(*operands(x, y))
 
 
-def greater_equal(x, y):
+def greater_equal(x, y) -> Variable:
+    """x >= y (boolean, not differentiable).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> bool(gc.evaluate(gc.greater_equal(gc.constant(1.0), 2.0), {}))
+        False
+    """
     return GreaterEqual()(*operands(x, y))
 
 
-def equal(x, y):
+def equal(x, y) -> Variable:
+    """x == y elementwise (boolean); ``==`` on Variables stays identity.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> bool(gc.evaluate(gc.equal(gc.constant(1.0), 1.0), {}))
+        True
+    """
     return Equal()(*operands(x, y))
 
 
-def not_equal(x, y):
+def not_equal(x, y) -> Variable:
+    """x != y elementwise (boolean).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> bool(gc.evaluate(gc.not_equal(gc.constant(1.0), 1.0), {}))
+        False
+    """
     return NotEqual()(*operands(x, y))
 
 
-def where(cond, a, b):
+def where(cond, a, b) -> Variable:
+    """``a`` where ``cond`` is true, else ``b`` (``np.where``), with broadcasting.
+
+    The gradient flows only into the branch taken; a NaN or Inf inside the
+    untaken branch's own gradient still shows, as in every autodiff system.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.constant([-1.0, 2.0])
+        >>> gc.evaluate(gc.where(x > 0, x, 0.0), {}).tolist()
+        [0.0, 2.0]
+    """
     cond = as_variable(cond)
     a, b = operands(a, b)
     return Where()(cond, a, b)
 
 
-def add_n(*xs):
+def add_n(*xs) -> Variable:
+    """The sum of same-shaped terms in one node (build_grad's sum of contributions).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(add_n(gc.constant(1.0), gc.constant(2.0), gc.constant(3.0)), {}))
+        6.0
+    """
     return xs[0] if len(xs) == 1 else AddN()(*xs)

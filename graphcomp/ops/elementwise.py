@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from graphcomp.core.node import Variable
 from graphcomp.core.types import result_dtype
 from graphcomp.ops.base import Op
 
@@ -179,65 +180,177 @@ class Sign(Unary):
 # -- builders ------------------------------------------------------------------
 
 
-def negative(x):
+def negative(x) -> Variable:
+    """-x elementwise.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.negative(gc.constant(2.0)), {}))
+        -2.0
+    """
     return Negative()(x)
 
 
-def exp(x):
+def exp(x) -> Variable:
+    """e**x elementwise.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.exp(gc.constant(0.0)), {}))
+        1.0
+    """
     return Exp()(x)
 
 
-def log(x):
+def log(x) -> Variable:
+    """Natural logarithm elementwise.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.log(gc.constant(1.0)), {}))
+        0.0
+    """
     return Log()(x)
 
 
-def sin(x):
+def sin(x) -> Variable:
+    """Sine elementwise (radians).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.sin(gc.constant(0.0)), {}))
+        0.0
+    """
     return Sin()(x)
 
 
-def cos(x):
+def cos(x) -> Variable:
+    """Cosine elementwise (radians).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.cos(gc.constant(0.0)), {}))
+        1.0
+    """
     return Cos()(x)
 
 
-def tan(x):
+def tan(x) -> Variable:
+    """Tangent elementwise (radians).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.tan(gc.constant(0.0)), {}))
+        0.0
+    """
     return Tan()(x)
 
 
-def tanh(x):
+def tanh(x) -> Variable:
+    """Hyperbolic tangent elementwise.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.tanh(gc.constant(0.0)), {}))
+        0.0
+    """
     return Tanh()(x)
 
 
-def sqrt(x):
+def sqrt(x) -> Variable:
+    """Square root elementwise.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.sqrt(gc.constant(9.0)), {}))
+        3.0
+    """
     return Sqrt()(x)
 
 
-def square(x):
+def square(x) -> Variable:
+    """x**2 elementwise.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.square(gc.constant(-3.0)), {}))
+        9.0
+    """
     return Square()(x)
 
 
-def log1p(x):
+def log1p(x) -> Variable:
+    """log(1 + x), accurate for small x.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.log1p(gc.constant(0.0)), {}))
+        0.0
+    """
     return Log1p()(x)
 
 
-def expm1(x):
+def expm1(x) -> Variable:
+    """exp(x) - 1, accurate for small x.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.expm1(gc.constant(0.0)), {}))
+        0.0
+    """
     return Expm1()(x)
 
 
-def sigmoid(x):
+def sigmoid(x) -> Variable:
+    """1 / (1 + exp(-x)), computed without overflow for large |x|.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.sigmoid(gc.constant(0.0)), {}))
+        0.5
+    """
     return Sigmoid()(x)
 
 
-def softplus(x):
+def softplus(x) -> Variable:
+    """log(1 + exp(x)), computed without overflow.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.softplus(gc.constant(0.0)), {}))
+        0.6931471805599453
+    """
     return Softplus()(x)
 
 
-def abs(x):  # noqa: A001 - the NumPy name
+def abs(x) -> Variable:  # noqa: A001 - the NumPy name
+    """|x| elementwise; its derivative at 0 is taken as 0.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.abs(gc.constant(-2.0)), {}))
+        2.0
+    """
     return Abs()(x)
 
 
-def relu(x):
+def relu(x) -> Variable:
+    """max(x, 0) elementwise; relu'(0) = 0.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.relu(gc.constant(-1.0)), {}))
+        0.0
+    """
     return Relu()(x)
 
 
-def sign(x):
+def sign(x) -> Variable:
+    """-1, 0 or 1 elementwise; its derivative is 0.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.sign(gc.constant(-3.0)), {}))
+        -1.0
+    """
     return Sign()(x)

@@ -23,6 +23,13 @@ class Function:
 
     ``f.inputs`` is the positional order, ``f.outputs`` the outputs,
     ``f.graph`` the (optimised) graph for inspection.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> f = gc.compile(x.sum() * 2.0)
+        >>> float(f([1.0, 2.0])), float(f(x=[3.0, 4.0])), f.inputs == [x]
+        (6.0, 14.0, True)
     """
 
     def __init__(self, outputs: list[Variable], single: bool, inputs: list[Variable]):
