@@ -34,8 +34,8 @@ class BackpropResult:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x"); y = gc.sin(x); z = y * y
         >>> r = gc.backprop(z, [x], trace=True)
-        >>> [c.consumer is z for c in r.provenance[y]], [s.kind for s in r.trace][:2]
-        ([True, True], ['visit', 'visit'])
+        >>> [c.consumer is z for c in r.provenance[y]], [s.kind for s in r.trace][:4]
+        ([True, True], ['visit', 'contribution', 'contribution', 'sum'])
     """
 
     grads: dict[Variable, Variable]
