@@ -81,8 +81,31 @@ class Apply(_Frozen):
 
     @property
     def name(self) -> str:
-        """The op's name, e.g. ``"mul"``."""
+        """The op's name, e.g. ``"multiply"``."""
         return self.op.name
+
+    def bprop(self, inputs, V: Variable, D: Variable) -> Variable | None:
+        """The book's ``op.bprop(get_inputs(C), V, D)``: this op's term of V's gradient.
+
+        ``D`` is the gradient of this application's output; the result sums
+        the op's per-position gradients over every position where it reads
+        ``V`` (both factors of ``x * x``), or is ``None`` when no gradient
+        flows to ``V`` through this op.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> x = gc.Variable("x"); C = x * x
+            >>> term = C.owner.bprop(C.owner.inputs, x, gc.constant(1.0))
+            >>> float(gc.evaluate(term, {x: 3.0}))
+            6.0
+        """
+        grads = self.op.bprop(tuple(inputs), self.output, D)
+        terms = [g for i, g in zip(self.inputs, grads) if i is V and g is not None]
+        if not terms:
+            return None
+        from graphcomp.ops.binary import add_n
+
+        return add_n(*terms)
 
     def __repr__(self) -> str:
         args = ", ".join(v._label() for v in self.inputs)

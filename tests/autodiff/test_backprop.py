@@ -182,3 +182,27 @@ def test_hessian_of_a_linear_cost_is_zero():
     x = gc.Variable("x", (3,))
     H = gc.hessian((x * 2.0).sum(), x)
     np.testing.assert_array_equal(gc.evaluate(H, {x: np.ones(3)}), np.zeros((3, 3)))
+
+
+def test_the_book_form_of_bprop_on_an_application():
+    """op.bprop(get_inputs(C), V, D) as Algorithm 6.6 writes it."""
+    x, w = gc.Variable("x"), gc.Variable("w")
+    C = x * w
+    G = gc.Graph(C)
+    op = G.operation(C)
+    term = op.bprop(G.inputs(C), x, gc.constant(2.0))
+    assert float(gc.evaluate(term, {w: 5.0})) == 10.0
+    assert op.bprop(G.inputs(C), gc.Variable("other"), gc.constant(1.0)) is None
+
+
+def test_where_with_a_non_finite_untaken_branch():
+    """The classic: the forward value is fine, but the untaken branch's own
+    gradient is 0 * inf = nan. Guarding the branch's input fixes it."""
+    x = gc.Variable("x")
+    naive = gc.where(x > 0, gc.log(x), 0.0)
+    safe = gc.where(x > 0, gc.log(gc.where(x > 0, x, 1.0)), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert float(gc.evaluate(naive, {x: 0.0})) == 0.0
+        assert np.isnan(gc.evaluate(gc.grad(naive, x), {x: 0.0}))
+    assert float(gc.evaluate(gc.grad(safe, x), {x: 0.0})) == 0.0
+    assert float(gc.evaluate(gc.grad(safe, x), {x: 2.0})) == 0.5
