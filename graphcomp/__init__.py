@@ -81,8 +81,15 @@ from graphcomp.errors import (
     ShapeError,
     SignatureError,
 )
+from graphcomp.inspect.check import check_grad
+from graphcomp.inspect.cost import cost_report
+from graphcomp.inspect.dot import to_dot
+from graphcomp.inspect.explain import explain_grad
+from graphcomp.inspect.sympy_bridge import from_sympy, to_sympy
 from graphcomp.inspect.text import dprint
+from graphcomp.inspect.trace import format_trace, replay
 from graphcomp.ops.base import Op
+from graphcomp.ops.symbolic import elementwise
 from graphcomp.runtime.compile import Function, compile
 from graphcomp.runtime.evaluate import EvaluationError, evaluate
 
@@ -105,6 +112,15 @@ __all__ = [
     "divide",
     "dot",
     "dprint",
+    "elementwise",
+    "explain_grad",
+    "check_grad",
+    "cost_report",
+    "format_trace",
+    "from_sympy",
+    "replay",
+    "to_dot",
+    "to_sympy",
     "DTypeError",
     "equal",
     "evaluate",

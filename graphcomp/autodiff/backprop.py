@@ -18,7 +18,7 @@ from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import GradientError, NonDifferentiableError, ShapeError
 
-__all__ = ["BackpropResult", "backprop", "grad", "jacobian", "hessian", "hvp"]
+__all__ = ["BackpropResult", "GradTable", "backprop", "grad", "jacobian", "hessian", "hvp"]
 
 
 @dataclasses.dataclass
@@ -48,6 +48,21 @@ class BackpropResult:
     def disconnected(self, target: Variable) -> bool:
         """True when no differentiable path joins ``target`` to z."""
         return is_disconnected(self.grads[target])
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from graphcomp.inspect.dot import to_dot
+
+        return to_dot(self)._repr_mimebundle_(include, exclude)
+
+
+class GradTable(dict):
+    """The grad_table of Algorithm 6.5: a dict from Variable to its gradient,
+    which in a notebook draws itself (z, every entry, and the graph between)."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from graphcomp.inspect.dot import to_dot
+
+        return to_dot(list(self.values()), grad_table=self)._repr_mimebundle_(include, exclude)
 
 
 def _seed(z: Variable) -> Variable:
@@ -85,7 +100,7 @@ def backprop(
     with gc_paused():
         G = Graph(z)
         G_pruned = prune(z, ts)
-        grad_table: dict[Variable, Variable] = {z: _seed(z)}
+        grad_table: dict[Variable, Variable] = GradTable({z: _seed(z)})
         state = GradState(consider_constant=frozenset(consts), trace=[] if trace else None)
         for V in ts:
             build_grad(V, G, G_pruned, grad_table, state=state)

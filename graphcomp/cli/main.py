@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graphcomp.autodiff.backprop import grad
+import sympy
+
+from graphcomp.autodiff.backprop import backprop
 from graphcomp.cli.expr import ExpressionError, build_expression, expression_names
 from graphcomp.core.node import Variable
 from graphcomp.errors import GraphError
+from graphcomp.inspect.dot import to_dot
+from graphcomp.inspect.sympy_bridge import to_sympy
 from graphcomp.inspect.text import format_graph
+from graphcomp.inspect.trace import format_trace
 from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["main"]
@@ -42,10 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--wrt", default=None, help="comma-separated targets (default: every variable)")
     g.add_argument("--at", required=True, help="the point, e.g. x=2,z=3")
     g.add_argument("--max-lines", type=int, default=200, help="cut the graph print after this many lines")
+    g.add_argument("--dot", metavar="FILE", help="write the augmented graph as Graphviz DOT source")
+    g.add_argument("--svg", metavar="FILE", help="draw the augmented graph (values and gradients on the edges)")
+    g.add_argument("--sympy", action="store_true", help="print the closed forms of the value and gradients")
+    g.add_argument("--trace", action="store_true", help="print every step of build_grad (Algorithm 6.6)")
     return p
 
 
-def run_grad(expression: str, wrt: str | None, at: str, max_lines: int = 200) -> str:
+def run_grad(
+    expression: str,
+    wrt: str | None,
+    at: str,
+    max_lines: int = 200,
+    *,
+    dot: str | None = None,
+    svg: str | None = None,
+    closed_forms: bool = False,
+    trace: bool = False,
+) -> str:
     """The text ``graphcomp grad`` prints.
 
     Example:
@@ -66,8 +85,10 @@ def run_grad(expression: str, wrt: str | None, at: str, max_lines: int = 200) ->
             raise _UsageError(f"--wrt {t!r} does not appear in the expression")
     variables = {n: Variable(n) for n in names}
     y = build_expression(expression, variables)
-    grads = grad(y, [variables[t] for t in targets], disconnected="zero")
-    results = evaluate([y, *grads], {variables[n]: values[n] for n in names})
+    feed = {variables[n]: values[n] for n in names}
+    result = backprop(y, [variables[t] for t in targets], trace=trace)
+    grads = [result.grads[variables[t]] for t in targets]
+    results = evaluate([y, *grads], feed)
     width = max(len(f"dy/d{t}") for t in targets) if targets else 1
     lines = [
         f"y = {expression}",
@@ -76,9 +97,20 @@ def run_grad(expression: str, wrt: str | None, at: str, max_lines: int = 200) ->
     ]
     for t, r in zip(targets, results[1:]):
         lines.append(f"gradient  {'dy/d' + t:<{width}} = {float(r)!r}")
+    if closed_forms:
+        lines += ["", "closed forms (SymPy, simplified):", f"  y = {to_sympy(y)}"]
+        symbols: dict = {}
+        for t, g in zip(targets, grads):
+            lines.append(f"  dy/d{t} = {sympy.simplify(to_sympy(g, symbols=symbols))}")
+    if trace:
+        lines += ["", "build_grad, step by step (Algorithm 6.6):", format_trace(result.trace)]
     if max_lines > 0:
         lines += ["", "gradient graph (" + ", ".join(f"dy/d{t}" for t in targets) + "):"]
         lines.append(format_graph(grads, max_lines=max_lines))
+    if dot or svg:
+        picture = to_dot(result, feed=feed, title=f"y = {expression}")
+        for path in filter(None, (dot, svg)):
+            lines.append(f"wrote {picture.save(path)}")
     return "\n".join(lines)
 
 
@@ -95,8 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        print(run_grad(args.expression, args.wrt, args.at, args.max_lines))
-    except (ExpressionError, _UsageError, GraphError) as e:
+        print(
+            run_grad(
+                args.expression,
+                args.wrt,
+                args.at,
+                args.max_lines,
+                dot=args.dot,
+                svg=args.svg,
+                closed_forms=args.sympy,
+                trace=args.trace,
+            )
+        )
+    except (ExpressionError, _UsageError, GraphError, OSError) as e:
         print(f"graphcomp: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -93,3 +93,16 @@ def test_expression_builder_follows_python_precedence():
     x = gc.Variable("x")
     y = build_expression("-x**2 + 2*x - 1/x", {"x": x})
     assert float(gc.evaluate(y, {x: 2.0})) == -4 + 4 - 0.5
+
+
+def test_sympy_trace_dot_and_svg_flags(tmp_path, capsys):
+    dot, svg = tmp_path / "seed.dot", tmp_path / "seed.svg"
+    argv = ["grad", SEED, "--wrt", "x,z", "--at", "x=2,z=3", "--sympy", "--trace", "--dot", str(dot), "--svg", str(svg)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    closed = [line for line in out.splitlines() if line.startswith("  dy/dx = ")][0]
+    x, z = sp.symbols("x z", real=True)
+    y = sp.exp(x * z) + x * z / sp.log(x) + sp.sin(sp.log(x)) / (x * z)
+    assert sp.simplify(sp.sympify(closed.split("=", 1)[1], locals={"x": x, "z": z}) - sp.diff(y, x)) == 0
+    assert "build_grad(x): its consumers in G′" in out and "memo" not in out
+    assert dot.read_text().startswith("digraph") and "<svg" in svg.read_text()

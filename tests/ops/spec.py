@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
+import sympy as sp
 
 import graphcomp as gc
 from graphcomp.ops.binary import add_n
@@ -275,3 +276,12 @@ spec("size_of", lambda x: SizeOf((0, 2), np.dtype("float64"))(x), lambda x: np.f
      [(2, 3, 4)], grad=False)  # fmt: skip
 spec("zeros_like-api", gc.zeros_like, np.zeros_like, [(2, 3)], grad=False)
 spec("ones_like-api", gc.ones_like, np.ones_like, [(2, 3)], grad=False)
+
+# -- ops defined by a SymPy expression -----------------------------------------------------------------------------
+
+_t, _u = sp.symbols("t u")
+_swish = gc.elementwise(_t / (1 + sp.exp(-_t)), [_t])
+_mix = gc.elementwise(sp.sin(_t) * _u + _t**2 * sp.exp(-(_u**2)), [_t, _u])
+spec("sympy-swish", _swish, lambda x: x / (1 + np.exp(-x)), [(2, 3)], second=True)
+spec("sympy-two-args", _mix, lambda x, y: np.sin(x) * y + x**2 * np.exp(-(y**2)), [(3, 4), (4,)], second=True)
+spec("sympy-int-input", _swish, lambda k: k / (1 + np.exp(-k)), [(3,)], ints(5), dtypes=["int64"], grad=False)

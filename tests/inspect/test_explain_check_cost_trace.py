@@ -1,0 +1,94 @@
+"""explain_grad, check_grad, cost_report and the build_grad trace."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+import graphcomp as gc
+from graphcomp.ops.base import Op
+
+
+def test_explain_no_path_and_blocked_paths():
+    x, q = gc.Variable("x"), gc.Variable("q")
+    assert gc.explain_grad(gc.sin(x), q).status == "no path"
+    s = gc.stop_gradient(x)
+    e = gc.explain_grad(s * 2.0, x)
+    assert e.status == "blocked" and e.node is s and "stop_gradient" in str(e)
+    c = x > 0
+    e = gc.explain_grad(gc.where(c, 1.0, 2.0), x)
+    assert e.node is c and "comparison greater" in str(e)
+    k = gc.cast(x, "int64")
+    e = gc.explain_grad(gc.cast(k, "float64") * 1.0, x)
+    assert e.node is k and "integer" in str(e)
+    y = x * 3.0
+    e = gc.explain_grad(y * x, x, consider_constant=[y])
+    assert e.status == "ok"  # x still reaches the cost through the other factor
+
+
+def test_explain_names_the_untaken_where_branch():
+    x = gc.Variable("x")
+    lg = gc.log(x)
+    e = gc.explain_grad(gc.where(x > 0, lg, 0.0), x, {x: 0.0})
+    assert e.status == "non-finite" and e.node is lg and "untaken branch of a where" in str(e)
+
+
+def test_explain_names_where_a_gradient_vanishes():
+    x = gc.Variable("x", (3,))
+    r = gc.relu(x)
+    e = gc.explain_grad((r * 2.0).sum(), x, {x: [-1.0, -2.0, -0.5]})
+    assert e.status == "zero" and e.node is r
+    assert gc.explain_grad((r * 2.0).sum(), x, {x: [1.0, -2.0, 0.5]}).status == "ok"
+
+
+@dataclasses.dataclass(frozen=True)
+class WrongCube(Op):
+    """x**3 with a wrong derivative (2x**2 instead of 3x**2)."""
+
+    name = "wrong_cube"
+
+    def infer(self, x):
+        return x.shape, x.dtype
+
+    def forward(self, x):
+        return x**3
+
+    def bprop(self, inputs, output, G):
+        (x,) = inputs
+        return [G * 2.0 * x * x]
+
+
+def test_check_grad_names_the_first_wrong_bprop_inside_a_graph():
+    x = gc.Variable("x", (4,))
+    h = gc.tanh(x) * 1.5
+    bad = WrongCube()(h)
+    cost = gc.sin(bad).sum() + (x * x).sum()
+    report = gc.check_grad(cost, x, {x: np.array([0.3, -0.2, 0.8, 0.1])})
+    assert not report.ok
+    assert report.first_failure.node is bad
+    assert "first wrong bprop: wrong_cube" in str(report)
+    good = gc.check_grad(gc.sin(gc.tanh(x) * 1.5).sum(), x, {x: np.array([0.3, -0.2, 0.8, 0.1])})
+    assert good.ok and len(good.nodes) == 5  # tanh, multiply (both inputs), sin, sum
+
+
+def test_cost_report_shows_backprop_costs_about_the_forward_pass():
+    """The book's claim: for an MLP the gradient costs a small multiple of the forward pass."""
+    X, W1, W2 = gc.Variable("X", (64, 100)), gc.Variable("W1", (100, 200)), gc.Variable("W2", (200, 10))
+    J = gc.logsumexp(gc.relu(X @ W1) @ W2, axis=1).sum()
+    r = gc.cost_report(J, gc.grad(J, [W1, W2]))
+    assert r.forward_flops == 2 * 64 * 100 * 200 + 2 * 64 * 200 * 10 + 64 * 200 + 4 * 64 * 10 + 64
+    assert 1.0 < r.ratio < 3.0
+    assert "gradient / forward FLOPs" in str(r)
+
+
+def test_trace_replays_algorithm_6_6():
+    x = gc.Variable("x")
+    y = gc.exp(x)
+    z = y * y
+    r = gc.backprop(z, [x], trace=True)
+    kinds = [s.kind for s in r.trace]
+    assert kinds == ["visit", "contribution", "contribution", "sum", "visit", "contribution", "sum"]
+    text = gc.format_trace(r.trace)
+    assert "build_grad(x): its consumers in G′ are [exp#" in text
+    assert [k for k, *_ in gc.replay(r.trace)] == list(range(len(r.trace)))
