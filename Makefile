@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/graphcomp grad "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)" --wrt x,z --at x=2,z=3
+	$(BIN)/graphcomp grad "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)" --wrt x,z --at x=2,z=3 --sympy --svg seed_example.svg
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
