@@ -23,6 +23,8 @@ def test_explain_no_path_and_blocked_paths():
     e = gc.explain_grad(gc.cast(k, "float64") * 1.0, x)
     assert e.node is k and "integer" in str(e)
     y = x * 3.0
+    e = gc.explain_grad(y * 2.0, x, consider_constant=[y])
+    assert e.status == "blocked" and e.node is y and "consider_constant" in str(e)
     e = gc.explain_grad(y * x, x, consider_constant=[y])
     assert e.status == "ok"  # x still reaches the cost through the other factor
 
@@ -92,3 +94,15 @@ def test_trace_replays_algorithm_6_6():
     text = gc.format_trace(r.trace)
     assert "build_grad(x): its consumers in G′ are [exp#" in text
     assert [k for k, *_ in gc.replay(r.trace)] == list(range(len(r.trace)))
+
+
+def test_the_trace_replays_to_exactly_the_grad_table(random_graph_factory):
+    for seed in range(10):
+        z, inputs = random_graph_factory(seed)
+        r = gc.backprop(z, inputs, trace=True)
+        replayed = {z: r.grad_table[z]}
+        for step in r.trace:
+            if step.kind == "sum":
+                assert step.variable not in replayed  # each entry is built once
+                replayed[step.variable] = step.term
+        assert replayed == dict(r.grad_table)

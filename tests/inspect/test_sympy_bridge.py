@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphcomp as gc
+from tests.autodiff.test_sympy_oracle import _build
 
 X, Z = sp.symbols("x z", real=True)
 
@@ -74,3 +77,23 @@ def test_elementwise_refuses_unlisted_symbols():
     t, u = sp.symbols("t u")
     with pytest.raises(ValueError, match="'u'"):
         gc.elementwise(t * u, [t])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), depth=st.integers(1, 5))
+def test_sympy_diff_of_to_sympy_equals_to_sympy_of_grad(seed, depth):
+    """For random scalar expressions, differentiating the closed form equals the
+    closed form of graphcomp's gradient graph, after simplification."""
+    gvars, svars, y, _ = _build(np.random.default_rng(seed), depth)
+    symbols = dict(zip(gvars, svars))
+    ey = gc.to_sympy(y, symbols=symbols)
+    for s, g in zip(svars, gc.grad(y, gvars, disconnected="zero")):
+        diff = sp.diff(ey, s) - gc.to_sympy(g, symbols=symbols)
+        assert sp.simplify(diff) == 0 or _numerically_zero(diff, svars)
+
+
+def _numerically_zero(e, svars) -> bool:
+    # simplify is not complete; a difference it cannot close must vanish everywhere we look
+    rng = np.random.default_rng(0)
+    f = sp.lambdify(svars, e, "numpy")
+    return all(abs(f(*rng.uniform(-1.5, 1.5, len(svars)))) < 1e-9 for _ in range(20))
