@@ -70,6 +70,7 @@ from graphcomp.autodiff.prune import prune
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Apply, Variable
 from graphcomp.errors import (
+    ArgumentError,
     BpropError,
     DTypeError,
     GradientError,
@@ -77,6 +78,7 @@ from graphcomp.errors import (
     InputError,
     InputTypeError,
     NonDifferentiableError,
+    NonFiniteError,
     NotInGraphError,
     ShapeError,
     SignatureError,
@@ -90,6 +92,7 @@ from graphcomp.inspect.text import dprint
 from graphcomp.inspect.trace import format_trace, replay
 from graphcomp.ops.base import Op
 from graphcomp.ops.symbolic import elementwise
+from graphcomp.persist import LoadError, load, save
 from graphcomp.runtime.compile import Function, compile
 from graphcomp.runtime.evaluate import EvaluationError, evaluate
 
@@ -156,10 +159,15 @@ __all__ = [
     "multiply",
     "negative",
     "NonDifferentiableError",
+    "NonFiniteError",
+    "ArgumentError",
     "not_equal",
     "NotInGraphError",
     "ones_like",
     "Op",
+    "LoadError",
+    "load",
+    "save",
     "power",
     "prune",
     "relu",

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from graphcomp.core import node as _node
-from graphcomp.core.node import Variable, constant
+from graphcomp.core.node import Variable
+from graphcomp.core.node import constant as _constant
+from graphcomp.core.site import user_errors
 from graphcomp.core.types import as_dtype, as_shape, fmt_shape, is_fully_known, normalize_axes, result_dtype
-from graphcomp.errors import ShapeError
+from graphcomp.errors import ArgumentError, ShapeError
 from graphcomp.ops import binary as _b
 from graphcomp.ops import control as _c
 from graphcomp.ops import elementwise as _e
@@ -25,7 +27,7 @@ from graphcomp.ops import nn as _nn
 from graphcomp.ops import reduce as _r
 from graphcomp.ops import shape as _s
 from graphcomp.ops.base import as_variable
-from graphcomp.ops.indexing import getitem
+from graphcomp.ops.indexing import getitem as _getitem
 
 __all__ = [
     "Variable", "constant", "add", "subtract", "multiply", "divide", "power", "negative",
@@ -36,6 +38,30 @@ __all__ = [
     "stack", "expand_dims", "squeeze", "softmax", "log_softmax", "stop_gradient", "cast",
     "zeros_like", "ones_like",
 ]  # fmt: skip
+
+
+def _ints(value, what: str) -> tuple[int, ...]:
+    """An int or a sequence of ints as a tuple, or a clear error."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise ArgumentError(f"{what} must be an int or a sequence of ints, got {value!r}")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ArgumentError(f"{what} must be an int or a sequence of ints, got {value!r}")
+        out.append(int(v))
+    return tuple(out)
+
+
+def _sequence(xs, what: str) -> list:
+    if isinstance(xs, (Variable, str, bytes)) or not isinstance(xs, Sequence | np.ndarray):
+        raise ArgumentError(f"{what}: expects a list of arrays, got {type(xs).__name__}")
+    return list(xs)
+
+
+constant = user_errors(_constant)
+getitem = user_errors(_getitem)
 
 # -- arithmetic and comparisons (each also an operator on Variable) ---------------------
 
@@ -77,6 +103,7 @@ sign = _e.sign
 # -- reductions ---------------------------------------------------------------------------
 
 
+@user_errors
 def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Sum over ``axis`` (``None``: all axes), as ``np.sum``.
 
@@ -89,6 +116,7 @@ def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     return _r.Sum(normalize_axes(axis, x.ndim, "sum"), bool(keepdims))(x)
 
 
+@user_errors
 def mean(x, axis=None, keepdims: bool = False) -> Variable:
     """Mean over ``axis``, as ``np.mean``: the sum divided by the element count.
 
@@ -107,6 +135,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
     return divide(total, math.prod(dims))
 
 
+@user_errors
 def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient evenly.
 
@@ -119,6 +148,7 @@ def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     return _r.Max(normalize_axes(axis, x.ndim, "max"), bool(keepdims))(x)
 
 
+@user_errors
 def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient evenly.
 
@@ -131,6 +161,7 @@ def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     return _r.Min(normalize_axes(axis, x.ndim, "min"), bool(keepdims))(x)
 
 
+@user_errors
 def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
     """log(sum(exp(x))) over ``axis``, computed without overflow.
 
@@ -146,6 +177,7 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
 # -- linear algebra -------------------------------------------------------------------------
 
 
+@user_errors
 def matmul(a, b) -> Variable:
     """Matrix product with ``np.matmul``'s semantics (also ``a @ b``).
 
@@ -158,6 +190,7 @@ def matmul(a, b) -> Variable:
     return _l.MatMul()(a, b)
 
 
+@user_errors
 def dot(a, b) -> Variable:
     """``np.dot`` for operands of up to two dimensions (a scalar operand multiplies).
 
@@ -182,6 +215,7 @@ def dot(a, b) -> Variable:
 # -- shape ------------------------------------------------------------------------------
 
 
+@user_errors
 def transpose(x, axes: Sequence[int] | None = None) -> Variable:
     """Permute axes; ``None`` reverses them, as ``np.transpose``.
 
@@ -194,12 +228,14 @@ def transpose(x, axes: Sequence[int] | None = None) -> Variable:
     if axes is None:
         perm = tuple(reversed(range(x.ndim)))
     else:
+        axes = _ints(axes, "transpose: axes")
         if len(axes) != x.ndim:
             raise ShapeError(f"transpose: axes {tuple(axes)} do not match an array of shape {fmt_shape(x.shape)}")
         perm = tuple(a % x.ndim if -x.ndim <= a < x.ndim else a for a in (int(a) for a in axes))
     return _s.Transpose(perm)(x)
 
 
+@user_errors
 def reshape(x, shape) -> Variable:
     """Reshape to ``shape``; one entry may be -1.
 
@@ -208,12 +244,10 @@ def reshape(x, shape) -> Variable:
         >>> gc.reshape(gc.Variable("x", (2, 6)), (3, -1)).shape
         (3, 4)
     """
-    x = as_variable(x)
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    return _s.Reshape(tuple(int(d) for d in shape))(x)
+    return _s.Reshape(_ints(shape, "reshape: shape"))(as_variable(x))
 
 
+@user_errors
 def broadcast_to(x, shape) -> Variable:
     """Broadcast ``x`` to ``shape``, as ``np.broadcast_to``.
 
@@ -225,6 +259,7 @@ def broadcast_to(x, shape) -> Variable:
     return _s.BroadcastTo(as_shape(shape))(as_variable(x))
 
 
+@user_errors
 def expand_dims(x, axis) -> Variable:
     """Insert size-1 axes, as ``np.expand_dims``.
 
@@ -233,10 +268,10 @@ def expand_dims(x, axis) -> Variable:
         >>> gc.expand_dims(gc.Variable("x", (3,)), 0).shape
         (1, 3)
     """
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    return _s.ExpandDims(tuple(int(a) for a in axes))(as_variable(x))
+    return _s.ExpandDims(_ints(axis, "expand_dims: axis"))(as_variable(x))
 
 
+@user_errors
 def squeeze(x, axis=None) -> Variable:
     """Remove size-1 axes (``None``: every axis statically known to be 1).
 
@@ -253,6 +288,7 @@ def squeeze(x, axis=None) -> Variable:
     return _s.Squeeze(axes)(x)
 
 
+@user_errors
 def concatenate(xs: Sequence, axis: int = 0) -> Variable:
     """Join along an existing axis, as ``np.concatenate``.
 
@@ -261,10 +297,11 @@ def concatenate(xs: Sequence, axis: int = 0) -> Variable:
         >>> gc.concatenate([gc.Variable("a", (2, 3)), gc.Variable("b", (4, 3))]).shape
         (6, 3)
     """
-    xs = [as_variable(x) for x in xs]
-    return _s.Concatenate(int(axis))(*xs)
+    xs = [as_variable(x) for x in _sequence(xs, "concatenate")]
+    return _s.Concatenate(_ints(axis, "concatenate: axis")[0])(*xs)
 
 
+@user_errors
 def stack(xs: Sequence, axis: int = 0) -> Variable:
     """Join along a new axis, as ``np.stack``.
 
@@ -273,13 +310,14 @@ def stack(xs: Sequence, axis: int = 0) -> Variable:
         >>> gc.stack([gc.Variable("a", (3,)), gc.Variable("b", (3,))], axis=1).shape
         (3, 2)
     """
-    xs = [as_variable(x) for x in xs]
-    return _s.Stack(int(axis))(*xs)
+    xs = [as_variable(x) for x in _sequence(xs, "stack")]
+    return _s.Stack(_ints(axis, "stack: axis")[0])(*xs)
 
 
 # -- neural networks -----------------------------------------------------------------------
 
 
+@user_errors
 def softmax(x, axis: int = -1) -> Variable:
     """exp(x) / sum(exp(x)) along ``axis``, stable for large inputs.
 
@@ -293,6 +331,7 @@ def softmax(x, axis: int = -1) -> Variable:
     return _nn.Softmax(a)(x)
 
 
+@user_errors
 def log_softmax(x, axis: int = -1) -> Variable:
     """x - logsumexp(x) along ``axis``.
 
@@ -309,6 +348,7 @@ def log_softmax(x, axis: int = -1) -> Variable:
 # -- gradient control and helpers ----------------------------------------------------------------
 
 
+@user_errors
 def stop_gradient(x) -> Variable:
     """Identity in the forward pass; no gradient flows back through it.
 
@@ -321,6 +361,7 @@ def stop_gradient(x) -> Variable:
     return _c.StopGradient()(as_variable(x))
 
 
+@user_errors
 def cast(x, dtype) -> Variable:
     """``x.astype(dtype)``; gradients flow only between float dtypes.
 
@@ -332,6 +373,7 @@ def cast(x, dtype) -> Variable:
     return _c.Cast(as_dtype(dtype))(as_variable(x))
 
 
+@user_errors
 def zeros_like(x) -> Variable:
     """Zeros of ``x``'s shape and dtype (a constant when the shape is known).
 
@@ -342,10 +384,11 @@ def zeros_like(x) -> Variable:
     """
     x = as_variable(x)
     if is_fully_known(x.shape):
-        return broadcast_to(constant(0, dtype=x.dtype), x.shape) if x.shape else constant(0, dtype=x.dtype)
+        return broadcast_to(_constant(0, dtype=x.dtype), x.shape) if x.shape else _constant(0, dtype=x.dtype)
     return _c.ZerosLike()(x)
 
 
+@user_errors
 def ones_like(x) -> Variable:
     """Ones of ``x``'s shape and dtype (a constant when the shape is known).
 
@@ -356,7 +399,7 @@ def ones_like(x) -> Variable:
     """
     x = as_variable(x)
     if is_fully_known(x.shape):
-        return broadcast_to(constant(1, dtype=x.dtype), x.shape) if x.shape else constant(1, dtype=x.dtype)
+        return broadcast_to(_constant(1, dtype=x.dtype), x.shape) if x.shape else _constant(1, dtype=x.dtype)
     return _c.OnesLike()(x)
 
 

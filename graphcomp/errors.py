@@ -16,7 +16,16 @@ from __future__ import annotations
 
 
 class GraphError(Exception):
-    """Base class of every error graphcomp raises on purpose."""
+    """Base class of every error graphcomp raises on purpose.
+
+    ``site`` is the user's file:line the error points at, when known.
+    """
+
+    site = None
+
+
+class ArgumentError(GraphError, TypeError, ValueError):
+    """A graphcomp function was called with an argument of the wrong kind or value."""
 
 
 class ShapeError(GraphError, ValueError):
@@ -49,6 +58,10 @@ class NonDifferentiableError(GradientError, TypeError):
 
 class NotInGraphError(GraphError, LookupError):
     """A node was looked up in a Graph that does not hold it."""
+
+
+class NonFiniteError(GraphError, FloatingPointError):
+    """``check_finite=True`` found a node whose output holds NaN or Inf."""
 
 
 class BpropError(GraphError, RuntimeError):

@@ -16,7 +16,7 @@ from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable, constant, gradient_context
 from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
-from graphcomp.errors import GradientError, NonDifferentiableError, ShapeError
+from graphcomp.errors import ArgumentError, GradientError, NonDifferentiableError, ShapeError
 
 __all__ = ["BackpropResult", "GradTable", "backprop", "grad", "jacobian", "hessian", "hvp"]
 
@@ -94,7 +94,7 @@ def backprop(
         [3.0, 2.0]
     """
     if not isinstance(z, Variable):
-        raise TypeError(f"backprop: z must be a Variable, got {z!r}")
+        raise ArgumentError(f"backprop: z must be a Variable, got {z!r}")
     ts, _ = as_variable_list(targets, "targets")
     consts, _ = as_variable_list(list(consider_constant), "consider_constant")
     with gc_paused():
@@ -152,9 +152,9 @@ def grad(
         (12.0, 12.0)
     """
     if disconnected not in ("raise", "zero"):
-        raise ValueError(f'grad: disconnected must be "raise" or "zero", got {disconnected!r}')
+        raise ArgumentError(f'grad: disconnected must be "raise" or "zero", got {disconnected!r}')
     if not isinstance(cost, Variable):
-        raise TypeError(f"grad: cost must be a Variable, got {cost!r}")
+        raise ArgumentError(f"grad: cost must be a Variable, got {cost!r}")
     if cost.shape != ():
         raise GradientError(
             f"grad: the cost must be a scalar, but {cost._label()} has shape {fmt_shape(cost.shape)} "
@@ -202,7 +202,7 @@ def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise") -> Variab
         [[2.0, 0.0], [0.0, 6.0]]
     """
     if not isinstance(y, Variable) or not isinstance(x, Variable):
-        raise TypeError("jacobian: y and x must be Variables")
+        raise ArgumentError("jacobian: y and x must be Variables")
     if not is_fully_known(y.shape):
         raise ShapeError(f"jacobian: y's shape {fmt_shape(y.shape)} must be fully known")
     if y.shape == ():

@@ -8,6 +8,7 @@ from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, consumers_map, descendants
+from graphcomp.errors import ArgumentError
 
 
 def prune(z: Variable, targets: Variable | Iterable[Variable]) -> Graph:
@@ -27,7 +28,7 @@ def prune(z: Variable, targets: Variable | Iterable[Variable]) -> Graph:
         4
     """
     if not isinstance(z, Variable):
-        raise TypeError(f"prune: z must be a Variable, got {z!r}")
+        raise ArgumentError(f"prune: z must be a Variable, got {z!r}")
     ts, _ = as_variable_list(targets, "targets")
     with gc_paused():
         upstream = ancestors([z])

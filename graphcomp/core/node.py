@@ -18,6 +18,7 @@ import numpy as np
 
 from graphcomp.core.site import creation_site
 from graphcomp.core.types import Shape, as_dtype, as_shape, fmt_shape
+from graphcomp.errors import ArgumentError
 
 if TYPE_CHECKING:
     from graphcomp.ops.base import Op
@@ -112,7 +113,7 @@ class Apply(_Frozen):
         return f"<{self.op.label()}({args}) #{self.id}>"
 
     def __reduce__(self):
-        raise TypeError("graphcomp nodes are not pickled; use gc.save (a later issue)")
+        raise ArgumentError("graphcomp nodes are not pickled; use gc.save (a later issue)")
 
 
 class Variable(_Frozen):
@@ -137,7 +138,7 @@ class Variable(_Frozen):
 
     def __init__(self, name: str, shape=(), dtype="float64"):
         if not isinstance(name, str):
-            raise TypeError(f"Variable name must be a str, got {name!r}")
+            raise ArgumentError(f"Variable name must be a str, got {name!r}")
         _init(self, as_shape(shape), as_dtype(dtype), name, None, None)
 
     @property
@@ -282,21 +283,21 @@ class Variable(_Frozen):
 
     def __iter__(self):
         # Without this, Python would iterate through __getitem__ forever.
-        raise TypeError(f"a symbolic Variable ({self._label()}) cannot be iterated; index it instead")
+        raise ArgumentError(f"a symbolic Variable ({self._label()}) cannot be iterated; index it instead")
 
     def __bool__(self):
-        raise TypeError(
+        raise ArgumentError(
             f"the truth value of a symbolic Variable ({self._label()}) is unknown until it is "
             "evaluated; use gc.where for a choice inside the graph"
         )
 
     def __len__(self):
         if not self.shape or self.shape[0] is None:
-            raise TypeError(f"len() of {self._label()} with shape {fmt_shape(self.shape)} is not known")
+            raise ArgumentError(f"len() of {self._label()} with shape {fmt_shape(self.shape)} is not known")
         return self.shape[0]
 
     def __reduce__(self):
-        raise TypeError("graphcomp nodes are not pickled; use gc.save (a later issue)")
+        raise ArgumentError("graphcomp nodes are not pickled; use gc.save (a later issue)")
 
     # -- printing ----------------------------------------------------------------
     def _label(self) -> str:
@@ -372,10 +373,13 @@ def constant(value: Any, name: str | None = None, dtype=None) -> Variable:
         ((2,), dtype('float64'), True)
     """
     if isinstance(value, Variable):
-        raise TypeError(f"gc.constant takes a value, not a Variable ({value._label()})")
-    arr = np.array(value, dtype=dtype)  # a private copy: the caller's array may change
+        raise ArgumentError(f"gc.constant takes a value, not a Variable ({value._label()})")
+    try:
+        arr = np.array(value, dtype=dtype)  # a private copy: the caller's array may change
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ArgumentError(f"gc.constant: cannot embed {type(value).__name__} value: {e}") from None
     if arr.dtype == object or arr.dtype.kind in "USVMmO":
-        raise TypeError(f"gc.constant: cannot embed a value of type {type(value).__name__} ({arr.dtype})")
+        raise ArgumentError(f"gc.constant: cannot embed a value of type {type(value).__name__} ({arr.dtype})")
     arr.setflags(write=False)
     v = object.__new__(Variable)
     _init(v, arr.shape, arr.dtype, name, None, arr)

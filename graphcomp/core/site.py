@@ -60,3 +60,46 @@ def creation_site() -> Site:
             return Site((filename, frame.f_lineno))
         frame = frame.f_back
     return Site(("<graphcomp>", 0))
+
+
+def user_errors(fn):
+    """Decorate a public builder so its GraphErrors name the user's line.
+
+    Errors raised while checking arguments (before any op is built) then
+    read like the ops' own: ``...; built at model.py:12``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> try:
+        ...     gc.sum(gc.Variable("x", (2,)), axis=3)
+        ... except gc.ShapeError as e:
+        ...     "built at" in str(e)
+        True
+    """
+    import functools
+
+    from graphcomp.errors import GraphError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GraphError as e:
+            if e.site is not None:
+                raise
+            raise with_site(e, creation_site()) from None
+
+    return wrapper
+
+
+def with_site(e, site: Site):
+    """A copy of the GraphError ``e`` that ends with ``; built at <site>``.
+
+    Example:
+        >>> from graphcomp.errors import ShapeError
+        >>> str(with_site(ShapeError("add: bad"), Site(("m.py", 3))))
+        'add: bad; built at m.py:3'
+    """
+    new = type(e)(f"{e}; built at {site}")
+    new.site = site
+    return new

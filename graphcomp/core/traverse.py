@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graphcomp.core.node import Variable
+from graphcomp.errors import ArgumentError
 
 __all__ = ["ancestors", "topological", "consumers_map", "descendants", "as_variable_list"]
 
@@ -21,11 +22,11 @@ def as_variable_list(outputs, what: str = "outputs") -> tuple[list[Variable], bo
     if isinstance(outputs, Variable):
         return [outputs], True
     if isinstance(outputs, (str, bytes)) or not isinstance(outputs, Iterable):
-        raise TypeError(f"{what} must be a Variable or a sequence of Variables, got {outputs!r}")
+        raise ArgumentError(f"{what} must be a Variable or a sequence of Variables, got {outputs!r}")
     out = list(outputs)
     for v in out:
         if not isinstance(v, Variable):
-            raise TypeError(f"{what} must be Variables, got {type(v).__name__}: {v!r}")
+            raise ArgumentError(f"{what} must be Variables, got {type(v).__name__}: {v!r}")
     return out, False
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from graphcomp.errors import ShapeError
+from graphcomp.errors import ArgumentError, ShapeError
 
 Shape = tuple  # a tuple of int | None
 
@@ -68,7 +68,7 @@ def as_dtype(dtype) -> np.dtype:
     try:
         return np.dtype(dtype)
     except TypeError as e:
-        raise TypeError(f"not a dtype: {dtype!r}") from e
+        raise ArgumentError(f"not a dtype: {dtype!r}") from e
 
 
 def is_fully_known(shape: Shape) -> bool:

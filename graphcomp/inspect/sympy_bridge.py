@@ -11,7 +11,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, topological
-from graphcomp.errors import GraphError
+from graphcomp.errors import ArgumentError, GraphError
 
 __all__ = ["to_sympy", "from_sympy", "SymPyConversionError"]
 
@@ -83,7 +83,7 @@ def to_sympy(output: Variable, *, symbols: dict | None = None) -> sp.Expr:
         z*exp(x*z)
     """
     if not isinstance(output, Variable):
-        raise TypeError(f"to_sympy: expects a Variable, got {output!r}")
+        raise ArgumentError(f"to_sympy: expects a Variable, got {output!r}")
     symbols = {} if symbols is None else symbols
     expr: dict[Variable, sp.Expr] = {}
     for v in topological(ancestors([output])):
@@ -159,7 +159,7 @@ def from_sympy(expr, variables: Sequence[Variable]) -> Variable:
     by_name = {}
     for v in variables:
         if not isinstance(v, Variable):
-            raise TypeError(f"from_sympy: variables must be Variables, got {v!r}")
+            raise ArgumentError(f"from_sympy: variables must be Variables, got {v!r}")
         if v.name in by_name:
             raise SymPyConversionError(f"from_sympy: two Variables are named {v.name!r}")
         by_name[v.name] = v

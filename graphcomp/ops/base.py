@@ -19,9 +19,9 @@ from typing import ClassVar
 import numpy as np
 
 from graphcomp.core.node import Variable, constant, make_apply
-from graphcomp.core.site import creation_site
+from graphcomp.core.site import creation_site, with_site
 from graphcomp.core.types import Shape
-from graphcomp.errors import GraphError
+from graphcomp.errors import ArgumentError, GraphError
 
 __all__ = ["Op", "REGISTRY", "as_variable", "weak_constant"]
 
@@ -58,7 +58,10 @@ class Op:
         try:
             shape, dtype = self.infer(*inputs)
         except GraphError as e:
-            raise type(e)(f"{e}; built at {creation_site()}") from None
+            raise with_site(e, creation_site()) from None
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as e:
+            # an op's infer met something it did not expect: still the user's error, said clearly
+            raise with_site(ArgumentError(f"{self.label()}: {e}"), creation_site()) from None
         return make_apply(self, inputs, shape, dtype)
 
     def infer(self, *inputs: Variable) -> tuple[Shape, np.dtype]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.types import broadcast_shapes, fmt_shape, is_fully_known
-from graphcomp.errors import DTypeError, ShapeError
+from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import Op
 
 # template entries: ("i", k) int, ("s", start, stop, step) slice, ("n",) newaxis,
@@ -25,7 +25,7 @@ _FULL = ("s", None, None, None)
 def _int_or_none(v, what):
     if v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)):
         return None if v is None else int(v)
-    raise TypeError(f"getitem: slice {what} must be an int or None, got {v!r}")
+    raise ArgumentError(f"getitem: slice {what} must be an int or None, got {v!r}")
 
 
 def parse_index(index) -> tuple[tuple, list[Variable]]:
@@ -49,7 +49,7 @@ def parse_index(index) -> tuple[tuple, list[Variable]]:
                 ("s", _int_or_none(e.start, "start"), _int_or_none(e.stop, "stop"), _int_or_none(e.step, "step"))
             )
         elif isinstance(e, (bool, np.bool_)):
-            raise TypeError("getitem: boolean indices are not supported; use gc.where")
+            raise ArgumentError("getitem: boolean indices are not supported; use gc.where")
         elif isinstance(e, (int, np.integer)):
             template.append(("i", int(e)))
         else:
@@ -58,7 +58,7 @@ def parse_index(index) -> tuple[tuple, list[Variable]]:
                 arr = np.asarray(e)
                 if arr.dtype.kind not in "iu":
                     kind = "boolean masks are" if arr.dtype == bool else f"{arr.dtype} indices are"
-                    raise TypeError(f"getitem: {kind} not supported; index with ints, slices or integer arrays")
+                    raise ArgumentError(f"getitem: {kind} not supported; index with ints, slices or integer arrays")
                 v = constant(arr)
             elif v.dtype.kind not in "iu":
                 raise DTypeError(

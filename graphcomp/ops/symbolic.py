@@ -13,7 +13,7 @@ import sympy as sp
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
-from graphcomp.errors import GraphError
+from graphcomp.errors import ArgumentError, GraphError
 from graphcomp.ops.base import Op, as_variable
 from graphcomp.ops.shape import sum_to
 
@@ -83,10 +83,10 @@ def elementwise(expr, args):
     args = tuple(args)
     for a in args:
         if not isinstance(a, sp.Symbol):
-            raise TypeError(f"elementwise: args must be SymPy symbols, got {a!r}")
+            raise ArgumentError(f"elementwise: args must be SymPy symbols, got {a!r}")
     extra = expr.free_symbols - set(args)
     if extra:
-        raise ValueError(f"elementwise: the expression uses {sorted(map(str, extra))}, which are not in args")
+        raise ArgumentError(f"elementwise: the expression uses {sorted(map(str, extra))}, which are not in args")
     op = SymPyElementwise(expr, args)
 
     def build(*xs) -> Variable:

@@ -32,8 +32,9 @@ class Function:
         (6.0, 14.0, True)
     """
 
-    def __init__(self, outputs: list[Variable], single: bool, inputs: list[Variable]):
+    def __init__(self, outputs: list[Variable], single: bool, inputs: list[Variable], check_finite: bool = False):
         self.outputs = outputs
+        self.check_finite = check_finite
         self.inputs = inputs
         self._single = single
         self._plan = Plan.build(outputs)
@@ -67,7 +68,7 @@ class Function:
             if value is _MISSING:
                 raise SignatureError(missing_input_message(var))
             env[var] = check_value(var, value)
-        out = self._plan.run(env)
+        out = self._plan.run(env, self.check_finite)
         return out[0] if self._single else out
 
     def _names(self) -> str:
@@ -86,12 +87,16 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def compile(outputs: Variable | Sequence[Variable], inputs: Sequence[Variable] | None = None) -> Function:  # noqa: A001
+def compile(  # noqa: A001
+    outputs: Variable | Sequence[Variable], inputs: Sequence[Variable] | None = None, *, check_finite: bool = False
+) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
     ``inputs`` fixes the positional order (default: the graph's inputs in
     creation order); keyword arguments are taken by Variable name. Listed
-    inputs the outputs do not need are accepted and ignored.
+    inputs the outputs do not need are accepted and ignored. With
+    ``check_finite=True`` each call stops at the first node whose output
+    holds NaN or Inf (see ``gc.evaluate``).
 
     Example:
         >>> import graphcomp as gc
@@ -116,4 +121,4 @@ def compile(outputs: Variable | Sequence[Variable], inputs: Sequence[Variable] |
         if missing:
             names = ", ".join(f"{v._label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
-    return Function(outs, single, ins)
+    return Function(outs, single, ins, check_finite)

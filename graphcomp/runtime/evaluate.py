@@ -12,7 +12,7 @@ from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
-from graphcomp.errors import GraphError
+from graphcomp.errors import GraphError, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
 
 __all__ = ["Plan", "evaluate", "EvaluationError"]
@@ -63,8 +63,10 @@ class Plan:
         steps = [(v, v.owner.op.forward, v.owner.inputs, dies[k]) for k, v in enumerate(computed)]
         return cls(list(outputs), inputs, constants, steps)
 
-    def run(self, env: dict) -> list:
+    def run(self, env: dict, check_finite: bool = False) -> list:
         """Run the schedule on ``env`` (inputs bound) and return the outputs' values."""
+        if check_finite:
+            return self._run_checked(env)
         for c in self.constants:
             env[c] = c.value
         for step in self.steps:
@@ -77,6 +79,53 @@ class Plan:
                 del env[d]
         return [env[o] for o in self.outputs]
 
+    def _run_checked(self, env: dict) -> list:
+        """The same loop, stopping at the first op whose output holds NaN or Inf."""
+        for c in self.constants:
+            env[c] = c.value
+        for v, forward, ins, dies in self.steps:
+            args = [env[i] for i in ins]
+            try:
+                with np.errstate(all="ignore"):
+                    out = forward(*args)
+            except Exception as e:
+                raise _failure(v, args, e) from e
+            if not _all_finite(out):
+                raise _non_finite(v, args, out)
+            env[v] = out
+            for d in dies:
+                del env[d]
+        return [env[o] for o in self.outputs]
+
+
+def _all_finite(a) -> bool:
+    a = np.asarray(a)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+
+
+def _describe(a) -> str:
+    a = np.asarray(a)
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return f"{fmt_shape(a.shape)} {a.dtype}"
+    finite = np.isfinite(a)
+    bad = int(a.size - np.count_nonzero(finite))
+    lo, hi = (float(a[finite].min()), float(a[finite].max())) if bad < a.size else (float("nan"), float("nan"))
+    return f"{fmt_shape(a.shape)} {a.dtype} min {lo:.4g} max {hi:.4g}, {bad} non-finite"
+
+
+def _non_finite(v: Variable, args: list, out) -> NonFiniteError:
+    a = np.asarray(out)
+    bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+    kinds = "/".join(k for k, f in (("nan", np.isnan), ("inf", np.isinf)) if f(a).any())
+    ins = "; ".join(f"{i._label()}: {_describe(x)}" for i, x in zip(v.owner.inputs, args))
+    e = NonFiniteError(
+        f"{v.owner.op.label()} produced {kinds} in {bad} of {a.size} element(s), the first non-finite "
+        f"value in the graph; its inputs: {ins}; built at {v.site}"
+    )
+    e.site = v.site
+    e.node = v
+    return e
+
 
 def _failure(v: Variable, values: list, error: Exception) -> EvaluationError:
     shapes = ", ".join(
@@ -85,11 +134,14 @@ def _failure(v: Variable, values: list, error: Exception) -> EvaluationError:
     return EvaluationError(f"{v.owner.op.label()} failed on inputs ({shapes}): {error}; built at {v.site}")
 
 
-def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None):
+def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *, check_finite: bool = False):
     """Interpret the graph: returns an array for one output, a list for a list.
 
     ``feed`` maps input Variables (or their names) to values; only the nodes
     the outputs need are run, each intermediate freed after its last use.
+    With ``check_finite=True`` evaluation stops at the first node whose
+    output holds NaN or Inf and raises ``gc.NonFiniteError`` naming it, its
+    inputs (shape, min, max, non-finite count) and where it was built.
 
     Example:
         >>> import graphcomp as gc
@@ -99,5 +151,5 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None):
     """
     outs, single = as_variable_list(outputs)
     plan = Plan.build(outs)
-    values = plan.run(bind_feed(plan.inputs, feed))
+    values = plan.run(bind_feed(plan.inputs, feed), check_finite)
     return values[0] if single else values

@@ -32,7 +32,7 @@ def _reference(x0, layers):
     return h.sum(), dh
 
 
-def test_a_100k_node_chain_needs_no_recursion():
+def test_a_100k_node_chain_needs_no_recursion(tmp_path):
     assert sys.getrecursionlimit() <= 10_000
     x, cost = _chain(LAYERS)
     assert len(ancestors([cost])) > 100_000
@@ -48,6 +48,11 @@ def test_a_100k_node_chain_needs_no_recursion():
     np.testing.assert_array_equal(f(x0)[1], got_grad)
     text = format_graph(g, max_lines=20)
     assert text.count("\n") == 20 and "more node(s) not shown" in text
+    picture = gc.to_dot(g, max_nodes=200)
+    assert "variables collapsed" in picture and picture.count("shape=box") <= 201
+    reloaded = gc.load(gc.save(cost, tmp_path / "chain.gcz"))
+    np.testing.assert_array_equal(gc.evaluate(reloaded, {"x": x0}), got_cost)
+    assert gc.evaluate(cost, {x: x0}, check_finite=True) == got_cost
 
 
 def test_gradient_graph_size_is_linear_in_the_chain_length():
@@ -58,3 +63,19 @@ def test_gradient_graph_size_is_linear_in_the_chain_length():
     # the same number of new nodes per layer, whatever the length
     per_layer = [(b - a) / n for (a, b), n in zip(zip(sizes, sizes[1:]), (500, 1000))]
     assert per_layer[0] == per_layer[1]
+
+
+def test_grad_table_memory_is_linear_in_the_graph():
+    import tracemalloc
+
+    used = []
+    for layers in (1000, 2000, 4000):
+        x, cost = _chain(layers)
+        tracemalloc.start()
+        r = gc.backprop(cost, [x])
+        used.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+        del r
+    # doubling the graph doubles the memory (within 15%), it does not square it
+    for a, b in zip(used, used[1:]):
+        assert 1.7 < b / a < 2.3, used
