@@ -21,6 +21,7 @@ from graphcomp.core.types import as_dtype, as_shape, fmt_shape, is_fully_known, 
 from graphcomp.errors import ArgumentError, ShapeError
 from graphcomp.ops import binary as _b
 from graphcomp.ops import control as _c
+from graphcomp.ops import conv as _conv
 from graphcomp.ops import elementwise as _e
 from graphcomp.ops import linalg as _l
 from graphcomp.ops import nn as _nn
@@ -35,7 +36,7 @@ __all__ = [
     "getitem", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "square", "log1p",
     "expm1", "sigmoid", "relu", "softplus", "sign", "maximum", "minimum", "where", "sum",
     "mean", "max", "min", "logsumexp", "transpose", "reshape", "broadcast_to", "concatenate",
-    "stack", "expand_dims", "squeeze", "softmax", "log_softmax", "stop_gradient", "cast",
+    "stack", "expand_dims", "squeeze", "softmax", "log_softmax", "conv2d", "max_pool2d", "stop_gradient", "cast",
     "zeros_like", "ones_like",
 ]  # fmt: skip
 
@@ -343,6 +344,38 @@ def log_softmax(x, axis: int = -1) -> Variable:
     x = as_variable(x)
     (a,) = normalize_axes(axis, x.ndim, "log_softmax")
     return _nn.LogSoftmax(a)(x)
+
+
+@user_errors
+def conv2d(x, w, stride: int = 1, padding: int = 0) -> Variable:
+    """2-D cross-correlation of NCHW images with OIHW weights, as in every
+    deep-learning framework; ``padding`` zeros on each side.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.conv2d(gc.Variable("x", (None, 1, 28, 28)), gc.Variable("w", (8, 1, 3, 3)), padding=1).shape
+        (None, 8, 28, 28)
+    """
+    stride, padding = _ints(stride, "conv2d: stride")[0], _ints(padding, "conv2d: padding")[0]
+    if stride < 1 or padding < 0:
+        raise ArgumentError(f"conv2d: stride must be >= 1 and padding >= 0, got {stride} and {padding}")
+    return _conv.Conv2D(stride, padding)(as_variable(x), as_variable(w))
+
+
+@user_errors
+def max_pool2d(x, size: int = 2, stride: int | None = None) -> Variable:
+    """The maximum of each ``size`` x ``size`` window of NCHW images, windows
+    ``stride`` apart (default: ``size``); a remainder that does not fill a
+    window is dropped. Tied maxima share the gradient evenly.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.max_pool2d(gc.Variable("x", (None, 8, 7, 7))).shape
+        (None, 8, 3, 3)
+    """
+    size = _ints(size, "max_pool2d: size")[0]
+    stride = size if stride is None else _ints(stride, "max_pool2d: stride")[0]
+    return _conv.MaxPool2D(size, stride)(as_variable(x))
 
 
 # -- gradient control and helpers ----------------------------------------------------------------

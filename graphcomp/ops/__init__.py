@@ -1,6 +1,17 @@
 """The op library, one family per module. Importing this registers every op."""
 
-from graphcomp.ops import binary, control, elementwise, indexing, linalg, nn, reduce, shape, symbolic  # noqa: F401
+from graphcomp.ops import (  # noqa: F401
+    binary,
+    control,
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    nn,
+    reduce,
+    shape,
+    symbolic,
+)
 from graphcomp.ops.base import REGISTRY, Op
 
 __all__ = ["Op", "REGISTRY"]

@@ -17,6 +17,7 @@ import sympy as sp
 import graphcomp as gc
 from graphcomp.ops.binary import add_n
 from graphcomp.ops.control import OnesLike, SizeOf, ZerosLike
+from graphcomp.ops.conv import Conv2DInputGrad, Conv2DWeightGrad, MaxPool2D, MaxPool2DGrad, MaxPool2DRoute
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
 
@@ -285,3 +286,97 @@ _mix = gc.elementwise(sp.sin(_t) * _u + _t**2 * sp.exp(-(_u**2)), [_t, _u])
 spec("sympy-swish", _swish, lambda x: x / (1 + np.exp(-x)), [(2, 3)], second=True)
 spec("sympy-two-args", _mix, lambda x, y: np.sin(x) * y + x**2 * np.exp(-(y**2)), [(3, 4), (4,)], second=True)
 spec("sympy-int-input", _swish, lambda k: k / (1 + np.exp(-k)), [(3,)], ints(5), dtypes=["int64"], grad=False)
+
+# -- convolution and pooling ----------------------------------------------------------------------------------------
+
+
+def _conv_loop(x, w, stride, pad):
+    """Cross-correlation written as plain loops: the independent reference."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    n, c, h, wd = xp.shape
+    o, _, kh, kw = w.shape
+    ho, wo = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = np.zeros((n, o, ho, wo))
+    for b in range(n):
+        for f in range(o):
+            for i in range(ho):
+                for j in range(wo):
+                    out[b, f, i, j] = np.sum(
+                        xp[b, :, i * stride : i * stride + kh, j * stride : j * stride + kw] * w[f]
+                    )
+    return out
+
+
+def _pool_loop(x, size, stride):
+    n, c, h, w = x.shape
+    ho, wo = (h - size) // stride + 1, (w - size) // stride + 1
+    out = np.zeros((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size].max(axis=(2, 3))
+    return out
+
+
+def distinct(rng, shape):
+    """Values far apart, so a finite-difference step never changes a window's maximum."""
+    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1 + rng.uniform(0, 0.01, shape)
+
+
+for stride, pad, xs, ws in [(1, 0, (2, 3, 5, 6), (4, 3, 3, 2)), (2, 1, (2, 2, 7, 5), (3, 2, 3, 3)),
+                            (3, 2, (1, 1, 4, 4), (2, 1, 2, 2)), (1, 1, (2, 1, 3, 3), (1, 1, 3, 3))]:  # fmt: skip
+    spec(f"conv2d-s{stride}-p{pad}-{xs}", lambda x, w, s=stride, p=pad: gc.conv2d(x, w, stride=s, padding=p),
+         lambda x, w, s=stride, p=pad: _conv_loop(x, w, s, p), [xs, ws], second=True, unknown=False)  # fmt: skip
+spec("conv2d-batch-unknown", lambda x, w: gc.conv2d(x, w, padding=1), lambda x, w: _conv_loop(x, w, 1, 1),
+     [(2, 2, 4, 5), (3, 2, 3, 3)], unknown=False)  # fmt: skip
+for size, stride, xs in [(2, 2, (2, 3, 5, 4)), (3, 1, (1, 2, 5, 6)), (2, 3, (2, 1, 7, 8)), (3, 2, (1, 2, 7, 7))]:
+    spec(f"max_pool2d-{size}-{stride}-{xs}", lambda x, a=size, b=stride: gc.max_pool2d(x, a, b),
+         lambda x, a=size, b=stride: _pool_loop(x, a, b), [xs], distinct, second=True, unknown=False)  # fmt: skip
+
+
+def _conv_grads_loop(x, w, g, stride, pad):
+    """dx and dw of sum(conv(x, w) * g), by the same plain loops."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    _, _, kh, kw = w.shape
+    for b, f, i, j in np.ndindex(*g.shape):
+        window = (b, slice(None), slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw))
+        dxp[window] += g[b, f, i, j] * w[f]
+        dw[f] += g[b, f, i, j] * xp[window]
+    h, wd = x.shape[2], x.shape[3]
+    return dxp[:, :, pad : pad + h, pad : pad + wd], dw
+
+
+def _pool_route_loop(x, u, size, stride):
+    """Each window's share of u through its maxima (ties split evenly)."""
+    y = _pool_loop(x, size, stride)
+    out = np.zeros_like(y)
+    for b, c, i, j in np.ndindex(*y.shape):
+        win = x[b, c, i * stride : i * stride + size, j * stride : j * stride + size]
+        hit = win == y[b, c, i, j]
+        out[b, c, i, j] = (
+            np.sum(u[b, c, i * stride : i * stride + size, j * stride : j * stride + size] * hit) / hit.sum()
+        )
+    return out
+
+
+def _pool_grad_loop(x, g, size, stride):
+    y = _pool_loop(x, size, stride)
+    out = np.zeros_like(x)
+    for b, c, i, j in np.ndindex(*y.shape):
+        sl = (b, c, slice(i * stride, i * stride + size), slice(j * stride, j * stride + size))
+        hit = x[sl] == y[b, c, i, j]
+        out[sl] += hit * g[b, c, i, j] / hit.sum()
+    return out
+
+
+_XS, _WS, _GS = (2, 2, 5, 4), (3, 2, 3, 2), (2, 3, 3, 3)  # stride 2, padding 1: 3x3 outputs
+spec("conv2d_input_grad", lambda g, w: Conv2DInputGrad(2, 1, 5, 4)(g, w),
+     lambda g, w: _conv_grads_loop(np.zeros(_XS), w, g, 2, 1)[0], [_GS, _WS], second=True, unknown=False)  # fmt: skip
+spec("conv2d_weight_grad", lambda x, g: Conv2DWeightGrad(2, 1, 3, 2)(x, g),
+     lambda x, g: _conv_grads_loop(x, np.zeros(_WS), g, 2, 1)[1], [_XS, _GS], second=True, unknown=False)  # fmt: skip
+spec("max_pool2d_grad", lambda x, g: MaxPool2DGrad(3, 2)(x, MaxPool2D(3, 2)(x), g),
+     lambda x, g: _pool_grad_loop(x, g, 3, 2), [(2, 2, 7, 6), (2, 2, 3, 2)], [distinct, normal],
+     diff=[1], second=True, unknown=False)  # fmt: skip
+spec("max_pool2d_route", lambda x, u: MaxPool2DRoute(3, 2)(x, MaxPool2D(3, 2)(x), u),
+     lambda x, u: _pool_route_loop(x, u, 3, 2), [(2, 2, 7, 6), (2, 2, 7, 6)], [distinct, normal],
+     diff=[1], second=True, unknown=False)  # fmt: skip

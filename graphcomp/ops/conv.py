@@ -1,0 +1,249 @@
+"""Convolution and max-pooling over NCHW images.
+
+``conv2d`` is cross-correlation, as in every deep-learning framework: x of
+shape (N, C, H, W), w of shape (O, C, kh, kw). The forward gathers the
+windows with ``numpy.lib.stride_tricks.sliding_window_view`` (im2col) and
+contracts them with one matrix product; the gradients are ops of their own
+(the input gradient is a transposed convolution, the weight gradient a
+correlation of x with G), each linear in its inputs and differentiable
+again. Loops run over the kh*kw kernel offsets only, never over pixels or
+batch items.
+
+``max_pool2d`` drops a remainder that does not fill a window. Ties: when
+several elements of a window share its maximum, they share its gradient
+evenly (as ``gc.max`` does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from graphcomp.core.types import fmt_shape, result_dtype
+from graphcomp.errors import ShapeError
+from graphcomp.ops.base import Op
+
+__all__ = ["Conv2D", "Conv2DInputGrad", "Conv2DWeightGrad", "MaxPool2D", "MaxPool2DGrad", "MaxPool2DRoute"]
+
+
+def _out_size(n, k, stride, pad):
+    if n is None:
+        return None
+    return (n + 2 * pad - k) // stride + 1
+
+
+def _windows(x, kh, kw, stride):
+    """(N, C, Ho, Wo, kh, kw) view of every window, no copy."""
+    v = sliding_window_view(x, (kh, kw), axis=(2, 3))
+    return v[:, :, ::stride, ::stride]
+
+
+def _pad(x, pad):
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+
+
+def _check_image(op, x):
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expects NCHW input of 4 dimensions, got shape {fmt_shape(x.shape)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv2D(Op):
+    """Cross-correlation of x (N, C, H, W) with w (O, C, kh, kw)."""
+
+    name = "conv2d"
+    stride: int = 1
+    padding: int = 0
+
+    def infer(self, x, w):
+        _check_image(self.name, x)
+        if w.ndim != 4:
+            raise ShapeError(f"conv2d: weights must be OIHW of 4 dimensions, got shape {fmt_shape(w.shape)}")
+        if x.shape[1] is not None and w.shape[1] is not None and x.shape[1] != w.shape[1]:
+            raise ShapeError(
+                f"conv2d: input shape {fmt_shape(x.shape)} has {x.shape[1]} channels but weights "
+                f"{fmt_shape(w.shape)} expect {w.shape[1]}"
+            )
+        kh, kw = w.shape[2], w.shape[3]
+        if kh is None or kw is None:
+            raise ShapeError(f"conv2d: the kernel size must be known, got weights {fmt_shape(w.shape)}")
+        ho, wo = (_out_size(n, k, self.stride, self.padding) for n, k in ((x.shape[2], kh), (x.shape[3], kw)))
+        if (ho is not None and ho < 1) or (wo is not None and wo < 1):
+            raise ShapeError(
+                f"conv2d: kernel {kh}x{kw} does not fit input {fmt_shape(x.shape)} with padding {self.padding}"
+            )
+        return (x.shape[0], w.shape[0], ho, wo), result_dtype(np.matmul, x.dtype, w.dtype)
+
+    def forward(self, x, w):
+        win = _windows(_pad(x, self.padding), w.shape[2], w.shape[3], self.stride)
+        out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, O)
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+    def bprop(self, inputs, output, G):
+        x, w = inputs
+        dx = Conv2DInputGrad(self.stride, self.padding, x.shape[2], x.shape[3])(G, w)
+        dw = Conv2DWeightGrad(self.stride, self.padding, w.shape[2], w.shape[3])(x, G)
+        return [dx, dw]
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv2DInputGrad(Op):
+    """The gradient of conv2d with respect to its input: a transposed convolution
+    of G (N, O, Ho, Wo) with w, back to an (N, C, height, width) image."""
+
+    name = "conv2d_input_grad"
+    stride: int
+    padding: int
+    height: int
+    width: int
+
+    def infer(self, g, w):
+        if self.height is None or self.width is None:
+            raise ShapeError("conv2d: the gradient with respect to the input needs its height and width known")
+        return (g.shape[0], w.shape[1], self.height, self.width), result_dtype(np.matmul, g.dtype, w.dtype)
+
+    def forward(self, g, w):
+        n, o, ho, wo = g.shape
+        _, c, kh, kw = w.shape
+        s, p = self.stride, self.padding
+        out = np.zeros((n, c, self.height + 2 * p, self.width + 2 * p), dtype=np.result_type(g, w))
+        for i in range(kh):
+            for j in range(kw):
+                # every output pixel's contribution through kernel offset (i, j), at once
+                out[:, :, i : i + s * ho : s, j : j + s * wo : s] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+        return out[:, :, p : p + self.height, p : p + self.width]
+
+    def bprop(self, inputs, output, G):
+        g, w = inputs
+        dg = Conv2D(self.stride, self.padding)(G, w)
+        dw = Conv2DWeightGrad(self.stride, self.padding, w.shape[2], w.shape[3])(G, g)
+        return [dg, dw]
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv2DWeightGrad(Op):
+    """The gradient of conv2d with respect to its weights: the windows of x
+    correlated with G, giving (O, C, kh, kw)."""
+
+    name = "conv2d_weight_grad"
+    stride: int
+    padding: int
+    kh: int
+    kw: int
+
+    def infer(self, x, g):
+        return (g.shape[1], x.shape[1], self.kh, self.kw), result_dtype(np.matmul, x.dtype, g.dtype)
+
+    def forward(self, x, g):
+        win = _windows(_pad(x, self.padding), self.kh, self.kw, self.stride)
+        ho, wo = g.shape[2], g.shape[3]
+        win = win[:, :, :ho, :wo]
+        return np.tensordot(g, win, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
+
+    def bprop(self, inputs, output, G):
+        x, g = inputs
+        dx = Conv2DInputGrad(self.stride, self.padding, x.shape[2], x.shape[3])(g, G)
+        dg = Conv2D(self.stride, self.padding)(x, G)
+        return [dx, dg]
+
+
+def _pool_shape(op, x, size, stride):
+    _check_image(op, x)
+    if size < 1 or stride < 1:
+        raise ShapeError(f"{op}: size and stride must be positive, got {size} and {stride}")
+    ho, wo = ((None if n is None else (n - size) // stride + 1) for n in x.shape[2:])
+    if (ho is not None and ho < 1) or (wo is not None and wo < 1):
+        raise ShapeError(f"{op}: a {size}x{size} window does not fit input {fmt_shape(x.shape)}")
+    return x.shape[:2] + (ho, wo)
+
+
+def _window_hits(x, y, size, stride):
+    """For each kernel offset, where the window's element equals its maximum;
+    and the number of such elements per window (the tie count)."""
+    ho, wo = y.shape[2], y.shape[3]
+    hits = {}
+    count = np.zeros(y.shape, dtype=np.result_type(x))
+    for i in range(size):
+        for j in range(size):
+            h = x[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] == y
+            hits[i, j] = h
+            count += h
+    return hits, count
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool2D(Op):
+    """The maximum of each size x size window, windows ``stride`` apart."""
+
+    name = "max_pool2d"
+    size: int = 2
+    stride: int = 2
+
+    def infer(self, x):
+        return _pool_shape(self.name, x, self.size, self.stride), x.dtype
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        ho, wo = (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1
+        win = _windows(x, self.size, self.size, self.stride)[:, :, :ho, :wo]
+        return win.max(axis=(4, 5))
+
+    def bprop(self, inputs, output, G):
+        (x,) = inputs
+        return [MaxPool2DGrad(self.size, self.stride)(x, output, G)]
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool2DGrad(Op):
+    """Route each window's gradient G to the elements holding its maximum
+    (split evenly among ties), back to x's shape. Inputs: x, the pooled y, G."""
+
+    name = "max_pool2d_grad"
+    size: int
+    stride: int
+
+    def infer(self, x, y, g):
+        return x.shape, g.dtype
+
+    def forward(self, x, y, g):
+        hits, count = _window_hits(x, y, self.size, self.stride)
+        share = g / count
+        out = np.zeros(x.shape, dtype=np.result_type(g))
+        ho, wo = y.shape[2], y.shape[3]
+        s = self.stride
+        for (i, j), h in hits.items():
+            out[:, :, i : i + s * ho : s, j : j + s * wo : s] += h * share
+        return out
+
+    def bprop(self, inputs, output, G):
+        x, y, g = inputs
+        # linear in g; the routing itself is piecewise constant in x (zero derivative)
+        return [None, None, MaxPool2DRoute(self.size, self.stride)(x, y, G)]
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool2DRoute(Op):
+    """The adjoint of MaxPool2DGrad: gather u (x's shape) back to y's shape through
+    the same routing. Inputs: x, the pooled y, u."""
+
+    name = "max_pool2d_route"
+    size: int
+    stride: int
+
+    def infer(self, x, y, u):
+        return y.shape, u.dtype
+
+    def forward(self, x, y, u):
+        hits, count = _window_hits(x, y, self.size, self.stride)
+        ho, wo = y.shape[2], y.shape[3]
+        s = self.stride
+        out = np.zeros(y.shape, dtype=np.result_type(u))
+        for (i, j), h in hits.items():
+            out += h * u[:, :, i : i + s * ho : s, j : j + s * wo : s]
+        return out / count
+
+    def bprop(self, inputs, output, G):
+        x, y, u = inputs
+        return [None, None, MaxPool2DGrad(self.size, self.stride)(x, y, G)]
