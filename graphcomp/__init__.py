@@ -10,6 +10,7 @@ Example:
     [412.1915, 1208.3812, 809.7075]
 """
 
+from graphcomp import nn, optim  # noqa: E402
 from graphcomp.api import (
     abs,
     add,
@@ -70,7 +71,7 @@ from graphcomp.autodiff.backprop import BackpropResult, backprop, grad, hessian,
 from graphcomp.autodiff.build_grad import build_grad
 from graphcomp.autodiff.prune import prune
 from graphcomp.core.graph import Graph
-from graphcomp.core.node import Apply, Variable
+from graphcomp.core.node import Apply, Parameter, Variable
 from graphcomp.errors import (
     ArgumentError,
     BpropError,
@@ -169,6 +170,9 @@ __all__ = [
     "NotInGraphError",
     "ones_like",
     "Op",
+    "Parameter",
+    "nn",
+    "optim",
     "LoadError",
     "load",
     "save",

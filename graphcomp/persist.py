@@ -8,7 +8,8 @@ A saved graph is one zip file holding three members:
   "site": [file, line], "grad_of": id or null, "role"}`` plus, for op nodes,
   ``"op": {"name", "params"}`` and ``"inputs": [ids]``; and ``"outputs": [ids]``
   with ``"single"`` (was one Variable saved, or a list).
-- ``constants.npz``: each constant's array under ``c<id>``, written and read
+- ``constants.npz``: each constant's array (and each Parameter's current
+  value) under ``c<id>``, written and read
   with ``allow_pickle=False``.
 
 Loading never runs code from the file: no pickle, no ``eval``; op names are
@@ -33,7 +34,7 @@ import sympy as sp
 
 from graphcomp.core import node as _node
 from graphcomp.core.gcpause import gc_paused
-from graphcomp.core.node import Variable, constant, gradient_context
+from graphcomp.core.node import Parameter, Variable, constant, gradient_context
 from graphcomp.core.site import Site
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.errors import ArgumentError, GraphError
@@ -175,9 +176,7 @@ def save(outputs: Variable | Sequence[Variable], path) -> str:
         nodes, arrays = [], {}
         for v in order:
             nodes.append(_node_record(v, index))
-            if v.kind == "constant":
-                if v.value.dtype.kind not in "biufc":
-                    raise ArgumentError(f"save: constant {v._label()} has dtype {v.value.dtype}")
+            if v.kind in ("constant", "parameter"):  # a Parameter is saved with its current value
                 arrays[f"c{index[v]}"] = v.value
         graph = {"nodes": nodes, "outputs": [index[o] for o in outs], "single": single}
     graph_bytes = json.dumps(graph, separators=(",", ":")).encode()
@@ -317,6 +316,8 @@ def _rebuild_node(rec: dict, built: list, arrays: dict) -> Variable:
         return Variable(str(rec["name"]), tuple(rec["shape"]), _dtype(rec["dtype"]))
     if kind == "constant":
         return constant(arrays[f"c{rec['id']}"], name=rec["name"])
+    if kind == "parameter":
+        return Parameter(arrays[f"c{rec['id']}"], name=rec["name"])
     if kind != "op":
         raise LoadError(f"load: unknown node kind {kind!r}")
     cls = REGISTRY.get(rec["op"]["name"])

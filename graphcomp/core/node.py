@@ -18,12 +18,12 @@ import numpy as np
 
 from graphcomp.core.site import creation_site
 from graphcomp.core.types import Shape, as_dtype, as_shape, fmt_shape
-from graphcomp.errors import ArgumentError
+from graphcomp.errors import ArgumentError, InputError
 
 if TYPE_CHECKING:
     from graphcomp.ops.base import Op
 
-__all__ = ["Variable", "Apply", "constant", "gradient_context"]
+__all__ = ["Variable", "Apply", "Parameter", "constant", "gradient_context"]
 
 _ids = itertools.count()
 
@@ -143,7 +143,7 @@ class Variable(_Frozen):
 
     @property
     def kind(self) -> str:
-        """``"input"``, ``"constant"`` or ``"op"`` (computed by an op)."""
+        """``"input"``, ``"constant"``, ``"parameter"`` or ``"op"`` (computed by an op)."""
         if self.owner is not None:
             return "op"
         return "input" if self.value is None else "constant"
@@ -310,10 +310,10 @@ class Variable(_Frozen):
             return f"const{fmt_shape(v.shape)}"
         if self.owner is not None:
             return self.owner.op.name
-        return f"v#{self.id}"
+        return f"{self.kind}#{self.id}"
 
     def __repr__(self) -> str:
-        what = {"input": "input", "constant": "constant", "op": self.owner and self.owner.op.label()}[self.kind]
+        what = self.owner.op.label() if self.owner is not None else self.kind
         return f"<Variable {self._label()} {what} shape={fmt_shape(self.shape)} dtype={self.dtype}>"
 
 
@@ -323,6 +323,7 @@ _A = {name: Apply.__dict__[name].__set__ for name in Apply.__slots__ if name != 
 _v_id, _v_name, _v_shape, _v_dtype = _V["id"], _V["name"], _V["shape"], _V["dtype"]
 _v_owner, _v_value, _v_site, _v_grad_of = _V["owner"], _V["value"], _V["site"], _V["grad_of"]
 _a_id, _a_op, _a_inputs, _a_output, _a_site = _A["id"], _A["op"], _A["inputs"], _A["output"], _A["site"]
+_v_value_get = Variable.__dict__["value"].__get__
 
 # build_grad sets this to the user's call site once, instead of walking the
 # stack for every node it inserts.
@@ -338,6 +339,77 @@ def _init(v, shape, dtype, name, owner, value):
     _v_value(v, value)
     _v_site(v, _site_override[-1] if _site_override else creation_site())
     _v_grad_of(v, _grad_of[-1] if _grad_of else None)
+
+
+class _Cell:
+    """The mutable box a Parameter's current value lives in (nodes stay immutable)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
+class Parameter(Variable):
+    """A graph leaf that holds its value across calls: the state a training loop carries.
+
+    It is read like a constant when a graph runs, never fed; ``gc.compile(...,
+    updates={p: new_value})`` assigns it, once per call, after every update has
+    been computed from the old values.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> W = gc.Parameter([1.0, 2.0], "W")
+        >>> step = gc.compile([W.sum()], [], updates={W: W * 2.0})
+        >>> [float(step()[0]), float(step()[0])], W.get_value().tolist()
+        ([3.0, 6.0], [4.0, 8.0])
+    """
+
+    __slots__ = ()
+
+    def __init__(self, value, name: str | None = None):
+        if isinstance(value, Variable):
+            raise ArgumentError(f"gc.Parameter takes a value, not a Variable ({value._label()})")
+        if name is not None and not isinstance(name, str):
+            raise ArgumentError(f"Parameter name must be a str, got {name!r}")
+        arr = _owned(value, None, "gc.Parameter")
+        _init(self, arr.shape, arr.dtype, name, None, _Cell(arr))
+
+    @property
+    def kind(self) -> str:
+        return "parameter"
+
+    @property
+    def value(self) -> np.ndarray:
+        """The current value (read-only; use ``set_value`` to change it)."""
+        return _v_value_get(self).array
+
+    def get_value(self) -> np.ndarray:
+        """A copy of the current value."""
+        return _v_value_get(self).array.copy()
+
+    def set_value(self, value) -> None:
+        """Replace the value; its shape and dtype must match the Parameter's."""
+        arr = np.asarray(value)
+        if arr.shape != self.shape:
+            raise InputError(
+                f"Parameter {self._label()!r}: the new value has shape {fmt_shape(arr.shape)}, "
+                f"but the Parameter's shape is {fmt_shape(self.shape)}"
+            )
+        if arr.dtype != self.dtype and not np.can_cast(arr.dtype, self.dtype, "same_kind"):
+            raise InputError(f"Parameter {self._label()!r}: cannot store {arr.dtype} in a {self.dtype} Parameter")
+        _v_value_get(self).array = _owned(arr, self.dtype, "set_value")
+
+
+def _owned(value, dtype, what: str) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=dtype)  # a private copy: the caller's array may change
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ArgumentError(f"{what}: cannot store {type(value).__name__} value: {e}") from None
+    if arr.dtype.kind not in "biufc":
+        raise ArgumentError(f"{what}: cannot store a value of dtype {arr.dtype}")
+    arr.setflags(write=False)
+    return arr
 
 
 def make_apply(op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dtype, name=None) -> Variable:

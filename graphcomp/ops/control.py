@@ -103,3 +103,19 @@ class SizeOf(Op):
 
     def label(self) -> str:
         return f"size_of[axes={self.axes}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArangeLike(Op):
+    """``0, 1, ..., n - 1`` for n = the runtime size of ``x`` along ``axis`` (an index,
+    not differentiable): the row numbers of a batch of unknown size."""
+
+    name = "arange_like"
+    axis: int = 0
+
+    def infer(self, x):
+        (axis,) = normalize_axes(self.axis, x.ndim, self.name)
+        return (x.shape[axis],), np.dtype(np.int64)
+
+    def forward(self, x):
+        return np.arange(np.shape(x)[self.axis], dtype=np.int64)

@@ -6,12 +6,16 @@ the rewrite passes and generated code replace the inside, not this surface.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from graphcomp.core.graph import Graph
-from graphcomp.core.node import Variable
+from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.errors import InputError, SignatureError
+from graphcomp.core.types import fmt_shape
+from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
+from graphcomp.ops.base import weak_constant
 from graphcomp.runtime.evaluate import Plan
 from graphcomp.runtime.feed import check_value, missing_input_message
 
@@ -32,12 +36,20 @@ class Function:
         (6.0, 14.0, True)
     """
 
-    def __init__(self, outputs: list[Variable], single: bool, inputs: list[Variable], check_finite: bool = False):
+    def __init__(
+        self,
+        outputs: list[Variable],
+        single: bool,
+        inputs: list[Variable],
+        check_finite: bool = False,
+        updates: list[tuple[Variable, Variable]] = (),
+    ):
         self.outputs = outputs
         self.check_finite = check_finite
         self.inputs = inputs
+        self.updates = list(updates)
         self._single = single
-        self._plan = Plan.build(outputs)
+        self._plan = Plan.build(outputs + [new for _, new in self.updates])
         self.graph = Graph(outputs)
         needed = set(self._plan.inputs)
         self._needed = [v in needed for v in inputs]
@@ -69,6 +81,12 @@ class Function:
                 raise SignatureError(missing_input_message(var))
             env[var] = check_value(var, value)
         out = self._plan.run(env, self.check_finite)
+        if self.updates:
+            # every new value was computed from the old ones; only now assign them all
+            n = len(self.outputs)
+            for (param, _), value in zip(self.updates, out[n:]):
+                param.set_value(value)
+            out = out[:n]
         return out[0] if self._single else out
 
     def _names(self) -> str:
@@ -88,13 +106,19 @@ _MISSING = _Missing()
 
 
 def compile(  # noqa: A001
-    outputs: Variable | Sequence[Variable], inputs: Sequence[Variable] | None = None, *, check_finite: bool = False
+    outputs: Variable | Sequence[Variable],
+    inputs: Sequence[Variable] | None = None,
+    *,
+    updates: Mapping | None = None,
+    check_finite: bool = False,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
     ``inputs`` fixes the positional order (default: the graph's inputs in
     creation order); keyword arguments are taken by Variable name. Listed
-    inputs the outputs do not need are accepted and ignored. With
+    inputs the outputs do not need are accepted and ignored. ``updates``
+    maps Parameters to new values: each call computes every new value from
+    the old ones, then assigns them all. With
     ``check_finite=True`` each call stops at the first node whose output
     holds NaN or Inf (see ``gc.evaluate``).
 
@@ -106,7 +130,8 @@ def compile(  # noqa: A001
         [6.0, 3.0]
     """
     outs, single = as_variable_list(outputs)
-    graph_inputs = Graph(outs).input_variables
+    pairs = _check_updates(updates)
+    graph_inputs = Graph(outs + [new for _, new in pairs]).input_variables
     if inputs is None:
         ins = graph_inputs
     else:
@@ -121,4 +146,31 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v._label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
-    return Function(outs, single, ins, check_finite)
+    return Function(outs, single, ins, check_finite, pairs)
+
+
+def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
+    """Validate ``{parameter: new value}`` when compiling, not when first called."""
+    if updates is None:
+        return []
+    if not isinstance(updates, Mapping):
+        raise ArgumentError(f"compile: updates must be a dict from Parameters to new values, got {updates!r}")
+    pairs = []
+    for param, new in updates.items():
+        if not isinstance(param, Parameter):
+            raise ArgumentError(f"compile: only Parameters can be updated, got {param!r}")
+        new = weak_constant(new, param)
+        if new.shape != param.shape and not (
+            len(new.shape) == len(param.shape) and all(a is None or a == b for a, b in zip(new.shape, param.shape))
+        ):
+            raise ShapeError(
+                f"compile: the update of Parameter {param._label()!r} has shape {fmt_shape(new.shape)} "
+                f"(built at {new.site}), but the Parameter's shape is {fmt_shape(param.shape)}"
+            )
+        if not np.can_cast(new.dtype, param.dtype, "same_kind"):
+            raise DTypeError(
+                f"compile: the update of Parameter {param._label()!r} has dtype {new.dtype}, "
+                f"which cannot be stored in its {param.dtype}"
+            )
+        pairs.append((param, new))
+    return pairs

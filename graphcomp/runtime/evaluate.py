@@ -30,6 +30,7 @@ class Plan:
     outputs: list[Variable]
     inputs: list[Variable]
     constants: list[Variable]
+    parameters: list[Variable]
     steps: list[tuple]  # (variable, forward, input variables, variables to free)
 
     @classmethod
@@ -50,6 +51,7 @@ class Plan:
         order = topological(ancestors(outputs))
         inputs = [v for v in order if v.kind == "input"]
         constants = [v for v in order if v.kind == "constant"]
+        parameters = [v for v in order if v.kind == "parameter"]
         computed = [v for v in order if v.owner is not None]
         keep = set(outputs)
         last: dict[Variable, int] = {}
@@ -61,7 +63,7 @@ class Plan:
             if v not in keep:
                 dies[k].append(v)
         steps = [(v, v.owner.op.forward, v.owner.inputs, dies[k]) for k, v in enumerate(computed)]
-        return cls(list(outputs), inputs, constants, steps)
+        return cls(list(outputs), inputs, constants, parameters, steps)
 
     def run(self, env: dict, check_finite: bool = False) -> list:
         """Run the schedule on ``env`` (inputs bound) and return the outputs' values."""
@@ -69,6 +71,8 @@ class Plan:
             return self._run_checked(env)
         for c in self.constants:
             env[c] = c.value
+        for p in self.parameters:  # the value current at this call
+            env[p] = p.value
         for step in self.steps:
             v, forward, ins, dies = step
             try:
@@ -83,6 +87,8 @@ class Plan:
         """The same loop, stopping at the first op whose output holds NaN or Inf."""
         for c in self.constants:
             env[c] = c.value
+        for p in self.parameters:  # the value current at this call
+            env[p] = p.value
         for v, forward, ins, dies in self.steps:
             args = [env[i] for i in ins]
             try:

@@ -16,7 +16,7 @@ import sympy as sp
 
 import graphcomp as gc
 from graphcomp.ops.binary import add_n
-from graphcomp.ops.control import OnesLike, SizeOf, ZerosLike
+from graphcomp.ops.control import ArangeLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.conv import Conv2DInputGrad, Conv2DWeightGrad, MaxPool2D, MaxPool2DGrad, MaxPool2DRoute
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
@@ -275,6 +275,7 @@ spec("zeros_like", lambda x: ZerosLike()(x), np.zeros_like, [(2, 3)], grad=False
 spec("ones_like", lambda x: OnesLike()(x), np.ones_like, [(2, 3)], grad=False)
 spec("size_of", lambda x: SizeOf((0, 2), np.dtype("float64"))(x), lambda x: np.float64(x.shape[0] * x.shape[2]),
      [(2, 3, 4)], grad=False)  # fmt: skip
+spec("arange_like", lambda x: ArangeLike(1)(x), lambda x: np.arange(x.shape[1]), [(2, 5)], grad=False)
 spec("zeros_like-api", gc.zeros_like, np.zeros_like, [(2, 3)], grad=False)
 spec("ones_like-api", gc.ones_like, np.ones_like, [(2, 3)], grad=False)
 

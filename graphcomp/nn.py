@@ -1,0 +1,59 @@
+"""Neural-network losses and helpers, built from graph ops (``gc.nn``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphcomp import api
+from graphcomp.core.node import Variable
+from graphcomp.core.site import user_errors
+from graphcomp.errors import ArgumentError, DTypeError
+from graphcomp.ops.base import as_variable
+from graphcomp.ops.control import ArangeLike
+
+__all__ = ["one_hot", "cross_entropy", "softmax", "log_softmax"]
+
+softmax = api.softmax
+log_softmax = api.log_softmax
+
+
+@user_errors
+def one_hot(labels, num_classes: int, dtype="float64") -> Variable:
+    """Integer labels of shape S as one-hot rows of shape S + (num_classes,).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.evaluate(gc.nn.one_hot(gc.constant([2, 0]), 3), {}).tolist()
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    labels = as_variable(labels)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: labels must be integers, got {labels._label()} of dtype {labels.dtype}")
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ArgumentError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
+    hits = api.equal(api.expand_dims(labels, -1), np.arange(num_classes))
+    return api.cast(hits, dtype)
+
+
+@user_errors
+def cross_entropy(logits, labels) -> Variable:
+    """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
+    ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
+    logits of any size, its gradient (softmax - one_hot) / batch.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> z = gc.constant([[0.0, 0.0], [1000.0, 0.0]])
+        >>> round(float(gc.evaluate(gc.nn.cross_entropy(z, gc.constant([1, 0])), {})), 6)
+        0.346574
+    """
+    logits, labels = as_variable(logits), as_variable(labels)
+    if logits.ndim != 2:
+        raise ArgumentError(f"cross_entropy: logits must be (batch, classes), got shape {logits.shape}")
+    if labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise DTypeError(
+            f"cross_entropy: labels must be a 1-D integer array, got {labels._label()} "
+            f"of shape {labels.shape} and dtype {labels.dtype}"
+        )
+    picked = api.log_softmax(logits, axis=-1)[ArangeLike(0)(logits), labels]
+    return -api.mean(picked)
