@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/graphcomp grad "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)" --wrt x,z --at x=2,z=3 --sympy --svg seed_example.svg
+	$(BIN)/graphcomp train --model mlp
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2

@@ -1,0 +1,1 @@
+"""Worked examples: training on real data."""
