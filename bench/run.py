@@ -1,11 +1,16 @@
-"""Benchmarks: every system must compute the same numbers, then medians and
-ratios against hand-written references measured in the same run.
+"""Benchmarks. For each workload every system must first compute the same numbers
+as the hand-written reference; then the table gives medians and ratios to that
+reference, measured in the same run, single-threaded (``make bench`` pins BLAS
+and OpenMP to one thread; PyTorch is told too).
 
-Run with ``make bench`` (which pins BLAS and OpenMP to one thread).
+W1 scalar: the lecture's y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at x=2,
+   z=3 with dy/dx and dy/dz; reference: the hand derivation in plain Python.
+W4 cnn: x (32, 1, 28, 28) -> conv2d 8 filters 3x3 -> max_pool 2 -> relu ->
+   linear to 10 -> mean cross-entropy, gradients of both weights; reference:
+   a hand-written NumPy im2col implementation.
 
-W1 (scalar): the lecture's y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at
-x=2, z=3 with dy/dx and dy/dz; the reference is the lecture's hand
-derivation in plain Python with ``math``.
+PyTorch rows run when torch is installed (``pip install 'graphcomp[bench]'``),
+otherwise they say "not installed".
 """
 
 from __future__ import annotations
@@ -18,10 +23,21 @@ import timeit
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import graphcomp as gc  # noqa: E402
+
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:
+    torch = None
+
+
+# -- W1 --------------------------------------------------------------------------------------------------
 
 
 def w1_hand(x, z):
@@ -39,42 +55,135 @@ def w1_hand(x, z):
     return y, dy_da * z + dy_db / x, dy_da * x
 
 
-def w1_graph():
+def w1_systems():
     x, z = gc.Variable("x"), gc.Variable("z")
     y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
-    dx, dz = gc.grad(y, [x, z])
-    return x, z, [y, dx, dz]
+    outs = [y, *gc.grad(y, [x, z])]
+    f = gc.compile(outs, [x, z])
+    systems = {
+        "hand (plain Python + math)": lambda: w1_hand(2.0, 3.0),
+        "graphcomp compile": lambda: f(2.0, 3.0),
+        "graphcomp evaluate": lambda: gc.evaluate(outs, {x: 2.0, z: 3.0}),
+    }
+    if torch is not None:
+
+        def torch_w1():
+            xt = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+            zt = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+            yt = torch.exp(xt * zt) + xt * zt / torch.log(xt) + torch.sin(torch.log(xt)) / (xt * zt)
+            gx, gz = torch.autograd.grad(yt, [xt, zt])
+            return yt.item(), gx.item(), gz.item()
+
+        systems["PyTorch eager"] = torch_w1
+    return systems
 
 
-def median_seconds(fn, repeat=7):
+# -- W4 --------------------------------------------------------------------------------------------------
+
+N, C, H, FILTERS, CLASSES = 32, 1, 28, 8, 10
+POOLED = (H - 2) // 2  # 13
+FLAT = FILTERS * POOLED * POOLED
+
+
+def w4_hand(x, y, w, Wl):
+    """conv -> max-pool -> relu -> linear -> mean cross-entropy and its gradients, by hand (im2col)."""
+    n = x.shape[0]
+    win = sliding_window_view(x, (3, 3), axis=(2, 3))  # (N, 1, 26, 26, 3, 3), no copy
+    z1 = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+    corners = [z1[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]  # the 2x2 windows' four elements
+    z2 = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+    z3 = np.maximum(z2, 0)
+    flat = z3.reshape(n, -1)
+    logits = flat @ Wl
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    loss = np.mean(np.log(e.sum(axis=1)) + m[:, 0] - logits[np.arange(n), y])
+    d_logits = e / e.sum(axis=1, keepdims=True)
+    d_logits[np.arange(n), y] -= 1
+    d_logits /= n
+    dWl = flat.T @ d_logits
+    d3 = (d_logits @ Wl.T).reshape(z3.shape) * (z2 > 0)
+    d1 = np.zeros_like(z1)
+    for (i, j), corner in zip([(0, 0), (0, 1), (1, 0), (1, 1)], corners):
+        d1[:, :, i::2, j::2] = (corner == z2) * d3  # random data: no ties to split
+    dw = np.tensordot(d1, win, axes=([0, 2, 3], [0, 2, 3]))
+    return loss, dw, dWl
+
+
+def w4_data():
+    rng = np.random.default_rng(0)
+    return (
+        rng.standard_normal((N, C, H, H)),
+        rng.integers(0, CLASSES, N),
+        rng.standard_normal((FILTERS, C, 3, 3)) * 0.3,
+        rng.standard_normal((FLAT, CLASSES)) * 0.05,
+    )
+
+
+def w4_systems():
+    xv, yv, wv, Wlv = w4_data()
+    x, y = gc.Variable("x", (None, C, H, H)), gc.Variable("y", (None,), "int64")
+    w, Wl = gc.Variable("w", (FILTERS, C, 3, 3)), gc.Variable("Wl", (FLAT, CLASSES))
+    logits = gc.relu(gc.max_pool2d(gc.conv2d(x, w), 2)).reshape(-1, FLAT) @ Wl
+    cost = gc.nn.cross_entropy(logits, y)
+    f = gc.compile([cost, *gc.grad(cost, [w, Wl])], [x, y, w, Wl])
+    systems = {
+        "hand NumPy (im2col)": lambda: w4_hand(xv, yv, wv, Wlv),
+        "graphcomp compile": lambda: f(xv, yv, wv, Wlv),
+    }
+    if torch is not None:
+        xt, yt = torch.from_numpy(xv), torch.from_numpy(yv)
+        wt, Wlt = torch.from_numpy(wv).requires_grad_(), torch.from_numpy(Wlv).requires_grad_()
+        F = torch.nn.functional
+
+        def torch_w4():
+            out = F.relu(F.max_pool2d(F.conv2d(xt, wt), 2)).reshape(-1, FLAT) @ Wlt
+            loss = F.cross_entropy(out, yt)
+            gw, gWl = torch.autograd.grad(loss, [wt, Wlt])
+            return loss.item(), gw.numpy(), gWl.numpy()
+
+        systems["PyTorch eager"] = torch_w4
+    return systems
+
+
+# -- the harness -----------------------------------------------------------------------------------------------
+
+
+def median_seconds(fn, repeat=9):
     number, _ = timeit.Timer(fn).autorange()
     return statistics.median(t / number for t in timeit.repeat(fn, repeat=repeat, number=number))
 
 
-def main() -> int:
-    x, z, outs = w1_graph()
-    f = gc.compile(outs, [x, z])
-    systems = {
-        "hand (plain Python + math)": lambda: w1_hand(2.0, 3.0),
-        "graphcomp evaluate": lambda: gc.evaluate(outs, {x: 2.0, z: 3.0}),
-        "graphcomp compile": lambda: f(2.0, 3.0),
-    }
-    want = np.array(w1_hand(2.0, 3.0))
-    for name, fn in systems.items():
-        got = np.array([float(v) for v in fn()])
-        if not np.allclose(got, want, rtol=1e-12):
-            print(f"{name} computed {got}, the reference {want}: not timed", file=sys.stderr)
-            return 1
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}, single-threaded")  # fmt: skip
-    print("\nW1 scalar (seed example: y, dy/dx, dy/dz at x=2, z=3)")
-    print(f"{'system':<30} {'median':>12} {'ratio':>8}")
+def run(title: str, systems: dict) -> bool:
+    names = list(systems)
+    want = [np.asarray(v, dtype=float) for v in systems[names[0]]()]
+    for name in names[1:]:
+        got = [np.asarray(v, dtype=float) for v in systems[name]()]
+        if len(got) != len(want) or not all(np.allclose(g, w, rtol=1e-8, atol=1e-10) for g, w in zip(got, want)):
+            print(f"{title}: {name} computed different numbers from {names[0]}: not timed", file=sys.stderr)
+            return False
+    print(f"\n{title}")
+    print(f"| {'system':<28} | {'median':>12} | {'ratio':>7} |")
+    print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
     base = None
-    for name, fn in systems.items():
-        t = median_seconds(fn)
+    for name in names:
+        t = median_seconds(systems[name])
         base = base or t
-        print(f"{name:<30} {t * 1e6:>9.2f} µs {t / base:>7.1f}×")
-    return 0
+        unit, scale = ("ms", 1e3) if t > 1e-3 else ("µs", 1e6)
+        print(f"| {name:<28} | {t * scale:>9.2f} {unit} | {t / base:>6.2f}× |")
+    if torch is None:
+        print(f"| {'PyTorch eager':<28} | {'not installed':>12} | {'':>7} |")
+    return True
+
+
+def main() -> int:
+    print(
+        f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, PyTorch {torch.__version__ if torch else 'not installed'}; single-threaded"
+    )
+    ok = run("W1 scalar: the seed example's y, dy/dx, dy/dz at x=2, z=3", w1_systems())
+    ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

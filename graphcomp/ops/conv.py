@@ -186,9 +186,16 @@ class MaxPool2D(Op):
 
     def forward(self, x):
         n, c, h, w = x.shape
-        ho, wo = (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1
-        win = _windows(x, self.size, self.size, self.stride)[:, :, :ho, :wo]
-        return win.max(axis=(4, 5))
+        k, s = self.size, self.stride
+        ho, wo = (h - k) // s + 1, (w - k) // s + 1
+        # a running maximum over the k*k kernel offsets: each step one vectorised
+        # pass over the image (far faster than reducing a strided window view)
+        out = x[:, :, 0 : s * ho : s, 0 : s * wo : s].copy()
+        for i in range(k):
+            for j in range(k):
+                if i or j:
+                    np.maximum(out, x[:, :, i : i + s * ho : s, j : j + s * wo : s], out=out)
+        return out
 
     def bprop(self, inputs, output, G):
         (x,) = inputs
