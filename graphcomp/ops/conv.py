@@ -164,7 +164,7 @@ def _window_hits(x, y, size, stride):
     and the number of such elements per window (the tie count)."""
     ho, wo = y.shape[2], y.shape[3]
     hits = {}
-    count = np.zeros(y.shape, dtype=np.result_type(x))
+    count = np.zeros(y.shape, dtype=np.int16)
     for i in range(size):
         for j in range(size):
             h = x[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] == y
@@ -216,12 +216,17 @@ class MaxPool2DGrad(Op):
 
     def forward(self, x, y, g):
         hits, count = _window_hits(x, y, self.size, self.stride)
-        share = g / count
+        share = g if count.max() == 1 else g / count  # divide only where a window has ties
         out = np.zeros(x.shape, dtype=np.result_type(g))
         ho, wo = y.shape[2], y.shape[3]
         s = self.stride
+        tiled = s >= self.size  # windows do not overlap: each element is written at most once
         for (i, j), h in hits.items():
-            out[:, :, i : i + s * ho : s, j : j + s * wo : s] += h * share
+            target = out[:, :, i : i + s * ho : s, j : j + s * wo : s]
+            if tiled:
+                np.multiply(h, share, out=target)
+            else:
+                target += h * share
         return out
 
     def bprop(self, inputs, output, G):

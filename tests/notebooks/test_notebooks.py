@@ -14,7 +14,13 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 def test_the_four_lecture_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
-    for expected in ("01_scalar_backprop", "02_goodfellow_build_grad", "03_circuits_and_jacobians", "04_higher_order"):
+    for expected in (
+        "01_scalar_backprop",
+        "02_goodfellow_build_grad",
+        "03_circuits_and_jacobians",
+        "04_higher_order",
+        "05_training",
+    ):
         assert expected in names
 
 
