@@ -1,12 +1,12 @@
-"""``gc.compile``: a callable for a graph, with the API's calling convention.
+"""``gc.compile``: optimise a graph once, then call it many times.
 
-For now the callable runs a schedule prepared once (the interpreter's plan);
-the rewrite passes and generated code replace the inside, not this surface.
+The user's graph is never changed: the passes build a new one (``f.graph``),
+from which one straight-line Python function is generated (``f.source``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
+from graphcomp.passes.pipeline import optimize, pass_names
+from graphcomp.runtime.codegen import generate
 from graphcomp.runtime.evaluate import Plan
 from graphcomp.runtime.feed import check_value, missing_input_message
 
@@ -43,19 +45,38 @@ class Function:
         inputs: list[Variable],
         check_finite: bool = False,
         updates: list[tuple[Variable, Variable]] = (),
+        passes: Iterable[str] | None = None,
+        verify_passes: bool = False,
     ):
         self.outputs = outputs
         self.check_finite = check_finite
         self.inputs = inputs
         self.updates = list(updates)
         self._single = single
-        self._plan = Plan.build(outputs + [new for _, new in self.updates])
-        self.graph = Graph(outputs)
-        needed = set(self._plan.inputs)
+        if passes is not None and set(passes) - set(pass_names()):
+            raise ArgumentError(
+                f"compile: unknown pass(es) {sorted(set(passes) - set(pass_names()))}; the passes are {pass_names()}"
+            )
+        skip = set() if passes is None else set(pass_names()) - set(passes)
+        if check_finite:
+            # the guard must see the values the user's graph makes: no rewrite that
+            # could drop a NaN or Inf (x * 0 -> 0) or compute it elsewhere
+            skip |= {"constant-fold", "simplify"}
+        optimized = optimize(outputs + [new for _, new in self.updates], skip=skip, check=verify_passes)
+        self.graph = Graph(optimized)
+        needed = set(self.graph.input_variables)
         self._needed = [v in needed for v in inputs]
+        self._args = [v for v in inputs if v in needed]
+        self._generated = generate(optimized, self._args)
+        self._plan = Plan.build(optimized) if check_finite else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
             self._by_name.setdefault(v.name, []).append(k)
+
+    @property
+    def source(self) -> str:
+        """The generated Python, one line per node with the node as a comment."""
+        return self._generated.source
 
     def __call__(self, *args, **kwargs):
         if len(args) > len(self.inputs):
@@ -73,21 +94,30 @@ class Function:
             if values[slots[0]] is not _MISSING:
                 raise SignatureError(f"input {name!r} was given twice (positionally and by keyword)")
             values[slots[0]] = value
-        env = {}
+        checked = []
         for var, value, needed in zip(self.inputs, values, self._needed):
             if not needed:
                 continue
             if value is _MISSING:
                 raise SignatureError(missing_input_message(var))
-            env[var] = check_value(var, value)
-        out = self._plan.run(env, self.check_finite)
+            checked.append(check_value(var, value))
+        if self._plan is not None:
+            out = self._plan.run(dict(zip(self._args, checked)), check_finite=True)
+        else:
+            try:
+                out = self._generated.fn(*checked)
+            except Exception as e:
+                failure = self._generated.failure(e)
+                if failure is None:
+                    raise
+                raise failure from e
         if self.updates:
             # every new value was computed from the old ones; only now assign them all
             n = len(self.outputs)
             for (param, _), value in zip(self.updates, out[n:]):
                 param.set_value(value)
             out = out[:n]
-        return out[0] if self._single else out
+        return out[0] if self._single else list(out)
 
     def _names(self) -> str:
         return ", ".join(repr(v.name) for v in self.inputs)
@@ -111,6 +141,8 @@ def compile(  # noqa: A001
     *,
     updates: Mapping | None = None,
     check_finite: bool = False,
+    passes: Iterable[str] | None = None,
+    verify_passes: bool = False,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
@@ -120,7 +152,11 @@ def compile(  # noqa: A001
     maps Parameters to new values: each call computes every new value from
     the old ones, then assigns them all. With
     ``check_finite=True`` each call stops at the first node whose output
-    holds NaN or Inf (see ``gc.evaluate``).
+    holds NaN or Inf (see ``gc.evaluate``); it then runs only the passes that
+    keep every value as the user's graph makes it. ``passes`` names the rewrite passes
+    to run (default: all; see ``graphcomp.passes.pipeline.pass_names()``), so
+    each pass's effect can be seen in ``f.graph`` and ``f.source``;
+    ``verify_passes`` checks the graph after every pass.
 
     Example:
         >>> import graphcomp as gc
@@ -146,7 +182,7 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v._label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
-    return Function(outs, single, ins, check_finite, pairs)
+    return Function(outs, single, ins, check_finite, pairs, passes, verify_passes)
 
 
 def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:

@@ -18,7 +18,7 @@ def test_positional_and_keyword_calls_agree_with_evaluate():
     x, z, y, (dx, dz) = _seed_example()
     f = gc.compile([y, dx, dz], [x, z])
     want = gc.evaluate([y, dx, dz], {x: 2.0, z: 3.0})
-    for call in (f(2.0, 3.0), f(x=2.0, z=3.0), f(2.0, z=3.0)):
+    for call in (f(2.0, 3.0), f(x=2.0, z=3.0), f(2.0, z=3.0), gc.compile([y, dx, dz], [x, z], passes=[])(2.0, 3.0)):
         assert [float(v) for v in call] == [float(v) for v in want]
 
 
@@ -29,10 +29,14 @@ def test_default_inputs_are_the_graph_inputs_in_creation_order():
     assert isinstance(f(2.0, 3.0), np.ndarray | np.floating)
 
 
-def test_graph_is_a_graph_of_the_outputs():
+def test_graph_is_the_optimised_graph_of_the_outputs():
     x, z, y, (dx, _) = _seed_example()
     f = gc.compile([y, dx])
-    assert isinstance(f.graph, gc.Graph) and y in f.graph and dx in f.graph
+    assert isinstance(f.graph, gc.Graph) and len(f.graph.outputs) == 2
+    assert f.graph.input_variables == [x, z]
+    unmerged = gc.compile([y, dx], passes=[])
+    assert y in unmerged.graph and dx in unmerged.graph  # no pass: the user's own nodes
+    assert len(f.graph.variables) < len(unmerged.graph.variables)
 
 
 def test_listed_inputs_the_outputs_do_not_need_are_accepted_and_ignored():
@@ -84,3 +88,67 @@ def test_compiling_does_not_change_the_user_graph():
     before = [(v, v.owner) for v in gc.Graph([y, *grads]).variables]
     gc.compile([y, *grads])
     assert [(v, v.owner) for v in gc.Graph([y, *grads]).variables] == before
+
+
+def test_the_generated_source_of_the_seed_example_computes_x_times_z_once():
+    x, z, y, grads = _seed_example()
+    f = gc.compile([y, *grads], [x, z])
+    assert f.source.startswith("def compiled(x, z):")
+    calls = [line for line in f.source.splitlines() if line.strip().startswith("# multiply(x, z)")]
+    assert len(calls) == 1
+    assert len(gc.compile([y, *grads], [x, z], passes=[]).source.split("# multiply(x, z)")) == 4  # 3 before merging
+    code = [
+        line
+        for line in f.source.splitlines()
+        if line.strip() and not line.strip().startswith(("#", "def", "del", "return"))
+    ]
+    comments = [line for line in f.source.splitlines() if line.strip().startswith("# ")]
+    assert len(code) == len(comments)  # one line per node, the node as a comment above it
+
+
+def test_golden_text_before_and_after_merging():
+    x = gc.Variable("x")
+    y = gc.sin(x) * gc.sin(x)
+    before = gc.compile(y, passes=[]).graph
+    after = gc.compile(y).graph
+    from graphcomp.inspect.text import format_graph
+
+    assert format_graph(before.outputs).splitlines() == [
+        "multiply  #3  () float64",
+        "  sin  #1  () float64",
+        "    x (input)  #0  () float64",
+        "  sin  #2  () float64",
+        "    -> #0 x",
+    ]
+    assert format_graph(after.outputs).splitlines() == [
+        "multiply  #2  () float64",
+        "  sin  #1  () float64",
+        "    x (input)  #0  () float64",
+        "  -> #1 sin",
+    ]
+
+
+def test_an_error_inside_generated_code_names_the_node_and_its_inputs():
+    x, i = gc.Variable("x", (3,)), gc.Variable("i", (None,), "int64")
+    f = gc.compile(x[i].sum(), [x, i])
+    with pytest.raises(
+        gc.GraphError, match=r"getitem.*failed on inputs \(x: \(3,\) float64, i: \(1,\) int64\).*test_compile.py"
+    ) as e:
+        f(np.ones(3), np.array([5]))
+    assert isinstance(e.value.__cause__, IndexError)
+
+
+def test_called_again_with_other_sizes_where_dimensions_are_unknown():
+    x = gc.Variable("x", (None, 3))
+    J = gc.tanh(x).sum()
+    f = gc.compile([J, gc.grad(J, x)])
+    for n in (1, 4, 2):
+        xv = np.random.default_rng(n).standard_normal((n, 3))
+        J_v, g = f(xv)
+        np.testing.assert_allclose(J_v, np.tanh(xv).sum())
+        np.testing.assert_allclose(g, 1 - np.tanh(xv) ** 2)
+
+
+def test_unknown_pass_names_are_refused():
+    with pytest.raises(gc.GraphError, match="unknown pass"):
+        gc.compile(gc.Variable("x") * 2.0, passes=["no-such-pass"])

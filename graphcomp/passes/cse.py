@@ -1,0 +1,48 @@
+"""Merge (common-subexpression elimination): nodes computing the same op on the
+same inputs become one. Gradient graphs are full of them: the seed example
+builds x*z three times, and each consumer's bprop rebuilds what it reads."""
+
+from __future__ import annotations
+
+from graphcomp.core.node import Variable
+from graphcomp.core.traverse import ancestors, topological
+from graphcomp.passes.rebuild import rebuild
+
+name = "merge"
+
+_SMALL = 64  # constants up to this many elements are merged by value
+
+
+def _constant_key(v: Variable):
+    a = v.value
+    if a.size > _SMALL:
+        return ("const-id", v.id)
+    return ("const", a.dtype.str, a.shape, a.tobytes())
+
+
+def run(outputs: list[Variable]) -> list[Variable]:
+    """Return outputs whose graph has no two nodes with the same op on the same inputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x, z = gc.Variable("x"), gc.Variable("z")
+        >>> y = gc.exp(x * z) + x * z
+        >>> (out,) = run([y])
+        >>> sum(1 for v in gc.Graph(out).variables if v.owner and v.owner.op.name == "multiply")
+        1
+    """
+    seen: dict = {}
+    canon: dict[Variable, Variable] = {}
+    for v in topological(ancestors(outputs)):
+        if v.owner is None:
+            key = _constant_key(v) if v.kind == "constant" else ("leaf", v.id)
+            canon[v] = seen.setdefault(key, v)
+            continue
+        inputs = tuple(canon[i] for i in v.owner.inputs)
+        key = (v.owner.op, tuple(i.id for i in inputs))
+        if key in seen:
+            canon[v] = seen[key]
+            continue
+        new = v if inputs == v.owner.inputs else rebuild(v, inputs)
+        seen[key] = canon[v] = new
+    return [canon[o] for o in outputs]
