@@ -133,3 +133,79 @@ def _identifier(name: str, k: int, used: set[str]) -> str:
         base = f"{base}{k}"
     used.add(base)
     return base
+
+
+# -- the scalar specialisation ---------------------------------------------------------------------------------
+
+#: op name -> expression over Python floats; {0}, {1} are the inputs
+SCALAR_FORMS = {
+    "add": "{0} + {1}",
+    "subtract": "{0} - {1}",
+    "multiply": "{0} * {1}",
+    "divide": "{0} / {1}",
+    "power": "_pow({0}, {1})",
+    "negative": "-{0}",
+    "exp": "_exp({0})",
+    "log": "_log({0})",
+    "sin": "_sin({0})",
+    "cos": "_cos({0})",
+    "tan": "_tan({0})",
+    "tanh": "_tanh({0})",
+    "sqrt": "_sqrt({0})",
+    "square": "{0} * {0}",
+    "log1p": "_log1p({0})",
+    "expm1": "_expm1({0})",
+    "abs": "abs({0})",
+}
+
+
+def generate_scalar(outputs: list[Variable], args: list[Variable]) -> Generated | None:
+    """The graph as Python-float code with ``math``, or None when some value is not a
+    0-d float64 or some op has no scalar form.
+
+    ``math`` raises where NumPy returns inf or nan (log(0), 1/0, overflow): the
+    caller then runs the NumPy code instead, so results keep NumPy's semantics.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x, z = gc.Variable("x"), gc.Variable("z")
+        >>> g = generate_scalar([gc.exp(x * z)], [x, z])
+        >>> print(g.source.splitlines()[2])
+            _v... = x * z
+        >>> g.fn(1.0, 0.0)
+        (np.float64(1.0),)
+    """
+    import math
+
+    plan = Plan.build(outputs)
+    every = list(args) + plan.constants + [s[0] for s in plan.steps]
+    if plan.parameters or any(v.shape != () or v.dtype != np.float64 for v in every):
+        return None
+    if any(s[0].owner.op.name not in SCALAR_FORMS and s[0].owner.op.name != "add_n" for s in plan.steps):
+        return None
+    names: dict[Variable, str] = {}
+    used: set[str] = set()
+    for k, v in enumerate(args):
+        names[v] = _identifier(v.name, k, used)
+    namespace = {
+        f"_{f}": getattr(math, f) for f in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "log1p", "expm1", "pow")
+    }
+    namespace["_f64"] = np.float64
+    for c in plan.constants:
+        names[c] = f"_c{c.id}"
+        namespace[names[c]] = float(c.value)
+    lines = [f"def compiled({', '.join(names[v] for v in args)}):"]
+    line_of: dict[int, Variable] = {}
+    for v, _, ins, _ in plan.steps:
+        names[v] = f"_v{v.id}"
+        op = v.owner.op.name
+        expr = " + ".join(names[i] for i in ins) if op == "add_n" else SCALAR_FORMS[op].format(*(names[i] for i in ins))
+        lines.append(f"    {_comment(v, names)}")
+        lines.append(f"    {names[v]} = {expr}")
+        line_of[len(lines)] = v
+    lines.append(f"    return ({', '.join(f'_f64({names[o]})' for o in outputs)},)")
+    source = "\n".join(lines) + "\n"
+    filename = f"<graphcomp-compiled-{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # our own generated text, never user input
+    return Generated(namespace["compiled"], source, filename, line_of, names)

@@ -17,7 +17,7 @@ from graphcomp.core.types import fmt_shape
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import optimize, pass_names
-from graphcomp.runtime.codegen import generate
+from graphcomp.runtime.codegen import generate, generate_scalar
 from graphcomp.runtime.evaluate import Plan
 from graphcomp.runtime.feed import check_value, missing_input_message
 
@@ -69,16 +69,32 @@ class Function:
         self._args = [v for v in inputs if v in needed]
         self._generated = generate(optimized, self._args)
         self._plan = Plan.build(optimized) if check_finite else None
+        # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
+        self._scalar = None if check_finite or len(self._args) != len(inputs) else generate_scalar(optimized, inputs)
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
             self._by_name.setdefault(v.name, []).append(k)
 
     @property
     def source(self) -> str:
-        """The generated Python, one line per node with the node as a comment."""
-        return self._generated.source
+        """The generated Python, one line per node with the node as a comment (for
+        an all-scalar graph, the Python-float version tried first)."""
+        return (self._scalar or self._generated).source
 
     def __call__(self, *args, **kwargs):
+        if self._scalar is not None and not kwargs and len(args) == len(self._args):
+            for a in args:
+                if type(a) is not float:
+                    break
+            else:
+                try:
+                    out = self._scalar.fn(*args)
+                except (ArithmeticError, ValueError):
+                    pass  # math refuses what NumPy answers with inf or nan: use the NumPy code
+                else:
+                    if not self.updates:
+                        return out[0] if self._single else list(out)
+                    return self._finish(out)
         if len(args) > len(self.inputs):
             raise SignatureError(
                 f"this function takes {len(self.inputs)} positional input(s) "
@@ -111,6 +127,9 @@ class Function:
                 if failure is None:
                     raise
                 raise failure from e
+        return self._finish(out)
+
+    def _finish(self, out):
         if self.updates:
             # every new value was computed from the old ones; only now assign them all
             n = len(self.outputs)

@@ -152,3 +152,37 @@ def test_called_again_with_other_sizes_where_dimensions_are_unknown():
 def test_unknown_pass_names_are_refused():
     with pytest.raises(gc.GraphError, match="unknown pass"):
         gc.compile(gc.Variable("x") * 2.0, passes=["no-such-pass"])
+
+
+def test_scalar_graphs_run_as_python_float_code_and_agree_with_evaluate():
+    x, z, y, grads = _seed_example()
+    f = gc.compile([y, *grads], [x, z])
+    assert "_exp(" in f.source and "_f64(" in f.source  # the Python-float version
+    for point in [(2.0, 3.0), (0.5, -1.0), (7.0, 0.1)]:
+        got = f(*point)
+        want = gc.evaluate([y, *grads], dict(zip([x, z], point)))
+        assert all(type(g) is np.float64 for g in got)  # a NumPy scalar, as API.md says
+        np.testing.assert_allclose([float(g) for g in got], [float(w) for w in want], rtol=1e-13)
+    assert [float(v) for v in f(2, 3)] == [float(v) for v in f(2.0, 3.0)]  # ints take the NumPy path
+
+
+def test_the_scalar_code_keeps_numpys_answers_where_math_would_raise():
+    x = gc.Variable("x")
+    f = gc.compile([gc.log(x), 1.0 / x, gc.sqrt(x), gc.exp(x)], [x])
+    with np.errstate(all="ignore"):
+        got = f(0.0)
+        assert float(got[0]) == -np.inf and float(got[1]) == np.inf
+        assert np.isnan(float(f(-1.0)[2])) and float(f(1000.0)[3]) == np.inf
+    assert float(f(1.0)[0]) == 0.0
+
+
+def test_random_scalar_expressions_compile_like_they_evaluate():
+    from tests.autodiff.test_sympy_oracle import _build
+
+    for seed in range(30):
+        gvars, _, y, _ = _build(np.random.default_rng(seed), 8)
+        outs = [y, *gc.grad(y, gvars, disconnected="zero")]
+        point = [float(v) for v in np.random.default_rng(seed).uniform(-1.5, 1.5, len(gvars))]
+        want = gc.evaluate(outs, dict(zip(gvars, point)))
+        got = gc.compile(outs, gvars)(*point)
+        np.testing.assert_allclose([float(g) for g in got], [float(w) for w in want], rtol=1e-12, atol=1e-14)
