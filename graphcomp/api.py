@@ -27,7 +27,7 @@ from graphcomp.ops import linalg as _l
 from graphcomp.ops import nn as _nn
 from graphcomp.ops import reduce as _r
 from graphcomp.ops import shape as _s
-from graphcomp.ops.base import as_variable
+from graphcomp.ops.base import Operand, as_variable
 from graphcomp.ops.indexing import getitem as _getitem
 
 __all__ = [
@@ -105,7 +105,7 @@ sign = _e.sign
 
 
 @user_errors
-def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+def sum(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Sum over ``axis`` (``None``: all axes), as ``np.sum``.
 
     Example:
@@ -118,7 +118,7 @@ def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 
 
 @user_errors
-def mean(x, axis=None, keepdims: bool = False) -> Variable:
+def mean(x: Operand, axis=None, keepdims: bool = False) -> Variable:
     """Mean over ``axis``, as ``np.mean``: the sum divided by the element count.
 
     Example:
@@ -137,7 +137,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
 
 
 @user_errors
-def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+def max(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient evenly.
 
     Example:
@@ -150,7 +150,7 @@ def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 
 
 @user_errors
-def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+def min(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient evenly.
 
     Example:
@@ -163,7 +163,7 @@ def min(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
 
 
 @user_errors
-def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
+def logsumexp(x: Operand, axis=None, keepdims: bool = False) -> Variable:
     """log(sum(exp(x))) over ``axis``, computed without overflow.
 
     Example:
@@ -179,7 +179,7 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
 
 
 @user_errors
-def matmul(a, b) -> Variable:
+def matmul(a: Operand, b: Operand) -> Variable:
     """Matrix product with ``np.matmul``'s semantics (also ``a @ b``).
 
     Example:
@@ -192,7 +192,7 @@ def matmul(a, b) -> Variable:
 
 
 @user_errors
-def dot(a, b) -> Variable:
+def dot(a: Operand, b: Operand) -> Variable:
     """``np.dot`` for operands of up to two dimensions (a scalar operand multiplies).
 
     For stacks of matrices use ``matmul``, whose broadcasting is the one users mean.
@@ -217,7 +217,7 @@ def dot(a, b) -> Variable:
 
 
 @user_errors
-def transpose(x, axes: Sequence[int] | None = None) -> Variable:
+def transpose(x: Operand, axes: Sequence[int] | None = None) -> Variable:
     """Permute axes; ``None`` reverses them, as ``np.transpose``.
 
     Example:
@@ -237,7 +237,7 @@ def transpose(x, axes: Sequence[int] | None = None) -> Variable:
 
 
 @user_errors
-def reshape(x, shape) -> Variable:
+def reshape(x: Operand, shape) -> Variable:
     """Reshape to ``shape``; one entry may be -1.
 
     Example:
@@ -249,7 +249,7 @@ def reshape(x, shape) -> Variable:
 
 
 @user_errors
-def broadcast_to(x, shape) -> Variable:
+def broadcast_to(x: Operand, shape) -> Variable:
     """Broadcast ``x`` to ``shape``, as ``np.broadcast_to``.
 
     Example:
@@ -261,7 +261,7 @@ def broadcast_to(x, shape) -> Variable:
 
 
 @user_errors
-def expand_dims(x, axis) -> Variable:
+def expand_dims(x: Operand, axis) -> Variable:
     """Insert size-1 axes, as ``np.expand_dims``.
 
     Example:
@@ -273,7 +273,7 @@ def expand_dims(x, axis) -> Variable:
 
 
 @user_errors
-def squeeze(x, axis=None) -> Variable:
+def squeeze(x: Operand, axis=None) -> Variable:
     """Remove size-1 axes (``None``: every axis statically known to be 1).
 
     Example:
@@ -319,7 +319,7 @@ def stack(xs: Sequence, axis: int = 0) -> Variable:
 
 
 @user_errors
-def softmax(x, axis: int = -1) -> Variable:
+def softmax(x: Operand, axis: int = -1) -> Variable:
     """exp(x) / sum(exp(x)) along ``axis``, stable for large inputs.
 
     Example:
@@ -333,7 +333,7 @@ def softmax(x, axis: int = -1) -> Variable:
 
 
 @user_errors
-def log_softmax(x, axis: int = -1) -> Variable:
+def log_softmax(x: Operand, axis: int = -1) -> Variable:
     """x - logsumexp(x) along ``axis``.
 
     Example:
@@ -347,7 +347,7 @@ def log_softmax(x, axis: int = -1) -> Variable:
 
 
 @user_errors
-def conv2d(x, w, stride: int = 1, padding: int = 0) -> Variable:
+def conv2d(x: Operand, w: Operand, stride: int = 1, padding: int = 0) -> Variable:
     """2-D cross-correlation of NCHW images with OIHW weights, as in every
     deep-learning framework; ``padding`` zeros on each side.
 
@@ -363,7 +363,7 @@ def conv2d(x, w, stride: int = 1, padding: int = 0) -> Variable:
 
 
 @user_errors
-def max_pool2d(x, size: int = 2, stride: int | None = None) -> Variable:
+def max_pool2d(x: Operand, size: int = 2, stride: int | None = None) -> Variable:
     """The maximum of each ``size`` x ``size`` window of NCHW images, windows
     ``stride`` apart (default: ``size``); a remainder that does not fill a
     window is dropped. Tied maxima share the gradient evenly.
@@ -382,7 +382,7 @@ def max_pool2d(x, size: int = 2, stride: int | None = None) -> Variable:
 
 
 @user_errors
-def stop_gradient(x) -> Variable:
+def stop_gradient(x: Operand) -> Variable:
     """Identity in the forward pass; no gradient flows back through it.
 
     Example:
@@ -395,7 +395,7 @@ def stop_gradient(x) -> Variable:
 
 
 @user_errors
-def cast(x, dtype) -> Variable:
+def cast(x: Operand, dtype) -> Variable:
     """``x.astype(dtype)``; gradients flow only between float dtypes.
 
     Example:
@@ -407,7 +407,7 @@ def cast(x, dtype) -> Variable:
 
 
 @user_errors
-def zeros_like(x) -> Variable:
+def zeros_like(x: Operand) -> Variable:
     """Zeros of ``x``'s shape and dtype (a constant when the shape is known).
 
     Example:
@@ -422,7 +422,7 @@ def zeros_like(x) -> Variable:
 
 
 @user_errors
-def ones_like(x) -> Variable:
+def ones_like(x: Operand) -> Variable:
     """Ones of ``x``'s shape and dtype (a constant when the shape is known).
 
     Example:

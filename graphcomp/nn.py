@@ -8,7 +8,7 @@ from graphcomp import api
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
 from graphcomp.errors import ArgumentError, DTypeError
-from graphcomp.ops.base import as_variable
+from graphcomp.ops.base import Operand, as_variable
 from graphcomp.ops.control import ArangeLike
 
 __all__ = ["one_hot", "cross_entropy", "softmax", "log_softmax"]
@@ -18,7 +18,7 @@ log_softmax = api.log_softmax
 
 
 @user_errors
-def one_hot(labels, num_classes: int, dtype="float64") -> Variable:
+def one_hot(labels: Operand, num_classes: int, dtype="float64") -> Variable:
     """Integer labels of shape S as one-hot rows of shape S + (num_classes,).
 
     Example:
@@ -36,7 +36,7 @@ def one_hot(labels, num_classes: int, dtype="float64") -> Variable:
 
 
 @user_errors
-def cross_entropy(logits, labels) -> Variable:
+def cross_entropy(logits: Operand, labels: Operand) -> Variable:
     """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
     ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
     logits of any size, its gradient (softmax - one_hot) / batch.

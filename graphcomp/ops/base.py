@@ -23,7 +23,11 @@ from graphcomp.core.site import creation_site, with_site
 from graphcomp.core.types import Shape
 from graphcomp.errors import ArgumentError, GraphError
 
-__all__ = ["Op", "REGISTRY", "as_variable", "weak_constant"]
+__all__ = ["Op", "REGISTRY", "Operand", "as_variable", "weak_constant"]
+
+#: what graphcomp functions accept as an operand: a Variable, or a number or array (made a constant)
+Operand = Variable | float | int | bool | complex | np.ndarray | np.generic | list | tuple
+
 
 #: graphcomp's own op library by name; the op spec table must cover all of them
 REGISTRY: dict[str, type[Op]] = {}

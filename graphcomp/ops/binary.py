@@ -15,11 +15,11 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
-from graphcomp.ops.base import Op, as_variable, weak_constant
+from graphcomp.ops.base import Op, Operand, as_variable, weak_constant
 from graphcomp.ops.shape import sum_to
 
 
-def operands(x, y) -> tuple[Variable, Variable]:
+def operands(x: Operand, y) -> tuple[Variable, Variable]:
     """Coerce a pair of operands, Python numbers taking the other side's dtype.
 
     Example:
@@ -123,7 +123,7 @@ class Minimum(Binary):
         return _extremum_grads(x, y, G, x < y)
 
 
-def _extremum_grads(x, y, G, x_wins):
+def _extremum_grads(x: Operand, y, G, x_wins):
     tie = Equal()(x, y)
     half = G * 0.5
     gx = where(x_wins, G, where(tie, half, 0))
@@ -215,7 +215,7 @@ class AddN(Op):
 # -- builders ---------------------------------------------------------------------------
 
 
-def add(x, y) -> Variable:
+def add(x: Operand, y: Operand) -> Variable:
     """x + y with broadcasting.
 
     Example:
@@ -226,7 +226,7 @@ def add(x, y) -> Variable:
     return Add()(*operands(x, y))
 
 
-def subtract(x, y) -> Variable:
+def subtract(x: Operand, y: Operand) -> Variable:
     """x - y with broadcasting.
 
     Example:
@@ -237,7 +237,7 @@ def subtract(x, y) -> Variable:
     return Subtract()(*operands(x, y))
 
 
-def multiply(x, y) -> Variable:
+def multiply(x: Operand, y: Operand) -> Variable:
     """x * y with broadcasting.
 
     Example:
@@ -248,7 +248,7 @@ def multiply(x, y) -> Variable:
     return Multiply()(*operands(x, y))
 
 
-def divide(x, y) -> Variable:
+def divide(x: Operand, y: Operand) -> Variable:
     """x / y (true division) with broadcasting.
 
     Example:
@@ -259,7 +259,7 @@ def divide(x, y) -> Variable:
     return Divide()(*operands(x, y))
 
 
-def power(x, y) -> Variable:
+def power(x: Operand, y: Operand) -> Variable:
     """x ** y with broadcasting.
 
     Example:
@@ -270,7 +270,7 @@ def power(x, y) -> Variable:
     return Power()(*operands(x, y))
 
 
-def maximum(x, y) -> Variable:
+def maximum(x: Operand, y: Operand) -> Variable:
     """Elementwise max; where x == y each side gets half the gradient.
 
     Example:
@@ -281,7 +281,7 @@ def maximum(x, y) -> Variable:
     return Maximum()(*operands(x, y))
 
 
-def minimum(x, y) -> Variable:
+def minimum(x: Operand, y: Operand) -> Variable:
     """Elementwise min; where x == y each side gets half the gradient.
 
     Example:
@@ -292,7 +292,7 @@ def minimum(x, y) -> Variable:
     return Minimum()(*operands(x, y))
 
 
-def less(x, y) -> Variable:
+def less(x: Operand, y: Operand) -> Variable:
     """x < y (boolean, not differentiable).
 
     Example:
@@ -303,7 +303,7 @@ def less(x, y) -> Variable:
     return Less()(*operands(x, y))
 
 
-def less_equal(x, y) -> Variable:
+def less_equal(x: Operand, y: Operand) -> Variable:
     """x <= y (boolean, not differentiable).
 
     Example:
@@ -314,7 +314,7 @@ def less_equal(x, y) -> Variable:
     return LessEqual()(*operands(x, y))
 
 
-def greater(x, y) -> Variable:
+def greater(x: Operand, y: Operand) -> Variable:
     """x > y (boolean, not differentiable).
 
     Example:
@@ -325,7 +325,7 @@ def greater(x, y) -> Variable:
     return Greater()(*operands(x, y))
 
 
-def greater_equal(x, y) -> Variable:
+def greater_equal(x: Operand, y: Operand) -> Variable:
     """x >= y (boolean, not differentiable).
 
     Example:
@@ -336,7 +336,7 @@ def greater_equal(x, y) -> Variable:
     return GreaterEqual()(*operands(x, y))
 
 
-def equal(x, y) -> Variable:
+def equal(x: Operand, y: Operand) -> Variable:
     """x == y elementwise (boolean); ``==`` on Variables stays identity.
 
     Example:
@@ -347,7 +347,7 @@ def equal(x, y) -> Variable:
     return Equal()(*operands(x, y))
 
 
-def not_equal(x, y) -> Variable:
+def not_equal(x: Operand, y: Operand) -> Variable:
     """x != y elementwise (boolean).
 
     Example:
@@ -358,7 +358,7 @@ def not_equal(x, y) -> Variable:
     return NotEqual()(*operands(x, y))
 
 
-def where(cond, a, b) -> Variable:
+def where(cond: Operand, a: Operand, b: Operand) -> Variable:
     """``a`` where ``cond`` is true, else ``b`` (``np.where``), with broadcasting.
 
     The gradient flows only into the branch taken; a NaN or Inf inside the
@@ -375,7 +375,7 @@ def where(cond, a, b) -> Variable:
     return Where()(cond, a, b)
 
 
-def add_n(*xs) -> Variable:
+def add_n(*xs: Variable) -> Variable:
     """The sum of same-shaped terms in one node (build_grad's sum of contributions).
 
     Example:

@@ -13,7 +13,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import result_dtype
-from graphcomp.ops.base import Op
+from graphcomp.ops.base import Op, Operand
 
 
 def _sigmoid(x):
@@ -180,7 +180,7 @@ class Sign(Unary):
 # -- builders ------------------------------------------------------------------
 
 
-def negative(x) -> Variable:
+def negative(x: Operand) -> Variable:
     """-x elementwise.
 
     Example:
@@ -191,7 +191,7 @@ def negative(x) -> Variable:
     return Negative()(x)
 
 
-def exp(x) -> Variable:
+def exp(x: Operand) -> Variable:
     """e**x elementwise.
 
     Example:
@@ -202,7 +202,7 @@ def exp(x) -> Variable:
     return Exp()(x)
 
 
-def log(x) -> Variable:
+def log(x: Operand) -> Variable:
     """Natural logarithm elementwise.
 
     Example:
@@ -213,7 +213,7 @@ def log(x) -> Variable:
     return Log()(x)
 
 
-def sin(x) -> Variable:
+def sin(x: Operand) -> Variable:
     """Sine elementwise (radians).
 
     Example:
@@ -224,7 +224,7 @@ def sin(x) -> Variable:
     return Sin()(x)
 
 
-def cos(x) -> Variable:
+def cos(x: Operand) -> Variable:
     """Cosine elementwise (radians).
 
     Example:
@@ -235,7 +235,7 @@ def cos(x) -> Variable:
     return Cos()(x)
 
 
-def tan(x) -> Variable:
+def tan(x: Operand) -> Variable:
     """Tangent elementwise (radians).
 
     Example:
@@ -246,7 +246,7 @@ def tan(x) -> Variable:
     return Tan()(x)
 
 
-def tanh(x) -> Variable:
+def tanh(x: Operand) -> Variable:
     """Hyperbolic tangent elementwise.
 
     Example:
@@ -257,7 +257,7 @@ def tanh(x) -> Variable:
     return Tanh()(x)
 
 
-def sqrt(x) -> Variable:
+def sqrt(x: Operand) -> Variable:
     """Square root elementwise.
 
     Example:
@@ -268,7 +268,7 @@ def sqrt(x) -> Variable:
     return Sqrt()(x)
 
 
-def square(x) -> Variable:
+def square(x: Operand) -> Variable:
     """x**2 elementwise.
 
     Example:
@@ -279,7 +279,7 @@ def square(x) -> Variable:
     return Square()(x)
 
 
-def log1p(x) -> Variable:
+def log1p(x: Operand) -> Variable:
     """log(1 + x), accurate for small x.
 
     Example:
@@ -290,7 +290,7 @@ def log1p(x) -> Variable:
     return Log1p()(x)
 
 
-def expm1(x) -> Variable:
+def expm1(x: Operand) -> Variable:
     """exp(x) - 1, accurate for small x.
 
     Example:
@@ -301,7 +301,7 @@ def expm1(x) -> Variable:
     return Expm1()(x)
 
 
-def sigmoid(x) -> Variable:
+def sigmoid(x: Operand) -> Variable:
     """1 / (1 + exp(-x)), computed without overflow for large |x|.
 
     Example:
@@ -312,7 +312,7 @@ def sigmoid(x) -> Variable:
     return Sigmoid()(x)
 
 
-def softplus(x) -> Variable:
+def softplus(x: Operand) -> Variable:
     """log(1 + exp(x)), computed without overflow.
 
     Example:
@@ -323,7 +323,7 @@ def softplus(x) -> Variable:
     return Softplus()(x)
 
 
-def abs(x) -> Variable:  # noqa: A001 - the NumPy name
+def abs(x: Operand) -> Variable:  # noqa: A001 - the NumPy name
     """|x| elementwise; its derivative at 0 is taken as 0.
 
     Example:
@@ -334,7 +334,7 @@ def abs(x) -> Variable:  # noqa: A001 - the NumPy name
     return Abs()(x)
 
 
-def relu(x) -> Variable:
+def relu(x: Operand) -> Variable:
     """max(x, 0) elementwise; relu'(0) = 0.
 
     Example:
@@ -345,7 +345,7 @@ def relu(x) -> Variable:
     return Relu()(x)
 
 
-def sign(x) -> Variable:
+def sign(x: Operand) -> Variable:
     """-1, 0 or 1 elementwise; its derivative is 0.
 
     Example:

@@ -5,8 +5,7 @@ builds x*z three times, and each consumer's bprop rebuilds what it reads."""
 from __future__ import annotations
 
 from graphcomp.core.node import Variable
-from graphcomp.core.traverse import ancestors, topological
-from graphcomp.passes.rebuild import rebuild
+from graphcomp.passes.rebuild import rebuilt, transform
 
 name = "merge"
 
@@ -32,17 +31,14 @@ def run(outputs: list[Variable]) -> list[Variable]:
         1
     """
     seen: dict = {}
-    canon: dict[Variable, Variable] = {}
-    for v in topological(ancestors(outputs)):
-        if v.owner is None:
-            key = _constant_key(v) if v.kind == "constant" else ("leaf", v.id)
-            canon[v] = seen.setdefault(key, v)
-            continue
-        inputs = tuple(canon[i] for i in v.owner.inputs)
+
+    def leaf(v: Variable) -> Variable:
+        return seen.setdefault(_constant_key(v) if v.kind == "constant" else ("leaf", v.id), v)
+
+    def visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
         key = (v.owner.op, tuple(i.id for i in inputs))
-        if key in seen:
-            canon[v] = seen[key]
-            continue
-        new = v if inputs == v.owner.inputs else rebuild(v, inputs)
-        seen[key] = canon[v] = new
-    return [canon[o] for o in outputs]
+        if key not in seen:
+            seen[key] = rebuilt(v, inputs)
+        return seen[key]
+
+    return transform(outputs, visit, leaf)

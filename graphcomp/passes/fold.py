@@ -7,8 +7,7 @@ import numpy as np
 
 from graphcomp.core import node as _node
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.traverse import ancestors, topological
-from graphcomp.passes.rebuild import rebuild
+from graphcomp.passes.rebuild import rebuilt, transform
 
 name = "constant-fold"
 
@@ -26,19 +25,15 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> float(y.inputs[1].value)
         6.0
     """
-    new: dict[Variable, Variable] = {}
-    for v in topological(ancestors(outputs)):
-        if v.owner is None:
-            new[v] = v
-            continue
-        inputs = tuple(new[i] for i in v.owner.inputs)
-        if all(i.kind == "constant" for i in inputs) and v.owner.op.name not in ("size_of", "arange_like"):
-            folded = _fold(v, inputs)
-            if folded is not None:
-                new[v] = folded
-                continue
-        new[v] = v if inputs == v.owner.inputs else rebuild(v, inputs)
-    return [new[o] for o in outputs]
+    return transform(outputs, _visit)
+
+
+def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
+    if all(i.kind == "constant" for i in inputs) and v.owner.op.name not in ("size_of", "arange_like"):
+        folded = _fold(v, inputs)
+        if folded is not None:
+            return folded
+    return rebuilt(v, inputs)
 
 
 def _fold(v: Variable, inputs) -> Variable | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from graphcomp.core import node as _node
 from graphcomp.core.node import Variable, make_apply
+from graphcomp.core.traverse import ancestors, topological
 
 
 def rebuild(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
@@ -26,3 +29,39 @@ def rebuild(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
         _node._grad_of.pop()
         _node._site_override.pop()
     return out
+
+
+def rebuilt(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
+    """``v`` itself when its inputs did not change, else ``rebuild(v, inputs)``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> s = gc.sin(gc.Variable("x"))
+        >>> rebuilt(s, s.owner.inputs) is s
+        True
+    """
+    return v if inputs == v.owner.inputs else rebuild(v, inputs)
+
+
+def transform(
+    outputs: list[Variable],
+    visit: Callable[[Variable, tuple[Variable, ...]], Variable],
+    visit_leaf: Callable[[Variable], Variable] | None = None,
+) -> list[Variable]:
+    """The one sweep every pass makes: in topological order, call ``visit(v,
+    new_inputs)`` for each op node (its inputs already rewritten) and
+    ``visit_leaf(v)`` for inputs, constants and parameters; return the new outputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> transform([gc.sin(x)], rebuilt)[0].owner.op.name
+        'sin'
+    """
+    new: dict[Variable, Variable] = {}
+    for v in topological(ancestors(outputs)):
+        if v.owner is None:
+            new[v] = v if visit_leaf is None else visit_leaf(v)
+        else:
+            new[v] = visit(v, tuple(new[i] for i in v.owner.inputs))
+    return [new[o] for o in outputs]

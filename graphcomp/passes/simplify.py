@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphcomp.core.node import Variable
-from graphcomp.core.traverse import ancestors, topological
 from graphcomp.core.types import is_fully_known
-from graphcomp.passes.rebuild import rebuild
+from graphcomp.passes.rebuild import rebuilt, transform
 
 name = "simplify"
 
@@ -91,15 +90,7 @@ def run(outputs: list[Variable]) -> list[Variable]:
         (True, ['x*1 -> x', 'neg(neg x) -> x', 'x+0 -> x'])
     """
     FIRED.clear()
-    new: dict[Variable, Variable] = {}
-    for v in topological(ancestors(outputs)):
-        if v.owner is None:
-            new[v] = v
-            continue
-        inputs = tuple(new[i] for i in v.owner.inputs)
-        node = v if inputs == v.owner.inputs else rebuild(v, inputs)
-        new[v] = _rewrite(v, node)
-    return [new[o] for o in outputs]
+    return transform(outputs, lambda v, inputs: _rewrite(v, rebuilt(v, inputs)))
 
 
 def _rewrite(v: Variable, node: Variable) -> Variable:

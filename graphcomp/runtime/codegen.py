@@ -119,6 +119,11 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None) -> Gen
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     lines.append(f"    return ({', '.join(names[o] for o in outputs)},)")
+    return _build(lines, namespace, line_of, names)
+
+
+def _build(lines: list[str], namespace: dict, line_of: dict, names: dict) -> Generated:
+    """Compile the generated lines; register them so tracebacks show the source."""
     source = "\n".join(lines) + "\n"
     filename = f"<graphcomp-compiled-{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -204,8 +209,4 @@ def generate_scalar(outputs: list[Variable], args: list[Variable]) -> Generated 
         lines.append(f"    {names[v]} = {expr}")
         line_of[len(lines)] = v
     lines.append(f"    return ({', '.join(f'_f64({names[o]})' for o in outputs)},)")
-    source = "\n".join(lines) + "\n"
-    filename = f"<graphcomp-compiled-{next(_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # our own generated text, never user input
-    return Generated(namespace["compiled"], source, filename, line_of, names)
+    return _build(lines, namespace, line_of, names)
