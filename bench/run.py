@@ -5,9 +5,12 @@ and OpenMP to one thread; PyTorch is told too).
 
 W1 scalar: the lecture's y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at x=2,
    z=3 with dy/dx and dy/dz; reference: the hand derivation in plain Python.
+W2 mlp: 1-hidden-layer MLP, relu, mean softmax cross-entropy, L2 term; J and the
+   gradients of both weights, small and medium; reference: the lectures' closed forms.
 W4 cnn: x (32, 1, 28, 28) -> conv2d 8 filters 3x3 -> max_pool 2 -> relu ->
    linear to 10 -> mean cross-entropy, gradients of both weights; reference:
    a hand-written NumPy im2col implementation.
+W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function; reference: its closed form.
 
 PyTorch rows run when torch is installed (``pip install 'graphcomp[bench]'``),
 otherwise they say "not installed".
@@ -146,6 +149,86 @@ def w4_systems():
     return systems
 
 
+# -- W2 --------------------------------------------------------------------------------------------------
+
+
+def w2_hand(X, labels, W1, W2, lam):
+    """The lectures' closed forms: 1-hidden-layer MLP, relu, mean softmax
+    cross-entropy, (lam/2)(|W1|^2 + |W2|^2); J, dJ/dW1, dJ/dW2 (rows are examples)."""
+    n = X.shape[0]
+    Z = X @ W1
+    H = np.maximum(Z, 0)
+    O = H @ W2  # noqa: E741 - the lectures' o
+    m = O.max(axis=1, keepdims=True)
+    E = np.exp(O - m)
+    S = E.sum(axis=1, keepdims=True)
+    J = np.mean(np.log(S[:, 0]) + m[:, 0] - O[np.arange(n), labels]) + lam / 2 * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    G = E / S
+    G[np.arange(n), labels] -= 1
+    G /= n
+    dW2 = H.T @ G + lam * W2
+    dW1 = X.T @ ((G @ W2.T) * (Z > 0)) + lam * W1
+    return J, dW1, dW2
+
+
+def w2_systems(B, d, h, q):
+    rng = np.random.default_rng(0)
+    Xv, yv = rng.standard_normal((B, d)), rng.integers(0, q, B)
+    W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
+    X, y = gc.Variable("X", (None, d)), gc.Variable("y", (None,), "int64")
+    W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
+    J = gc.nn.cross_entropy(gc.relu(X @ W1) @ W2, y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
+    f = gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2])
+    systems = {
+        "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
+        "graphcomp compile": lambda: f(Xv, yv, W1v, W2v),
+    }
+    if torch is not None:
+        Xt, yt = torch.from_numpy(Xv), torch.from_numpy(yv)
+        W1t, W2t = torch.from_numpy(W1v).requires_grad_(), torch.from_numpy(W2v).requires_grad_()
+
+        def torch_w2():
+            Jt = torch.nn.functional.cross_entropy(torch.relu(Xt @ W1t) @ W2t, yt) + lam / 2 * (
+                (W1t * W1t).sum() + (W2t * W2t).sum()
+            )
+            g1, g2 = torch.autograd.grad(Jt, [W1t, W2t])
+            return Jt.item(), g1.numpy(), g2.numpy()
+
+        systems["PyTorch eager"] = torch_w2
+    return systems
+
+
+# -- W5 --------------------------------------------------------------------------------------------------
+
+
+def w5_hand(x, v):
+    """Hessian-vector product of the Rosenbrock function, in closed form."""
+    Hv = np.zeros_like(x)
+    Hv[:-1] = (1200 * x[:-1] ** 2 - 400 * x[1:] + 2) * v[:-1] - 400 * x[:-1] * v[1:]
+    Hv[1:] += 200 * v[1:] - 400 * x[:-1] * v[:-1]
+    return (Hv,)
+
+
+def w5_systems(n=1000):
+    rng = np.random.default_rng(0)
+    xv, vv = rng.uniform(-1, 1, n), rng.standard_normal(n)
+    x, v = gc.Variable("x", (n,)), gc.Variable("v", (n,))
+    f_ = (100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2).sum()
+    f = gc.compile([gc.hvp(f_, x, v)], [x, v])
+    systems = {"closed form (NumPy)": lambda: w5_hand(xv, vv), "graphcomp compile": lambda: f(xv, vv)}
+    if torch is not None:
+        xt, vt = torch.from_numpy(xv).requires_grad_(), torch.from_numpy(vv)
+
+        def torch_w5():
+            ft = (100.0 * (xt[1:] - xt[:-1] ** 2) ** 2 + (1.0 - xt[:-1]) ** 2).sum()
+            (g,) = torch.autograd.grad(ft, [xt], create_graph=True)
+            (hv,) = torch.autograd.grad((g * vt).sum(), [xt])
+            return (hv.numpy(),)
+
+        systems["PyTorch eager"] = torch_w5
+    return systems
+
+
 # -- the harness -----------------------------------------------------------------------------------------------
 
 
@@ -182,7 +265,10 @@ def main() -> int:
         f"NumPy {np.__version__}, PyTorch {torch.__version__ if torch else 'not installed'}; single-threaded"
     )
     ok = run("W1 scalar: the seed example's y, dy/dx, dy/dz at x=2, z=3", w1_systems())
+    ok &= run("W2 mlp small (B=32, d=64, h=128, q=10): J, dJ/dW1, dJ/dW2", w2_systems(32, 64, 128, 10))
+    ok &= run("W2 mlp medium (B=256, d=784, h=512, q=10)", w2_systems(256, 784, 512, 10))
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
+    ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
     return 0 if ok else 1
 
 
