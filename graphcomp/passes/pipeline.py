@@ -6,11 +6,11 @@ from collections.abc import Iterable
 
 from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
-from graphcomp.passes import cse, dce, fold, simplify
+from graphcomp.passes import cse, dce, fold, simplify, stabilize
 from graphcomp.passes.verify import verify
 
 #: the passes gc.compile runs, in order
-PASSES = [cse, fold, simplify, cse, dce]
+PASSES = [cse, fold, simplify, stabilize, cse, dce]
 
 
 def pass_names() -> list[str]:
@@ -18,7 +18,7 @@ def pass_names() -> list[str]:
 
     Example:
         >>> pass_names()
-        ['merge', 'constant-fold', 'simplify', 'dead-code']
+        ['merge', 'constant-fold', 'simplify', 'stabilize', 'dead-code']
     """
     return list(dict.fromkeys(p.name for p in PASSES))
 

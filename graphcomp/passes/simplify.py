@@ -80,7 +80,8 @@ for _rule, (_op, _fn) in RULES.items():
 
 
 def run(outputs: list[Variable]) -> list[Variable]:
-    """Return outputs with the rule table applied everywhere.
+    """Return outputs with the rule table applied everywhere (FIRED restarts here;
+    the stabilize pass that runs after adds its own firings).
 
     Example:
         >>> import graphcomp as gc

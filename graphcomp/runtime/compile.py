@@ -61,7 +61,7 @@ class Function:
         if check_finite:
             # the guard must see the values the user's graph makes: no rewrite that
             # could drop a NaN or Inf (x * 0 -> 0) or compute it elsewhere
-            skip |= {"constant-fold", "simplify"}
+            skip |= {"constant-fold", "simplify", "stabilize"}
         optimized = optimize(outputs + [new for _, new in self.updates], skip=skip, check=verify_passes)
         self.graph = Graph(optimized)
         needed = set(self.graph.input_variables)

@@ -95,3 +95,31 @@ def test_the_pipeline_shrinks_the_seed_gradient_graph_and_keeps_its_values():
     assert ops(outs) == 32 and ops(opt) == 26  # x*z made 3 times, log(x) twice, 3 products by the seed 1.0
     for a, b in zip(gc.evaluate(outs, {x: 2.0, z: 3.0}), gc.evaluate(opt, {x: 2.0, z: 3.0})):
         assert float(a) == pytest.approx(float(b), rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    "build, op, rule, point, closed_form",
+    [
+        (lambda x: gc.log(gc.softmax(x)), "log_softmax", "log(softmax x)", [1000.0, 0.0, -1000.0],
+         lambda v: v - (v.max() + np.log(np.exp(v - v.max()).sum()))),
+        (lambda x: gc.log(gc.sigmoid(x)), "negative", "log(sigmoid x)", [-1000.0, 0.0, 50.0],
+         lambda v: -np.logaddexp(0, -v)),
+        (lambda x: gc.log(1.0 + x), "log1p", "log(1 + x)", [1e-18, 1e-10, 2.0], np.log1p),
+        (lambda x: gc.exp(x) - 1.0, "expm1", "exp(x) - 1", [1e-18, -1e-12, 3.0], np.expm1),
+        (lambda x: gc.log(gc.exp(x).sum()), "logsumexp", "log(sum(exp x))", [1000.0, 999.0, -5.0],
+         lambda v: v.max() + np.log(np.exp(v - v.max()).sum())),
+    ],
+)  # fmt: skip
+def test_stabilize_rewrites_unstable_formulas_into_their_stable_ops(build, op, rule, point, closed_form):
+    x = gc.Variable("x", (3,))
+    y = build(x)
+    f = gc.compile(y, [x], verify_passes=True)
+    assert f.graph.outputs[0].owner.op.name == op
+    assert any(r.startswith(rule) for r, *_ in simplify.FIRED)
+    v = np.array(point)
+    got = f(v)
+    np.testing.assert_allclose(got, closed_form(v), rtol=1e-14)
+    assert np.all(np.isfinite(got))
+    with np.errstate(all="ignore"):
+        naive = gc.compile(y, [x], passes=[])(v)  # what the formula as written computes
+    assert not np.allclose(naive, closed_form(v), rtol=1e-14, atol=0)  # and it was worse
