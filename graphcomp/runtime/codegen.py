@@ -109,17 +109,51 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None) -> Gen
         namespace[f"_P{p.id}"] = p
         lines.append(f"    {names[p]} = _P{p.id}.value  # Parameter {p._label()}, its value at this call")
     line_of: dict[int, Variable] = {}
+    reusable = _reusable_buffers(plan, backend)
     for v, _, ins, dies in plan.steps:
         names[v] = f"_v{v.id}"
         namespace[f"_f{v.id}"] = backend.callee(v.owner.op)
         lines.append(f"    {_comment(v, names)}")
-        lines.append(f"    {names[v]} = _f{v.id}({', '.join(names[i] for i in ins)})")
+        call = ", ".join(names[i] for i in ins)
+        donor = next((d for d in dies if d in reusable and _fits(d, v) and v in reusable), None)
+        if donor is not None:  # write into a buffer that dies here: no new allocation
+            call += f", out={names[donor]}"
+        lines.append(f"    {names[v]} = _f{v.id}({call})")
         line_of[len(lines)] = v
         dead = [names[d] for d in dies if d.kind not in ("constant", "parameter") and d not in args]
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     lines.append(f"    return ({', '.join(names[o] for o in outputs)},)")
     return _build(lines, namespace, line_of, names)
+
+
+def _reusable_buffers(plan: Plan, backend) -> set[Variable]:
+    """Intermediates whose buffer an elementwise op may overwrite once they die.
+
+    A buffer qualifies when a ufunc made it (a fresh array, never the caller's
+    and never a view), its static shape is fully known and not 0-d (ufuncs
+    return NumPy scalars there), and every node reading it is a ufunc too, so
+    no view of it can outlive it.
+    """
+    readers: dict[Variable, list[Variable]] = {}
+    for v, _, ins, _ in plan.steps:
+        for i in ins:
+            readers.setdefault(i, []).append(v)
+    out = set()
+    for v, _, _, _ in plan.steps:
+        if not _is_ufunc(v, backend) or not v.shape or None in v.shape:
+            continue
+        if all(_is_ufunc(r, backend) for r in readers.get(v, ())):
+            out.add(v)
+    return out
+
+
+def _is_ufunc(v: Variable, backend) -> bool:
+    return isinstance(backend.callee(v.owner.op), np.ufunc)
+
+
+def _fits(buffer: Variable, v: Variable) -> bool:
+    return buffer.shape == v.shape and buffer.dtype == v.dtype
 
 
 def _build(lines: list[str], namespace: dict, line_of: dict, names: dict) -> Generated:

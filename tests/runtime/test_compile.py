@@ -186,3 +186,31 @@ def test_random_scalar_expressions_compile_like_they_evaluate():
         want = gc.evaluate(outs, dict(zip(gvars, point)))
         got = gc.compile(outs, gvars)(*point)
         np.testing.assert_allclose([float(g) for g in got], [float(w) for w in want], rtol=1e-12, atol=1e-14)
+
+
+def test_dead_buffers_are_reused_but_never_the_callers_arrays_or_constants():
+    x, W = gc.Variable("x", (4,)), gc.Variable("W", (4, 3))
+    c = np.arange(3.0)
+    h = gc.tanh(x @ W)
+    y = (gc.exp(h) * c + h).sum()
+    outs = [y, *gc.grad(y, [x, W])]
+    f = gc.compile(outs)
+    assert "out=" in f.source
+    rng = np.random.default_rng(0)
+    xv, Wv = rng.standard_normal(4), rng.standard_normal((4, 3))
+    xc, Wc = xv.copy(), Wv.copy()
+    for _ in range(2):  # twice: no state carried between calls
+        got = f(xv, Wv)
+        for a, b in zip(got, gc.evaluate(outs, {x: xv, W: Wv})):
+            np.testing.assert_array_equal(a, b)
+    assert np.array_equal(xv, xc) and np.array_equal(Wv, Wc) and np.array_equal(c, np.arange(3.0))
+
+
+def test_a_buffer_still_read_through_a_view_is_not_overwritten():
+    x = gc.Variable("x", (2, 3))
+    a = gc.exp(x)
+    view = a.T  # transpose is a view of a's buffer
+    y = gc.sin(a) + view.T * 2.0
+    f = gc.compile(y)
+    xv = np.arange(6.0).reshape(2, 3) / 6
+    np.testing.assert_array_equal(f(xv), gc.evaluate(y, {x: xv}))
