@@ -32,9 +32,8 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
-from graphcomp.core import node as _node
 from graphcomp.core.gcpause import gc_paused
-from graphcomp.core.node import Parameter, Variable, constant, gradient_context
+from graphcomp.core.node import Parameter, Variable, built_as, constant
 from graphcomp.core.site import Site
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.errors import ArgumentError, GraphError
@@ -290,15 +289,8 @@ def _rebuild(graph: dict, arrays: dict):
         owner = built[grad_of] if isinstance(grad_of, int) and 0 <= grad_of < k else None
         if rec.get("role") == "grad" and owner is None:
             owner = stand_in
-        _node._site_override.append(Site((str(rec["site"][0]), int(rec["site"][1]))))
-        try:
-            if owner is not None:
-                with gradient_context(owner):
-                    v = _rebuild_node(rec, built, arrays)
-            else:
-                v = _rebuild_node(rec, built, arrays)
-        finally:
-            _node._site_override.pop()
+        with built_as(Site((str(rec["site"][0]), int(rec["site"][1]))), owner):
+            v = _rebuild_node(rec, built, arrays)
         shape = tuple(None if d is None else int(d) for d in rec["shape"])
         if v.shape != shape or v.dtype != _dtype(rec["dtype"]):
             raise LoadError(

@@ -55,6 +55,28 @@ def gradient_context(v: Variable):
         _grad_of.pop()
 
 
+@contextmanager
+def built_as(site, grad_of: Variable | None):
+    """Build nodes inside the block as if at ``site`` in ``grad_of``'s gradient:
+    how passes and the loader rebuild a node without moving the user's line.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.core.site import Site
+        >>> with built_as(Site(("model.py", 7)), None):
+        ...     y = gc.exp(gc.Variable("x"))
+        >>> str(y.site)
+        'model.py:7'
+    """
+    _site_override.append(site)
+    _grad_of.append(grad_of)
+    try:
+        yield
+    finally:
+        _grad_of.pop()
+        _site_override.pop()
+
+
 class _Frozen:
     __slots__ = ()
 
@@ -372,7 +394,7 @@ class Parameter(Variable):
             raise ArgumentError(f"gc.Parameter takes a value, not a Variable ({value._label()})")
         if name is not None and not isinstance(name, str):
             raise ArgumentError(f"Parameter name must be a str, got {name!r}")
-        arr = _owned(value, None, "gc.Parameter")
+        arr = _owned(value, None, "gc.Parameter: cannot store")
         _init(self, arr.shape, arr.dtype, name, None, _Cell(arr))
 
     @property
@@ -398,16 +420,17 @@ class Parameter(Variable):
             )
         if arr.dtype != self.dtype and not np.can_cast(arr.dtype, self.dtype, "same_kind"):
             raise InputError(f"Parameter {self._label()!r}: cannot store {arr.dtype} in a {self.dtype} Parameter")
-        _v_value_get(self).array = _owned(arr, self.dtype, "set_value")
+        _v_value_get(self).array = _owned(arr, self.dtype, "set_value: cannot store")
 
 
-def _owned(value, dtype, what: str) -> np.ndarray:
+def _owned(value, dtype, refusal: str) -> np.ndarray:
+    """A private, read-only numeric copy of ``value`` (the caller's array may change)."""
     try:
-        arr = np.array(value, dtype=dtype)  # a private copy: the caller's array may change
+        arr = np.array(value, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as e:
-        raise ArgumentError(f"{what}: cannot store {type(value).__name__} value: {e}") from None
+        raise ArgumentError(f"{refusal} a {type(value).__name__} value: {e}") from None
     if arr.dtype.kind not in "biufc":
-        raise ArgumentError(f"{what}: cannot store a value of dtype {arr.dtype}")
+        raise ArgumentError(f"{refusal} a value of dtype {arr.dtype} ({type(value).__name__})")
     arr.setflags(write=False)
     return arr
 
@@ -446,13 +469,7 @@ def constant(value: Any, name: str | None = None, dtype=None) -> Variable:
     """
     if isinstance(value, Variable):
         raise ArgumentError(f"gc.constant takes a value, not a Variable ({value._label()})")
-    try:
-        arr = np.array(value, dtype=dtype)  # a private copy: the caller's array may change
-    except (TypeError, ValueError, OverflowError) as e:
-        raise ArgumentError(f"gc.constant: cannot embed {type(value).__name__} value: {e}") from None
-    if arr.dtype == object or arr.dtype.kind in "USVMmO":
-        raise ArgumentError(f"gc.constant: cannot embed a value of type {type(value).__name__} ({arr.dtype})")
-    arr.setflags(write=False)
+    arr = _owned(value, dtype, "gc.constant: cannot embed")
     v = object.__new__(Variable)
     _init(v, arr.shape, arr.dtype, name, None, arr)
     return v

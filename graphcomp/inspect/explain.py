@@ -12,7 +12,7 @@ from graphcomp.autodiff.build_grad import blocker_of, is_disconnected
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors
 from graphcomp.core.types import is_differentiable_dtype
-from graphcomp.runtime.evaluate import evaluate
+from graphcomp.runtime.evaluate import all_finite, evaluate
 
 __all__ = ["Explanation", "explain_grad"]
 
@@ -36,11 +36,6 @@ class Explanation:
 def _where(v: Variable) -> str:
     what = v.owner.op.label() if v.owner is not None else v.kind
     return f"{v._label()} ({what}, built at {v.site})"
-
-
-def _finite(a) -> bool:
-    a = np.asarray(a)
-    return a.dtype.kind not in "fc" or bool(np.all(np.isfinite(a)))
 
 
 def explain_grad(
@@ -93,7 +88,7 @@ def _explain_values(cost, x, r, feed) -> Explanation:
         grads = dict(zip(path, evaluate([r.grad_table[v] for v in path], feed)))
     # walk from the cost back to x: where does the gradient first go bad?
     for v in reversed(path):
-        if _finite(grads[v]):
+        if all_finite(grads[v]):
             continue
         culprits = [c for c in r.pruned.consumers(v) if not _finite_term(r, v, c, feed)]
         c = culprits[0] if culprits else None
@@ -101,7 +96,7 @@ def _explain_values(cost, x, r, feed) -> Explanation:
             return Explanation("non-finite", f"the gradient at {_where(v)} is not finite", v)
         D = grads[c]
         local = "its local derivative is infinite or undefined"
-        if not _finite(values[v]) or not _finite(values[c]):
+        if not all_finite(values[v]) or not all_finite(values[c]):
             local = f"the value of {c._label()} is {_summary(values[c])} here"
         untaken = (
             " A zero incoming gradient times an infinite local derivative gives nan: the untaken branch of a where."
@@ -136,7 +131,7 @@ def _finite_term(r, v, c, feed) -> bool:
     if not terms:
         return True
     with np.errstate(all="ignore"):
-        return all(_finite(t) for t in evaluate(terms, feed))
+        return all(all_finite(t) for t in evaluate(terms, feed))
 
 
 def _summary(a) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphcomp.core import node as _node
-from graphcomp.core.node import Variable, constant
+from graphcomp.core.node import Variable, built_as, constant
 from graphcomp.passes.rebuild import rebuilt, transform
 
 name = "constant-fold"
@@ -45,10 +44,5 @@ def _fold(v: Variable, inputs) -> Variable | None:
         return None
     if value.size > max(biggest, 1) * _MAX_GROWTH or value.shape != v.shape or value.dtype != v.dtype:
         return None
-    _node._site_override.append(v.site)
-    _node._grad_of.append(v.grad_of)
-    try:
+    with built_as(v.site, v.grad_of):
         return constant(value, name=v.name)
-    finally:
-        _node._grad_of.pop()
-        _node._site_override.pop()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphcomp.core import node as _node
-from graphcomp.core.node import Variable, make_apply
+from graphcomp.core.node import Variable, built_as, make_apply
 from graphcomp.core.traverse import ancestors, topological
 
 
@@ -21,14 +20,8 @@ def rebuild(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
         >>> t.inputs == (y,), t.site == s.site
         (True, True)
     """
-    _node._site_override.append(v.site)
-    _node._grad_of.append(v.grad_of)
-    try:
-        out = make_apply(v.owner.op, inputs, v.shape, v.dtype, v.name)
-    finally:
-        _node._grad_of.pop()
-        _node._site_override.pop()
-    return out
+    with built_as(v.site, v.grad_of):
+        return make_apply(v.owner.op, inputs, v.shape, v.dtype, v.name)
 
 
 def rebuilt(v: Variable, inputs: tuple[Variable, ...]) -> Variable:

@@ -18,7 +18,7 @@ from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape
 from graphcomp.ops.binary import Binary
 from graphcomp.ops.elementwise import Unary
-from graphcomp.runtime.evaluate import EvaluationError, Plan
+from graphcomp.runtime.evaluate import EvaluationError, Plan, op_failure
 
 __all__ = ["NumpyBackend", "generate", "Generated"]
 
@@ -63,12 +63,7 @@ class Generated:
             if tb.tb_frame.f_code.co_filename == self.filename and tb.tb_lineno in self.lines:
                 v = self.lines[tb.tb_lineno]
                 local = tb.tb_frame.f_locals
-                shapes = ", ".join(
-                    f"{i._label()}: {fmt_shape(np.shape(local[self.names[i]]))} {np.result_type(local[self.names[i]])}"
-                    for i in v.owner.inputs
-                    if self.names.get(i) in local
-                )
-                return EvaluationError(f"{v.owner.op.label()} failed on inputs ({shapes}): {error}; built at {v.site}")
+                return op_failure(v, [local.get(self.names.get(i)) for i in v.owner.inputs], error)
             tb = tb.tb_next
         return None
 
@@ -79,7 +74,7 @@ def _comment(v: Variable, names: dict) -> str:
     return f"# {v.owner.op.label()}({args}) -> {fmt_shape(v.shape)} {v.dtype}{role}, built at {v.site}"
 
 
-def generate(outputs: list[Variable], args: list[Variable], backend=None) -> Generated:
+def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: Plan | None = None) -> Generated:
     """Write and compile the function computing ``outputs`` from ``args`` (the
     needed inputs, in call order).
 
@@ -93,7 +88,7 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None) -> Gen
         def compiled(x):
     """
     backend = backend or NumpyBackend()
-    plan = Plan.build(outputs)
+    plan = plan or Plan.build(outputs)
     names: dict[Variable, str] = {}
     namespace: dict = {}
     # generated names start with "_"; an input's own name never does, so none collide
@@ -198,7 +193,7 @@ SCALAR_FORMS = {
 }
 
 
-def generate_scalar(outputs: list[Variable], args: list[Variable]) -> Generated | None:
+def generate_scalar(outputs: list[Variable], args: list[Variable], plan: Plan | None = None) -> Generated | None:
     """The graph as Python-float code with ``math``, or None when some value is not a
     0-d float64 or some op has no scalar form.
 
@@ -216,7 +211,7 @@ def generate_scalar(outputs: list[Variable], args: list[Variable]) -> Generated 
     """
     import math
 
-    plan = Plan.build(outputs)
+    plan = plan or Plan.build(outputs)
     every = list(args) + plan.constants + [s[0] for s in plan.steps]
     if plan.parameters or any(v.shape != () or v.dtype != np.float64 for v in every):
         return None

@@ -67,10 +67,12 @@ class Function:
         needed = set(self.graph.input_variables)
         self._needed = [v in needed for v in inputs]
         self._args = [v for v in inputs if v in needed]
-        self._generated = generate(optimized, self._args)
-        self._plan = Plan.build(optimized) if check_finite else None
+        plan = Plan.build(optimized)  # one schedule serves the checked loop and both code generators
+        self._generated = generate(optimized, self._args, plan=plan)
+        self._plan = plan if check_finite else None
         # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
-        self._scalar = None if check_finite or len(self._args) != len(inputs) else generate_scalar(optimized, inputs)
+        scalar = not check_finite and len(self._args) == len(inputs)
+        self._scalar = generate_scalar(optimized, inputs, plan=plan) if scalar else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
             self._by_name.setdefault(v.name, []).append(k)

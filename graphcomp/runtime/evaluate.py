@@ -15,7 +15,7 @@ from graphcomp.core.types import fmt_shape
 from graphcomp.errors import GraphError, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
 
-__all__ = ["Plan", "evaluate", "EvaluationError"]
+__all__ = ["Plan", "evaluate", "EvaluationError", "all_finite", "op_failure"]
 
 
 class EvaluationError(GraphError, RuntimeError):
@@ -78,7 +78,7 @@ class Plan:
             try:
                 env[v] = forward(*[env[i] for i in ins])
             except Exception as e:
-                raise _failure(v, [env.get(i) for i in ins], e) from e
+                raise op_failure(v, [env.get(i) for i in ins], e) from e
             for d in dies:
                 del env[d]
         return [env[o] for o in self.outputs]
@@ -95,8 +95,8 @@ class Plan:
                 with np.errstate(all="ignore"):
                     out = forward(*args)
             except Exception as e:
-                raise _failure(v, args, e) from e
-            if not _all_finite(out):
+                raise op_failure(v, args, e) from e
+            if not all_finite(out):
                 raise _non_finite(v, args, out)
             env[v] = out
             for d in dies:
@@ -104,7 +104,13 @@ class Plan:
         return [env[o] for o in self.outputs]
 
 
-def _all_finite(a) -> bool:
+def all_finite(a) -> bool:
+    """True unless ``a`` is a float or complex array holding NaN or Inf.
+
+    Example:
+        >>> all_finite([1.0, float("inf")]), all_finite([1, 2])
+        (False, True)
+    """
     a = np.asarray(a)
     return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
@@ -133,7 +139,9 @@ def _non_finite(v: Variable, args: list, out) -> NonFiniteError:
     return e
 
 
-def _failure(v: Variable, values: list, error: Exception) -> EvaluationError:
+def op_failure(v: Variable, values: list, error: Exception) -> EvaluationError:
+    """The error for node ``v`` failing on input ``values``: its op, its inputs'
+    shapes and dtypes, NumPy's message and where ``v`` was built."""
     shapes = ", ".join(
         f"{i._label()}: {fmt_shape(np.shape(a))} {np.result_type(a)}" for i, a in zip(v.owner.inputs, values)
     )
