@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.types import broadcast_shapes, fmt_shape, is_fully_known
+from graphcomp.core.types import broadcast_shapes, fmt_shape, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import Op
 
@@ -247,7 +247,7 @@ class IndexGradLike(Op):
 
 
 def _check_grad_shape(op, got, expected):
-    if len(got) != len(expected) or any(a is not None and b is not None and a != b for a, b in zip(got, expected)):
+    if not shapes_compatible(got, expected):
         raise ShapeError(
             f"{op}: gradient of shape {fmt_shape(got)} does not match the indexed shape {fmt_shape(expected)}"
         )

@@ -13,7 +13,7 @@ import numpy as np
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape
+from graphcomp.core.types import fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import optimize, pass_names
@@ -217,9 +217,7 @@ def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
         if not isinstance(param, Parameter):
             raise ArgumentError(f"compile: only Parameters can be updated, got {param!r}")
         new = weak_constant(new, param)
-        if new.shape != param.shape and not (
-            len(new.shape) == len(param.shape) and all(a is None or a == b for a, b in zip(new.shape, param.shape))
-        ):
+        if not shapes_compatible(new.shape, param.shape):
             raise ShapeError(
                 f"compile: the update of Parameter {param._label()!r} has shape {fmt_shape(new.shape)} "
                 f"(built at {new.site}), but the Parameter's shape is {fmt_shape(param.shape)}"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from graphcomp.core.node import Variable
-from graphcomp.core.types import fmt_shape
+from graphcomp.core.types import fmt_shape, shapes_compatible
 from graphcomp.errors import InputError, InputTypeError
 
 __all__ = ["check_value", "bind_feed", "missing_input_message"]
@@ -58,7 +58,7 @@ def check_value(var: Variable, value) -> np.ndarray:
                 arr = arr.astype(var.dtype)
             except (OverflowError, FloatingPointError) as e:
                 raise InputTypeError(f"the value fed for {_describe(var)} does not fit {var.dtype}: {e}") from None
-    if arr.ndim != len(var.shape) or any(d is not None and d != a for d, a in zip(var.shape, arr.shape)):
+    if not shapes_compatible(var.shape, arr.shape):
         raise InputError(
             f"the value fed for {_describe(var)} has shape {fmt_shape(arr.shape)}, "
             f"but the Variable's shape is {fmt_shape(var.shape)}"
