@@ -16,6 +16,8 @@ from graphcomp.core.node import Variable, _grad_of, _site_override, gradient_con
 from graphcomp.core.site import creation_site
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, shapes_compatible
 from graphcomp.errors import BpropError
+from graphcomp.ops.binary import add_n
+from graphcomp.ops.control import Cast
 
 __all__ = ["build_grad", "TraceStep", "Contribution", "GradState", "blocker_of", "is_disconnected"]
 
@@ -215,8 +217,6 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
         elif len(terms) == 1:
             total = terms[0]
         else:
-            from graphcomp.ops.binary import add_n
-
             total = add_n(*terms)
     if trace is not None:
         trace.append(TraceStep("sum", v, term=total, note=f"{len(terms)} term(s)"))
@@ -230,8 +230,6 @@ def _checked(g: Variable, v: Variable, c: Variable, k: int) -> Variable:
             f"which has shape {fmt_shape(v.shape)}; built at {c.site}"
         )
     if g.dtype != v.dtype:
-        from graphcomp.ops.control import Cast
-
         with gradient_context(c):
             g = Cast(v.dtype)(g)
     return g
