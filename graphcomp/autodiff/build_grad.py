@@ -11,6 +11,7 @@ import dataclasses
 import weakref
 from typing import Any, NamedTuple
 
+from graphcomp.autodiff.scatter import combine_scatters
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable, _grad_of, _site_override, gradient_context
 from graphcomp.core.site import creation_site
@@ -208,7 +209,13 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
             if trace is not None:
                 trace.append(TraceStep("contribution", v, consumer=c, term=g))
     state.provenance[v] = contributions
+    note = f"{len(terms)} term(s)"
     with gradient_context(v):
+        if len(terms) > 1:
+            n = len(terms)
+            terms = combine_scatters(terms)
+            if len(terms) < n:
+                note += f", {n - len(terms) + 1} scatters summed as one"
         if not terms:
             from graphcomp.api import zeros_like
 
@@ -219,7 +226,7 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
         else:
             total = add_n(*terms)
     if trace is not None:
-        trace.append(TraceStep("sum", v, term=total, note=f"{len(terms)} term(s)"))
+        trace.append(TraceStep("sum", v, term=total, note=note))
     return total
 
 

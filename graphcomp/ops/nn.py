@@ -13,11 +13,17 @@ from graphcomp.ops.reduce import Sum
 
 
 def _log_softmax(x, axis):
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    shifted = x - m
-    with np.errstate(divide="ignore"):
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
+    finite = np.isfinite(m)
+    if not finite.all():  # a row of -inf (or inf, nan): shift by 0 there, and log(0) is meant
+        with np.errstate(divide="ignore"):
+            m = np.where(finite, m, 0)
+            shifted = x - m
+            return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - m  # the row's maximum is 0 here, so the sum of exps is at least 1
+    s = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
+    shifted -= np.log(s, out=s)
+    return shifted
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,15 +2,19 @@
 sweep (each rule sees inputs already simplified, so chains collapse at once).
 
 A rule fires only when its result has exactly the node's shape and dtype, so
-nothing is silently broadcast or cast. ``x * 0 -> 0`` assumes x is finite
-(as every compiler that does it): it drops a NaN or Inf in x.
+nothing is silently broadcast or cast: statically, and at run time too where
+a dimension is unknown (rules marked exact keep the runtime shape by
+construction; the others need fully known shapes). ``x * 0 -> 0`` and
+``where(c, x, 0) -> x * c`` assume x is finite (as every compiler that does
+them): they turn a NaN or Inf in x into 0, or the other way round. Both are
+off under ``check_finite``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from graphcomp.core.node import Variable
+from graphcomp.core.node import Variable, built_as, constant
 from graphcomp.core.types import is_fully_known
 from graphcomp.passes.rebuild import rebuilt, transform
 
@@ -24,8 +28,10 @@ def _const(v: Variable, value: float) -> bool:
     return v.kind == "constant" and v.value.size > 0 and bool(np.all(v.value == value))
 
 
-def _same(v: Variable, r: Variable | None) -> Variable | None:
-    return r if r is not None and r.shape == v.shape and r.dtype == v.dtype and is_fully_known(v.shape) else None
+def _same(v: Variable, r: Variable | None, exact: bool = False) -> Variable | None:
+    if r is None or r.shape != v.shape or r.dtype != v.dtype:
+        return None
+    return r if exact or is_fully_known(v.shape) else None
 
 
 def _zeros(v: Variable) -> Variable | None:
@@ -51,7 +57,65 @@ def _reshape_chain(v, a):
     return Reshape(v.owner.op.shape)(a.inputs[0])
 
 
-# name -> (op name, rule(v, inputs) -> replacement or None)
+_BINARY = ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum")
+_BROADCASTS = ("broadcast_to", "broadcast_like")
+
+
+def _unbroadcast(v, x, y):
+    """``f(broadcast(a), y) -> f(a, y)`` when ``y`` alone already gives the result its shape."""
+    from graphcomp.core.types import broadcast_shapes
+
+    for k, (a, other) in enumerate(((x, y), (y, x))):
+        if a.owner is None or a.owner.op.name not in _BROADCASTS:
+            continue
+        inner = a.owner.inputs[0]
+        like = a.owner.op.name == "broadcast_like" and a.owner.inputs[1] is other
+        if like or (is_fully_known(v.shape) and broadcast_shapes(inner.shape, other.shape) == v.shape):
+            args = (inner, other) if k == 0 else (other, inner)
+            return type(v.owner.op)()(*args)
+    return None
+
+
+def _mask_multiply(v, cond, a, b):
+    from graphcomp.ops.binary import Multiply
+
+    if _const(b, 0) and b.ndim == 0 and a.dtype.kind == "f" and cond.dtype == np.bool_:
+        return Multiply()(a, cond)
+    return None
+
+
+def _repeated_terms(v, *terms):
+    from graphcomp.ops.binary import AddN, Multiply
+
+    counts: dict = {}
+    for t in terms:
+        counts[t] = counts.get(t, 0) + 1
+    if len(counts) == len(terms):
+        return None
+    merged = [t if n == 1 else Multiply()(constant(np.array(n, dtype=t.dtype)), t) for t, n in counts.items()]
+    return merged[0] if len(merged) == 1 else AddN()(*merged)
+
+
+def _scalar_const(v: Variable) -> bool:
+    # size 1: the product's shape is the broadcast of all three shapes, grouped either way
+    return v.kind == "constant" and v.value.size == 1
+
+
+def _scale_of_scale(v, x, y):
+    from graphcomp.ops.binary import Multiply
+
+    c, inner = (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+    if c is None or inner.owner is None or inner.owner.op.name != "multiply":
+        return None
+    a, b = inner.owner.inputs
+    d, rest = (a, b) if _scalar_const(a) else (b, a) if _scalar_const(b) else (None, None)
+    if d is None:
+        return None
+    return Multiply()(constant(np.multiply(c.value, d.value)), rest)
+
+
+# name -> (op name(s), rule(v, inputs) -> replacement or None[, exact]); exact rules keep
+# the runtime shape by construction, so they also fire where dimensions are unknown
 RULES = {
     "x*1 -> x": ("multiply", lambda v, x, y: x if _const(y, 1) else y if _const(x, 1) else None),
     "x*0 -> 0": ("multiply", lambda v, x, y: _zeros(v) if _const(x, 0) or _const(y, 0) else None),
@@ -73,10 +137,15 @@ RULES = {
     "broadcast_to x to its shape -> x": ("broadcast_to", lambda v, a: a),
     "cast x to its dtype -> x": ("cast", lambda v, a: a),
     "add_n of one term -> the term": ("add_n", lambda v, *terms: terms[0] if len(terms) == 1 else None),
+    "add_n(a, b, b) -> add_n(a, 2*b)": ("add_n", _repeated_terms, True),
+    "f(broadcast x, y) -> f(x, y)": (_BINARY, _unbroadcast, True),
+    "c*(d*x) -> (c*d)*x": ("multiply", _scale_of_scale, True),
+    "where(c, x, 0) -> x*c": ("where", _mask_multiply, True),
 }
 _BY_OP: dict[str, list] = {}
-for _rule, (_op, _fn) in RULES.items():
-    _BY_OP.setdefault(_op, []).append((_rule, _fn))
+for _rule, (_ops, _fn, *_exact) in RULES.items():
+    for _op in (_ops,) if isinstance(_ops, str) else _ops:
+        _BY_OP.setdefault(_op, []).append((_rule, _fn, bool(_exact)))
 
 
 def run(outputs: list[Variable]) -> list[Variable]:
@@ -95,16 +164,20 @@ def run(outputs: list[Variable]) -> list[Variable]:
 
 
 def _rewrite(v: Variable, node: Variable) -> Variable:
-    """Apply rules until none fires: a rule's result may match another rule."""
-    for _ in range(8):  # each firing removes a node, so a few rounds suffice
-        if node.owner is None:
-            return node
-        for rule, fn in _BY_OP.get(node.owner.op.name, ()):
-            replacement = _same(v, fn(node, *node.owner.inputs))
-            if replacement is not None and replacement is not node:
-                FIRED.append((rule, v, replacement))
-                node = replacement
-                break
-        else:
-            return node
+    """Apply rules until none fires: a rule's result may match another rule.
+    Nodes a rule builds keep v's site and gradient role."""
+    if node.owner is None or node.owner.op.name not in _BY_OP:
+        return node
+    with built_as(v.site, v.grad_of):
+        for _ in range(8):  # each firing removes a node, so a few rounds suffice
+            if node.owner is None:
+                return node
+            for rule, fn, exact in _BY_OP.get(node.owner.op.name, ()):
+                replacement = _same(v, fn(node, *node.owner.inputs), exact)
+                if replacement is not None and replacement is not node:
+                    FIRED.append((rule, v, replacement))
+                    node = replacement
+                    break
+            else:
+                return node
     return node

@@ -18,7 +18,10 @@ from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape
 from graphcomp.ops.binary import Binary
 from graphcomp.ops.elementwise import Unary
+from graphcomp.ops.linalg import MatMul
 from graphcomp.runtime.evaluate import EvaluationError, Plan, op_failure
+from graphcomp.runtime.inline import NAMESPACE as INLINE_NAMESPACE
+from graphcomp.runtime.inline import inline_expression
 
 __all__ = ["NumpyBackend", "generate", "Generated"]
 
@@ -43,7 +46,21 @@ class NumpyBackend:
         fn = getattr(type(op), "fn", None)
         if fn is not None and type(op).forward in (Unary.forward, Binary.forward):
             return fn
+        if isinstance(op, MatMul):
+            return np.matmul  # a ufunc, so its result's buffer can be reused
         return op.forward
+
+    def expression(self, v: Variable, args: list[str]) -> str | None:
+        """An inline expression for ``v`` over its inputs' names, or None to call ``callee``.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> NumpyBackend().expression(gc.Variable("w", (4,))[1:], ["w"])
+            'w[1:]'
+        """
+        return inline_expression(v, args)
+
+    namespace = INLINE_NAMESPACE
 
 
 class Generated:
@@ -68,10 +85,14 @@ class Generated:
         return None
 
 
+_dtype_text: dict = {}  # str(dtype) is slow and a graph has few dtypes
+
+
 def _comment(v: Variable, names: dict) -> str:
     args = ", ".join(i._label() if i.name else names[i] for i in v.owner.inputs)
-    role = " [grad]" if v.role == "grad" else ""
-    return f"# {v.owner.op.label()}({args}) -> {fmt_shape(v.shape)} {v.dtype}{role}, built at {v.site}"
+    role = " [grad]" if v.grad_of is not None else ""
+    dtype = _dtype_text.get(v.dtype) or _dtype_text.setdefault(v.dtype, str(v.dtype))
+    return f"# {v.owner.op.label()}({args}) -> {fmt_shape(v.shape)} {dtype}{role}, built at {v.site}"
 
 
 def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: Plan | None = None) -> Generated:
@@ -90,7 +111,7 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: 
     backend = backend or NumpyBackend()
     plan = plan or Plan.build(outputs)
     names: dict[Variable, str] = {}
-    namespace: dict = {}
+    namespace: dict = dict(getattr(backend, "namespace", {}))
     # generated names start with "_"; an input's own name never does, so none collide
     used: set[str] = set()
     for k, v in enumerate(args):
@@ -107,13 +128,16 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: 
     reusable = _reusable_buffers(plan, backend)
     for v, _, ins, dies in plan.steps:
         names[v] = f"_v{v.id}"
-        namespace[f"_f{v.id}"] = backend.callee(v.owner.op)
         lines.append(f"    {_comment(v, names)}")
-        call = ", ".join(names[i] for i in ins)
-        donor = next((d for d in dies if d in reusable and _fits(d, v) and v in reusable), None)
-        if donor is not None:  # write into a buffer that dies here: no new allocation
-            call += f", out={names[donor]}"
-        lines.append(f"    {names[v]} = _f{v.id}({call})")
+        expr = backend.expression(v, [names[i] for i in ins]) if hasattr(backend, "expression") else None
+        if expr is None:
+            namespace[f"_f{v.id}"] = backend.callee(v.owner.op)
+            call = ", ".join(names[i] for i in ins)
+            donor = next((d for d in dies if d in reusable and _fits(d, v) and v in reusable), None)
+            if donor is not None:  # write into a buffer that dies here: no new allocation
+                call += f", out={names[donor]}"
+            expr = f"_f{v.id}({call})"
+        lines.append(f"    {names[v]} = {expr}")
         line_of[len(lines)] = v
         dead = [names[d] for d in dies if d.kind not in ("constant", "parameter") and d not in args]
         if dead:

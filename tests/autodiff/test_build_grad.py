@@ -9,6 +9,8 @@ import pytest
 import graphcomp as gc
 from graphcomp.autodiff.build_grad import GradState
 from graphcomp.core.traverse import ancestors
+from graphcomp.ops.binary import add_n
+from tests.helpers import assert_grads_match_fd
 
 
 def test_x_times_x_sums_the_two_input_positions():
@@ -94,3 +96,46 @@ def test_each_inserted_node_knows_whose_bprop_built_it():
     z = s * 2.0
     g = gc.grad(z, x)
     assert g.grad_of is s  # built by sin's bprop: G * cos(x)
+
+
+def _scatters(g):
+    return [v for v in gc.Graph(g).variables if v.owner is not None and v.owner.op.name == "index_grad"]
+
+
+def test_reads_of_single_elements_sum_as_one_scatter_not_n():
+    """sum_k w[k] * x_k: the N scatter gradients of w become one scatter of the
+    stacked terms (O(N), not N arrays of size N), and the values are the closed form."""
+    n = 50
+    w, x = gc.Variable("w", (n,)), gc.Variable("x", (n, 3))
+    cost = add_n(*[(w[k] * x[k]).sum() for k in range(n)])
+    (g,) = gc.grad(cost, [w])
+    assert len(_scatters(g)) == 1
+    xv = np.random.default_rng(0).standard_normal((n, 3))
+    np.testing.assert_allclose(gc.evaluate(g, {w: np.ones(n), x: xv}), xv.sum(axis=1), rtol=1e-12)
+
+
+def test_combined_scatters_keep_repeated_and_two_dimensional_reads_right():
+    """w[2] read twice accumulates; rows of a matrix (w[k] of shape (3,)) and
+    pairs of indices (m[i, j]) combine too; checked against finite differences."""
+    w, m = gc.Variable("w", (4, 3)), gc.Variable("m", (3, 3))
+    cost = (w[2] * w[0]).sum() + (w[2] ** 2).sum() + gc.sin(w[1]).sum() + m[0, 1] * m[2, 2] + m[0, 1] ** 3
+    g = gc.grad(cost, [w, m])
+    assert all(len(_scatters(gi)) == 1 for gi in g)
+    rng = np.random.default_rng(1)
+    assert_grads_match_fd(cost, [w, m], [rng.standard_normal((4, 3)), rng.standard_normal((3, 3))], [0, 1], rng)
+
+
+def test_second_derivatives_flow_through_a_combined_scatter():
+    n = 6
+    w = gc.Variable("w", (n,))
+    cost = add_n(*[gc.exp(w[k]) * w[(k + 1) % n] for k in range(n)])
+    H = gc.hessian(cost, w)
+    v = np.random.default_rng(2).standard_normal(n)
+    e = np.exp(v)
+    want = np.zeros((n, n))
+    for k in range(n):
+        nxt = (k + 1) % n
+        want[k, k] += e[k] * v[nxt]
+        want[k, nxt] += e[k]
+        want[nxt, k] += e[k]
+    np.testing.assert_allclose(gc.evaluate(H, {w: v}), want, rtol=1e-12)

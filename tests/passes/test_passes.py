@@ -123,3 +123,48 @@ def test_stabilize_rewrites_unstable_formulas_into_their_stable_ops(build, op, r
     with np.errstate(all="ignore"):
         naive = gc.compile(y, [x], passes=[])(v)  # what the formula as written computes
     assert not np.allclose(naive, closed_form(v), rtol=1e-14, atol=0)  # and it was worse
+
+
+def _ops(v):
+    return [u.owner.op.name for u in gc.Graph(v).variables if u.owner is not None]
+
+
+def test_a_repeated_gradient_term_becomes_one_scaled_term():
+    """d/dW (lam/2 * sum(W*W)) is built as c*W + c*W; after the passes it is (2c)*W: one multiply."""
+    W = gc.Variable("W", (4, 3))
+    (g,) = gc.grad(0.5e-3 * (W * W).sum(), [W])
+    (z,) = gc.compile(g).graph.outputs
+    assert _ops(z) == ["multiply"] and z.owner.inputs[0].value == 1e-3
+    names = [r for r, *_ in simplify.FIRED]
+    assert "add_n(a, b, b) -> add_n(a, 2*b)" in names and "c*(d*x) -> (c*d)*x" in names
+    Wv = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_allclose(gc.evaluate(z, {W: Wv}), 1e-3 * Wv, rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (None, 3)], ids=["known", "unknown"])
+def test_a_broadcast_feeding_an_elementwise_op_is_dropped_when_the_other_side_has_the_shape(shape):
+    from graphcomp.ops.shape import broadcast_like
+
+    x, c = gc.Variable("x", shape), gc.Variable("c", ())
+    y = gc.broadcast_to(c, (2, 3)) * x if shape[0] else broadcast_like(c, x) * x
+    (z,) = simplify.run([y])
+    assert _ops(z) == ["multiply"] and set(z.inputs) == {c, x}
+    xv = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(gc.evaluate(z, {x: xv, c: 2.0}), 2.0 * xv)
+
+
+def test_a_broadcast_that_makes_the_shape_stays():
+    x, c = gc.Variable("x", (3,)), gc.Variable("c", ())
+    (z,) = simplify.run([gc.broadcast_to(c, (2, 3)) * x])
+    assert "broadcast_to" in _ops(z) and z.shape == (2, 3)
+
+
+def test_relu_gradients_select_by_multiplying_with_the_mask():
+    """where(x > 0, g, 0) -> g * (x > 0): the lectures' g * 1[z > 0], 3-4x faster in NumPy;
+    with check_finite (which keeps NaN where it was) the select stays."""
+    x = gc.Variable("x", (None, 4))
+    (g,) = gc.grad((gc.relu(x) * np.arange(4.0)).sum(), [x])
+    assert "where" not in _ops(gc.compile(g).graph.outputs[0])
+    assert "where" in _ops(gc.compile(g, check_finite=True).graph.outputs[0])
+    xv = np.array([[-1.0, 2.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(gc.compile(g)(xv), [[0.0, 1.0, 0.0, 3.0]])
