@@ -7,6 +7,8 @@ W1 scalar: the lecture's y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at x=2,
    z=3 with dy/dx and dy/dz; reference: the hand derivation in plain Python.
 W2 mlp: 1-hidden-layer MLP, relu, mean softmax cross-entropy, L2 term; J and the
    gradients of both weights, small and medium; reference: the lectures' closed forms.
+W3 chain: x_{k+1} = tanh(w[k] x_k + b[k]) on a 64-vector, N layers: the time to
+   build + grad + compile (fresh process per N), and run time against a hand loop.
 W4 cnn: x (32, 1, 28, 28) -> conv2d 8 filters 3x3 -> max_pool 2 -> relu ->
    linear to 10 -> mean cross-entropy, gradients of both weights; reference:
    a hand-written NumPy im2col implementation.
@@ -18,17 +20,29 @@ otherwise they say "not installed".
 
 from __future__ import annotations
 
-import math
-import platform
-import statistics
-import sys
-import timeit
-from pathlib import Path
+import os
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+# one thread everywhere, before any numeric library starts its pools
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import math  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers  # noqa: E402
 
 import graphcomp as gc  # noqa: E402
 
@@ -78,6 +92,8 @@ def w1_systems():
             return yt.item(), gx.item(), gz.item()
 
         systems["PyTorch eager"] = torch_w1
+    systems["JAX jit"] = peers.jax_w1()
+    systems["PyTensor (Numba)"] = peers.pytensor_w1()
     return systems
 
 
@@ -195,6 +211,8 @@ def w2_systems(B, d, h, q):
             return Jt.item(), g1.numpy(), g2.numpy()
 
         systems["PyTorch eager"] = torch_w2
+    systems["JAX jit"] = peers.jax_w2(Xv, yv, W1v, W2v, lam)
+    systems["PyTensor (Numba)"] = peers.pytensor_w2(Xv, yv, W1v, W2v, lam)
     return systems
 
 
@@ -226,7 +244,123 @@ def w5_systems(n=1000):
             return (hv.numpy(),)
 
         systems["PyTorch eager"] = torch_w5
+    systems["JAX jit"] = peers.jax_w5(xv, vv)
+    systems["PyTensor (Numba)"] = peers.pytensor_w5(xv, vv)
     return systems
+
+
+# -- W3 ----------------------------------------------------------------------------------------------------
+
+
+def w3_build(n):
+    """x_{k+1} = tanh(w[k] * x_k + b[k]) on a 64-vector, k < n; the sum of the last x."""
+    x0, w, b = gc.Variable("x", (64,)), gc.Variable("w", (n,)), gc.Variable("b", (n,))
+    x = x0
+    for k in range(n):
+        x = gc.tanh(w[k] * x + b[k])
+    return x.sum(), [x0, w, b]
+
+
+def w3_hand(x0, w, b):
+    """The hand-written loop: forward keeping each x, then backward."""
+    n = len(w)
+    xs = [x0]
+    for k in range(n):
+        xs.append(np.tanh(w[k] * xs[-1] + b[k]))
+    g = np.ones_like(x0)
+    gw, gb = np.empty(n), np.empty(n)
+    for k in range(n - 1, -1, -1):
+        g = g * (1 - xs[k + 1] * xs[k + 1])
+        gb[k] = g.sum()
+        gw[k] = g @ xs[k]
+        g = g * w[k]
+    return xs[-1].sum(), gw, gb
+
+
+def w3_data(n):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(64), rng.uniform(0.5, 1.5, n), rng.standard_normal(n) * 0.1
+
+
+def w3_prepare(n):
+    """Seconds to build, differentiate and compile the n-layer chain; the Function."""
+    t0 = time.perf_counter()
+    cost, inputs = w3_build(n)
+    t1 = time.perf_counter()
+    grads = gc.grad(cost, inputs[1:])
+    t2 = time.perf_counter()
+    f = gc.compile([cost, *grads], inputs)
+    t3 = time.perf_counter()
+    return (t1 - t0, t2 - t1, t3 - t2), f
+
+
+def w3_prepare_in_child(n, timeout):
+    """w3_prepare's times, measured in a fresh process (a big graph's memory dies with it)."""
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run; print(*run.w3_prepare({n})[0])"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return tuple(float(t) for t in done.stdout.split())
+
+
+def w3_peer_prepare(system: str, n: int, timeout: float) -> float | None:
+    """Seconds for a peer to build, differentiate, compile and first run the n-layer chain
+    (JAX compiles on the first call), in a fresh process; None past the timeout."""
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run, peers; "
+        f"data = run.w3_data({n}); t = time.perf_counter(); fn = peers.{system}_w3(*data); fn(); "
+        "print(time.perf_counter() - t)"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return float(done.stdout)
+
+
+def w3_peers(n=100, timeout=120) -> None:
+    print(f"\nW3 chain, N={n}: build + grad + compile + first call, fresh process each, {timeout} s limit")
+    print(f"| {'system':<28} | {'seconds':>12} |")
+    print(f"|{'-' * 30}|{'-' * 14}:|")
+    ours = sum(w3_prepare_in_child(n, timeout))
+    print(f"| {'graphcomp compile':<28} | {ours:>10.2f} s |")
+    for label, system, lib in (("JAX jit", "jax", peers.jax), ("PyTensor (Numba)", "pytensor", peers.pytensor)):
+        if lib is None:
+            print(f"| {label:<28} | {'not installed':>12} |")
+            continue
+        t = w3_peer_prepare(system, n, timeout)
+        print(f"| {label:<28} | {f'{t:.2f} s' if t is not None else f'over {timeout} s':>12} |")
+
+
+def w3(sizes=(1_000, 10_000, 100_000), run_sizes=(1_000, 10_000), timeout=600) -> bool:
+    print("\nW3 chain: build + grad + compile (each N in a fresh process), single-threaded")
+    print(f"| {'N':>7} | {'build':>8} | {'grad':>8} | {'compile':>8} | {'total':>8} |")
+    print(f"|{'-' * 9}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|")
+    totals = {}
+    for n in sizes:
+        times = w3_prepare_in_child(n, timeout)
+        if times is None:
+            print(f"| {n:>7} | {'over ' + str(timeout) + ' s':>41} |")
+            continue
+        totals[n] = sum(times)
+        print(f"| {n:>7} | " + " | ".join(f"{t:>6.2f} s" for t in (*times, totals[n])) + " |")
+    if len(totals) > 1:
+        ns = sorted(totals)
+        slope = np.polyfit(np.log(ns), np.log([totals[n] for n in ns]), 1)[0]
+        print(f"fitted exponent of the total, N = {ns[0]} .. {ns[-1]}: {slope:.2f}")
+    ok = True
+    for n in run_sizes:
+        _, f = w3_prepare(n)
+        data = w3_data(n)
+        ok &= run(
+            f"W3 chain run, N={n}", {"hand NumPy loop": lambda: w3_hand(*data), "graphcomp compile": lambda: f(*data)}
+        )
+    return ok
 
 
 # -- the harness -----------------------------------------------------------------------------------------------
@@ -238,7 +372,10 @@ def median_seconds(fn, repeat=9):
 
 
 def run(title: str, systems: dict) -> bool:
-    names = list(systems)
+    """Check every installed system against the first, then print medians and ratios."""
+    if torch is None:
+        systems.setdefault("PyTorch eager", None)
+    names = [n for n, fn in systems.items() if fn is not None]
     want = [np.asarray(v, dtype=float) for v in systems[names[0]]()]
     for name in names[1:]:
         got = [np.asarray(v, dtype=float) for v in systems[name]()]
@@ -249,26 +386,30 @@ def run(title: str, systems: dict) -> bool:
     print(f"| {'system':<28} | {'median':>12} | {'ratio':>7} |")
     print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
     base = None
-    for name in names:
-        t = median_seconds(systems[name])
+    for name, fn in systems.items():
+        if fn is None:
+            print(f"| {name:<28} | {'not installed':>12} | {'':>7} |")
+            continue
+        t = median_seconds(fn)
         base = base or t
         unit, scale = ("ms", 1e3) if t > 1e-3 else ("µs", 1e6)
         print(f"| {name:<28} | {t * scale:>9.2f} {unit} | {t / base:>6.2f}× |")
-    if torch is None:
-        print(f"| {'PyTorch eager':<28} | {'not installed':>12} | {'':>7} |")
     return True
 
 
 def main() -> int:
     print(
         f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, PyTorch {torch.__version__ if torch else 'not installed'}; single-threaded"
+        f"NumPy {np.__version__}, PyTorch {torch.__version__ if torch else 'not installed'}, "
+        f"{peers.versions()}; single-threaded"
     )
     ok = run("W1 scalar: the seed example's y, dy/dx, dy/dz at x=2, z=3", w1_systems())
     ok &= run("W2 mlp small (B=32, d=64, h=128, q=10): J, dJ/dW1, dJ/dW2", w2_systems(32, 64, 128, 10))
     ok &= run("W2 mlp medium (B=256, d=784, h=512, q=10)", w2_systems(256, 784, 512, 10))
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
     ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
+    ok &= w3()
+    w3_peers()
     return 0 if ok else 1
 
 

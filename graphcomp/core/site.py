@@ -7,6 +7,7 @@ import sys
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _inside: dict[str, bool] = {}  # filename -> is it graphcomp's own code
+_basenames: dict[str, str] = {}
 
 
 class Site(tuple):
@@ -22,7 +23,8 @@ class Site(tuple):
     __slots__ = ()
 
     def __str__(self) -> str:
-        return f"{os.path.basename(self[0])}:{self[1]}"
+        base = _basenames.get(self[0]) or _basenames.setdefault(self[0], os.path.basename(self[0]))
+        return f"{base}:{self[1]}"
 
     __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
 

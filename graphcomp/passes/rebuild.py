@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphcomp.core.node import Variable, built_as, make_apply
+from graphcomp.core.node import Variable, _grad_of, _site_override, make_apply
 from graphcomp.core.traverse import ancestors, topological
 
 
@@ -20,8 +20,14 @@ def rebuild(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
         >>> t.inputs == (y,), t.site == s.site
         (True, True)
     """
-    with built_as(v.site, v.grad_of):
+    # built_as, spelled out: this runs for every rewritten node of every pass
+    _site_override.append(v.site)
+    _grad_of.append(v.grad_of)
+    try:
         return make_apply(v.owner.op, inputs, v.shape, v.dtype, v.name)
+    finally:
+        _grad_of.pop()
+        _site_override.pop()
 
 
 def rebuilt(v: Variable, inputs: tuple[Variable, ...]) -> Variable:

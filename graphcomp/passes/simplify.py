@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphcomp.core.node import Variable, built_as, constant
+from graphcomp.core.node import Variable, _grad_of, _site_override, constant
 from graphcomp.core.types import is_fully_known
 from graphcomp.passes.rebuild import rebuilt, transform
 
@@ -165,10 +165,13 @@ def run(outputs: list[Variable]) -> list[Variable]:
 
 def _rewrite(v: Variable, node: Variable) -> Variable:
     """Apply rules until none fires: a rule's result may match another rule.
-    Nodes a rule builds keep v's site and gradient role."""
+    Nodes a rule builds keep v's site and gradient role (built_as, spelled out:
+    this runs for most nodes)."""
     if node.owner is None or node.owner.op.name not in _BY_OP:
         return node
-    with built_as(v.site, v.grad_of):
+    _site_override.append(v.site)
+    _grad_of.append(v.grad_of)
+    try:
         for _ in range(8):  # each firing removes a node, so a few rounds suffice
             if node.owner is None:
                 return node
@@ -180,4 +183,7 @@ def _rewrite(v: Variable, node: Variable) -> Variable:
                     break
             else:
                 return node
-    return node
+        return node
+    finally:
+        _grad_of.pop()
+        _site_override.pop()

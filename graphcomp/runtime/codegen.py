@@ -154,21 +154,18 @@ def _reusable_buffers(plan: Plan, backend) -> set[Variable]:
     return NumPy scalars there), and every node reading it is a ufunc too, so
     no view of it can outlive it.
     """
-    readers: dict[Variable, list[Variable]] = {}
-    for v, _, ins, _ in plan.steps:
-        for i in ins:
-            readers.setdefault(i, []).append(v)
-    out = set()
+    by_op: dict = {}  # ops repeat (every multiply is Multiply()): ask the backend once per op
+    ufunc = {}
     for v, _, _, _ in plan.steps:
-        if not _is_ufunc(v, backend) or not v.shape or None in v.shape:
-            continue
-        if all(_is_ufunc(r, backend) for r in readers.get(v, ())):
-            out.add(v)
+        op = v.owner.op
+        if op not in by_op:
+            by_op[op] = isinstance(backend.callee(op), np.ufunc)
+        ufunc[v] = by_op[op]
+    out = {v for v, _, _, _ in plan.steps if ufunc[v] and v.shape and None not in v.shape}
+    for v, _, ins, _ in plan.steps:
+        if not ufunc[v]:
+            out.difference_update(ins)  # a non-ufunc reader may keep a view of its input
     return out
-
-
-def _is_ufunc(v: Variable, backend) -> bool:
-    return isinstance(backend.callee(v.owner.op), np.ufunc)
 
 
 def _fits(buffer: Variable, v: Variable) -> bool:

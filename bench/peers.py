@@ -1,0 +1,150 @@
+"""The peers' versions of each workload: JAX (jit, CPU) and PyTensor (Numba backend).
+
+Each builder returns a zero-argument callable giving the same outputs as the
+hand-written reference, or None when the library is not installed. The
+threads are pinned to one before the libraries are imported (bench/run.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_platforms", "cpu")
+except ImportError:
+    jax = None
+
+try:
+    import pytensor
+    import pytensor.tensor as pt
+except ImportError:
+    pytensor = None
+
+MODE = "NUMBA"
+
+
+def _jit(fn):
+    compiled = jax.jit(fn)
+
+    def call(*args):
+        return [np.asarray(o) for o in jax.block_until_ready(compiled(*args))]
+
+    return call
+
+
+# -- W1 --------------------------------------------------------------------------------------------------------
+
+
+def _w1_expr(lib, x, z):
+    return lib.exp(x * z) + x * z / lib.log(x) + lib.sin(lib.log(x)) / (x * z)
+
+
+def jax_w1():
+    if jax is None:
+        return None
+    f = _jit(lambda x, z: (_w1_expr(jnp, x, z), *jax.grad(lambda a, b: _w1_expr(jnp, a, b), (0, 1))(x, z)))
+    return lambda: f(2.0, 3.0)
+
+
+def pytensor_w1():
+    if pytensor is None:
+        return None
+    x, z = pt.dscalar("x"), pt.dscalar("z")
+    y = _w1_expr(pt, x, z)
+    f = pytensor.function([x, z], [y, *pytensor.grad(y, [x, z])], mode=MODE)
+    return lambda: f(2.0, 3.0)
+
+
+# -- W2 --------------------------------------------------------------------------------------------------------
+
+
+def _w2_loss(lib, logsumexp, X, y, W1, W2, lam):
+    O = lib.maximum(X @ W1, 0) @ W2  # noqa: E741
+    picked = O[lib.arange(X.shape[0]), y]
+    return lib.mean(logsumexp(O) - picked) + lam / 2 * (lib.sum(W1 * W1) + lib.sum(W2 * W2))
+
+
+def jax_w2(X, y, W1, W2, lam):
+    if jax is None:
+        return None
+
+    def loss(W1, W2, X, y):
+        return _w2_loss(jnp, lambda O: jax.nn.logsumexp(O, axis=1), X, y, W1, W2, lam)
+
+    f = _jit(lambda W1, W2, X, y: (loss(W1, W2, X, y), *jax.grad(loss, (0, 1))(W1, W2, X, y)))
+    return lambda: f(W1, W2, X, y)
+
+
+def pytensor_w2(X, y, W1, W2, lam):
+    if pytensor is None:
+        return None
+    Xs, ys, W1s, W2s = pt.dmatrix("X"), pt.lvector("y"), pt.dmatrix("W1"), pt.dmatrix("W2")
+    J = _w2_loss(pt, lambda O: pt.logsumexp(O, axis=1), Xs, ys, W1s, W2s, lam)
+    f = pytensor.function([Xs, ys, W1s, W2s], [J, *pytensor.grad(J, [W1s, W2s])], mode=MODE)
+    return lambda: f(X, y, W1, W2)
+
+
+# -- W3 --------------------------------------------------------------------------------------------------------
+
+
+def jax_w3(x0, w, b):
+    """JAX traces the Python loop into one straight-line XLA program, as graphcomp does."""
+    if jax is None:
+        return None
+    n = len(w)
+
+    def cost(w, b, x):
+        for k in range(n):
+            x = jnp.tanh(w[k] * x + b[k])
+        return jnp.sum(x)
+
+    f = _jit(lambda w, b, x: (cost(w, b, x), *jax.grad(cost, (0, 1))(w, b, x)))
+    return lambda: f(w, b, x0)
+
+
+def pytensor_w3(x0, w, b):
+    if pytensor is None:
+        return None
+    xs, ws, bs = pt.dvector("x"), pt.dvector("w"), pt.dvector("b")
+    x = xs
+    for k in range(len(w)):
+        x = pt.tanh(ws[k] * x + bs[k])
+    cost = pt.sum(x)
+    f = pytensor.function([xs, ws, bs], [cost, *pytensor.grad(cost, [ws, bs])], mode=MODE)
+    return lambda: f(x0, w, b)
+
+
+# -- W5 --------------------------------------------------------------------------------------------------------
+
+
+def _rosenbrock(lib, x):
+    return lib.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def jax_w5(x, v):
+    if jax is None:
+        return None
+    g = jax.grad(lambda x: _rosenbrock(jnp, x))
+    f = _jit(lambda x, v: (jax.jvp(g, (x,), (v,))[1],))
+    return lambda: f(x, v)
+
+
+def pytensor_w5(x, v):
+    if pytensor is None:
+        return None
+    xs, vs = pt.dvector("x"), pt.dvector("v")
+    g = pytensor.grad(_rosenbrock(pt, xs), xs)
+    f = pytensor.function([xs, vs], [pytensor.grad(pt.sum(g * vs), xs)], mode=MODE)
+    return lambda: f(x, v)
+
+
+def versions() -> str:
+    """The peers' versions, for the table's header line."""
+    return (
+        f"JAX {jax.__version__ if jax else 'not installed'}, "
+        f"PyTensor {pytensor.__version__ if pytensor else 'not installed'} ({MODE})"
+    )
