@@ -9,7 +9,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: demo test lint format bench notebooks clean
+.PHONY: demo test lint format bench bench-peers notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
 bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+# the same, with the peers' rows: installs PyTorch, JAX, PyTensor and Numba into the venv first
+bench-peers: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 clean:

@@ -73,7 +73,7 @@ def jax_w2(X, y, W1, W2, lam):
         return None
 
     def loss(W1, W2, X, y):
-        return _w2_loss(jnp, lambda O: jax.nn.logsumexp(O, axis=1), X, y, W1, W2, lam)
+        return _w2_loss(jnp, lambda o: jax.nn.logsumexp(o, axis=1), X, y, W1, W2, lam)
 
     f = _jit(lambda W1, W2, X, y: (loss(W1, W2, X, y), *jax.grad(loss, (0, 1))(W1, W2, X, y)))
     return lambda: f(W1, W2, X, y)
@@ -83,7 +83,7 @@ def pytensor_w2(X, y, W1, W2, lam):
     if pytensor is None:
         return None
     Xs, ys, W1s, W2s = pt.dmatrix("X"), pt.lvector("y"), pt.dmatrix("W1"), pt.dmatrix("W2")
-    J = _w2_loss(pt, lambda O: pt.logsumexp(O, axis=1), Xs, ys, W1s, W2s, lam)
+    J = _w2_loss(pt, lambda o: pt.logsumexp(o, axis=1), Xs, ys, W1s, W2s, lam)
     f = pytensor.function([Xs, ys, W1s, W2s], [J, *pytensor.grad(J, [W1s, W2s])], mode=MODE)
     return lambda: f(X, y, W1, W2)
 

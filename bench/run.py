@@ -187,14 +187,19 @@ def w2_hand(X, labels, W1, W2, lam):
     return J, dW1, dW2
 
 
+def w2_function(d, h, q, lam):
+    """graphcomp's W2: J, dJ/dW1, dJ/dW2 compiled, inputs X, y, W1, W2."""
+    X, y = gc.Variable("X", (None, d)), gc.Variable("y", (None,), "int64")
+    W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
+    J = gc.nn.cross_entropy(gc.relu(X @ W1) @ W2, y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
+    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2])
+
+
 def w2_systems(B, d, h, q):
     rng = np.random.default_rng(0)
     Xv, yv = rng.standard_normal((B, d)), rng.integers(0, q, B)
     W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
-    X, y = gc.Variable("X", (None, d)), gc.Variable("y", (None,), "int64")
-    W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
-    J = gc.nn.cross_entropy(gc.relu(X @ W1) @ W2, y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
-    f = gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2])
+    f = w2_function(d, h, q, lam)
     systems = {
         "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
         "graphcomp compile": lambda: f(Xv, yv, W1v, W2v),
@@ -214,6 +219,54 @@ def w2_systems(B, d, h, q):
     systems["JAX jit"] = peers.jax_w2(Xv, yv, W1v, W2v, lam)
     systems["PyTensor (Numba)"] = peers.pytensor_w2(Xv, yv, W1v, W2v, lam)
     return systems
+
+
+#: the array-valued operations of w2_hand, views included, one per entry (0-d results are not counted)
+W2_HAND_ARRAY_OPS = (
+    "X @ W1", "maximum(Z, 0)", "H @ W2", "O.max(axis=1)", "O - m", "exp", "E.sum(axis=1)", "S[:, 0]", "log",
+    "m[:, 0]", "+", "arange(n)", "O[arange, labels]", "-", "W1 * W1", "W2 * W2", "E / S", "arange(n)",
+    "G[arange, labels] -= 1", "G /= n", "H.T", "H.T @ G", "lam * W2", "+", "W2.T", "G @ W2.T", "Z > 0", "*",
+    "X.T", "X.T @ (...)", "lam * W1", "+",
+)  # fmt: skip
+
+
+def w2_op_counts(B=256, d=784, h=512, q=10) -> None:
+    """Array operations after the passes: graphcomp's W2 graph against the hand derivation."""
+    f = w2_function(d, h, q, 1e-3)
+    ours = [v for v in f.graph.variables if v.owner is not None and v.ndim > 0]
+    print(
+        f"\nW2 gradient graph after the passes: {len(ours)} array operations; hand derivation: "
+        f"{len(W2_HAND_ARRAY_OPS)} (views counted in both; 0-d values in neither)"
+    )
+
+
+_MEMORY_CHILD = """
+import sys, tracemalloc
+sys.path.insert(0, {here!r})
+import numpy as np, run
+systems = run.w2_systems(256, 784, 512, 10)
+fn = systems[{name!r}]
+fn()
+tracemalloc.start()
+tracemalloc.reset_peak()
+fn()
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile")) -> None:
+    """Peak NumPy memory of one W2-medium call beyond its inputs (tracemalloc sees NumPy's
+    allocations), each system in a fresh process."""
+    print("\nW2 mlp medium, peak memory of one call beyond its inputs (tracemalloc, fresh process each)")
+    print(f"| {'system':<28} | {'peak':>12} | {'ratio':>7} |")
+    print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
+    base = None
+    for name in names:
+        code = _MEMORY_CHILD.format(here=str(Path(__file__).parent), name=name)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        peak = int(done.stdout.split()[-1])
+        base = base or peak
+        print(f"| {name:<28} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
 
 
 # -- W5 --------------------------------------------------------------------------------------------------
@@ -357,9 +410,8 @@ def w3(sizes=(1_000, 10_000, 100_000), run_sizes=(1_000, 10_000), timeout=600) -
     for n in run_sizes:
         _, f = w3_prepare(n)
         data = w3_data(n)
-        ok &= run(
-            f"W3 chain run, N={n}", {"hand NumPy loop": lambda: w3_hand(*data), "graphcomp compile": lambda: f(*data)}
-        )
+        systems = {"hand NumPy loop": lambda d=data: w3_hand(*d), "graphcomp compile": lambda f=f, d=data: f(*d)}
+        ok &= run(f"W3 chain run, N={n}", systems)
     return ok
 
 
@@ -406,6 +458,8 @@ def main() -> int:
     ok = run("W1 scalar: the seed example's y, dy/dx, dy/dz at x=2, z=3", w1_systems())
     ok &= run("W2 mlp small (B=32, d=64, h=128, q=10): J, dJ/dW1, dJ/dW2", w2_systems(32, 64, 128, 10))
     ok &= run("W2 mlp medium (B=256, d=784, h=512, q=10)", w2_systems(256, 784, 512, 10))
+    w2_peak_memory()
+    w2_op_counts()
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
     ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
     ok &= w3()

@@ -27,9 +27,8 @@ def run(outputs: list[Variable]) -> list[Variable]:
     return transform(outputs, _visit)
 
 
-# size_of and arange_like read only their input's runtime shape; a broadcast of a
-# constant is a free view, and left as one simplify can drop it where NumPy broadcasts anyway
-_NEVER = frozenset({"size_of", "arange_like", "broadcast_to", "broadcast_like"})
+# size_of and arange_like read only their input's runtime shape
+_NEVER = frozenset({"size_of", "arange_like"})
 
 
 def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:

@@ -114,6 +114,25 @@ def _scale_of_scale(v, x, y):
     return Multiply()(constant(np.multiply(c.value, d.value)), rest)
 
 
+def _negated_scale(v, *args):
+    """``-(c*x) -> (-c)*x`` and ``c*(-x) -> (-c)*x`` for a one-element constant c."""
+    from graphcomp.ops.binary import Multiply
+
+    if v.owner.op.name == "negative":
+        (a,) = args
+        if a.owner is None or a.owner.op.name != "multiply":
+            return None
+        x, y = a.owner.inputs
+        c, rest = (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+    else:
+        x, y = args
+        c, neg = (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+        rest = neg.owner.inputs[0] if neg is not None and neg.owner and neg.owner.op.name == "negative" else None
+    if c is None or rest is None:
+        return None
+    return Multiply()(constant(np.negative(c.value)), rest)
+
+
 # name -> (op name(s), rule(v, inputs) -> replacement or None[, exact]); exact rules keep
 # the runtime shape by construction, so they also fire where dimensions are unknown
 RULES = {
@@ -141,6 +160,7 @@ RULES = {
     "f(broadcast x, y) -> f(x, y)": (_BINARY, _unbroadcast, True),
     "c*(d*x) -> (c*d)*x": ("multiply", _scale_of_scale, True),
     "where(c, x, 0) -> x*c": ("where", _mask_multiply, True),
+    "-(c*x) -> (-c)*x": (("negative", "multiply"), _negated_scale, True),
 }
 _BY_OP: dict[str, list] = {}
 for _rule, (_ops, _fn, *_exact) in RULES.items():

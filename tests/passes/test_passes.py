@@ -131,14 +131,22 @@ def _ops(v):
 
 def test_a_repeated_gradient_term_becomes_one_scaled_term():
     """d/dW (lam/2 * sum(W*W)) is built as c*W + c*W; after the passes it is (2c)*W: one multiply."""
-    W = gc.Variable("W", (4, 3))
+    W = gc.Variable("W", (64, 128))  # big enough that folding leaves the broadcast of the seed alone
     (g,) = gc.grad(0.5e-3 * (W * W).sum(), [W])
     (z,) = gc.compile(g).graph.outputs
     assert _ops(z) == ["multiply"] and z.owner.inputs[0].value == 1e-3
     names = [r for r, *_ in simplify.FIRED]
     assert "add_n(a, b, b) -> add_n(a, 2*b)" in names and "c*(d*x) -> (c*d)*x" in names
-    Wv = np.random.default_rng(0).standard_normal((4, 3))
+    Wv = np.random.default_rng(0).standard_normal((64, 128))
     np.testing.assert_allclose(gc.evaluate(z, {W: Wv}), 1e-3 * Wv, rtol=1e-15)
+
+
+@pytest.mark.parametrize("build", [lambda x: -(3.0 * x), lambda x: 3.0 * -x, lambda x: (-x) * 3.0])
+def test_a_negation_next_to_a_constant_factor_goes_into_the_constant(build):
+    x = gc.Variable("x", (None,))
+    (z,) = simplify.run([build(x)])
+    assert _ops(z) == ["multiply"] and "-(c*x) -> (-c)*x" in [r for r, *_ in simplify.FIRED]
+    np.testing.assert_array_equal(gc.evaluate(z, {x: [1.0, -2.0]}), [-3.0, 6.0])
 
 
 @pytest.mark.parametrize("shape", [(2, 3), (None, 3)], ids=["known", "unknown"])
