@@ -84,16 +84,32 @@ def _mask_multiply(v, cond, a, b):
     return None
 
 
+def _scaled(c: np.ndarray, t: Variable) -> Variable:
+    """``c * t``, with c multiplied into t's own constant factor if it has one."""
+    from graphcomp.ops.binary import Multiply
+
+    c = constant(c)
+    folded = _scale_of_scale(None, c, t)
+    return Multiply()(c, t) if folded is None else folded
+
+
 def _repeated_terms(v, *terms):
-    from graphcomp.ops.binary import AddN, Multiply
+    from graphcomp.ops.binary import AddN
 
     counts: dict = {}
     for t in terms:
         counts[t] = counts.get(t, 0) + 1
     if len(counts) == len(terms):
         return None
-    merged = [t if n == 1 else Multiply()(constant(np.array(n, dtype=t.dtype)), t) for t, n in counts.items()]
+    merged = [t if n == 1 else _scaled(np.array(n, dtype=t.dtype), t) for t, n in counts.items()]
     return merged[0] if len(merged) == 1 else AddN()(*merged)
+
+
+def _two_terms(v, *terms):
+    """A sum of two is a plain add: a ufunc, whose result can reuse a dying buffer."""
+    from graphcomp.ops.binary import Add
+
+    return Add()(*terms) if len(terms) == 2 else None
 
 
 def _scalar_const(v: Variable) -> bool:
@@ -157,6 +173,7 @@ RULES = {
     "cast x to its dtype -> x": ("cast", lambda v, a: a),
     "add_n of one term -> the term": ("add_n", lambda v, *terms: terms[0] if len(terms) == 1 else None),
     "add_n(a, b, b) -> add_n(a, 2*b)": ("add_n", _repeated_terms, True),
+    "add_n(a, b) -> a + b": ("add_n", _two_terms, True),
     "f(broadcast x, y) -> f(x, y)": (_BINARY, _unbroadcast, True),
     "c*(d*x) -> (c*d)*x": ("multiply", _scale_of_scale, True),
     "where(c, x, 0) -> x*c": ("where", _mask_multiply, True),

@@ -136,9 +136,25 @@ def test_a_repeated_gradient_term_becomes_one_scaled_term():
     (z,) = gc.compile(g).graph.outputs
     assert _ops(z) == ["multiply"] and z.owner.inputs[0].value == 1e-3
     names = [r for r, *_ in simplify.FIRED]
-    assert "add_n(a, b, b) -> add_n(a, 2*b)" in names and "c*(d*x) -> (c*d)*x" in names
+    assert "add_n(a, b, b) -> add_n(a, 2*b)" in names  # 2 * (c * W) is built as (2c) * W
     Wv = np.random.default_rng(0).standard_normal((64, 128))
     np.testing.assert_allclose(gc.evaluate(z, {W: Wv}), 1e-3 * Wv, rtol=1e-15)
+
+
+def test_constant_factors_multiply_into_one():
+    x = gc.Variable("x", (None,))
+    (z,) = simplify.run([2.0 * (x * 3.0)])
+    assert _ops(z) == ["multiply"] and "c*(d*x) -> (c*d)*x" in [r for r, *_ in simplify.FIRED]
+    np.testing.assert_array_equal(gc.evaluate(z, {x: [1.0, -2.0]}), [6.0, -12.0])
+
+
+def test_a_sum_of_two_terms_is_an_add_so_it_can_reuse_a_buffer():
+    x, y = gc.Variable("x", (3,)), gc.Variable("y", (3,))
+    (g,) = gc.grad((gc.exp(x) * y).sum() + (x * x).sum(), [x])
+    f = gc.compile(g)
+    assert "add_n" not in _ops(f.graph.outputs[0]) and "out=" in f.source
+    xv, yv = np.array([0.5, -1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(f(xv, yv), np.exp(xv) * yv + 2 * xv, rtol=1e-14)
 
 
 @pytest.mark.parametrize("build", [lambda x: -(3.0 * x), lambda x: 3.0 * -x, lambda x: (-x) * 3.0])
@@ -176,3 +192,34 @@ def test_relu_gradients_select_by_multiplying_with_the_mask():
     assert "where" in _ops(gc.compile(g, check_finite=True).graph.outputs[0])
     xv = np.array([[-1.0, 2.0, 0.0, 3.0]])
     np.testing.assert_array_equal(gc.compile(g)(xv), [[0.0, 1.0, 0.0, 3.0]])
+
+
+def test_simplify_golden():
+    x = gc.Variable("x", (3,))
+    y = -(-(x * 1.0)).T.T + 0.0 + (x + x.reshape(3))
+    (z,) = simplify.run([y])
+    verify([z], "simplify")
+    assert _text([z]) == [
+        "add  #2  (3,) float64",
+        "  x (input)  #0  (3,) float64",
+        "  add  #1  (3,) float64",
+        "    -> #0 x",
+        "    -> #0 x",
+    ]
+    xv = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_array_equal(gc.evaluate(z, {x: xv}), gc.evaluate(y, {x: xv}))
+
+
+def test_stabilize_golden():
+    from graphcomp.passes import stabilize
+
+    x = gc.Variable("x", (3,))
+    (z,) = stabilize.run([gc.log(gc.softmax(x)) + gc.log(1.0 + x)])
+    verify([z], "stabilize")
+    assert _text([z]) == [
+        "add  #3  (3,) float64",
+        "  log_softmax[axis=0]  #1  (3,) float64",
+        "    x (input)  #0  (3,) float64",
+        "  log1p  #2  (3,) float64",
+        "    -> #0 x",
+    ]
