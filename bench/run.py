@@ -299,6 +299,7 @@ def w5_systems(n=1000):
         systems["PyTorch eager"] = torch_w5
     systems["JAX jit"] = peers.jax_w5(xv, vv)
     systems["PyTensor (Numba)"] = peers.pytensor_w5(xv, vv)
+    systems["closed form fused (Numba)"] = peers.numba_w5(xv, vv)
     return systems
 
 

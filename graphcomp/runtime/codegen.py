@@ -29,9 +29,13 @@ _counter = itertools.count()
 
 
 class NumpyBackend:
-    """Runs ops with NumPy: elementwise ops call their ufunc directly, every
-    other op its ``forward``. A backend for another array library supplies
-    its own ``callee``."""
+    """Runs ops with NumPy: elementwise ops call their ufunc directly, ops with a
+    short NumPy spelling are written inline, every other op calls its ``forward``.
+
+    The backend interface is these three members: ``callee(op)`` (the callable a
+    node's line calls), ``expression(v, arg_names)`` (an inline expression, or
+    None) and ``namespace`` (names the expressions use). A backend for another
+    array library (JAX, CuPy, Dask) supplies its own; the passes never see it."""
 
     name = "numpy"
 
