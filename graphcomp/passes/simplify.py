@@ -72,7 +72,7 @@ def _unbroadcast(v, x, y):
         like = a.owner.op.name == "broadcast_like" and a.owner.inputs[1] is other
         if like or (is_fully_known(v.shape) and broadcast_shapes(inner.shape, other.shape) == v.shape):
             args = (inner, other) if k == 0 else (other, inner)
-            return type(v.owner.op)()(*args)
+            return v.owner.op(*args)
     return None
 
 
