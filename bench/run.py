@@ -241,9 +241,8 @@ def w2_op_counts(B=256, d=784, h=512, q=10) -> None:
 
 
 _MEMORY_CHILD = """
-import sys, tracemalloc
-sys.path.insert(0, {here!r})
-import numpy as np, run
+import tracemalloc
+import run
 systems = run.w2_systems(256, 784, 512, 10)
 fn = systems[{name!r}]
 fn()
@@ -262,9 +261,7 @@ def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile")) -> 
     print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
     base = None
     for name in names:
-        code = _MEMORY_CHILD.format(here=str(Path(__file__).parent), name=name)
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        peak = int(done.stdout.split()[-1])
+        peak = int(_in_child(_MEMORY_CHILD.format(name=name)).split()[-1])
         base = base or peak
         print(f"| {name:<28} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
 
@@ -348,33 +345,33 @@ def w3_prepare(n):
     return (t1 - t0, t2 - t1, t3 - t2), f
 
 
-def w3_prepare_in_child(n, timeout):
-    """w3_prepare's times, measured in a fresh process (a big graph's memory dies with it)."""
-    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run; print(*run.w3_prepare({n})[0])"
+def _in_child(code: str, timeout: float | None = None) -> str | None:
+    """Run ``code`` in a fresh Python with bench/ importable; its stdout, or None past the timeout."""
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n{code}"
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
     if done.returncode:
         raise RuntimeError(done.stderr)
-    return tuple(float(t) for t in done.stdout.split())
+    return done.stdout
+
+
+def w3_prepare_in_child(n, timeout):
+    """w3_prepare's times, measured in a fresh process (a big graph's memory dies with it)."""
+    out = _in_child(f"import run; print(*run.w3_prepare({n})[0])", timeout)
+    return None if out is None else tuple(float(t) for t in out.split())
 
 
 def w3_peer_prepare(system: str, n: int, timeout: float) -> float | None:
     """Seconds for a peer to build, differentiate, compile and first run the n-layer chain
     (JAX compiles on the first call), in a fresh process; None past the timeout."""
     code = (
-        f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run, peers; "
-        f"data = run.w3_data({n}); t = time.perf_counter(); fn = peers.{system}_w3(*data); fn(); "
-        "print(time.perf_counter() - t)"
+        f"import time, run, peers; data = run.w3_data({n}); t = time.perf_counter(); "
+        f"fn = peers.{system}_w3(*data); fn(); print(time.perf_counter() - t)"
     )
-    try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
-    if done.returncode:
-        raise RuntimeError(done.stderr)
-    return float(done.stdout)
+    out = _in_child(code, timeout)
+    return None if out is None else float(out)
 
 
 def w3_peers(n=100, timeout=120) -> None:

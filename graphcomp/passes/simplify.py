@@ -117,14 +117,18 @@ def _scalar_const(v: Variable) -> bool:
     return v.kind == "constant" and v.value.size == 1
 
 
+def _split_const(x, y):
+    """``(c, other)`` for the pair's one-element constant c, or ``(None, None)``."""
+    return (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+
+
 def _scale_of_scale(v, x, y):
     from graphcomp.ops.binary import Multiply
 
-    c, inner = (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+    c, inner = _split_const(x, y)
     if c is None or inner.owner is None or inner.owner.op.name != "multiply":
         return None
-    a, b = inner.owner.inputs
-    d, rest = (a, b) if _scalar_const(a) else (b, a) if _scalar_const(b) else (None, None)
+    d, rest = _split_const(*inner.owner.inputs)
     if d is None:
         return None
     return Multiply()(constant(np.multiply(c.value, d.value)), rest)
@@ -138,11 +142,9 @@ def _negated_scale(v, *args):
         (a,) = args
         if a.owner is None or a.owner.op.name != "multiply":
             return None
-        x, y = a.owner.inputs
-        c, rest = (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+        c, rest = _split_const(*a.owner.inputs)
     else:
-        x, y = args
-        c, neg = (x, y) if _scalar_const(x) else (y, x) if _scalar_const(y) else (None, None)
+        c, neg = _split_const(*args)
         rest = neg.owner.inputs[0] if neg is not None and neg.owner and neg.owner.op.name == "negative" else None
     if c is None or rest is None:
         return None

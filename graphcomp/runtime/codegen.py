@@ -130,10 +130,11 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: 
         lines.append(f"    {names[p]} = _P{p.id}.value  # Parameter {p._label()}, its value at this call")
     line_of: dict[int, Variable] = {}
     reusable = _reusable_buffers(plan, backend)
+    inline = getattr(backend, "expression", None)  # optional in the backend interface
     for v, _, ins, dies in plan.steps:
         names[v] = f"_v{v.id}"
         lines.append(f"    {_comment(v, names)}")
-        expr = backend.expression(v, [names[i] for i in ins]) if hasattr(backend, "expression") else None
+        expr = inline(v, [names[i] for i in ins]) if inline is not None else None
         if expr is None:
             namespace[f"_f{v.id}"] = backend.callee(v.owner.op)
             call = ", ".join(names[i] for i in ins)

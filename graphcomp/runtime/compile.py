@@ -90,13 +90,7 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         if self._fast is not None and not kwargs and len(args) == len(self._fast) and self._all_ready(args):
-            try:
-                out = self._generated.fn(*args)
-            except Exception as e:
-                failure = self._generated.failure(e)
-                if failure is None:
-                    raise
-                raise failure from e
+            out = self._run_generated(args)
             return self._finish(out) if self.updates else (out[0] if self._single else list(out))
         if self._scalar is not None and not kwargs and len(args) == len(self._args):
             for a in args:
@@ -136,14 +130,18 @@ class Function:
         if self._plan is not None:
             out = self._plan.run(dict(zip(self._args, checked)), check_finite=True)
         else:
-            try:
-                out = self._generated.fn(*checked)
-            except Exception as e:
-                failure = self._generated.failure(e)
-                if failure is None:
-                    raise
-                raise failure from e
+            out = self._run_generated(checked)
         return self._finish(out)
+
+    def _run_generated(self, args):
+        """Call the generated function; an exception inside it names the failing node."""
+        try:
+            return self._generated.fn(*args)
+        except Exception as e:
+            failure = self._generated.failure(e)
+            if failure is None:
+                raise
+            raise failure from e
 
     def _all_ready(self, args) -> bool:
         for a, (dtype, shape, unknown) in zip(args, self._fast):

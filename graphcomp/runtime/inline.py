@@ -14,7 +14,7 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.types import is_fully_known, normalize_axes
 from graphcomp.ops.binary import AddN, Where
-from graphcomp.ops.indexing import GetItem
+from graphcomp.ops.indexing import GetItem, _template_text
 from graphcomp.ops.linalg import MatMul
 from graphcomp.ops.reduce import Max, Min, Sum
 from graphcomp.ops.shape import ExpandDims, Reshape, SumTo, Transpose
@@ -31,16 +31,8 @@ NAMESPACE = {
 
 
 def _index_text(template: tuple) -> str:
-    parts = []
-    for t in template:
-        if t[0] == "i":
-            parts.append(str(t[1]))
-        elif t[0] == "s":
-            bounds = ["" if e is None else str(e) for e in t[1:]]
-            parts.append(":".join(bounds if t[3] is not None else bounds[:2]))
-        else:
-            parts.append("None" if t[0] == "n" else "...")
-    return ", ".join(parts) if parts else "()"
+    # the op's own label spells a basic index as Python does; an empty one is ()
+    return _template_text(template) or "()"
 
 
 def _getitem(op: GetItem, v: Variable, args: list[str]) -> str | None:
