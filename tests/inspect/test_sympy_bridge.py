@@ -89,7 +89,9 @@ def test_sympy_diff_of_to_sympy_equals_to_sympy_of_grad(seed, depth):
     ey = gc.to_sympy(y, symbols=symbols)
     for s, g in zip(svars, gc.grad(y, gvars, disconnected="zero")):
         diff = sp.diff(ey, s) - gc.to_sympy(g, symbols=symbols)
-        assert sp.simplify(diff) == 0 or _numerically_zero(diff, svars)
+        # the same either-or as before, the cheap side first: sp.simplify can run for tens of
+        # minutes on some random expressions, so it is asked only when the numbers disagree
+        assert _numerically_zero(diff, svars) or sp.simplify(diff) == 0
 
 
 def _numerically_zero(e, svars) -> bool:
