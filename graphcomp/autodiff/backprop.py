@@ -125,6 +125,8 @@ def _why_disconnected(cost: Variable, target: Variable, g: Variable) -> str:
         what = f"the non-differentiable op {b.owner.op.name}"
     elif not is_differentiable_dtype(b.dtype):
         what = f"an integer or boolean value ({b.dtype})"
+    elif b.owner is not None and b.owner.op.name != "consider_constant":
+        what = f"{b.owner.op.name}, which passes no gradient to that input"
     else:
         what = "a consider_constant node"
     return f"every path is blocked by {what}: {b._label()} built at {b.site}"

@@ -5,6 +5,7 @@ from graphcomp.ops import (  # noqa: F401
     control,
     conv,
     elementwise,
+    fused,
     indexing,
     linalg,
     nn,

@@ -6,11 +6,14 @@ from collections.abc import Iterable
 
 from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
-from graphcomp.passes import cse, dce, fold, simplify, stabilize
+from graphcomp.passes import cse, dce, fold, fuse, simplify, stabilize
 from graphcomp.passes.verify import verify
 
 #: the passes gc.compile runs, in order
 PASSES = [cse, fold, simplify, stabilize, cse, dce]
+
+#: passes a backend asks for by name (``backend.passes``), run after the others
+BACKEND_PASSES = {fuse.name: fuse}
 
 
 def pass_names() -> list[str]:
@@ -23,8 +26,11 @@ def pass_names() -> list[str]:
     return list(dict.fromkeys(p.name for p in PASSES))
 
 
-def optimize(outputs: list[Variable], skip: Iterable[str] = (), check: bool = False) -> list[Variable]:
-    """Run every pass not named in ``skip``; with ``check``, verify after each.
+def optimize(
+    outputs: list[Variable], skip: Iterable[str] = (), check: bool = False, extra: Iterable[str] = ()
+) -> list[Variable]:
+    """Run every pass not named in ``skip``, then the backend passes named in
+    ``extra`` (see ``BACKEND_PASSES``); with ``check``, verify after each.
 
     Example:
         >>> import graphcomp as gc
@@ -34,13 +40,13 @@ def optimize(outputs: list[Variable], skip: Iterable[str] = (), check: bool = Fa
         ['sin', 'add']
     """
     skip = set(skip)
-    unknown = skip - set(pass_names())
+    unknown = (skip - set(pass_names()) - set(BACKEND_PASSES)) | (set(extra) - set(BACKEND_PASSES))
     if unknown:
         from graphcomp.errors import ArgumentError
 
         raise ArgumentError(f"compile: unknown pass(es) {sorted(unknown)}; the passes are {pass_names()}")
     with gc_paused():
-        for p in PASSES:
+        for p in PASSES + [BACKEND_PASSES[n] for n in extra]:
             if p.name in skip:
                 continue
             outputs = p.run(outputs)

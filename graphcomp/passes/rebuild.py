@@ -20,11 +20,26 @@ def rebuild(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
         >>> t.inputs == (y,), t.site == s.site
         (True, True)
     """
+    return build_like(v, v.owner.op, inputs)
+
+
+def build_like(v: Variable, op, inputs: tuple[Variable, ...]) -> Variable:
+    """``op`` applied to ``inputs`` where and as ``v`` was built: its shape, dtype,
+    name, creation site and gradient role (for a node that replaces ``v``).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.ops.elementwise import Cos
+        >>> s = gc.sin(gc.Variable("x"))
+        >>> c = build_like(s, Cos(), s.owner.inputs)
+        >>> c.owner.op.name, c.site == s.site
+        ('cos', True)
+    """
     # built_as, spelled out: this runs for every rewritten node of every pass
     _site_override.append(v.site)
     _grad_of.append(v.grad_of)
     try:
-        return make_apply(v.owner.op, inputs, v.shape, v.dtype, v.name)
+        return make_apply(op, inputs, v.shape, v.dtype, v.name)
     finally:
         _grad_of.pop()
         _site_override.pop()

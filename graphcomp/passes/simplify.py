@@ -66,14 +66,33 @@ def _unbroadcast(v, x, y):
     from graphcomp.core.types import broadcast_shapes
 
     for k, (a, other) in enumerate(((x, y), (y, x))):
-        if a.owner is None or a.owner.op.name not in _BROADCASTS:
+        if a.kind == "constant":  # constant folding materialises broadcasts: undo that
+            inner, like = _uniform_scalar(a), False
+            if inner is None:
+                continue
+        elif a.owner is None or a.owner.op.name not in _BROADCASTS:
             continue
-        inner = a.owner.inputs[0]
-        like = a.owner.op.name == "broadcast_like" and a.owner.inputs[1] is other
+        else:
+            inner = a.owner.inputs[0]
+            like = a.owner.op.name == "broadcast_like" and a.owner.inputs[1] is other
         if like or (is_fully_known(v.shape) and broadcast_shapes(inner.shape, other.shape) == v.shape):
             args = (inner, other) if k == 0 else (other, inner)
             return v.owner.op(*args)
     return None
+
+
+def _uniform_scalar(c: Variable) -> Variable | None:
+    """The 0-d constant whose broadcast ``c`` is, for a constant array of one repeated value."""
+    a = c.value
+    if a.size <= 1 or not (a == a.flat[0]).all():
+        return None
+    return constant(a.flat[0], dtype=a.dtype)
+
+
+def _ones(v: Variable) -> Variable | None:
+    from graphcomp.api import ones_like
+
+    return ones_like(v) if is_fully_known(v.shape) else None
 
 
 def _mask_multiply(v, cond, a, b):
@@ -160,6 +179,7 @@ RULES = {
     "x-0 -> x": ("subtract", lambda v, x, y: x if _const(y, 0) else None),
     "x/1 -> x": ("divide", lambda v, x, y: x if _const(y, 1) else None),
     "x**1 -> x": ("power", lambda v, x, y: x if _const(y, 1) else None),
+    "x**0 -> 1": ("power", lambda v, x, y: _ones(v) if _const(y, 0) else None),
     "neg(neg x) -> x": ("negative", lambda v, a: a.inputs[0] if a.owner and a.owner.op.name == "negative" else None),
     "transpose(transpose x) -> transpose x": (
         "transpose",
@@ -176,7 +196,7 @@ RULES = {
     "add_n of one term -> the term": ("add_n", lambda v, *terms: terms[0] if len(terms) == 1 else None),
     "add_n(a, b, b) -> add_n(a, 2*b)": ("add_n", _repeated_terms, True),
     "add_n(a, b) -> a + b": ("add_n", _two_terms, True),
-    "f(broadcast x, y) -> f(x, y)": (_BINARY, _unbroadcast, True),
+    "f(broadcast x, y) -> f(x, y)": (_BINARY, _unbroadcast, True),  # also a folded broadcast (uniform constant)
     "c*(d*x) -> (c*d)*x": ("multiply", _scale_of_scale, True),
     "where(c, x, 0) -> x*c": ("where", _mask_multiply, True),
     "-(c*x) -> (-c)*x": (("negative", "multiply"), _negated_scale, True),

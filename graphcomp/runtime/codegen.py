@@ -32,12 +32,15 @@ class NumpyBackend:
     """Runs ops with NumPy: elementwise ops call their ufunc directly, ops with a
     short NumPy spelling are written inline, every other op calls its ``forward``.
 
-    The backend interface is these three members: ``callee(op)`` (the callable a
+    The backend interface is these four members: ``callee(op)`` (the callable a
     node's line calls), ``expression(v, arg_names)`` (an inline expression, or
-    None) and ``namespace`` (names the expressions use). A backend for another
+    None), ``namespace`` (names the expressions use) and ``passes`` (backend
+    passes to run, e.g. the Numba backend's ``fuse``). A backend for another
     array library (JAX, CuPy, Dask) supplies its own; the passes never see it."""
 
     name = "numpy"
+    #: backend passes (``graphcomp.passes.pipeline.BACKEND_PASSES``) run after the common ones
+    passes: tuple[str, ...] = ()
 
     def callee(self, op):
         """The Python callable a node's line calls, given the node's op.

@@ -17,7 +17,7 @@ from graphcomp.core.types import fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import optimize, pass_names
-from graphcomp.runtime.codegen import generate, generate_scalar
+from graphcomp.runtime.codegen import NumpyBackend, generate, generate_scalar
 from graphcomp.runtime.evaluate import Plan
 from graphcomp.runtime.feed import check_value, missing_input_message
 
@@ -47,28 +47,30 @@ class Function:
         updates: list[tuple[Variable, Variable]] = (),
         passes: Iterable[str] | None = None,
         verify_passes: bool = False,
+        backend=None,
     ):
         self.outputs = outputs
+        self.backend = backend = _backend(backend)
         self.check_finite = check_finite
         self.inputs = inputs
         self.updates = list(updates)
         self._single = single
-        if passes is not None and set(passes) - set(pass_names()):
-            raise ArgumentError(
-                f"compile: unknown pass(es) {sorted(set(passes) - set(pass_names()))}; the passes are {pass_names()}"
-            )
-        skip = set() if passes is None else set(pass_names()) - set(passes)
+        known = pass_names() + list(backend.passes)
+        if passes is not None and set(passes) - set(known):
+            raise ArgumentError(f"compile: unknown pass(es) {sorted(set(passes) - set(known))}; the passes are {known}")
+        skip = set() if passes is None else set(known) - set(passes)
         if check_finite:
             # the guard must see the values the user's graph makes: no rewrite that
             # could drop a NaN or Inf (x * 0 -> 0) or compute it elsewhere
-            skip |= {"constant-fold", "simplify", "stabilize"}
-        optimized = optimize(outputs + [new for _, new in self.updates], skip=skip, check=verify_passes)
+            skip |= {"constant-fold", "simplify", "stabilize"} | set(backend.passes)
+        roots = outputs + [new for _, new in self.updates]
+        optimized = optimize(roots, skip=skip, check=verify_passes, extra=backend.passes)
         self.graph = Graph(optimized)
         needed = set(self.graph.input_variables)
         self._needed = [v in needed for v in inputs]
         self._args = [v for v in inputs if v in needed]
         plan = Plan.build(optimized)  # one schedule serves the checked loop and both code generators
-        self._generated = generate(optimized, self._args, plan=plan)
+        self._generated = generate(optimized, self._args, backend=backend, plan=plan)
         self._plan = plan if check_finite else None
         # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
         scalar = not check_finite and len(self._args) == len(inputs)
@@ -184,6 +186,7 @@ def compile(  # noqa: A001
     check_finite: bool = False,
     passes: Iterable[str] | None = None,
     verify_passes: bool = False,
+    backend=None,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
@@ -197,7 +200,10 @@ def compile(  # noqa: A001
     keep every value as the user's graph makes it. ``passes`` names the rewrite passes
     to run (default: all; see ``graphcomp.passes.pipeline.pass_names()``), so
     each pass's effect can be seen in ``f.graph`` and ``f.source``;
-    ``verify_passes`` checks the graph after every pass.
+    ``verify_passes`` checks the graph after every pass. ``backend`` is
+    ``"numpy"`` (the default), ``"numba"`` (fuses elementwise chains into
+    compiled loops; needs the ``numba`` extra) or a backend object (see
+    ``graphcomp.runtime.codegen.NumpyBackend``).
 
     Example:
         >>> import graphcomp as gc
@@ -223,7 +229,23 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v._label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
-    return Function(outs, single, ins, check_finite, pairs, passes, verify_passes)
+    return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend)
+
+
+def _backend(spec):
+    """The backend object for ``compile(..., backend=spec)``."""
+    if spec is None or spec == "numpy":
+        return NumpyBackend()
+    if spec == "numba":
+        from graphcomp.runtime.numba_backend import NumbaBackend  # Numba is an optional extra
+
+        return NumbaBackend()
+    if isinstance(spec, str):
+        raise ArgumentError(f"compile: unknown backend {spec!r}; the backends are 'numpy' and 'numba'")
+    missing = [m for m in ("callee", "passes") if not hasattr(spec, m)]
+    if missing:
+        raise ArgumentError(f"compile: the backend {spec!r} has no {' or '.join(missing)} (see NumpyBackend)")
+    return spec
 
 
 def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:

@@ -18,6 +18,7 @@ import graphcomp as gc
 from graphcomp.ops.binary import add_n
 from graphcomp.ops.control import ArangeLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.conv import Conv2DInputGrad, Conv2DWeightGrad, MaxPool2D, MaxPool2DGrad, MaxPool2DRoute
+from graphcomp.ops.fused import fused
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
 
@@ -381,3 +382,43 @@ spec("max_pool2d_grad", lambda x, g: MaxPool2DGrad(3, 2)(x, MaxPool2D(3, 2)(x), 
 spec("max_pool2d_route", lambda x, u: MaxPool2DRoute(3, 2)(x, MaxPool2D(3, 2)(x), u),
      lambda x, u: _pool_route_loop(x, u, 3, 2), [(2, 2, 7, 6), (2, 2, 7, 6)], [distinct, normal],
      diff=[1], second=True, unknown=False)  # fmt: skip
+
+# -- fused elementwise programs (the fuse pass's nodes) -------------------------------------------
+
+spec(
+    "fused-tanh-affine",
+    lambda x, w, b: fused((("multiply", "a0", "a1"), ("add", "t0", "a2"), ("tanh", "t1")), x, w, b),
+    lambda x, w, b: np.tanh(x * w + b),
+    [(2, 3), (3,), ()],
+    second=True,
+)
+spec(
+    "fused-shared-step",
+    lambda x, y: fused(
+        (("constant", 2.0), ("subtract", "a0", "a1"), ("square", "t1"), ("multiply", "t0", "t1"), ("add", "t2", "t3")),
+        x,
+        y,
+    ),
+    lambda x, y: (x - y) ** 2 + 2.0 * (x - y),
+    [(4,), (4,)],
+    second=True,
+)
+spec(
+    "fused-mask",
+    lambda x, y: fused((("greater", "a0", "a1"), ("multiply", "a0", "t0"), ("exp", "t1")), x, y),
+    lambda x, y: np.exp(x * (x > y)),
+    [(3, 2), (2,)],
+    away_from_zero,
+    diff=[0],
+    second=True,
+)
+spec(
+    "fused-where-add_n",
+    lambda c, a, b: fused(
+        (("sigmoid", "a1"), ("softplus", "a2"), ("where", "a0", "t0", "t1"), ("add_n", "t2", "a1", "t0")), c, a, b
+    ),
+    lambda c, a, b: np.where(c, 1 / (1 + np.exp(-a)), np.log1p(np.exp(b))) + a + 1 / (1 + np.exp(-a)),
+    [(3,), (3,), (3,)],
+    dtypes=["bool", "float64", "float64"],
+    second=True,
+)

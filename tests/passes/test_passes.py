@@ -183,6 +183,27 @@ def test_a_broadcast_that_makes_the_shape_stays():
     assert "broadcast_to" in _ops(z) and z.shape == (2, 3)
 
 
+def test_a_folded_broadcast_feeding_an_elementwise_op_becomes_its_scalar():
+    x = gc.Variable("x", (4,))
+    (z,) = simplify.run([x * gc.constant(np.full(4, 3.0))])
+    assert _ops(z) == ["multiply"] and z.inputs[1].shape == () and float(z.inputs[1].value) == 3.0
+    np.testing.assert_array_equal(gc.evaluate(z, {x: np.arange(4.0)}), 3.0 * np.arange(4.0))
+    (w,) = simplify.run([x * gc.constant([3.0, 3.0, 3.0, 2.0])])  # not one repeated value: kept
+    assert w.inputs[1].shape == (4,)
+
+
+def test_x_to_the_zero_is_one_and_the_factor_disappears():
+    """The second derivative of x**2 builds 2 * x**0; NumPy's x**0 is 1 even for NaN and inf."""
+    x = gc.Variable("x", (3,))
+    (z,) = simplify.run([(x**0.0) * x])
+    assert z is x and "x**0 -> 1" in [r for r, *_ in simplify.FIRED]
+    (h,) = gc.compile(gc.grad(gc.grad((x**2.0).sum(), x).sum(), x)).graph.outputs
+    assert "power" not in _ops(h)
+    (one,) = simplify.run([x**0.0])
+    special = np.array([np.nan, np.inf, 0.0])
+    np.testing.assert_array_equal(gc.evaluate(one, {}), np.power(special, 0.0))
+
+
 def test_relu_gradients_select_by_multiplying_with_the_mask():
     """where(x > 0, g, 0) -> g * (x > 0): the lectures' g * 1[z > 0], 3-4x faster in NumPy;
     with check_finite (which keeps NaN where it was) the select stays."""

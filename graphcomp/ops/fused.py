@@ -1,0 +1,190 @@
+"""Fused elementwise ops: a connected group of elementwise nodes computed as one.
+
+The ``fuse`` pass (``graphcomp/passes/fuse.py``) replaces such a group by one
+``fused`` node whose ``program`` lists the group's steps. Its NumPy forward
+runs the steps one after the other, so ``evaluate`` and every backend can run
+it; the Numba backend compiles the program into one ufunc, one loop over the
+elements with no temporaries (PyTensor's Composite inside Elemwise). Its
+bprop expands the program into graph ops and runs each step's own bprop, so a
+fused graph is differentiable again.
+
+A program is a tuple of steps. Step ``k`` is named ``t{k}``; input ``j`` is
+``a{j}``. A step is ``(op_name, operand, ...)`` with operands named that way,
+or ``("constant", number)``. The last step is the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from graphcomp.core.node import Variable, constant
+from graphcomp.core.types import broadcast_shapes
+from graphcomp.errors import DTypeError, GraphError
+from graphcomp.ops import binary as _binary
+from graphcomp.ops import elementwise as _elementwise
+from graphcomp.ops.base import REGISTRY, Op
+
+__all__ = ["Fused", "FUSIBLE", "expand", "fused", "program_dtype"]
+
+#: the ops a fused program may use: elementwise, without parameters
+FUSIBLE = frozenset(
+    name
+    for name, cls in REGISTRY.items()
+    if cls.__module__ in (_binary.__name__, _elementwise.__name__) and not dataclasses.fields(cls)
+)
+
+_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_INFIX.update(
+    {"less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=", "equal": "==", "not_equal": "!="}
+)
+
+
+@functools.cache
+def _op(name: str) -> Op:
+    return REGISTRY[name]()
+
+
+@dataclasses.dataclass(frozen=True)
+class Fused(Op):
+    """One node computing a program of elementwise steps over its inputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x, y = gc.Variable("x", (3,)), gc.Variable("y", (3,))
+        >>> z = Fused((("multiply", "a0", "a1"), ("tanh", "t0")), ("float64", "float64"))(x, y)
+        >>> z.owner.op.label()
+        'fused[tanh(a0 * a1)]'
+        >>> gc.evaluate(z, {x: [1.0, 2.0, 0.0], y: [0.5, 0.25, 9.0]}).round(4).tolist()
+        [0.4621, 0.4621, 0.0]
+    """
+
+    name = "fused"
+    program: tuple
+    dtypes: tuple  # the inputs' dtypes, as strings
+
+    def infer(self, *inputs):
+        if len(inputs) != len(self.dtypes):
+            raise GraphError(f"fused: the program takes {len(self.dtypes)} inputs, got {len(inputs)}")
+        for k, (x, d) in enumerate(zip(inputs, self.dtypes)):
+            if x.dtype != np.dtype(d):
+                raise DTypeError(f"fused: input a{k} ({x._label()}) has dtype {x.dtype}, the program expects {d}")
+        return broadcast_shapes(*(x.shape for x in inputs), op=self.name), program_dtype(self)
+
+    def forward(self, *arrays):
+        values = {f"a{j}": a for j, a in enumerate(arrays)}
+        for k, (name, *operands) in enumerate(self.program):
+            if name == "constant":
+                values[f"t{k}"] = np.float64(operands[0])
+            else:
+                values[f"t{k}"] = _op(name).forward(*(values[o] for o in operands))
+        return values[f"t{len(self.program) - 1}"]
+
+    def bprop(self, inputs, output, G):
+        steps = expand(self, inputs)
+        values = {f"a{j}": x for j, x in enumerate(inputs)} | {f"t{k}": s for k, s in enumerate(steps)}
+        terms: dict[str, list[Variable]] = {f"t{len(steps) - 1}": [G]}
+        for k in range(len(steps) - 1, -1, -1):  # a reverse sweep over the steps, as build_grad does
+            name, *operands = self.program[k]
+            if f"t{k}" not in terms or name == "constant":
+                continue
+            grads = _op(name).bprop([values[o] for o in operands], steps[k], _binary.add_n(*terms[f"t{k}"]))
+            for o, g in zip(operands, grads):
+                if g is not None:
+                    terms.setdefault(o, []).append(g)
+        return [_binary.add_n(*terms[f"a{j}"]) if f"a{j}" in terms else None for j in range(len(inputs))]
+
+    def label(self) -> str:
+        return f"fused[{self.text()}]"
+
+    def text(self) -> str:
+        """The program as one expression over ``a0, a1, ...``, parenthesised as Python
+        would need; a step read twice is named first (``t1 = ...; ``).
+
+        Example:
+            >>> Fused((("negative", "a0"), ("exp", "t0"), ("subtract", "a1", "t1")), ("float64",) * 2).text()
+            'a1 - exp(-a0)'
+        """
+        uses: dict[str, int] = {}
+        for _, *operands in self.program:
+            for o in operands:
+                if isinstance(o, str):
+                    uses[o] = uses.get(o, 0) + 1
+        shown: dict[str, tuple[str, int]] = {}  # operand -> (text, precedence)
+        named: list[str] = []  # a step read twice is named once, not written out twice
+        for k, (name, *operands) in enumerate(self.program):
+            args = [shown.get(o, (o, _ATOM)) for o in operands]
+            if name == "constant":
+                shown[f"t{k}"] = (repr(operands[0]), _ATOM if operands[0] >= 0 else _UNARY)
+            elif name == "negative":
+                shown[f"t{k}"] = (f"-{_wrap(args[0], _UNARY)}", _UNARY)
+            elif name in _INFIX:
+                p = _PRECEDENCE[name]
+                # a - (b - c), a / (b * c) and (a ** b) ** c need their parentheses
+                left = _wrap(args[0], p + (name == "power"))
+                right = _wrap(args[1], p + (name in ("subtract", "divide")) - (name == "power"))
+                shown[f"t{k}"] = (f"{left} {_INFIX[name]} {right}", p)
+            else:
+                shown[f"t{k}"] = (f"{name}({', '.join(a for a, _ in args)})", _ATOM)
+            if uses.get(f"t{k}", 0) > 1 and name != "constant":
+                named.append(f"t{k} = {shown[f't{k}'][0]}; ")
+                shown[f"t{k}"] = (f"t{k}", _ATOM)
+        return "".join(named) + shown[f"t{len(self.program) - 1}"][0]
+
+
+_ATOM, _UNARY = 9, 6
+_PRECEDENCE = {"power": 7, "multiply": 5, "divide": 5, "add": 4, "subtract": 4}
+_PRECEDENCE.update(dict.fromkeys(["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"], 3))
+
+
+def _wrap(arg: tuple[str, int], at_least: int) -> str:
+    text, precedence = arg
+    return text if precedence >= at_least else f"({text})"
+
+
+@functools.cache
+def program_dtype(op: Fused) -> np.dtype:
+    """The dtype of a fused node's result: NumPy's own promotion, quirks included,
+    found by running the program once on one element of each input dtype.
+
+    Example:
+        >>> program_dtype(Fused((("greater", "a0", "a1"),), ("float64", "float64")))
+        dtype('bool')
+    """
+    with np.errstate(all="ignore"):
+        return np.asarray(op.forward(*(np.ones(1, d) for d in op.dtypes))).dtype
+
+
+def expand(op: Fused, inputs) -> list[Variable]:
+    """The program's steps built as ordinary graph ops on ``inputs``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> [s.owner.op.name for s in expand(Fused((("exp", "a0"), ("square", "t0")), ("float64",)), [x])]
+        ['exp', 'square']
+    """
+    values = {f"a{j}": x for j, x in enumerate(inputs)}
+    steps = []
+    for k, (name, *operands) in enumerate(op.program):
+        if name == "constant":
+            step = constant(operands[0])
+        else:
+            step = _op(name)(*(values[o] for o in operands))
+        values[f"t{k}"] = step
+        steps.append(step)
+    return steps
+
+
+def fused(program, *inputs: Variable) -> Variable:
+    """A fused node computing ``program`` (see the module docstring) over ``inputs``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> fused((("constant", 2.0), ("multiply", "a0", "t0")), x).owner.op.text()
+        'a0 * 2.0'
+    """
+    return Fused(tuple(tuple(s) for s in program), tuple(str(x.dtype) for x in inputs))(*inputs)

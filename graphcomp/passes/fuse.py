@@ -1,0 +1,107 @@
+"""Elementwise fusion: each connected group of elementwise nodes becomes one
+``fused`` node (``graphcomp/ops/fused.py``).
+
+A backend pass: the Numba backend runs it, since it compiles a fused node into
+one loop; under NumPy a fused node runs step by step and gains nothing.
+
+A node joins the group of its consumers when it is elementwise, a float64 or
+bool array of the group result's static shape, not an output, and every one of
+its consumers is in that one group. Only a group's result is then read from
+outside, so replacing a group by one node cannot make a cycle. 0-d float64
+constants become literals of the program; 0-d values stay outside (they cost
+one NumPy scalar operation, and the scalar code path wants them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphcomp.core.node import Variable
+from graphcomp.core.traverse import ancestors, consumers_map, topological
+from graphcomp.ops.fused import FUSIBLE, Fused
+from graphcomp.passes.rebuild import build_like, rebuilt
+
+name = "fuse"
+
+_KINDS = (np.dtype("float64"), np.dtype(bool))
+
+
+def _fusible(v: Variable) -> bool:
+    return v.owner is not None and v.owner.op.name in FUSIBLE and v.dtype in _KINDS and v.shape != ()
+
+
+def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
+    """Each fusible node's group, named by the group's result node.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,))
+        >>> y = gc.tanh(x * 2.0 + 1.0)
+        >>> len(set(groups([y]).values()))
+        1
+    """
+    order = topological(ancestors(outputs))
+    consumers = consumers_map(order)
+    is_output = set(outputs)
+    group: dict[Variable, Variable] = {}
+    for v in reversed(order):  # consumers first
+        if not _fusible(v):
+            continue
+        around = {group.get(c) for c in consumers.get(v, ())}
+        if v not in is_output and len(around) == 1:
+            (root,) = around
+            if root is not None and root.shape == v.shape and None not in v.shape:
+                group[v] = root
+                continue
+        group[v] = v
+    return group
+
+
+def run(outputs: list[Variable]) -> list[Variable]:
+    """Replace every group of two or more elementwise nodes by one fused node.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,))
+        >>> (y,) = run([gc.tanh(x * 2.0 + 1.0)])
+        >>> y.owner.op.label()
+        'fused[tanh(a0 * 2.0 + 1.0)]'
+    """
+    group = groups(outputs)
+    members: dict[Variable, list[Variable]] = {}
+    for v, root in group.items():
+        members.setdefault(root, []).append(v)
+    new: dict[Variable, Variable] = {}
+    for v in topological(ancestors(outputs)):
+        if v.owner is None:
+            new[v] = v
+        elif v in group and len(members[group[v]]) > 1:
+            if group[v] is v:
+                new[v] = _fuse(v, members[v], new)
+        else:
+            new[v] = rebuilt(v, tuple(new[i] for i in v.owner.inputs))
+    return [new[o] for o in outputs]
+
+
+def _fuse(root: Variable, group: list[Variable], new: dict[Variable, Variable]) -> Variable:
+    """One fused node computing ``root`` from the group's outside inputs."""
+    inside = set(group)
+    operand: dict[Variable, str] = {}
+    outside: list[Variable] = []
+    program: list[tuple] = []
+    for v in sorted(group, key=lambda m: m.id):  # creation order is topological
+        args = []
+        for i in v.owner.inputs:
+            if i not in operand:
+                if i.kind == "constant" and i.shape == () and i.dtype == np.float64 and np.isfinite(i.value):
+                    program.append(("constant", float(i.value)))
+                    operand[i] = f"t{len(program) - 1}"
+                else:
+                    assert i not in inside, "a member is read before it is computed"
+                    outside.append(i)
+                    operand[i] = f"a{len(outside) - 1}"
+            args.append(operand[i])
+        program.append((v.owner.op.name, *args))
+        operand[v] = f"t{len(program) - 1}"
+    op = Fused(tuple(program), tuple(str(i.dtype) for i in outside))
+    return build_like(root, op, tuple(new[i] for i in outside))
