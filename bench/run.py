@@ -53,6 +53,14 @@ try:
 except ImportError:
     torch = None
 
+try:
+    import numba  # noqa: F401 - graphcomp's optional backend
+
+    NUMBA = True
+except ImportError:
+    NUMBA = False
+NUMBA_ROW = "graphcomp compile (Numba)"
+
 
 # -- W1 --------------------------------------------------------------------------------------------------
 
@@ -146,9 +154,11 @@ def w4_systems():
     logits = gc.relu(gc.max_pool2d(gc.conv2d(x, w), 2)).reshape(-1, FLAT) @ Wl
     cost = gc.nn.cross_entropy(logits, y)
     f = gc.compile([cost, *gc.grad(cost, [w, Wl])], [x, y, w, Wl])
+    fn = gc.compile([cost, *gc.grad(cost, [w, Wl])], [x, y, w, Wl], backend="numba") if NUMBA else None
     systems = {
         "hand NumPy (im2col)": lambda: w4_hand(xv, yv, wv, Wlv),
         "graphcomp compile": lambda: f(xv, yv, wv, Wlv),
+        NUMBA_ROW: (lambda: fn(xv, yv, wv, Wlv)) if fn else None,
     }
     if torch is not None:
         xt, yt = torch.from_numpy(xv), torch.from_numpy(yv)
@@ -187,12 +197,12 @@ def w2_hand(X, labels, W1, W2, lam):
     return J, dW1, dW2
 
 
-def w2_function(d, h, q, lam):
+def w2_function(d, h, q, lam, backend=None):
     """graphcomp's W2: J, dJ/dW1, dJ/dW2 compiled, inputs X, y, W1, W2."""
     X, y = gc.Variable("X", (None, d)), gc.Variable("y", (None,), "int64")
     W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
     J = gc.nn.cross_entropy(gc.relu(X @ W1) @ W2, y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
-    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2])
+    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2], backend=backend)
 
 
 def w2_systems(B, d, h, q):
@@ -200,9 +210,11 @@ def w2_systems(B, d, h, q):
     Xv, yv = rng.standard_normal((B, d)), rng.integers(0, q, B)
     W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
     f = w2_function(d, h, q, lam)
+    fn = w2_function(d, h, q, lam, backend="numba") if NUMBA else None
     systems = {
         "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
         "graphcomp compile": lambda: f(Xv, yv, W1v, W2v),
+        NUMBA_ROW: (lambda: fn(Xv, yv, W1v, W2v)) if fn else None,
     }
     if torch is not None:
         Xt, yt = torch.from_numpy(Xv), torch.from_numpy(yv)
@@ -253,7 +265,7 @@ print(tracemalloc.get_traced_memory()[1])
 """
 
 
-def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile")) -> None:
+def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile", NUMBA_ROW)) -> None:
     """Peak NumPy memory of one W2-medium call beyond its inputs (tracemalloc sees NumPy's
     allocations), each system in a fresh process."""
     print("\nW2 mlp medium, peak memory of one call beyond its inputs (tracemalloc, fresh process each)")
@@ -261,6 +273,8 @@ def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile")) -> 
     print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
     base = None
     for name in names:
+        if name == NUMBA_ROW and not NUMBA:
+            continue
         peak = int(_in_child(_MEMORY_CHILD.format(name=name)).split()[-1])
         base = base or peak
         print(f"| {name:<28} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
@@ -283,7 +297,12 @@ def w5_systems(n=1000):
     x, v = gc.Variable("x", (n,)), gc.Variable("v", (n,))
     f_ = (100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2).sum()
     f = gc.compile([gc.hvp(f_, x, v)], [x, v])
-    systems = {"closed form (NumPy)": lambda: w5_hand(xv, vv), "graphcomp compile": lambda: f(xv, vv)}
+    fn = gc.compile([gc.hvp(f_, x, v)], [x, v], backend="numba") if NUMBA else None
+    systems = {
+        "closed form (NumPy)": lambda: w5_hand(xv, vv),
+        "graphcomp compile": lambda: f(xv, vv),
+        NUMBA_ROW: (lambda: fn(xv, vv)) if fn else None,
+    }
     if torch is not None:
         xt, vt = torch.from_numpy(xv).requires_grad_(), torch.from_numpy(vv)
 
@@ -333,14 +352,14 @@ def w3_data(n):
     return rng.standard_normal(64), rng.uniform(0.5, 1.5, n), rng.standard_normal(n) * 0.1
 
 
-def w3_prepare(n):
+def w3_prepare(n, backend=None):
     """Seconds to build, differentiate and compile the n-layer chain; the Function."""
     t0 = time.perf_counter()
     cost, inputs = w3_build(n)
     t1 = time.perf_counter()
     grads = gc.grad(cost, inputs[1:])
     t2 = time.perf_counter()
-    f = gc.compile([cost, *grads], inputs)
+    f = gc.compile([cost, *grads], inputs, backend=backend)
     t3 = time.perf_counter()
     return (t1 - t0, t2 - t1, t3 - t2), f
 
@@ -409,6 +428,9 @@ def w3(sizes=(1_000, 10_000, 100_000), run_sizes=(1_000, 10_000), timeout=600) -
         _, f = w3_prepare(n)
         data = w3_data(n)
         systems = {"hand NumPy loop": lambda d=data: w3_hand(*d), "graphcomp compile": lambda f=f, d=data: f(*d)}
+        if NUMBA:
+            _, fn = w3_prepare(n, backend="numba")
+            systems[NUMBA_ROW] = lambda f=fn, d=data: f(*d)
         ok &= run(f"W3 chain run, N={n}", systems)
     return ok
 
@@ -416,9 +438,19 @@ def w3(sizes=(1_000, 10_000, 100_000), run_sizes=(1_000, 10_000), timeout=600) -
 # -- the harness -----------------------------------------------------------------------------------------------
 
 
-def median_seconds(fn, repeat=9):
-    number, _ = timeit.Timer(fn).autorange()
-    return statistics.median(t / number for t in timeit.repeat(fn, repeat=repeat, number=number))
+def interleaved(systems: dict, rounds: int = 15) -> dict:
+    """``{name: (median seconds, median ratio to the first system)}``.
+
+    Each round times every system once, in a rotated order; a ratio is taken within
+    a round, so the machine's drift (a shared VM's neighbours) cancels out of it."""
+    names = list(systems)
+    numbers = {n: max(1, timeit.Timer(systems[n]).autorange()[0] // 4) for n in names}  # ~50 ms each
+    times: dict = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names[r % len(names) :] + names[: r % len(names)]:
+            times[n].append(timeit.timeit(systems[n], number=numbers[n]) / numbers[n])
+    ref = times[names[0]]
+    return {n: (statistics.median(ts), statistics.median(t / b for t, b in zip(ts, ref))) for n, ts in times.items()}
 
 
 def run(title: str, systems: dict) -> bool:
@@ -435,15 +467,14 @@ def run(title: str, systems: dict) -> bool:
     print(f"\n{title}")
     print(f"| {'system':<28} | {'median':>12} | {'ratio':>7} |")
     print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
-    base = None
-    for name, fn in systems.items():
-        if fn is None:
+    measured = interleaved({n: systems[n] for n in names})
+    for name in systems:
+        if name not in measured:
             print(f"| {name:<28} | {'not installed':>12} | {'':>7} |")
             continue
-        t = median_seconds(fn)
-        base = base or t
+        t, ratio = measured[name]
         unit, scale = ("ms", 1e3) if t > 1e-3 else ("µs", 1e6)
-        print(f"| {name:<28} | {t * scale:>9.2f} {unit} | {t / base:>6.2f}× |")
+        print(f"| {name:<28} | {t * scale:>9.2f} {unit} | {ratio:>6.2f}× |")
     return True
 
 

@@ -9,7 +9,7 @@ from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
 from graphcomp.errors import ArgumentError, DTypeError
 from graphcomp.ops.base import Operand, as_variable
-from graphcomp.ops.control import ArangeLike
+from graphcomp.ops.nn import CrossEntropy
 
 __all__ = ["one_hot", "cross_entropy", "softmax", "log_softmax"]
 
@@ -39,7 +39,9 @@ def one_hot(labels: Operand, num_classes: int, dtype="float64") -> Variable:
 def cross_entropy(logits: Operand, labels: Operand) -> Variable:
     """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
     ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
-    logits of any size, its gradient (softmax - one_hot) / batch.
+    logits of any size. One op; its gradient is the lectures' closed form
+    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node. A label outside
+    0 .. classes-1 is an error when the graph runs.
 
     Example:
         >>> import graphcomp as gc
@@ -55,5 +57,6 @@ def cross_entropy(logits: Operand, labels: Operand) -> Variable:
             f"cross_entropy: labels must be a 1-D integer array, got {labels._label()} "
             f"of shape {labels.shape} and dtype {labels.dtype}"
         )
-    picked = api.log_softmax(logits, axis=-1)[ArangeLike(0)(logits), labels]
-    return -api.mean(picked)
+    if logits.dtype.kind != "f":
+        logits = api.cast(logits, "float64")  # as log_softmax would promote them
+    return CrossEntropy()(logits, api.log_softmax(logits, axis=-1), labels)

@@ -4,6 +4,7 @@ numerical stability and for readable gradient graphs."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -14,16 +15,22 @@ from graphcomp.ops.reduce import Sum
 
 def _log_softmax(x, axis):
     m = np.maximum.reduce(x, axis=axis, keepdims=True)
-    finite = np.isfinite(m)
-    if not finite.all():  # a row of -inf (or inf, nan): shift by 0 there, and log(0) is meant
-        with np.errstate(divide="ignore"):
-            m = np.where(finite, m, 0)
-            shifted = x - m
-            return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
-    shifted = x - m  # the row's maximum is 0 here, so the sum of exps is at least 1
+    # one sum checks every row (a huge finite sum that overflows just takes the careful path)
+    if not math.isfinite(np.add.reduce(m, axis=None)):
+        return _log_softmax_nonfinite(x, m, axis)
+    shifted = x - m  # each row's maximum is 0 now, so each sum of exps is in [1, n]
     s = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
     shifted -= np.log(s, out=s)
     return shifted
+
+
+def _log_softmax_nonfinite(x, m, axis):
+    """Rows with an inf or nan maximum: shift those by 0, and log(0) = -inf is meant."""
+    finite = np.isfinite(m)
+    with np.errstate(divide="ignore"):
+        m = np.where(finite, m, 0)
+        shifted = x - m
+        return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,3 +72,87 @@ class LogSoftmax(Op):
 
         axis = (self.axis % output.ndim,)
         return [G - exp(output) * Sum(axis, keepdims=True)(G)]
+
+
+# -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
+
+
+def _rows_and_labels(labels, classes: int):
+    """The index ``(rows, labels)`` of each row's label; an IndexError naming the
+    first label outside 0 .. classes-1 (NumPy would wrap a negative one)."""
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)][0]
+        raise IndexError(f"label {bad} is out of range for {classes} classes (labels are 0 .. {classes - 1})")
+    return np.arange(len(labels)), labels
+
+
+def _check_pair(op: str, logits, labels):
+    from graphcomp.core.types import fmt_shape, shapes_compatible
+    from graphcomp.errors import DTypeError, ShapeError
+
+    if logits.ndim != 2 or logits.dtype.kind != "f":
+        raise ShapeError(f"{op}: logits must be a float (batch, classes) array, got {fmt_shape(logits.shape)}")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: labels must be a 1-D integer array, got {fmt_shape(labels.shape)} {labels.dtype}")
+    if not shapes_compatible(logits.shape[:1], labels.shape):
+        raise ShapeError(
+            f"{op}: {fmt_shape(logits.shape)} logits need one label per row, got labels of shape "
+            f"{fmt_shape(labels.shape)}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossEntropy(Op):
+    """Mean softmax cross-entropy ``-mean(lsm[rows, labels])`` of logits ``z``
+    (batch, classes) against integer labels (batch,), where ``lsm`` is the node
+    ``log_softmax(z)``, an input so that the value and the gradient share it.
+
+    The bprop is the lectures' closed form and goes straight to ``z``:
+    G * (softmax(z) - one_hot(labels)) / batch, with softmax(z) = exp(lsm).
+    ``lsm`` itself gets no gradient: z's gradient already is the whole
+    derivative through it (counting both would count it twice)."""
+
+    name = "cross_entropy"
+
+    def infer(self, logits, lsm, labels):
+        _check_pair(self.name, logits, labels)
+        if lsm.shape != logits.shape:
+            from graphcomp.errors import ShapeError
+
+            raise ShapeError(f"{self.name}: log_softmax input {lsm.shape} does not match the logits {logits.shape}")
+        return (), logits.dtype
+
+    def forward(self, logits, lsm, labels):
+        picked = lsm[_rows_and_labels(labels, lsm.shape[1])]
+        return -(np.add.reduce(picked) / len(labels)) if len(labels) else np.float64(np.nan)
+
+    def bprop(self, inputs, output, G):
+        logits, lsm, labels = inputs
+        return [G * CrossEntropyGrad()(lsm, labels), None, None]
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossEntropyGrad(Op):
+    """d cross_entropy / d logits = (exp(lsm) - one_hot(labels)) / batch from the
+    logits' log_softmax ``lsm``, in one pass as a person writes it (softmax,
+    subtract 1 at the labels, divide by the batch)."""
+
+    name = "cross_entropy_grad"
+
+    def infer(self, lsm, labels):
+        _check_pair(self.name, lsm, labels)
+        return lsm.shape, lsm.dtype
+
+    def forward(self, lsm, labels):
+        p = np.exp(lsm)
+        p[_rows_and_labels(labels, lsm.shape[1])] -= 1.0
+        p /= max(len(labels), 1)  # no rows: an empty gradient
+        return p
+
+    def bprop(self, inputs, output, G):
+        # d/dlsm of sum(U * exp(lsm)) / batch; log_softmax's own bprop carries it on to z
+        from graphcomp.ops.control import SizeOf
+        from graphcomp.ops.elementwise import exp
+
+        lsm = inputs[0]
+        return [G * exp(lsm) / SizeOf((0,), lsm.dtype)(lsm), None]

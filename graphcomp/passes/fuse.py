@@ -7,9 +7,12 @@ one loop; under NumPy a fused node runs step by step and gains nothing.
 A node joins the group of its consumers when it is elementwise, a float64 or
 bool array of the group result's static shape, not an output, and every one of
 its consumers is in that one group. Only a group's result is then read from
-outside, so replacing a group by one node cannot make a cycle. 0-d float64
-constants become literals of the program; 0-d values stay outside (they cost
-one NumPy scalar operation, and the scalar code path wants them).
+outside, so replacing a group by one node cannot make a cycle. (With unknown
+sizes a member could broadcast at run time; the kernel then broadcasts it too,
+so values stay right; at worst a member is computed once per result element.)
+One-element float64 constants become literals of the program; 0-d values stay
+outside (they cost one NumPy scalar operation, and the scalar code path wants
+them).
 """
 
 from __future__ import annotations
@@ -25,9 +28,23 @@ name = "fuse"
 
 _KINDS = (np.dtype("float64"), np.dtype(bool))
 
+#: Numba compiles these to one libm call per element, about 4x slower than NumPy's SIMD
+#: loops for them: they stay NumPy calls between the groups
+TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1"})
+
+#: worth a kernel even alone: NumPy spends several passes (sigmoid, softplus) or a slow
+#: NaN-aware loop (maximum: 5x Numba's) on them
+SLOW_IN_NUMPY = frozenset({"relu", "sigmoid", "softplus", "maximum", "minimum"})
+
 
 def _fusible(v: Variable) -> bool:
-    return v.owner is not None and v.owner.op.name in FUSIBLE and v.dtype in _KINDS and v.shape != ()
+    if v.owner is None or v.dtype not in _KINDS or v.shape == ():
+        return False
+    op = v.owner.op.name
+    if op == "power":  # x**2 is x*x, exactly as NumPy computes it; other powers call libm
+        e = v.owner.inputs[1]
+        return e.kind == "constant" and e.shape == () and float(e.value) == 2.0
+    return op in FUSIBLE and op not in TRANSCENDENTAL
 
 
 def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
@@ -36,7 +53,7 @@ def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x", (3,))
-        >>> y = gc.tanh(x * 2.0 + 1.0)
+        >>> y = gc.sqrt(x * 2.0 + 1.0)
         >>> len(set(groups([y]).values()))
         1
     """
@@ -50,7 +67,7 @@ def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
         around = {group.get(c) for c in consumers.get(v, ())}
         if v not in is_output and len(around) == 1:
             (root,) = around
-            if root is not None and root.shape == v.shape and None not in v.shape:
+            if root is not None and root.shape == v.shape:
                 group[v] = root
                 continue
         group[v] = v
@@ -58,14 +75,15 @@ def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
 
 
 def run(outputs: list[Variable]) -> list[Variable]:
-    """Replace every group of two or more elementwise nodes by one fused node.
+    """Replace every group of two or more elementwise nodes (or one that NumPy runs
+    slowly) by one fused node.
 
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x", (3,))
-        >>> (y,) = run([gc.tanh(x * 2.0 + 1.0)])
+        >>> (y,) = run([gc.relu(x * 2.0 + 1.0)])
         >>> y.owner.op.label()
-        'fused[tanh(a0 * 2.0 + 1.0)]'
+        'fused[relu(a0 * 2.0 + 1.0)]'
     """
     group = groups(outputs)
     members: dict[Variable, list[Variable]] = {}
@@ -75,12 +93,19 @@ def run(outputs: list[Variable]) -> list[Variable]:
     for v in topological(ancestors(outputs)):
         if v.owner is None:
             new[v] = v
-        elif v in group and len(members[group[v]]) > 1:
+        elif v in group and (len(members[group[v]]) > 1 or v.owner.op.name in SLOW_IN_NUMPY):
             if group[v] is v:
                 new[v] = _fuse(v, members[v], new)
         else:
             new[v] = rebuilt(v, tuple(new[i] for i in v.owner.inputs))
     return [new[o] for o in outputs]
+
+
+def _literal(c: Variable) -> bool:
+    """A finite one-element float64 constant: a literal in the kernel. A member has the
+    group's shape, so such a constant cannot add dimensions; as an input it would be
+    a stride-0 operand, which keeps Numba's loop from vectorising (measured 1.6x)."""
+    return c.kind == "constant" and c.value.size == 1 and c.dtype == np.float64 and bool(np.isfinite(c.value).all())
 
 
 def _fuse(root: Variable, group: list[Variable], new: dict[Variable, Variable]) -> Variable:
@@ -93,8 +118,8 @@ def _fuse(root: Variable, group: list[Variable], new: dict[Variable, Variable]) 
         args = []
         for i in v.owner.inputs:
             if i not in operand:
-                if i.kind == "constant" and i.shape == () and i.dtype == np.float64 and np.isfinite(i.value):
-                    program.append(("constant", float(i.value)))
+                if _literal(i):
+                    program.append(("constant", float(i.value.reshape(()))))
                     operand[i] = f"t{len(program) - 1}"
                 else:
                     assert i not in inside, "a member is read before it is computed"

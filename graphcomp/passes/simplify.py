@@ -34,6 +34,19 @@ def _same(v: Variable, r: Variable | None, exact: bool = False) -> Variable | No
     return r if exact or is_fully_known(v.shape) else None
 
 
+def _identity(v: Variable, x: Variable, c: Variable, value: float) -> Variable | None:
+    """``x`` when ``c`` is the constant ``value`` and ``x`` alone gives the result's
+    shape: statically, or at run time too when ``c`` is 0-d (it cannot broadcast x)."""
+    if not _const(c, value) or x.shape != v.shape:
+        return None
+    return x if c.ndim == 0 or is_fully_known(v.shape) else None
+
+
+def _either_identity(v: Variable, x: Variable, y: Variable, value: float) -> Variable | None:
+    r = _identity(v, x, y, value)
+    return r if r is not None else _identity(v, y, x, value)
+
+
 def _zeros(v: Variable) -> Variable | None:
     from graphcomp.api import zeros_like
 
@@ -173,12 +186,12 @@ def _negated_scale(v, *args):
 # name -> (op name(s), rule(v, inputs) -> replacement or None[, exact]); exact rules keep
 # the runtime shape by construction, so they also fire where dimensions are unknown
 RULES = {
-    "x*1 -> x": ("multiply", lambda v, x, y: x if _const(y, 1) else y if _const(x, 1) else None),
+    "x*1 -> x": ("multiply", lambda v, x, y: _either_identity(v, x, y, 1), True),
     "x*0 -> 0": ("multiply", lambda v, x, y: _zeros(v) if _const(x, 0) or _const(y, 0) else None),
-    "x+0 -> x": ("add", lambda v, x, y: x if _const(y, 0) else y if _const(x, 0) else None),
-    "x-0 -> x": ("subtract", lambda v, x, y: x if _const(y, 0) else None),
-    "x/1 -> x": ("divide", lambda v, x, y: x if _const(y, 1) else None),
-    "x**1 -> x": ("power", lambda v, x, y: x if _const(y, 1) else None),
+    "x+0 -> x": ("add", lambda v, x, y: _either_identity(v, x, y, 0), True),
+    "x-0 -> x": ("subtract", lambda v, x, y: _identity(v, x, y, 0), True),
+    "x/1 -> x": ("divide", lambda v, x, y: _identity(v, x, y, 1), True),
+    "x**1 -> x": ("power", lambda v, x, y: _identity(v, x, y, 1), True),
     "x**0 -> 1": ("power", lambda v, x, y: _ones(v) if _const(y, 0) else None),
     "neg(neg x) -> x": ("negative", lambda v, a: a.inputs[0] if a.owner and a.owner.op.name == "negative" else None),
     "transpose(transpose x) -> transpose x": (

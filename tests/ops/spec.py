@@ -20,6 +20,7 @@ from graphcomp.ops.control import ArangeLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.conv import Conv2DInputGrad, Conv2DWeightGrad, MaxPool2D, MaxPool2DGrad, MaxPool2DRoute
 from graphcomp.ops.fused import fused
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
+from graphcomp.ops.nn import CrossEntropyGrad
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
 
 
@@ -422,3 +423,23 @@ spec(
     dtypes=["bool", "float64", "float64"],
     second=True,
 )
+
+# -- cross-entropy and its closed-form gradient ---------------------------------------------------------
+
+
+def _ce_ref(z, y):
+    lsm = z - z.max(1, keepdims=True)
+    lsm -= np.log(np.exp(lsm).sum(1, keepdims=True))
+    return -lsm[np.arange(len(y)), y].mean()
+
+
+def _ce_grad_ref(z, y):
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return (p - np.eye(z.shape[1])[y]) / len(y)
+
+
+spec("cross_entropy", lambda z, y: gc.nn.cross_entropy(z, y), _ce_ref, [(5, 4), (5,)], [normal, ints(4)],
+     dtypes=["float64", "int64"], second=True)  # fmt: skip
+spec("cross_entropy_grad", lambda z, y: CrossEntropyGrad()(gc.log_softmax(z), y), _ce_grad_ref, [(5, 4), (5,)],
+     [normal, ints(4)], dtypes=["float64", "int64"], second=True)  # fmt: skip

@@ -192,6 +192,15 @@ def test_a_folded_broadcast_feeding_an_elementwise_op_becomes_its_scalar():
     assert w.inputs[1].shape == (4,)
 
 
+def test_identity_rules_fire_with_unknown_sizes_only_for_a_0d_constant():
+    """x * 1.0 is x whatever x's runtime shape; x * ones((1, 1)) could broadcast a (3,) x."""
+    x = gc.Variable("x", (None, 3))
+    (z,) = simplify.run([x * 1.0 + 0.0])
+    assert z is x
+    (w,) = simplify.run([x * np.ones((1, 1))])
+    assert w.owner.op.name == "multiply"
+
+
 def test_x_to_the_zero_is_one_and_the_factor_disappears():
     """The second derivative of x**2 builds 2 * x**0; NumPy's x**0 is 1 even for NaN and inf."""
     x = gc.Variable("x", (3,))

@@ -83,7 +83,7 @@ def test_a_rosenbrock_hessian_vector_product_matches_its_closed_form():
 def test_fused_results_reuse_a_dying_buffer_and_never_the_callers():
     x, w = gc.Variable("x", (4, 3)), gc.Variable("w", (3, 2))
     f = gc.compile(gc.tanh((x @ w) * 2.0 + x.sum()), backend="numba")
-    assert "out=" in f.source  # the fused tanh writes into the matmul's dying result
+    assert "out=" in f.source  # the fused scale-and-shift writes into the matmul's dying result
     rng = np.random.default_rng(2)
     xv, wv = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
     before = xv.copy(), wv.copy()
@@ -94,8 +94,8 @@ def test_fused_results_reuse_a_dying_buffer_and_never_the_callers():
 
 def test_the_source_shows_each_fused_program():
     x = gc.Variable("x", (3,))
-    f = gc.compile(gc.tanh(x * 2.0 + 1.0), backend="numba")
-    assert "# fused[tanh(a0 * 2.0 + 1.0)](x) -> (3,) float64" in f.source
+    f = gc.compile(gc.relu(x * 2.0 + 1.0), backend="numba")
+    assert "# fused[relu(a0 * 2.0 + 1.0)](x) -> (3,) float64" in f.source
 
 
 def test_check_finite_runs_the_users_nodes_unfused():
@@ -108,10 +108,10 @@ def test_check_finite_runs_the_users_nodes_unfused():
 
 def test_the_fuse_pass_can_be_switched_off_by_name():
     x = gc.Variable("x", (3,))
-    all_on = gc.compile(gc.exp(x) * 2.0, backend="numba")
-    off = gc.compile(gc.exp(x) * 2.0, backend="numba", passes=["merge", "simplify"])
+    all_on = gc.compile(gc.sqrt(x) * 2.0, backend="numba")
+    off = gc.compile(gc.sqrt(x) * 2.0, backend="numba", passes=["merge", "simplify"])
     assert [v.owner.op.name for v in all_on.graph.variables if v.owner] == ["fused"]
-    assert [v.owner.op.name for v in off.graph.variables if v.owner] == ["exp", "multiply"]
+    assert [v.owner.op.name for v in off.graph.variables if v.owner] == ["sqrt", "multiply"]
     np.testing.assert_allclose(all_on([1.0, 2.0, 3.0]), off([1.0, 2.0, 3.0]), rtol=1e-15)
 
 

@@ -70,6 +70,24 @@ def test_cross_entropy_and_one_hot_against_closed_forms():
     np.testing.assert_array_equal(gc.evaluate(gc.nn.one_hot(labels, 4), {labels: labels_v}), np.eye(4)[labels_v])
 
 
+def test_the_cross_entropy_gradient_is_one_closed_form_node():
+    """The lectures' (softmax - one_hot) / batch: one cross_entropy_grad node, no scatter."""
+    logits, labels = gc.Variable("z", (None, 4)), gc.Variable("y", (None,), "int64")
+    (g,) = gc.grad(gc.nn.cross_entropy(logits, labels), [logits])
+    ops = {v.owner.op.name for v in gc.Graph(g).variables if v.owner}
+    assert "cross_entropy_grad" in ops and not ops & {"index_grad", "index_grad_like"}
+
+
+@pytest.mark.parametrize("bad", [4, -1])
+def test_a_label_out_of_range_names_the_node_and_the_label(bad):
+    logits, labels = gc.Variable("z", (2, 4)), gc.Variable("y", (2,), "int64")
+    ce = gc.nn.cross_entropy(logits, labels)
+    for run in (lambda: gc.evaluate(ce, {logits: np.zeros((2, 4)), labels: [0, bad]}),
+                lambda: gc.compile(ce)(np.zeros((2, 4)), np.array([0, bad]))):  # fmt: skip
+        with pytest.raises(gc.EvaluationError, match=rf"cross_entropy.*label {bad} is out of range for 4 classes"):
+            run()
+
+
 def test_parameters_save_and_load_with_their_current_value(tmp_path):
     W = gc.Parameter(np.arange(6.0).reshape(2, 3), "W")
     x = gc.Variable("x", (3,))
