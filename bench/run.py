@@ -1,7 +1,10 @@
 """Benchmarks. For each workload every system must first compute the same numbers
 as the hand-written reference; then the table gives medians and ratios to that
 reference, measured in the same run, single-threaded (``make bench`` pins BLAS
-and OpenMP to one thread; PyTorch is told too).
+and OpenMP to one thread; PyTorch is told too). The systems are timed in
+interleaved rounds and a ratio is the median of the ratios within a round, so
+a shared machine's drift cancels out of it (the medians still move with it).
+"graphcomp compile (Numba)" is ``gc.compile(..., backend="numba")``.
 
 W1 scalar: the lecture's y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at x=2,
    z=3 with dy/dx and dy/dz; reference: the hand derivation in plain Python.

@@ -103,14 +103,16 @@ def _convert(v: Variable, expr: dict, symbols: dict) -> sp.Expr:
         return _number(values[0]) if v.dtype.kind != "b" else sp.true if values[0] else sp.false
     name = v.owner.op.name
     args = [expr[i] for i in v.owner.inputs]
-    if name in _UNARY:
-        return _UNARY[name](args[0])
-    if name in _BINARY:
-        return _BINARY[name](*args)
-    if name == "add_n":
-        return sp.Add(*args)
-    if name == "where":
-        return sp.Piecewise((args[1], args[0]), (args[2], True))
+    if name == "fused":  # the fuse pass's node: its program, step by step
+        values = {f"a{j}": a for j, a in enumerate(args)}
+        for k, (step, *operands) in enumerate(v.owner.op.program):
+            values[f"t{k}"] = (
+                _number(operands[0]) if step == "constant" else _elementwise(step, [values[o] for o in operands])
+            )
+        return values[f"t{len(v.owner.op.program) - 1}"]
+    known = _elementwise(name, args)
+    if known is not None:
+        return known
     if name in ("zeros_like", "ones_like"):
         return sp.Integer(0 if name == "zeros_like" else 1)
     if name == "cast" and v.dtype.kind in "fc":
@@ -128,6 +130,28 @@ def _convert(v: Variable, expr: dict, symbols: dict) -> sp.Expr:
         f"to_sympy: {v.owner.op.label()} (built at {v.site}) is not elementwise; "
         "only scalar and elementwise graphs convert"
     )
+
+
+def _is_condition(e) -> bool:
+    # a Symbol is a sympy Boolean too; only relations and logical values are conditions here
+    return isinstance(
+        e, (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
+    )
+
+
+def _elementwise(name: str, args: list) -> sp.Expr | None:
+    if name == "multiply" and any(_is_condition(a) for a in args):
+        cond, value = args if _is_condition(args[0]) else args[::-1]
+        return sp.Piecewise((value, cond), (0, True))  # x * mask, as simplify writes a select
+    if name in _UNARY:
+        return _UNARY[name](args[0])
+    if name in _BINARY:
+        return _BINARY[name](*args)
+    if name == "add_n":
+        return sp.Add(*args)
+    if name == "where":
+        return sp.Piecewise((args[1], args[0]), (args[2], True))
+    return None
 
 
 _FUNCTIONS = {

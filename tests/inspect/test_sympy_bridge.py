@@ -99,3 +99,19 @@ def _numerically_zero(e, svars) -> bool:
     rng = np.random.default_rng(0)
     f = sp.lambdify(svars, e, "numpy")
     return all(abs(f(*rng.uniform(-1.5, 1.5, len(svars)))) < 1e-9 for _ in range(20))
+
+
+def test_a_fused_node_and_a_mask_multiply_convert_to_their_closed_form():
+    """The fuse pass's program and simplify's x * (c > 0) read back as SymPy: the
+    compiled graph's formula, checked against the values the compiled code computes."""
+    from graphcomp.passes import fuse
+
+    x = gc.Variable("x", (3,))
+    y = gc.relu(x * 2.0 + 1.0) * x + (x > 1.0) * x
+    (fused,) = fuse.run([y])
+    assert fused.owner.op.name == "fused"
+    e = gc.to_sympy(fused)
+    xs = next(iter(e.free_symbols))
+    points = np.array([-2.0, 0.3, 1.5])
+    np.testing.assert_allclose([float(e.subs(xs, p)) for p in points], gc.evaluate(fused, {x: points}), rtol=1e-15)
+    assert sp.simplify(e - gc.to_sympy(y)) == 0
