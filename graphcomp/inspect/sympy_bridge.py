@@ -104,12 +104,9 @@ def _convert(v: Variable, expr: dict, symbols: dict) -> sp.Expr:
     name = v.owner.op.name
     args = [expr[i] for i in v.owner.inputs]
     if name == "fused":  # the fuse pass's node: its program, step by step
-        values = {f"a{j}": a for j, a in enumerate(args)}
-        for k, (step, *operands) in enumerate(v.owner.op.program):
-            values[f"t{k}"] = (
-                _number(operands[0]) if step == "constant" else _elementwise(step, [values[o] for o in operands])
-            )
-        return values[f"t{len(v.owner.op.program) - 1}"]
+        from graphcomp.ops.fused import interpret
+
+        return interpret(v.owner.op, args, _number, _elementwise)[-1]
     known = _elementwise(name, args)
     if known is not None:
         return known

@@ -27,7 +27,7 @@ from graphcomp.ops import binary as _binary
 from graphcomp.ops import elementwise as _elementwise
 from graphcomp.ops.base import REGISTRY, Op
 
-__all__ = ["Fused", "FUSIBLE", "expand", "fused", "program_dtype"]
+__all__ = ["Fused", "FUSIBLE", "expand", "fused", "interpret", "program_dtype"]
 
 #: the ops a fused program may use: elementwise, without parameters
 FUSIBLE = frozenset(
@@ -74,13 +74,7 @@ class Fused(Op):
         return broadcast_shapes(*(x.shape for x in inputs), op=self.name), program_dtype(self)
 
     def forward(self, *arrays):
-        values = {f"a{j}": a for j, a in enumerate(arrays)}
-        for k, (name, *operands) in enumerate(self.program):
-            if name == "constant":
-                values[f"t{k}"] = np.float64(operands[0])
-            else:
-                values[f"t{k}"] = _op(name).forward(*(values[o] for o in operands))
-        return values[f"t{len(self.program) - 1}"]
+        return interpret(self, arrays, np.float64, lambda name, args: _op(name).forward(*args))[-1]
 
     def bprop(self, inputs, output, G):
         steps = expand(self, inputs)
@@ -166,13 +160,22 @@ def expand(op: Fused, inputs) -> list[Variable]:
         >>> [s.owner.op.name for s in expand(Fused((("exp", "a0"), ("square", "t0")), ("float64",)), [x])]
         ['exp', 'square']
     """
+    return interpret(op, inputs, constant, lambda name, args: _op(name)(*args))
+
+
+def interpret(op: Fused, inputs, literal, apply) -> list:
+    """Every step's value: ``literal(number)`` for a constant step, ``apply(op_name,
+    operand_values)`` for the others. Values, graph nodes and SymPy forms alike.
+
+    Example:
+        >>> interpret(Fused((("constant", 2.0), ("multiply", "a0", "t0")), ("float64",)), [3.0], float,
+        ...           lambda name, args: args[0] * args[1])
+        [2.0, 6.0]
+    """
     values = {f"a{j}": x for j, x in enumerate(inputs)}
     steps = []
     for k, (name, *operands) in enumerate(op.program):
-        if name == "constant":
-            step = constant(operands[0])
-        else:
-            step = _op(name)(*(values[o] for o in operands))
+        step = literal(operands[0]) if name == "constant" else apply(name, [values[o] for o in operands])
         values[f"t{k}"] = step
         steps.append(step)
     return steps
