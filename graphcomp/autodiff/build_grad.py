@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from graphcomp.autodiff.scatter import combine_scatters
 from graphcomp.core.graph import Graph
-from graphcomp.core.node import Variable, _grad_of, _site_override, gradient_context
+from graphcomp.core.node import Variable, _stacks, gradient_context
 from graphcomp.core.site import creation_site
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, shapes_compatible
 from graphcomp.errors import BpropError
@@ -137,11 +137,12 @@ def build_grad(
         if trace is not None:
             trace.append(TraceStep("memo", V, term=grad_table[V]))
         return grad_table[V]
-    _site_override.append(creation_site())
+    sites = _stacks.site  # this thread's: build_grad may run in several threads at once
+    sites.append(creation_site())
     try:
         _build(V, G_pruned, grad_table, state)
     finally:
-        _site_override.pop()
+        sites.pop()
     return grad_table[V]
 
 
@@ -189,11 +190,12 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
             continue
         grads = state.bprops.get(c)
         if grads is None:
-            _grad_of.append(c)
+            roles = _stacks.grad_of
+            roles.append(c)
             try:
                 grads = c.owner.op.bprop(c.owner.inputs, c, D)
             finally:
-                _grad_of.pop()
+                roles.pop()
             state.bprops[c] = grads
         positions = tuple(k for k, i in enumerate(c.owner.inputs) if i is v)
         for k in positions:

@@ -11,6 +11,7 @@ sorting by id is a topological order.
 from __future__ import annotations
 
 import itertools
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,19 @@ __all__ = ["Variable", "Apply", "Parameter", "constant", "gradient_context"]
 
 _ids = itertools.count()
 
-# Set while build_grad inserts nodes, so each inserted node knows it is part
-# of a gradient and whose gradient it helps build (for pictures and traces).
-_grad_of: list[Any] = []
+
+class _Stacks(threading.local):
+    """What the nodes built now inherit, per thread (graphs may be built from several
+    threads at once): ``grad_of``, set while build_grad inserts nodes, so each knows
+    whose gradient it helps build (for pictures and traces); ``site``, set by
+    build_grad and the passes, the creation site instead of walking the stack."""
+
+    def __init__(self):
+        self.grad_of: list[Any] = []
+        self.site: list = []
+
+
+_stacks = _Stacks()
 
 # graphcomp.api installs itself here; Variable's operators delegate to it.
 # A late binding keeps core free of an import cycle with the op library.
@@ -48,11 +59,11 @@ def gradient_context(v: Variable):
         >>> g.role, g.grad_of is x
         ('grad', True)
     """
-    _grad_of.append(v)
+    _stacks.grad_of.append(v)
     try:
         yield
     finally:
-        _grad_of.pop()
+        _stacks.grad_of.pop()
 
 
 @contextmanager
@@ -68,13 +79,14 @@ def built_as(site, grad_of: Variable | None):
         >>> str(y.site)
         'model.py:7'
     """
-    _site_override.append(site)
-    _grad_of.append(grad_of)
+    stacks = _stacks
+    stacks.site.append(site)
+    stacks.grad_of.append(grad_of)
     try:
         yield
     finally:
-        _grad_of.pop()
-        _site_override.pop()
+        stacks.grad_of.pop()
+        stacks.site.pop()
 
 
 class _Frozen:
@@ -347,10 +359,6 @@ _v_owner, _v_value, _v_site, _v_grad_of = _V["owner"], _V["value"], _V["site"], 
 _a_id, _a_op, _a_inputs, _a_output, _a_site = _A["id"], _A["op"], _A["inputs"], _A["output"], _A["site"]
 _v_value_get = Variable.__dict__["value"].__get__
 
-# build_grad sets this to the user's call site once, instead of walking the
-# stack for every node it inserts.
-_site_override: list = []
-
 
 def _init(v, shape, dtype, name, owner, value):
     _v_id(v, next(_ids))
@@ -359,8 +367,10 @@ def _init(v, shape, dtype, name, owner, value):
     _v_dtype(v, dtype)
     _v_owner(v, owner)
     _v_value(v, value)
-    _v_site(v, _site_override[-1] if _site_override else creation_site())
-    _v_grad_of(v, _grad_of[-1] if _grad_of else None)
+    stacks = _stacks
+    site, grad_of = stacks.site, stacks.grad_of
+    _v_site(v, site[-1] if site else creation_site())
+    _v_grad_of(v, grad_of[-1] if grad_of else None)
 
 
 class _Cell:

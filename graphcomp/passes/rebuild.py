@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphcomp.core.node import Variable, _grad_of, _site_override, make_apply
+from graphcomp.core.node import Variable, _stacks, make_apply
 from graphcomp.core.traverse import ancestors, topological
 
 
@@ -36,13 +36,14 @@ def build_like(v: Variable, op, inputs: tuple[Variable, ...]) -> Variable:
         ('cos', True)
     """
     # built_as, spelled out: this runs for every rewritten node of every pass
-    _site_override.append(v.site)
-    _grad_of.append(v.grad_of)
+    stacks = _stacks
+    stacks.site.append(v.site)
+    stacks.grad_of.append(v.grad_of)
     try:
         return make_apply(op, inputs, v.shape, v.dtype, v.name)
     finally:
-        _grad_of.pop()
-        _site_override.pop()
+        stacks.grad_of.pop()
+        stacks.site.pop()
 
 
 def rebuilt(v: Variable, inputs: tuple[Variable, ...]) -> Variable:

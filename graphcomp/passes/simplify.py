@@ -12,16 +12,43 @@ off under ``check_finite``.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from graphcomp.core.node import Variable, _grad_of, _site_override, constant
+from graphcomp.core.node import Variable, _stacks, constant
 from graphcomp.core.types import is_fully_known
 from graphcomp.passes.rebuild import rebuilt, transform
 
 name = "simplify"
 
-#: every firing of the last run: (rule name, node before, node after), for notebooks
-FIRED: list[tuple[str, Variable, Variable]] = []
+
+class _Fired(threading.local):
+    def __init__(self):
+        self.list: list[tuple[str, Variable, Variable]] = []
+
+
+_fired = _Fired()
+
+
+def fired() -> list[tuple[str, Variable, Variable]]:
+    """Every firing of this thread's last simplify run (and the stabilize run after
+    it): ``(rule name, node before, node after)``, for notebooks. Also readable as
+    ``simplify.FIRED``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> _ = run([gc.Variable("x") * 1.0])
+        >>> [r for r, *_ in fired()]
+        ['x*1 -> x']
+    """
+    return _fired.list
+
+
+def __getattr__(name: str):
+    if name == "FIRED":  # per thread: compiling in several threads at once keeps each one's record
+        return _fired.list
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _const(v: Variable, value: float) -> bool:
@@ -228,10 +255,10 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x", (3,))
         >>> (y,) = run([-(-(x * 1.0)) + 0.0])
-        >>> y is x, [r for r, *_ in FIRED]
+        >>> y is x, [r for r, *_ in fired()]
         (True, ['x*1 -> x', 'neg(neg x) -> x', 'x+0 -> x'])
     """
-    FIRED.clear()
+    _fired.list.clear()
     return transform(outputs, lambda v, inputs: _rewrite(v, rebuilt(v, inputs)))
 
 
@@ -241,8 +268,9 @@ def _rewrite(v: Variable, node: Variable) -> Variable:
     this runs for most nodes)."""
     if node.owner is None or node.owner.op.name not in _BY_OP:
         return node
-    _site_override.append(v.site)
-    _grad_of.append(v.grad_of)
+    stacks = _stacks
+    stacks.site.append(v.site)
+    stacks.grad_of.append(v.grad_of)
     try:
         for _ in range(8):  # each firing removes a node, so a few rounds suffice
             if node.owner is None:
@@ -250,12 +278,12 @@ def _rewrite(v: Variable, node: Variable) -> Variable:
             for rule, fn, exact in _BY_OP.get(node.owner.op.name, ()):
                 replacement = _same(v, fn(node, *node.owner.inputs), exact)
                 if replacement is not None and replacement is not node:
-                    FIRED.append((rule, v, replacement))
+                    _fired.list.append((rule, v, replacement))
                     node = replacement
                     break
             else:
                 return node
         return node
     finally:
-        _grad_of.pop()
-        _site_override.pop()
+        stacks.grad_of.pop()
+        stacks.site.pop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from graphcomp.core.node import Variable
 from graphcomp.passes.rebuild import rebuilt, transform
-from graphcomp.passes.simplify import FIRED, _const
+from graphcomp.passes.simplify import _const, fired
 
 name = "stabilize"
 
@@ -70,7 +70,7 @@ def run(outputs: list[Variable]) -> list[Variable]:
         if found is not None:
             label, replacement = found
             if replacement.shape == v.shape and replacement.dtype == v.dtype:
-                FIRED.append((label, v, replacement))
+                fired().append((label, v, replacement))
                 return replacement
         return node
 

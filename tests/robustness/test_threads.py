@@ -3,6 +3,7 @@ calls share no scratch buffers."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -27,3 +28,51 @@ def test_concurrent_calls_are_correct():
         wJ, wg = want(xv, Wv)
         np.testing.assert_allclose(Jv, wJ, rtol=1e-12)
         np.testing.assert_allclose(gv, wg, rtol=1e-12)
+
+
+def _in_lockstep(first, second):
+    """Run ``first(pause)`` in a thread; while it is paused inside, run ``second()``
+    here; then let ``first`` finish. Returns both results."""
+    inside, resume, out = threading.Event(), threading.Event(), {}
+
+    def pause():
+        inside.set()
+        assert resume.wait(10)
+
+    t = threading.Thread(target=lambda: out.setdefault("first", first(pause)))
+    t.start()
+    assert inside.wait(10)
+    out["second"] = second()
+    resume.set()
+    t.join(10)
+    return out["first"], out["second"]
+
+
+def test_a_gradient_being_built_in_one_thread_does_not_mark_another_threads_nodes():
+    from graphcomp.core.node import built_as, gradient_context
+    from graphcomp.core.site import Site
+
+    x = gc.Variable("x")
+
+    def first(pause):
+        with gradient_context(x), built_as(Site(("elsewhere.py", 1)), x):
+            pause()  # another thread builds nodes now
+            return gc.exp(x)
+
+    mine, theirs = _in_lockstep(first, lambda: gc.sin(x))
+    assert theirs.grad_of is None and str(theirs.site).startswith("test_threads.py")
+    assert mine.grad_of is x and str(mine.site) == "elsewhere.py:1"
+
+
+def test_each_thread_keeps_its_own_record_of_fired_rules():
+    from graphcomp.passes import simplify
+
+    x = gc.Variable("x", (2,))
+
+    def first(pause):
+        simplify.run([x * 1.0])
+        pause()  # another thread simplifies another graph now
+        return [r for r, *_ in simplify.FIRED]
+
+    mine, theirs = _in_lockstep(first, lambda: (simplify.run([x + 0.0]), [r for r, *_ in simplify.FIRED])[1])
+    assert mine == ["x*1 -> x"] and theirs == ["x+0 -> x"]
