@@ -88,17 +88,30 @@ def test_sympy_diff_of_to_sympy_equals_to_sympy_of_grad(seed, depth):
     symbols = dict(zip(gvars, svars))
     ey = gc.to_sympy(y, symbols=symbols)
     for s, g in zip(svars, gc.grad(y, gvars, disconnected="zero")):
-        diff = sp.diff(ey, s) - gc.to_sympy(g, symbols=symbols)
-        # the same either-or as before, the cheap side first: sp.simplify can run for tens of
-        # minutes on some random expressions, so it is asked only when the numbers disagree
-        assert _numerically_zero(diff, svars) or sp.simplify(diff) == 0
+        want, got = sp.diff(ey, s), gc.to_sympy(g, symbols=symbols)
+        # the cheap side first: sp.simplify can run for tens of minutes on some random
+        # expressions, so it is asked only when too few points lie in both domains
+        agree = _agree_numerically(want, got, svars)
+        assert agree if agree is not None else sp.simplify(want - got) == 0
 
 
-def _numerically_zero(e, svars) -> bool:
-    # simplify is not complete; a difference it cannot close must vanish everywhere we look
+def _agree_numerically(a, b, svars) -> bool | None:
+    """Whether a and b agree (relative 1e-9) at 20 random points where both are finite;
+    None when fewer than 10 such points exist (then only simplify can tell)."""
     rng = np.random.default_rng(0)
-    f = sp.lambdify(svars, e, "numpy")
-    return all(abs(f(*rng.uniform(-1.5, 1.5, len(svars)))) < 1e-9 for _ in range(20))
+    fa, fb = sp.lambdify(svars, a, "numpy"), sp.lambdify(svars, b, "numpy")
+    valid, close = 0, True
+    with np.errstate(all="ignore"):
+        for _ in range(40):
+            point = rng.uniform(-1.5, 1.5, len(svars))
+            va, vb = complex(fa(*point)), complex(fb(*point))
+            if not (np.isfinite(va) and np.isfinite(vb)) or abs(va.imag) + abs(vb.imag) > 0:
+                continue  # outside a domain (log of a negative): no evidence either way
+            valid += 1
+            close &= abs(va - vb) <= 1e-9 * max(1.0, abs(va), abs(vb))
+            if valid == 20:
+                break
+    return close if valid >= 10 else None
 
 
 def test_a_fused_node_and_a_mask_multiply_convert_to_their_closed_form():
