@@ -30,6 +30,11 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> sum(1 for v in gc.Graph(out).variables if v.owner and v.owner.op.name == "multiply")
         1
     """
+    return transform(outputs, *sweep())
+
+
+def sweep():
+    """This pass as ``(visit, visit_leaf)`` for ``transform``, with fresh state."""
     seen: dict = {}
 
     def leaf(v: Variable) -> Variable:
@@ -41,4 +46,4 @@ def run(outputs: list[Variable]) -> list[Variable]:
             seen[key] = rebuilt(v, inputs)
         return seen[key]
 
-    return transform(outputs, visit, leaf)
+    return visit, leaf

@@ -24,7 +24,12 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> float(y.inputs[1].value)
         6.0
     """
-    return transform(outputs, _visit)
+    return transform(outputs, *sweep())
+
+
+def sweep():
+    """This pass as ``(visit, visit_leaf)`` for ``transform``."""
+    return _visit, None
 
 
 # size_of and arange_like read only their input's runtime shape

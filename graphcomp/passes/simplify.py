@@ -258,8 +258,13 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> y is x, [r for r, *_ in fired()]
         (True, ['x*1 -> x', 'neg(neg x) -> x', 'x+0 -> x'])
     """
+    return transform(outputs, *sweep())
+
+
+def sweep():
+    """This pass as ``(visit, visit_leaf)`` for ``transform``; the record of fired rules restarts."""
     _fired.list.clear()
-    return transform(outputs, lambda v, inputs: _rewrite(v, rebuilt(v, inputs)))
+    return (lambda v, inputs: _rewrite(v, rebuilt(v, inputs))), None
 
 
 def _rewrite(v: Variable, node: Variable) -> Variable:

@@ -62,16 +62,21 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> y.owner.op.name
         'log_softmax'
     """
+    return transform(outputs, *sweep())
 
-    def visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
-        node = rebuilt(v, inputs)
-        rule = RULES.get(v.owner.op.name)
-        found = rule(node, *inputs) if rule else None
-        if found is not None:
-            label, replacement = found
-            if replacement.shape == v.shape and replacement.dtype == v.dtype:
-                fired().append((label, v, replacement))
-                return replacement
-        return node
 
-    return transform(outputs, visit)
+def sweep():
+    """This pass as ``(visit, visit_leaf)`` for ``transform``."""
+    return _visit, None
+
+
+def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
+    node = rebuilt(v, inputs)
+    rule = RULES.get(v.owner.op.name)
+    found = rule(node, *inputs) if rule else None
+    if found is not None:
+        label, replacement = found
+        if replacement.shape == v.shape and replacement.dtype == v.dtype:
+            fired().append((label, v, replacement))
+            return replacement
+    return node
