@@ -144,9 +144,12 @@ def _mask_multiply(v, cond, a, b):
 
 
 def _scaled(c: np.ndarray, t: Variable) -> Variable:
-    """``c * t``, with c multiplied into t's own constant factor if it has one."""
+    """``c * t``, with c multiplied into t's own constant factor if it has one (or into
+    t itself when t is a constant: folding has run already)."""
     from graphcomp.ops.binary import Multiply
 
+    if t.kind == "constant":
+        return constant(np.multiply(c, t.value))
     c = constant(c)
     folded = _scale_of_scale(None, c, t)
     return Multiply()(c, t) if folded is None else folded

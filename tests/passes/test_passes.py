@@ -262,7 +262,9 @@ def test_stabilize_golden():
 @given(seed=st.integers(0, 2**32 - 1))
 def test_the_composed_sweep_gives_the_graph_that_one_sweep_per_pass_gives(seed):
     """optimize runs merge, fold, simplify and stabilize as one sweep; on random gradient
-    graphs the result is node for node what running the passes one after the other gives."""
+    graphs it computes what running the passes one after the other gives, with no more
+    nodes (it can merge folded constants before simplify sees them, so a rule such as
+    add_n(a, b, b) may fire where one sweep per pass still had two copies of b)."""
     from graphcomp.passes.pipeline import PASSES
 
     z, inputs = random_graph(seed, n_nodes=15)
@@ -271,7 +273,11 @@ def test_the_composed_sweep_gives_the_graph_that_one_sweep_per_pass_gives(seed):
     one_by_one = list(outs)
     for p in PASSES:
         one_by_one = p.run(one_by_one)
-    assert _canonical(optimize(outs)) == _canonical(one_by_one)
+    composed = optimize(outs)
+    assert len(_canonical(composed)) <= len(_canonical(one_by_one))
+    values = dict(zip(inputs, (np.random.default_rng(seed).uniform(-1, 1, 3) for _ in inputs)))
+    for a, b in zip(gc.evaluate(composed, values), gc.evaluate(one_by_one, values)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def _canonical(outputs) -> list:
@@ -296,6 +302,7 @@ def _canonical(outputs) -> list:
 
 
 def test_the_composed_sweep_on_the_workloads():
+    """On the seed example, the MLP and the Rosenbrock HVP: node for node the same graph."""
     x, z = gc.Variable("x"), gc.Variable("z")
     y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
     X, lab = gc.Variable("X", (None, 4)), gc.Variable("y", (None,), "int64")
@@ -310,3 +317,12 @@ def test_the_composed_sweep_on_the_workloads():
         for p in PASSES:
             one_by_one = p.run(one_by_one)
         assert _canonical(optimize(outs)) == _canonical(one_by_one)
+
+
+def test_a_repeated_constant_term_folds_into_one_constant():
+    from graphcomp.ops.binary import add_n
+
+    x, c = gc.Variable("x", (3,)), gc.constant([1.0, 2.0, 3.0])
+    (z,) = simplify.run([add_n(c, x, c)])
+    assert _ops(z) == ["add"] and [i.kind for i in z.inputs] == ["constant", "input"]
+    np.testing.assert_array_equal(gc.evaluate(z, {x: np.zeros(3)}), [2.0, 4.0, 6.0])
