@@ -110,7 +110,15 @@ class CrossEntropy(Op):
     The bprop is the lectures' closed form and goes straight to ``z``:
     G * (softmax(z) - one_hot(labels)) / batch, with softmax(z) = exp(lsm).
     ``lsm`` itself gets no gradient: z's gradient already is the whole
-    derivative through it (counting both would count it twice)."""
+    derivative through it (counting both would count it twice).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> z = gc.Variable("z", (2, 3))
+        >>> J = gc.nn.cross_entropy(z, gc.constant([0, 2]))
+        >>> J.owner.op.name, gc.grad(J, z).owner.inputs[1].owner.op.name
+        ('cross_entropy', 'cross_entropy_grad')
+    """
 
     name = "cross_entropy"
 

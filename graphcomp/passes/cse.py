@@ -34,7 +34,16 @@ def run(outputs: list[Variable]) -> list[Variable]:
 
 
 def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``, with fresh state."""
+    """This pass as ``(visit, visit_leaf)`` for ``transform``, with fresh state.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.passes.rebuild import transform
+        >>> x = gc.Variable("x")
+        >>> (y,) = transform([gc.sin(x) + gc.sin(x)], *sweep())
+        >>> y.inputs[0] is y.inputs[1]
+        True
+    """
     seen: dict = {}
 
     def leaf(v: Variable) -> Variable:

@@ -28,7 +28,15 @@ def run(outputs: list[Variable]) -> list[Variable]:
 
 
 def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``."""
+    """This pass as ``(visit, visit_leaf)`` for ``transform``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.passes.rebuild import transform
+        >>> (y,) = transform([gc.constant(2.0) * 3.0], *sweep())
+        >>> float(y.value)
+        6.0
+    """
     return _visit, None
 
 

@@ -265,7 +265,15 @@ def run(outputs: list[Variable]) -> list[Variable]:
 
 
 def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``; the record of fired rules restarts."""
+    """This pass as ``(visit, visit_leaf)`` for ``transform``; the record of fired rules restarts.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.passes.rebuild import transform
+        >>> x = gc.Variable("x")
+        >>> transform([x * 1.0], *sweep())[0] is x
+        True
+    """
     _fired.list.clear()
     return (lambda v, inputs: _rewrite(v, rebuilt(v, inputs))), None
 

@@ -66,7 +66,15 @@ def run(outputs: list[Variable]) -> list[Variable]:
 
 
 def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``."""
+    """This pass as ``(visit, visit_leaf)`` for ``transform``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.passes.rebuild import transform
+        >>> (y,) = transform([gc.log(1.0 + gc.Variable("x"))], *sweep())
+        >>> y.owner.op.name
+        'log1p'
+    """
     return _visit, None
 
 

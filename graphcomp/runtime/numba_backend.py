@@ -104,6 +104,13 @@ class NumbaBackend(NumpyBackend):
         return super().callee(op)
 
     def expression(self, v, args):
+        """None for a fused node (its line calls the kernel), else NumPy's inline form.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> NumbaBackend().expression(gc.Variable("w", (4,))[1:], ["w"])
+            'w[1:]'
+        """
         if isinstance(v.owner.op, Fused):
             return None
         return super().expression(v, args)
