@@ -94,7 +94,7 @@ class NumbaBackend(NumpyBackend):
         """A compiled ufunc for a fused node, else what the NumPy backend calls.
 
         Example:
-            >>> from graphcomp.ops.fused import Fused, program_dtype
+            >>> from graphcomp.ops.fused import Fused
             >>> k = NumbaBackend().callee(Fused((("exp", "a0"), ("negative", "t0")), ("float64",)))
             >>> isinstance(k, np.ufunc), float(k(0.0))
             (True, -1.0)
@@ -102,18 +102,6 @@ class NumbaBackend(NumpyBackend):
         if isinstance(op, Fused):
             return kernel(op)
         return super().callee(op)
-
-    def expression(self, v, args):
-        """None for a fused node (its line calls the kernel), else NumPy's inline form.
-
-        Example:
-            >>> import graphcomp as gc
-            >>> NumbaBackend().expression(gc.Variable("w", (4,))[1:], ["w"])
-            'w[1:]'
-        """
-        if isinstance(v.owner.op, Fused):
-            return None
-        return super().expression(v, args)
 
 
 def kernel_source(op: Fused) -> str:
