@@ -74,10 +74,11 @@ def _either_identity(v: Variable, x: Variable, y: Variable, value: float) -> Var
     return r if r is not None else _identity(v, y, x, value)
 
 
-def _zeros(v: Variable) -> Variable | None:
-    from graphcomp.api import zeros_like
+def _filled(v: Variable, value: int) -> Variable | None:
+    """Zeros or ones of ``v``'s shape and dtype, when that shape is known (a constant)."""
+    from graphcomp.api import ones_like, zeros_like
 
-    return zeros_like(v) if is_fully_known(v.shape) else None
+    return (ones_like if value else zeros_like)(v) if is_fully_known(v.shape) else None
 
 
 def _compose_transpose(v, a):
@@ -124,15 +125,9 @@ def _unbroadcast(v, x, y):
 def _uniform_scalar(c: Variable) -> Variable | None:
     """The 0-d constant whose broadcast ``c`` is, for a constant array of one repeated value."""
     a = c.value
-    if a.size <= 1 or not (a == a.flat[0]).all():
+    if a.size <= 1 or a.flat[-1] != a.flat[0] or not (a == a.flat[0]).all():  # most arrays differ at once
         return None
     return constant(a.flat[0], dtype=a.dtype)
-
-
-def _ones(v: Variable) -> Variable | None:
-    from graphcomp.api import ones_like
-
-    return ones_like(v) if is_fully_known(v.shape) else None
 
 
 def _mask_multiply(v, cond, a, b):
@@ -217,12 +212,12 @@ def _negated_scale(v, *args):
 # the runtime shape by construction, so they also fire where dimensions are unknown
 RULES = {
     "x*1 -> x": ("multiply", lambda v, x, y: _either_identity(v, x, y, 1), True),
-    "x*0 -> 0": ("multiply", lambda v, x, y: _zeros(v) if _const(x, 0) or _const(y, 0) else None),
+    "x*0 -> 0": ("multiply", lambda v, x, y: _filled(v, 0) if _const(x, 0) or _const(y, 0) else None),
     "x+0 -> x": ("add", lambda v, x, y: _either_identity(v, x, y, 0), True),
     "x-0 -> x": ("subtract", lambda v, x, y: _identity(v, x, y, 0), True),
     "x/1 -> x": ("divide", lambda v, x, y: _identity(v, x, y, 1), True),
     "x**1 -> x": ("power", lambda v, x, y: _identity(v, x, y, 1), True),
-    "x**0 -> 1": ("power", lambda v, x, y: _ones(v) if _const(y, 0) else None),
+    "x**0 -> 1": ("power", lambda v, x, y: _filled(v, 1) if _const(y, 0) else None),
     "neg(neg x) -> x": ("negative", lambda v, a: a.inputs[0] if a.owner and a.owner.op.name == "negative" else None),
     "transpose(transpose x) -> transpose x": (
         "transpose",
