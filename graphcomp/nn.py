@@ -49,14 +49,7 @@ def cross_entropy(logits: Operand, labels: Operand) -> Variable:
         >>> round(float(gc.evaluate(gc.nn.cross_entropy(z, gc.constant([1, 0])), {})), 6)
         0.346574
     """
-    logits, labels = as_variable(logits), as_variable(labels)
-    if logits.ndim != 2:
-        raise ArgumentError(f"cross_entropy: logits must be (batch, classes), got shape {logits.shape}")
-    if labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise DTypeError(
-            f"cross_entropy: labels must be a 1-D integer array, got {labels._label()} "
-            f"of shape {labels.shape} and dtype {labels.dtype}"
-        )
+    logits, labels = as_variable(logits), as_variable(labels)  # the op checks both
     if logits.dtype.kind != "f":
         logits = api.cast(logits, "float64")  # as log_softmax would promote them
     return CrossEntropy()(logits, api.log_softmax(logits, axis=-1), labels)

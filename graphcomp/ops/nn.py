@@ -91,9 +91,15 @@ def _check_pair(op: str, logits, labels):
     from graphcomp.errors import DTypeError, ShapeError
 
     if logits.ndim != 2 or logits.dtype.kind != "f":
-        raise ShapeError(f"{op}: logits must be a float (batch, classes) array, got {fmt_shape(logits.shape)}")
+        raise ShapeError(
+            f"{op}: logits must be a float (batch, classes) array, got {logits._label()} of shape "
+            f"{fmt_shape(logits.shape)} and dtype {logits.dtype}"
+        )
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise DTypeError(f"{op}: labels must be a 1-D integer array, got {fmt_shape(labels.shape)} {labels.dtype}")
+        raise DTypeError(
+            f"{op}: labels must be a 1-D integer array, got {labels._label()} of shape "
+            f"{fmt_shape(labels.shape)} and dtype {labels.dtype}"
+        )
     if not shapes_compatible(logits.shape[:1], labels.shape):
         raise ShapeError(
             f"{op}: {fmt_shape(logits.shape)} logits need one label per row, got labels of shape "

@@ -96,3 +96,10 @@ def test_parameters_save_and_load_with_their_current_value(tmp_path):
     W2 = next(v for v in gc.Graph(y2).variables if v.kind == "parameter")
     assert W2.name == "W" and np.array_equal(W2.value, W.value) and W2 is not W
     assert float(gc.evaluate(y2, {"x": np.ones(3)})) == 15.0
+
+
+def test_cross_entropy_refuses_bad_logits_and_labels_naming_them_and_the_line():
+    with pytest.raises(ValueError, match=r"logits must be .* got z of shape \(3,\).*built at test_parameters.py"):
+        gc.nn.cross_entropy(gc.Variable("z", (3,)), gc.Variable("y", (3,), "int64"))
+    with pytest.raises(TypeError, match=r"labels must be .* got y of shape \(2,\) and dtype float64.*built at"):
+        gc.nn.cross_entropy(gc.Variable("z", (2, 3)), gc.Variable("y", (2,)))
