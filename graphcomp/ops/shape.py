@@ -71,10 +71,21 @@ def reshape_like(G: Variable, x: Variable) -> Variable:
     return ReshapeLike()(G, x)
 
 
+def sum_to_axes(src: tuple, shape: tuple) -> tuple[tuple[int, ...], int]:
+    """The axes to sum (keeping them) to take ``src`` down to ``shape``, and how many
+    leading ones to drop after.
+
+    Example:
+        >>> sum_to_axes((5, 3, 4), (1, 4))
+        ((0, 1), 1)
+    """
+    lead = len(src) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and src[lead + i] != 1), lead
+
+
 def _sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
     g = np.asarray(g)
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    axes, lead = sum_to_axes(g.shape, shape)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
         if lead:

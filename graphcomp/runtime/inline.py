@@ -17,7 +17,7 @@ from graphcomp.ops.binary import AddN, Where
 from graphcomp.ops.indexing import GetItem, _template_text
 from graphcomp.ops.linalg import MatMul
 from graphcomp.ops.reduce import Max, Min, Sum
-from graphcomp.ops.shape import ExpandDims, Reshape, SumTo, Transpose
+from graphcomp.ops.shape import ExpandDims, Reshape, SumTo, Transpose, sum_to_axes
 
 __all__ = ["inline_expression", "NAMESPACE"]
 
@@ -55,8 +55,7 @@ def _sum_to(op: SumTo, v: Variable, args: list[str]) -> str | None:
     src = v.owner.inputs[0].shape
     if not is_fully_known(src) or v.owner.inputs[0].dtype.kind not in "fc":
         return None
-    lead = len(src) - len(op.shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(op.shape) if d == 1 and src[lead + i] != 1)
+    axes, lead = sum_to_axes(src, op.shape)
     if not axes:
         return None
     summed = f"_add_reduce({args[0]}, {axes!r}, None, None, True)"
