@@ -9,6 +9,7 @@ Boolean masks are refused: their result's shape depends on the data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -150,6 +151,7 @@ def _runtime_index(template: tuple, arrays) -> tuple:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=4096)  # a chain of 10^5 layers spells each index once per layer
 def _template_text(template: tuple) -> str:
     parts = []
     for t in template:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import keyword
 import linecache
+import re
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from graphcomp.ops.linalg import MatMul
 from graphcomp.runtime.evaluate import EvaluationError, Plan, op_failure
 from graphcomp.runtime.inline import NAMESPACE as INLINE_NAMESPACE
 from graphcomp.runtime.inline import inline_expression
+from graphcomp.runtime.roll import Step, emit, mark
 
 __all__ = ["NumpyBackend", "generate", "Generated"]
 
@@ -73,38 +75,88 @@ class NumpyBackend:
 class Generated:
     """The generated function, its source, and the map from lines back to nodes."""
 
-    def __init__(self, fn, source: str, filename: str, lines: dict[int, Variable], names: dict[Variable, str]):
+    def __init__(self, fn, source: str, filename: str, lines: dict[int, object]):
         self.fn = fn
         self.source = source
         self.filename = filename
-        self.lines = lines
-        self.names = names
+        self.lines = lines  # line number -> the node it computes, or a LoopLine
 
     def failure(self, error: BaseException) -> EvaluationError | None:
         """The graphcomp error for an exception raised inside the generated code."""
         tb = error.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == self.filename and tb.tb_lineno in self.lines:
-                v = self.lines[tb.tb_lineno]
-                local = tb.tb_frame.f_locals
-                return op_failure(v, [local.get(self.names.get(i)) for i in v.owner.inputs], error)
+                return _failure(self.lines[tb.tb_lineno], tb.tb_frame, error)
             tb = tb.tb_next
         return None
 
 
+def _failure(info, frame, error: BaseException) -> EvaluationError:
+    """The error naming the node a failing line computed, with its inputs' values."""
+    v = info.node(frame.f_locals.get("_t"))
+    values = []
+    for text in info.args[: len(v.owner.inputs)]:
+        try:  # the argument's text in the generated code: a name, or a list entry
+            values.append(eval(text, frame.f_globals, frame.f_locals))  # our own generated text
+        except Exception:
+            values.append(None)
+    return op_failure(v, values, error)
+
+
 _dtype_text: dict = {}  # str(dtype) is slow and a graph has few dtypes
 
+_SHOWN = 8  # inputs a comment names; a stack of 10^5 layer terms says how many
 
-def _comment(v: Variable, names: dict) -> str:
-    args = ", ".join(i._label() if i.name else names[i] for i in v.owner.inputs)
+#: schedules at least this long are rolled into loops by default (``compile(..., loops=None)``)
+ROLL_FROM = 2000
+
+
+def _comment(v: Variable, args: list[str]) -> str:
+    ins = v.owner.inputs
+    shown = ", ".join(i._label() if i.name else a for i, a in zip(ins[:_SHOWN], args))
+    if len(ins) > _SHOWN:
+        shown += f", ... ({len(ins)} inputs)"
     role = " [grad]" if v.grad_of is not None else ""
     dtype = _dtype_text.get(v.dtype) or _dtype_text.setdefault(v.dtype, str(v.dtype))
-    return f"# {v.owner.op.label()}({args}) -> {fmt_shape(v.shape)} {dtype}{role}, built at {v.site}"
+    return f"# {v.owner.op.label()}({shown}) -> {fmt_shape(v.shape)} {dtype}{role}, built at {v.site}"
 
 
-def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: Plan | None = None) -> Generated:
+class _Callees:
+    """One generated name per distinct callee (``_multiply``), bound in the namespace.
+
+    Equal ops make equal callees, so a name also says which lines do the same thing:
+    what loop rolling looks for, and fewer names for CPython to compile."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+        self.names: dict = {}
+
+    def name(self, fn, op) -> str:
+        # bound methods of equal ops do the same; equal ops are distinct objects
+        key = (fn.__func__, fn.__self__) if hasattr(fn, "__self__") and hasattr(fn, "__func__") else (fn,)
+        try:
+            hit = self.names.get(key)
+        except TypeError:  # an unhashable op: its own name
+            key, hit = (id(fn), fn), None
+        if hit is None:
+            base = "_" + re.sub(r"\W", "_", getattr(fn, "__name__", "") if isinstance(fn, np.ufunc) else op.name)
+            hit, k = base, 1
+            while hit in self.namespace:
+                k += 1
+                hit = f"{base}_{k}"
+            self.namespace[hit] = fn
+            self.names[key] = hit
+        return hit
+
+
+def generate(
+    outputs: list[Variable], args: list[Variable], backend=None, plan: Plan | None = None, loops: bool | None = None
+) -> Generated:
     """Write and compile the function computing ``outputs`` from ``args`` (the
     needed inputs, in call order).
+
+    ``loops`` rolls repeated blocks of lines into ``for`` loops (see
+    ``graphcomp.runtime.roll``); None rolls schedules of ``ROLL_FROM`` steps or more.
 
     Example:
         >>> import graphcomp as gc
@@ -117,41 +169,48 @@ def generate(outputs: list[Variable], args: list[Variable], backend=None, plan: 
     """
     backend = backend or NumpyBackend()
     plan = plan or Plan.build(outputs)
-    names: dict[Variable, str] = {}
     namespace: dict = dict(getattr(backend, "namespace", {}))
-    # generated names start with "_"; an input's own name never does, so none collide
-    used: set[str] = set()
-    for k, v in enumerate(args):
-        names[v] = _identifier(v.name, k, used)
-    for v in plan.constants:
-        names[v] = f"_c{v.id}"
-        namespace[names[v]] = v.value
-    lines = [f"def compiled({', '.join(names[v] for v in args)}):"]
-    for p in plan.parameters:
-        names[p] = f"_p{p.id}"
-        namespace[f"_P{p.id}"] = p
-        lines.append(f"    {names[p]} = _P{p.id}.value  # Parameter {p._label()}, its value at this call")
-    line_of: dict[int, Variable] = {}
+    fixed, header, prelude = _fixed_names(plan, args, namespace)
+    callees = _Callees(namespace)
     reusable = _reusable_buffers(plan, backend)
     inline = getattr(backend, "expression", None)  # optional in the backend interface
+    steps = []
+    marks = [mark(k) for k in range(8)]
     for v, _, ins, dies in plan.steps:
-        names[v] = f"_v{v.id}"
-        lines.append(f"    {_comment(v, names)}")
-        expr = inline(v, [names[i] for i in ins]) if inline is not None else None
+        while len(marks) <= len(ins):
+            marks.append(mark(len(marks)))
+        refs = list(ins)
+        expr = inline(v, marks[: len(ins)]) if inline is not None else None
         if expr is None:
-            namespace[f"_f{v.id}"] = backend.callee(v.owner.op)
-            call = ", ".join(names[i] for i in ins)
+            call = ", ".join(marks[: len(ins)])
             donor = next((d for d in dies if d in reusable and _fits(d, v) and v in reusable), None)
             if donor is not None:  # write into a buffer that dies here: no new allocation
-                call += f", out={names[donor]}"
-            expr = f"_f{v.id}({call})"
-        lines.append(f"    {names[v]} = {expr}")
-        line_of[len(lines)] = v
-        dead = [names[d] for d in dies if d.kind not in ("constant", "parameter") and d not in args]
-        if dead:
-            lines.append(f"    del {', '.join(dead)}")
-    lines.append(f"    return ({', '.join(names[o] for o in outputs)},)")
-    return _build(lines, namespace, line_of, names)
+                call += f", out={marks[len(refs)]}"
+                refs.append(donor)
+            expr = f"{callees.name(backend.callee(v.owner.op), v.owner.op)}({call})"
+        steps.append(Step(v, expr, refs, dies))
+    roll = len(steps) >= ROLL_FROM if loops is None else loops
+    body, outs = emit(steps, fixed, outputs, _comment, roll=roll)
+    return _build(header, prelude, body, f"return ({', '.join(outs)},)", namespace)
+
+
+def _fixed_names(plan: Plan, args: list[Variable], namespace: dict) -> tuple[dict, str, list]:
+    """Names of the values that are not steps: arguments, constants (bound in the
+    namespace), Parameters (read at each call); the def line and the prelude."""
+    fixed: dict[Variable, str] = {}
+    used: set[str] = set()
+    # generated names start with "_"; an input's own name never does, so none collide
+    for k, v in enumerate(args):
+        fixed[v] = _identifier(v.name, k, used)
+    for v in plan.constants:
+        fixed[v] = f"_c{v.id}"
+        namespace[fixed[v]] = v.value
+    prelude = []
+    for p in plan.parameters:
+        fixed[p] = f"_p{p.id}"
+        namespace[f"_P{p.id}"] = p
+        prelude.append(f"{fixed[p]} = _P{p.id}.value  # Parameter {p._label()}, its value at this call")
+    return fixed, f"def compiled({', '.join(fixed[v] for v in args)}):", prelude
 
 
 def _reusable_buffers(plan: Plan, backend) -> set[Variable]:
@@ -180,13 +239,20 @@ def _fits(buffer: Variable, v: Variable) -> bool:
     return buffer.shape == v.shape and buffer.dtype == v.dtype
 
 
-def _build(lines: list[str], namespace: dict, line_of: dict, names: dict) -> Generated:
+def _build(header: str, prelude: list[str], body: list[tuple], ret: str, namespace: dict) -> Generated:
     """Compile the generated lines; register them so tracebacks show the source."""
+    lines = [header] + ["    " + p for p in prelude]
+    line_of: dict[int, object] = {}
+    for text, info in body:
+        lines.append("    " + text)
+        if info is not None:
+            line_of[len(lines)] = info
+    lines.append("    " + ret)
     source = "\n".join(lines) + "\n"
     filename = f"<graphcomp-compiled-{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # our own generated text, never user input
-    return Generated(namespace["compiled"], source, filename, line_of, names)
+    return Generated(namespace["compiled"], source, filename, line_of)
 
 
 def _identifier(name: str, k: int, used: set[str]) -> str:
@@ -222,7 +288,9 @@ SCALAR_FORMS = {
 }
 
 
-def generate_scalar(outputs: list[Variable], args: list[Variable], plan: Plan | None = None) -> Generated | None:
+def generate_scalar(
+    outputs: list[Variable], args: list[Variable], plan: Plan | None = None, loops: bool | None = None
+) -> Generated | None:
     """The graph as Python-float code with ``math``, or None when some value is not a
     0-d float64 or some op has no scalar form.
 
@@ -246,25 +314,19 @@ def generate_scalar(outputs: list[Variable], args: list[Variable], plan: Plan | 
         return None
     if any(s[0].owner.op.name not in SCALAR_FORMS and s[0].owner.op.name != "add_n" for s in plan.steps):
         return None
-    names: dict[Variable, str] = {}
-    used: set[str] = set()
-    for k, v in enumerate(args):
-        names[v] = _identifier(v.name, k, used)
     namespace = {
         f"_{f}": getattr(math, f) for f in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "log1p", "expm1", "pow")
     }
     namespace["_f64"] = np.float64
+    fixed, header, _ = _fixed_names(plan, args, namespace)
     for c in plan.constants:
-        names[c] = f"_c{c.id}"
-        namespace[names[c]] = float(c.value)
-    lines = [f"def compiled({', '.join(names[v] for v in args)}):"]
-    line_of: dict[int, Variable] = {}
+        namespace[fixed[c]] = float(c.value)
+    steps = []
     for v, _, ins, _ in plan.steps:
-        names[v] = f"_v{v.id}"
+        marks = [mark(k) for k in range(len(ins))]
         op = v.owner.op.name
-        expr = " + ".join(names[i] for i in ins) if op == "add_n" else SCALAR_FORMS[op].format(*(names[i] for i in ins))
-        lines.append(f"    {_comment(v, names)}")
-        lines.append(f"    {names[v]} = {expr}")
-        line_of[len(lines)] = v
-    lines.append(f"    return ({', '.join(f'_f64({names[o]})' for o in outputs)},)")
-    return _build(lines, namespace, line_of, names)
+        expr = " + ".join(marks) if op == "add_n" else SCALAR_FORMS[op].format(*marks)
+        steps.append(Step(v, expr, list(ins), []))
+    roll = len(steps) >= ROLL_FROM if loops is None else loops
+    body, outs = emit(steps, fixed, outputs, _comment, roll=roll, free=False)
+    return _build(header, [], body, f"return ({', '.join(f'_f64({o})' for o in outs)},)", namespace)

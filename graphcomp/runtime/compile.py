@@ -48,6 +48,7 @@ class Function:
         passes: Iterable[str] | None = None,
         verify_passes: bool = False,
         backend=None,
+        loops: bool | None = None,
     ):
         self.outputs = outputs
         self.backend = backend = _backend(backend)
@@ -70,11 +71,11 @@ class Function:
         self._needed = [v in needed for v in inputs]
         self._args = [v for v in inputs if v in needed]
         plan = Plan.build(optimized)  # one schedule serves the checked loop and both code generators
-        self._generated = generate(optimized, self._args, backend=backend, plan=plan)
+        self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
         self._plan = plan if check_finite else None
         # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
         scalar = not check_finite and len(self._args) == len(inputs)
-        self._scalar = generate_scalar(optimized, inputs, plan=plan) if scalar else None
+        self._scalar = generate_scalar(optimized, inputs, plan=plan, loops=loops) if scalar else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
             self._by_name.setdefault(v.name, []).append(k)
@@ -187,6 +188,7 @@ def compile(  # noqa: A001
     passes: Iterable[str] | None = None,
     verify_passes: bool = False,
     backend=None,
+    loops: bool | None = None,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
@@ -203,7 +205,11 @@ def compile(  # noqa: A001
     ``verify_passes`` checks the graph after every pass. ``backend`` is
     ``"numpy"`` (the default), ``"numba"`` (fuses elementwise chains into
     compiled loops; needs the ``numba`` extra) or a backend object (see
-    ``graphcomp.runtime.codegen.NumpyBackend``).
+    ``graphcomp.runtime.codegen.NumpyBackend``). ``loops=True`` writes a block of
+    lines that repeats (an unrolled chain of layers and its gradient) as one
+    ``for`` loop, ``False`` never does; the default rolls schedules of 2000 nodes
+    or more, where straight-line code stops being readable and CPython's compiler
+    dominates the compile time.
 
     Example:
         >>> import graphcomp as gc
@@ -229,7 +235,7 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v._label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
-    return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend)
+    return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
 
 
 def _backend(spec):

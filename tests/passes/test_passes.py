@@ -262,9 +262,10 @@ def test_stabilize_golden():
 @given(seed=st.integers(0, 2**32 - 1))
 def test_the_composed_sweep_gives_the_graph_that_one_sweep_per_pass_gives(seed):
     """optimize runs merge, fold, simplify and stabilize as one sweep; on random gradient
-    graphs it computes what running the passes one after the other gives, with no more
-    nodes (it can merge folded constants before simplify sees them, so a rule such as
-    add_n(a, b, b) may fire where one sweep per pass still had two copies of b)."""
+    graphs it computes what running the passes one after the other gives, and a graph
+    of about the same size: the rewrites meet the nodes in another order, so either
+    can come out smaller (merging folded constants first lets add_n(a, b, b) fire;
+    seed 256 goes the other way, 40 nodes against 39, x + x + y against 2x + y)."""
     from graphcomp.passes.pipeline import PASSES
 
     z, inputs = random_graph(seed, n_nodes=15)
@@ -274,7 +275,7 @@ def test_the_composed_sweep_gives_the_graph_that_one_sweep_per_pass_gives(seed):
     for p in PASSES:
         one_by_one = p.run(one_by_one)
     composed = optimize(outs)
-    assert len(_canonical(composed)) <= len(_canonical(one_by_one))
+    assert len(_canonical(composed)) <= len(_canonical(one_by_one)) + 2
     values = dict(zip(inputs, (np.random.default_rng(seed).uniform(-1, 1, 3) for _ in inputs)))
     for a, b in zip(gc.evaluate(composed, values), gc.evaluate(one_by_one, values)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -1,0 +1,457 @@
+"""Loop rolling: a schedule that repeats one block of lines becomes a ``for`` loop.
+
+An unrolled chain (``x = tanh(w[k] * x + b[k])`` for k < 10^5, and its
+gradient) compiles to millions of near-identical lines, and CPython's own
+``compile`` spends ~20 µs on each. A person writes the loop instead. This
+module finds the loops in the generated text: each step is a template (the
+line with its references marked), and a block of ``p`` steps repeats when the
+next block has the same templates, refers to its own values at the same
+relative positions (or to the previous block's: the loop-carried values, or to
+the same position of an earlier loop, through a list), and its integer literals
+(``w[7]``) move on by the same amount each time. The loop body is then the
+first block's text with those integers written as ``a + d*_t``, so every
+iteration runs exactly the code the straight-line version would have run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import NamedTuple
+
+from graphcomp.core.node import Variable
+
+__all__ = ["Step", "Loop", "Line", "LoopLine", "mark", "find_loops", "emit"]
+
+#: loops shorter than this stay straight-line code
+MIN_COUNT = 8
+#: the longest loop body searched for, in steps
+MAX_PERIOD = 256
+_TRIES = 4  # candidate periods tried from one start
+
+
+def mark(k: int) -> str:
+    """The placeholder for a step's ``k``-th reference in its template.
+
+    Example:
+        >>> mark(1)
+        '\\x011\\x02'
+    """
+    return f"\x01{k}\x02"
+
+
+_MARK = re.compile("\x01(\\d+)\x02")
+# an integer literal: not part of a name, a float, a placeholder or an exponent
+_INT = re.compile(r"(?<![\w.\x01])(?<!e-)(?<!e\+)\d+(?![\w.])")
+
+
+class Step(NamedTuple):
+    """One node's line: ``v = template`` with ``refs[k]`` at ``mark(k)``; ``dies``
+    are the values read for the last time here."""
+
+    v: Variable
+    template: str
+    refs: list
+    dies: list
+
+
+@dataclasses.dataclass
+class Loop:
+    """Steps ``start .. start + period*count`` as ``count`` iterations of one block.
+
+    ``deltas[q]`` is how much each number of the block's ``q``-th step
+    (its integer literals, then the iterations of earlier loops it reads)
+    moves on per iteration.
+    """
+
+    start: int
+    period: int
+    count: int
+    deltas: list
+
+    @property
+    def stop(self) -> int:
+        """The index after the loop's last step."""
+        return self.start + self.period * self.count
+
+
+class Line(NamedTuple):
+    """A straight line's node and its arguments' texts."""
+
+    v: Variable
+    args: list
+
+    def node(self, t=None) -> Variable:
+        """The node this line computes."""
+        return self.v
+
+
+class LoopLine(NamedTuple):
+    """A loop body's line: which node it computes at iteration ``_t`` and its
+    arguments' texts (for the error that names a failing node)."""
+
+    steps: list
+    loop: Loop
+    position: int
+    args: list
+
+    def node(self, t) -> Variable:
+        """The node this line computes at iteration ``t``."""
+        return self.steps[self.loop.start + t * self.loop.period + self.position].v
+
+
+_split_cache: dict[str, tuple] = {}
+
+
+def _split(template: str) -> tuple:
+    """``(parts, ints)``: the template around its integer literals, and their values."""
+    hit = _split_cache.get(template)
+    if hit is None:
+        parts = tuple(_INT.split(template))
+        hit = _split_cache[template] = (parts, tuple(int(x) for x in _INT.findall(template)))
+    return hit
+
+
+class _Finder:
+    """The greedy scan: at each step, try the next few steps with the same template
+    as the start of the second iteration."""
+
+    def __init__(self, steps: list[Step], fixed: dict):
+        self.steps = steps
+        self.fixed = fixed
+        index = {s.v: k for k, s in enumerate(steps)}
+        self.split = [_split(s.template) for s in steps]
+        self.idx = [tuple(index.get(r, -1) for r in s.refs) for s in steps]
+        self.where: list = [None] * len(steps)  # (loop number, iteration, position) once rolled
+        self.loops: list[Loop] = []
+
+    def key(self, i: int, own: int | None = None) -> tuple:
+        """Step ``i``'s shape (template, references relative to ``i`` or into a
+        rolled loop other than ``own``) and its numbers (integer literals, then
+        rolled iterations)."""
+        parts, ints = self.split[i]
+        canon = []
+        nums = list(ints)
+        where = self.where
+        for r, j in zip(self.steps[i].refs, self.idx[i]):
+            if j < 0:
+                canon.append(self.fixed[r])
+            elif where[j] is None or where[j][0] == own:
+                canon.append(i - j)
+            else:
+                loop, t, q = where[j]
+                canon.append((loop, q))
+                nums.append(t)
+        return (parts, tuple(canon)), nums
+
+    def repeats(self, s: int, p: int) -> tuple[int, list]:
+        """How many times the block ``s .. s+p`` repeats from ``s`` on, and its deltas."""
+        n = len(self.steps)
+        if s + 2 * p > n:
+            return 0, []
+        first, deltas = [], []
+        for q in range(p):
+            k0, n0 = self.key(s + q)
+            for c in k0[1]:
+                # a reference further back than the previous iteration, or to a value of
+                # the previous iteration already overwritten in this one, is not a carry
+                if type(c) is int and c > q and c > p:
+                    return 0, []
+            k1, n1 = self.key(s + p + q)
+            if k1 != k0:
+                return 1, []
+            first.append((k0, n0))
+            deltas.append([b - a for a, b in zip(n0, n1)])
+        count = 2
+        while s + (count + 1) * p <= n:
+            base = s + count * p
+            for q in range(p):
+                k, nums = self.key(base + q)
+                k0, n0 = first[q]
+                if k != k0 or any(b != a + count * d for a, b, d in zip(n0, nums, deltas[q])):
+                    return count, deltas
+            count += 1
+        return count, deltas
+
+    def run(self, min_count: int) -> list[Loop]:
+        """Scan the steps once, rolling each repeated block found."""
+        i, n = 0, len(self.steps)
+        steps, fixed, idx = self.steps, self.fixed, self.idx
+        coarse_next: dict = {}
+        self.next_same = [-1] * n  # the next step with the same template and the same fixed references
+        for k in range(n - 1, -1, -1):
+            c = (self.split[k][0], tuple(fixed[r] if j < 0 else "" for r, j in zip(steps[k].refs, idx[k])))
+            self.next_same[k] = coarse_next.get(c, -1)
+            coarse_next[c] = k
+        while i < n:
+            j, tries, found = self.next_same[i], 0, None
+            while j != -1 and j - i <= MAX_PERIOD and tries < _TRIES:
+                count, deltas = self.repeats(i, j - i)
+                if count >= min_count:
+                    found = Loop(i, j - i, count, deltas)
+                    break
+                j, tries = self.next_same[j], tries + 1
+            if found is None:
+                i += 1
+                continue
+            number = len(self.loops)
+            self.loops.append(found)
+            for t in range(found.count):
+                base = found.start + t * found.period
+                for q in range(found.period):
+                    self.where[base + q] = (number, t, q)
+            i = found.stop
+        return self.loops
+
+
+def find_loops(steps: list[Step], fixed: dict, min_count: int = MIN_COUNT) -> tuple[list[Loop], list]:
+    """The loops in ``steps`` and, for each step, ``(loop, iteration, position)`` or None.
+
+    ``fixed`` names the values that are not steps (inputs, constants, Parameters).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,))
+        >>> ys = [x]
+        >>> for k in range(10):
+        ...     ys.append(gc.tanh(ys[-1]))
+        >>> steps = [Step(y, f"_tanh({mark(0)})", [y.owner.inputs[0]], []) for y in ys[1:]]
+        >>> loops, where = find_loops(steps, {x: "x"})
+        >>> [(lp.start, lp.period, lp.count) for lp in loops]
+        [(1, 1, 9)]
+    """
+    finder = _Finder(steps, fixed)
+    return finder.run(min_count), finder.where
+
+
+@dataclasses.dataclass
+class _Text:
+    """Names the values of the emitted code and remembers which lists are read."""
+
+    steps: list
+    fixed: dict
+    index: dict
+    loops: list
+    where: list
+    lists: dict = dataclasses.field(default_factory=dict)  # (loop, q) -> last item reading it
+
+    def straight(self, j: int, item: int) -> str:
+        """Step ``j``'s value, read outside any loop."""
+        w = self.where[j]
+        if w is None:
+            return f"_v{self.steps[j].v.id}"
+        loop, t, q = w
+        if t == self.loops[loop].count - 1:
+            return f"_l{loop}_{q}"  # a loop's names keep its last iteration's values
+        self.lists[(loop, q)] = item
+        return f"_s{loop}_{q}[{t}]"
+
+    def of(self, v: Variable, item: int) -> str:
+        """Any value's text outside loops: an input, a constant or a step."""
+        name = self.fixed.get(v)
+        return name if name is not None else self.straight(self.index[v], item)
+
+    def freed(self, v: Variable) -> str | None:
+        """The name to ``del`` when ``v`` dies, or None (inputs, constants, list entries)."""
+        j = self.index.get(v)
+        if j is None:
+            return None
+        w = self.where[j]
+        if w is None:
+            return f"_v{v.id}"
+        loop, t, q = w
+        return f"_l{loop}_{q}" if t == self.loops[loop].count - 1 else None
+
+
+def _number(a: int, d: int) -> str:
+    if d == 0:
+        return str(a)
+    step = "_t" if abs(d) == 1 else f"{abs(d)}*_t"
+    if a == 0 and d > 0:
+        return step
+    return f"({a} {'+' if d > 0 else '-'} {step})"
+
+
+_CALL = re.compile("\\w+\\((?:\x01\\d+\x02(?:, )?)*\\)")
+_ENTRY = re.compile(r"(_s\d+_\d+)\[(\d+)\]")
+
+
+def _packed(args: list[str]) -> list[str]:
+    """Runs of entries of one list, in order or reversed, as one starred slice
+    (a sum or stack of 10^5 per-layer terms is then one short line)."""
+    out: list[str] = []
+    k = 0
+    while k < len(args):
+        m = _ENTRY.fullmatch(args[k])
+        end = k + 1
+        if m is not None:
+            name, first = m.group(1), int(m.group(2))
+            step = 0
+            while end < len(args):
+                m2 = _ENTRY.fullmatch(args[end])
+                if m2 is None or m2.group(1) != name:
+                    break
+                d = int(m2.group(2)) - int(_ENTRY.fullmatch(args[end - 1]).group(2))
+                if d not in (1, -1) or (step and d != step):
+                    break
+                step, end = d, end + 1
+        if end - k < 3:
+            out.append(args[k])
+            k += 1
+            continue
+        last = first + step * (end - k - 1)
+        stop = "" if step < 0 and last == 0 else last + step
+        out.append(f"*{name}[{first}:{stop}]" if step > 0 else f"*{name}[{first}:{stop}:-1]")
+        k = end
+    return out
+
+
+def comment_of(steps: list, loop: Loop, q: int, comment, args: list[str]) -> str:
+    """A body line's comment: the first iteration's, its moving numbers as in the code."""
+    first = comment(steps[loop.start + q].v, args)
+    second = comment(steps[loop.start + loop.period + q].v, args)
+    if first == second:
+        return first
+    (p1, n1), (p2, n2) = _split(first), _split(second)
+    if p1 != p2:
+        return first
+    return _fill(p1, [_number(a, b - a) for a, b in zip(n1, n2)], [])
+
+
+def _fill(parts: tuple, ints: list[str], refs: list[str]) -> str:
+    out = [parts[0]]
+    for k, n in enumerate(ints):
+        out += (n, parts[k + 1])
+    return _MARK.sub(lambda m: refs[int(m.group(1))], "".join(out))
+
+
+def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, roll: bool, free: bool = True):
+    """The body of the generated function as ``(lines, outputs' texts)``.
+
+    Each line is ``(text, info)``; ``info`` is the node a straight line computes,
+    a ``LoopLine`` for a loop body's line, or None. ``comment(v, args)`` gives
+    the comment above a node's line. With ``roll`` the repeated blocks become
+    loops; ``free`` adds the ``del`` of each value after its last use.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x"); y = gc.exp(x)
+        >>> lines, outs = emit([Step(y, f"_exp({mark(0)})", [x], [])], {x: "x"}, [y],
+        ...                    lambda v, a: "# exp", roll=False)
+        >>> [text for text, _ in lines], outs
+        (['# exp', '_v... = _exp(x)'], ['_v...'])
+    """
+    finder = _Finder(steps, fixed)
+    loops = finder.run(MIN_COUNT) if roll else []
+    index = {s.v: k for k, s in enumerate(steps)}
+    text = _Text(steps, fixed, index, loops, finder.where)
+    death = {d: k for k, s in enumerate(steps) for d in s.dies}
+    items: list[list] = []  # each item: its lines; a list's del goes after the last item reading it
+    stores: list[tuple] = []  # (item, loop number, body lines, positions of body lines)
+    k = 0
+    by_start = {lp.start: number for number, lp in enumerate(loops)}
+    while k < len(steps):
+        number = by_start.get(k)
+        if number is None:
+            items.append(_straight_lines(steps[k], text, len(items), comment, free))
+            k += 1
+            continue
+        loop = loops[number]
+        lines, body = _loop_lines(number, loop, finder, text, len(items), comment, death, free)
+        stores.append((len(items), number, body))
+        items.append(lines)
+        k = loop.stop
+    outs = [text.of(o, len(items)) for o in outputs]
+    for item, number, body in stores:  # now every reader is known: store what later code reads
+        lines = items[item]
+        for pos in sorted(body, reverse=True):
+            q = body[pos]
+            if (number, q) in text.lists:
+                lines.insert(pos + 1, (f"    _s{number}_{q}[_t] = _l{number}_{q}", None))
+        allocs = [
+            (f"_s{number}_{q} = [None] * {loops[number].count}", None)
+            for q in range(loops[number].period)
+            if (number, q) in text.lists
+        ]
+        items[item] = allocs + lines
+    last: dict[int, list[str]] = {}
+    for (number, q), item in text.lists.items():
+        last.setdefault(item, []).append(f"_s{number}_{q}")
+    out: list[tuple] = []
+    for k, lines in enumerate(items):
+        out += lines
+        if free and k in last:
+            out.append((f"del {', '.join(sorted(last[k]))}", None))
+    return out, outs
+
+
+def _straight_lines(step: Step, text: _Text, item: int, comment, free: bool) -> list[tuple]:
+    args = [text.of(r, item) for r in step.refs]
+    name = text.straight(text.index[step.v], item)
+    if len(args) > 2 and _CALL.fullmatch(step.template):
+        code = f"{step.template[: step.template.index('(')]}({', '.join(_packed(args))})"
+    else:
+        code = _MARK.sub(lambda m: args[int(m.group(1))], step.template)
+    lines = [(comment(step.v, args), None), (f"{name} = {code}", Line(step.v, args))]
+    if free:
+        dead = [n for n in (text.freed(d) for d in step.dies) if n is not None]
+        if dead:
+            lines.append((f"del {', '.join(dead)}", None))
+    return lines
+
+
+def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int, comment, death: dict, free: bool):
+    """The loop's lines (body indented), and which line holds each body position."""
+    s, p, steps = loop.start, loop.period, finder.steps
+    head: list[tuple] = []
+    body: list[tuple] = []
+    positions: dict[int, int] = {}
+    for q in range(p):
+        (parts, canon), nums = finder.key(s + q, own=number)  # as the scan read it
+        deltas = loop.deltas[q]
+        n_ints = len(parts) - 1
+        ints = [_number(a, d) for a, d in zip(nums[:n_ints], deltas[:n_ints])]
+        moving = iter(zip(nums[n_ints:], deltas[n_ints:]))
+        args = []
+        for c in canon:
+            if isinstance(c, str):
+                args.append(c)
+            elif isinstance(c, int):
+                j = q - c
+                if j < 0:  # the previous iteration's value; the first iteration reads it from before the loop
+                    j += p
+                    head.append((f"_l{number}_{j} = {text.straight(s + q - c, item)}", None))
+                args.append(f"_l{number}_{j}")
+            else:
+                other, pos = c
+                t0, d = next(moving)
+                if d == 0 and t0 == text.loops[other].count - 1:
+                    args.append(f"_l{other}_{pos}")
+                else:
+                    text.lists[(other, pos)] = item
+                    args.append(f"_s{other}_{pos}[{_number(t0, d)}]")
+        body.append(("    " + comment_of(steps, loop, q, comment, args), None))
+        positions[len(body)] = q  # the store of position q goes after this line
+        body.append((f"    _l{number}_{q} = {_fill(parts, ints, args)}", LoopLine(steps, loop, q, args)))
+    head = list(dict.fromkeys(head))  # two readers of one carried value initialise it once
+    lines = head + [(f"for _t in range({loop.count}):", None)] + body
+    offset = len(head) + 1
+    body_at = {offset + at: q for at, q in positions.items()}
+    if free:
+        dead = []
+        for k in range(s, loop.stop):
+            for d in steps[k].dies:
+                j = text.index.get(d)
+                if j is not None and s <= j < loop.stop:
+                    continue  # a value of this loop: its name is rebound each iteration
+                name = text.freed(d)
+                if name is not None:
+                    dead.append(name)
+        last = loop.stop - p
+        for q in range(p):  # the last iteration's values nothing after the loop reads
+            v = steps[last + q].v
+            if death.get(v, loop.stop) < loop.stop:
+                dead.append(f"_l{number}_{q}")
+        if dead:
+            lines.append((f"del {', '.join(dict.fromkeys(dead))}", None))
+    return lines, body_at
