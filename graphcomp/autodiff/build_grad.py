@@ -197,7 +197,8 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
             finally:
                 roles.pop()
             state.bprops[c] = grads
-        positions = tuple(k for k, i in enumerate(c.owner.inputs) if i is v)
+        ins = c.owner.inputs
+        positions = (0,) if len(ins) == 1 else [k for k, i in enumerate(ins) if i is v]
         for k in positions:
             g = grads[k]
             if g is None:
@@ -211,13 +212,12 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
             if trace is not None:
                 trace.append(TraceStep("contribution", v, consumer=c, term=g))
     state.provenance[v] = contributions
-    note = f"{len(terms)} term(s)"
-    with gradient_context(v):
-        if len(terms) > 1:
-            n = len(terms)
+    n = len(terms)
+    roles = _stacks.grad_of  # gradient_context(v), spelled out: this runs for every node
+    roles.append(v)
+    try:
+        if n > 1:
             terms = combine_scatters(terms)
-            if len(terms) < n:
-                note += f", {n - len(terms) + 1} scatters summed as one"
         if not terms:
             from graphcomp.api import zeros_like
 
@@ -227,7 +227,10 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
             total = terms[0]
         else:
             total = add_n(*terms)
+    finally:
+        roles.pop()
     if trace is not None:
+        note = f"{n} term(s)" + (f", {n - len(terms) + 1} scatters summed as one" if len(terms) < n else "")
         trace.append(TraceStep("sum", v, term=total, note=note))
     return total
 

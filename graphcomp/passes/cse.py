@@ -50,7 +50,7 @@ def sweep():
         return seen.setdefault(_constant_key(v) if v.kind == "constant" else ("leaf", v.id), v)
 
     def visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
-        key = (v.owner.op, tuple(i.id for i in inputs))
+        key = (v.owner.op, inputs)  # Variables hash and compare by identity
         if key not in seen:
             seen[key] = rebuilt(v, inputs)
         return seen[key]

@@ -45,7 +45,10 @@ _NEVER = frozenset({"size_of", "arange_like"})
 
 
 def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
-    if all(i.kind == "constant" for i in inputs) and v.owner.op.name not in _NEVER:
+    for i in inputs:  # most nodes read an op's output: ask the cheap question first
+        if i.owner is not None or i.kind != "constant":
+            return rebuilt(v, inputs)
+    if v.owner.op.name not in _NEVER:
         folded = _fold(v, inputs)
         if folded is not None:
             return folded

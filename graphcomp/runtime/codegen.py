@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape
 from graphcomp.ops.binary import Binary
@@ -167,6 +168,11 @@ def generate(
         >>> print(g.source.splitlines()[0])
         def compiled(x):
     """
+    with gc_paused():  # a schedule of 10^6 steps allocates millions of objects, none of them cyclic garbage
+        return _generate(outputs, args, backend, plan, loops)
+
+
+def _generate(outputs, args, backend, plan, loops) -> Generated:
     backend = backend or NumpyBackend()
     plan = plan or Plan.build(outputs)
     namespace: dict = dict(getattr(backend, "namespace", {}))
@@ -306,6 +312,11 @@ def generate_scalar(
         >>> g.fn(1.0, 0.0)
         (np.float64(1.0),)
     """
+    with gc_paused():
+        return _generate_scalar(outputs, args, plan, loops)
+
+
+def _generate_scalar(outputs, args, plan, loops) -> Generated | None:
     import math
 
     plan = plan or Plan.build(outputs)
