@@ -369,7 +369,7 @@ def _init(v, shape, dtype, name, owner, value):
     _v_value(v, value)
     stacks = _stacks
     site, grad_of = stacks.site, stacks.grad_of
-    _v_site(v, site[-1] if site else creation_site())
+    _v_site(v, site[-1] if site else creation_site(3))  # 1 is _init, 2 its caller in graphcomp
     _v_grad_of(v, grad_of[-1] if grad_of else None)
 
 

@@ -31,6 +31,7 @@ Operand = Variable | float | int | bool | complex | np.ndarray | np.generic | li
 
 #: graphcomp's own op library by name; the op spec table must cover all of them
 REGISTRY: dict[str, type[Op]] = {}
+_SHARED: dict[type, Op] = {}  # the one instance of each op class without parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,18 @@ class Op:
         super().__init_subclass__(**kw)
         if cls.__dict__.get("name") and cls.__module__.startswith("graphcomp.ops."):
             REGISTRY[cls.name] = cls
+
+    def __new__(cls, *args, **kwargs):
+        # An op without parameters is immutable and equal to every other of its class:
+        # one instance serves every node (a 10^5-layer chain makes 10^5 fewer objects).
+        if args or kwargs:
+            return object.__new__(cls)
+        op = _SHARED.get(cls)
+        if op is None:
+            op = object.__new__(cls)
+            if dataclasses.is_dataclass(cls) and not dataclasses.fields(cls):
+                _SHARED[cls] = op
+        return op
 
     def __call__(self, *inputs) -> Variable:
         for i in inputs:

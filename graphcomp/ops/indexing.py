@@ -173,7 +173,12 @@ class GetItem(Op):
     template: tuple
 
     def infer(self, x, *arrays):
-        return index_shape(x.shape, self.template, [a.shape for a in arrays]), x.dtype
+        t = self.template
+        if len(t) == 1 and t[0][0] == "i" and x.shape:  # x[k], a layer's weight: NumPy's rule is short
+            n = x.shape[0]
+            if n is not None and -n <= t[0][1] < n:
+                return x.shape[1:], x.dtype
+        return index_shape(x.shape, t, [a.shape for a in arrays]), x.dtype
 
     def forward(self, x, *arrays):
         return x[_runtime_index(self.template, arrays)]
@@ -264,6 +269,8 @@ def getitem(x: Variable, index) -> Variable:
         >>> x[1:3].shape, x[:, 0].shape, x[[0, 2], [1, 3]].shape
         ((2, 5), (4,), (2,))
     """
+    if type(index) is int:  # the common x[k] needs no parsing
+        return GetItem((("i", index),))(x)
     template, arrays = parse_index(index)
     return GetItem(template)(x, *arrays)
 
