@@ -99,3 +99,39 @@ def test_repr_shows_name_op_shape_and_dtype():
     x = gc.Variable("x", (2,))
     assert repr(x) == "<Variable x input shape=(2,) dtype=float64>"
     assert "sum" in repr(x.sum())
+
+
+# -- what a node costs: shared Sites and parameterless ops -----------------------------------------------------
+
+
+def test_nodes_built_on_one_line_share_one_site_object():
+    x = gc.Variable("x", (3,))
+    ys = [gc.tanh(x) for _ in range(3)]  # one line
+    z = gc.exp(x)
+    assert ys[0].site is ys[1].site is ys[2].site
+    assert z.site is not ys[0].site and z.site.line == ys[0].site.line + 1
+
+
+def test_parameterless_ops_are_one_instance_and_parameterised_ones_are_not():
+    from graphcomp.ops.elementwise import Tanh
+    from graphcomp.ops.reduce import Sum
+
+    x = gc.Variable("x", (3,))
+    assert gc.tanh(x).owner.op is gc.tanh(x * 2.0).owner.op is Tanh()
+    a, b = Sum(axes=(0,), keepdims=False), Sum(axes=(0,), keepdims=True)
+    assert a is not b and a != b and Sum(axes=(0,), keepdims=False) == a
+
+
+@pytest.mark.parametrize("shape", [(5,), (5, 2), (None,), (None, 3), (1,)])
+@pytest.mark.parametrize("k", [0, 1, 4, -1, -5, 5, -6])
+def test_the_integer_index_shortcut_gives_numpys_general_rule(shape, k):
+    from graphcomp.ops.indexing import index_shape
+
+    x = gc.Variable("x", shape)
+    try:
+        want = index_shape(shape, (("i", k),), [])
+    except gc.ShapeError as e:
+        with pytest.raises(gc.ShapeError, match=str(e).split(";")[0][:40]):
+            x[k]
+        return
+    assert x[k].shape == want == np.empty([7 if d is None else d for d in shape])[k].shape
