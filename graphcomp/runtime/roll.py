@@ -16,6 +16,7 @@ iteration runs exactly the code the straight-line version would have run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import NamedTuple
 
@@ -100,16 +101,10 @@ class LoopLine(NamedTuple):
         return self.steps[self.loop.start + t * self.loop.period + self.position].v
 
 
-_split_cache: dict[str, tuple] = {}
-
-
+@functools.lru_cache(maxsize=1 << 16)  # bounded: each of 10^5 layers has its own w[k]
 def _split(template: str) -> tuple:
     """``(parts, ints)``: the template around its integer literals, and their values."""
-    hit = _split_cache.get(template)
-    if hit is None:
-        parts = tuple(_INT.split(template))
-        hit = _split_cache[template] = (parts, tuple(int(x) for x in _INT.findall(template)))
-    return hit
+    return tuple(_INT.split(template)), tuple(int(x) for x in _INT.findall(template))
 
 
 class _Finder:
