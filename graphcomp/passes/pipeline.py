@@ -74,9 +74,10 @@ def _groups(passes: list) -> list[list]:
 def _composed(passes: list):
     """Local passes run in one sweep: each node goes through every pass in turn, its
     inputs already through all of them. Each rewrite reads only the node and its
-    rewritten inputs, so this computes what one sweep per pass computes, never with
-    more nodes (constants folded apart are merged before simplify sees them, so
-    ``add_n(a, b, b)`` can fire where it could not), with one traversal and one
+    rewritten inputs, so this computes what one sweep per pass computes, in a graph
+    of about the same size (the rewrites meet the nodes in another order: constants
+    folded apart are merged before simplify sees them, so ``add_n(a, b, b)`` can fire
+    where it could not, and the other way round), with one traversal and one
     rebuild per node instead of one per pass (W3 at N = 10^4: 120 000 nodes built
     instead of 320 000, about 1.3x less CPU time).
     """

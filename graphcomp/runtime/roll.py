@@ -114,7 +114,7 @@ class _Finder:
     def __init__(self, steps: list[Step], fixed: dict):
         self.steps = steps
         self.fixed = fixed
-        index = {s.v: k for k, s in enumerate(steps)}
+        self.index = index = {s.v: k for k, s in enumerate(steps)}
         self.split = [_split(s.template) for s in steps]
         self.idx = [tuple(index.get(r, -1) for r in s.refs) for s in steps]
         self.where: list = [None] * len(steps)  # (loop number, iteration, position) once rolled
@@ -338,8 +338,7 @@ def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, ro
     """
     finder = _Finder(steps, fixed)
     loops = finder.run(MIN_COUNT) if roll else []
-    index = {s.v: k for k, s in enumerate(steps)}
-    text = _Text(steps, fixed, index, loops, finder.where)
+    text = _Text(steps, fixed, finder.index, loops, finder.where)
     death = {d: k for k, s in enumerate(steps) for d in s.dies}
     items: list[list] = []  # each item: its lines; a list's del goes after the last item reading it
     stores: list[tuple] = []  # (item, loop number, body lines, positions of body lines)
