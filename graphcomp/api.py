@@ -193,24 +193,48 @@ def matmul(a: Operand, b: Operand) -> Variable:
 
 @user_errors
 def dot(a: Operand, b: Operand) -> Variable:
-    """``np.dot`` for operands of up to two dimensions (a scalar operand multiplies).
+    """``np.dot``: a scalar operand multiplies; otherwise the last axis of ``a`` is
+    summed against the only axis of a 1-D ``b``, or against the second-to-last
+    axis of ``b``, giving ``a.shape[:-1] + b.shape[:-2] + b.shape[-1:]``.
 
-    For stacks of matrices use ``matmul``, whose broadcasting is the one users mean.
+    For stacks of matrices ``matmul`` is usually what is meant: ``dot`` pairs
+    every leading index of ``a`` with every leading index of ``b``.
 
     Example:
         >>> import graphcomp as gc
         >>> gc.dot(gc.Variable("u", (3,)), gc.Variable("v", (3,))).shape
         ()
+        >>> gc.dot(gc.Variable("a", (2, 3, 4)), gc.Variable("b", (5, 4, 6))).shape
+        (2, 3, 5, 6)
     """
     a, b = _b.operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return multiply(a, b)
-    if a.ndim > 2 or b.ndim > 2:
+    if b.ndim <= 2 or a.ndim == 1:
+        return _l.MatMul()(a, b)  # no stack in b, or a 1-D a: matmul pairs the indices as dot does
+    return _dot_nd(a, b)
+
+
+def _dot_nd(a: Variable, b: Variable) -> Variable:
+    """np.dot of two operands of 2+ dimensions, one of them 3+: b's summed axis moved
+    first, both flattened to matrices, one matmul, then the result's shape (so the
+    gradient is matmul's, through a reshape and a transpose)."""
+    n, m = b.shape[-2], b.shape[-1]
+    if a.shape[-1] is not None and n is not None and a.shape[-1] != n:
         raise ShapeError(
-            f"dot: operands of more than two dimensions ({fmt_shape(a.shape)}, {fmt_shape(b.shape)}) "
-            "are not supported; use gc.matmul"
+            f"dot: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} are not aligned ({a.shape[-1]} != {n})"
         )
-    return _l.MatMul()(a, b)
+    lead_a, lead_b = a.shape[:-1], b.shape[:-2]
+    n = a.shape[-1] if n is None else n
+    if n is None or not is_fully_known(lead_b + (m,)) or lead_a.count(None) > 1:
+        raise ShapeError(
+            f"dot: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)}: a stack in b needs b's shape and "
+            "the summed axis known, and at most one unknown dimension in a; use gc.matmul or reshape first"
+        )
+    k = b.ndim
+    moved = transpose(b, (k - 2, *range(k - 2), k - 1))  # (n, *lead_b, m)
+    flat = _l.MatMul()(reshape(a, (-1, n)), reshape(moved, (n, math.prod(lead_b) * m)))
+    return reshape(flat, tuple(-1 if d is None else d for d in lead_a + lead_b + (m,)))
 
 
 # -- shape ------------------------------------------------------------------------------

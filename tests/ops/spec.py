@@ -189,6 +189,12 @@ for a, b in [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2
 spec("dot-2d", gc.dot, np.dot, [(3, 4), (4, 2)])
 spec("dot-1d", gc.dot, np.dot, [(4,), (4,)])
 spec("dot-scalar", gc.dot, np.dot, [(), (3,)])
+spec("dot-3d-2d", gc.dot, np.dot, [(2, 3, 4), (4, 2)])
+# a stack in b needs its shape known (tests/ops/test_linalg_dot.py has the unknown-size cases)
+spec("dot-2d-3d", gc.dot, np.dot, [(3, 4), (2, 4, 5)], unknown=False)
+spec("dot-3d-3d", gc.dot, np.dot, [(2, 3, 4), (3, 4, 2)], second=True, unknown=False)
+spec("dot-1d-3d", gc.dot, np.dot, [(4,), (2, 4, 3)])
+spec("dot-3d-1d", gc.dot, np.dot, [(2, 3, 4), (4,)])
 
 # -- shape ---------------------------------------------------------------------------------------------------
 
