@@ -25,7 +25,16 @@ from graphcomp.core.types import fmt_shape, result_dtype
 from graphcomp.errors import ShapeError
 from graphcomp.ops.base import Op
 
-__all__ = ["Conv2D", "Conv2DInputGrad", "Conv2DWeightGrad", "MaxPool2D", "MaxPool2DGrad", "MaxPool2DRoute"]
+__all__ = [
+    "Conv2D",
+    "Conv2DInputGrad",
+    "Conv2DInputGradLike",
+    "Conv2DWeightGrad",
+    "input_grad",
+    "MaxPool2D",
+    "MaxPool2DGrad",
+    "MaxPool2DRoute",
+]
 
 
 def _out_size(n, k, stride, pad):
@@ -83,9 +92,39 @@ class Conv2D(Op):
 
     def bprop(self, inputs, output, G):
         x, w = inputs
-        dx = Conv2DInputGrad(self.stride, self.padding, x.shape[2], x.shape[3])(G, w)
+        dx = input_grad(self.stride, self.padding, G, w, x)
         dw = Conv2DWeightGrad(self.stride, self.padding, w.shape[2], w.shape[3])(x, G)
         return [dx, dw]
+
+
+def input_grad(stride: int, padding: int, g, w, x):
+    """conv2d's gradient with respect to ``x``: with x's height and width known
+    statically, or read from ``x`` when the graph runs (with a stride, G's size
+    does not say which of ``stride`` input sizes it came from).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x, w = gc.Variable("x", (1, 2, None, None)), gc.Variable("w", (3, 2, 3, 3))
+        >>> g = gc.Variable("g", (1, 3, None, None))
+        >>> input_grad(2, 0, g, w, x).owner.op.name
+        'conv2d_input_grad_like'
+    """
+    if x.shape[2] is None or x.shape[3] is None:
+        return Conv2DInputGradLike(stride, padding)(g, w, x)
+    return Conv2DInputGrad(stride, padding, x.shape[2], x.shape[3])(g, w)
+
+
+def _transposed(g, w, stride: int, padding: int, height: int, width: int):
+    """The transposed convolution of g with w, back to an image of height x width."""
+    n, o, ho, wo = g.shape
+    _, c, kh, kw = w.shape
+    s, p = stride, padding
+    out = np.zeros((n, c, height + 2 * p, width + 2 * p), dtype=np.result_type(g, w))
+    for i in range(kh):
+        for j in range(kw):
+            # every output pixel's contribution through kernel offset (i, j), at once
+            out[:, :, i : i + s * ho : s, j : j + s * wo : s] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+    return out[:, :, p : p + height, p : p + width]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,26 +139,38 @@ class Conv2DInputGrad(Op):
     width: int
 
     def infer(self, g, w):
-        if self.height is None or self.width is None:
-            raise ShapeError("conv2d: the gradient with respect to the input needs its height and width known")
         return (g.shape[0], w.shape[1], self.height, self.width), result_dtype(np.matmul, g.dtype, w.dtype)
 
     def forward(self, g, w):
-        n, o, ho, wo = g.shape
-        _, c, kh, kw = w.shape
-        s, p = self.stride, self.padding
-        out = np.zeros((n, c, self.height + 2 * p, self.width + 2 * p), dtype=np.result_type(g, w))
-        for i in range(kh):
-            for j in range(kw):
-                # every output pixel's contribution through kernel offset (i, j), at once
-                out[:, :, i : i + s * ho : s, j : j + s * wo : s] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
-        return out[:, :, p : p + self.height, p : p + self.width]
+        return _transposed(g, w, self.stride, self.padding, self.height, self.width)
 
     def bprop(self, inputs, output, G):
         g, w = inputs
         dg = Conv2D(self.stride, self.padding)(G, w)
         dw = Conv2DWeightGrad(self.stride, self.padding, w.shape[2], w.shape[3])(G, g)
         return [dg, dw]
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv2DInputGradLike(Op):
+    """``Conv2DInputGrad`` for an input whose height or width is unknown until the
+    graph runs: its third input is that input, read only for its shape."""
+
+    name = "conv2d_input_grad_like"
+    stride: int
+    padding: int
+
+    def infer(self, g, w, x):
+        return (g.shape[0], w.shape[1], x.shape[2], x.shape[3]), result_dtype(np.matmul, g.dtype, w.dtype)
+
+    def forward(self, g, w, x):
+        return _transposed(g, w, self.stride, self.padding, np.shape(x)[2], np.shape(x)[3])
+
+    def bprop(self, inputs, output, G):
+        g, w, _ = inputs
+        dg = Conv2D(self.stride, self.padding)(G, w)
+        dw = Conv2DWeightGrad(self.stride, self.padding, w.shape[2], w.shape[3])(G, g)
+        return [dg, dw, None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +195,7 @@ class Conv2DWeightGrad(Op):
 
     def bprop(self, inputs, output, G):
         x, g = inputs
-        dx = Conv2DInputGrad(self.stride, self.padding, x.shape[2], x.shape[3])(g, G)
+        dx = input_grad(self.stride, self.padding, g, G, x)
         dg = Conv2D(self.stride, self.padding)(x, G)
         return [dx, dg]
 

@@ -17,7 +17,14 @@ import sympy as sp
 import graphcomp as gc
 from graphcomp.ops.binary import add_n
 from graphcomp.ops.control import ArangeLike, OnesLike, SizeOf, ZerosLike
-from graphcomp.ops.conv import Conv2DInputGrad, Conv2DWeightGrad, MaxPool2D, MaxPool2DGrad, MaxPool2DRoute
+from graphcomp.ops.conv import (
+    Conv2DInputGrad,
+    Conv2DInputGradLike,
+    Conv2DWeightGrad,
+    MaxPool2D,
+    MaxPool2DGrad,
+    MaxPool2DRoute,
+)
 from graphcomp.ops.fused import fused
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.nn import CrossEntropyGrad
@@ -381,6 +388,9 @@ def _pool_grad_loop(x, g, size, stride):
 _XS, _WS, _GS = (2, 2, 5, 4), (3, 2, 3, 2), (2, 3, 3, 3)  # stride 2, padding 1: 3x3 outputs
 spec("conv2d_input_grad", lambda g, w: Conv2DInputGrad(2, 1, 5, 4)(g, w),
      lambda g, w: _conv_grads_loop(np.zeros(_XS), w, g, 2, 1)[0], [_GS, _WS], second=True, unknown=False)  # fmt: skip
+spec("conv2d_input_grad_like", lambda g, w, x: Conv2DInputGradLike(2, 1)(g, w, x),
+     lambda g, w, x: _conv_grads_loop(np.zeros(_XS), w, g, 2, 1)[0], [_GS, _WS, _XS],
+     diff=[0, 1], second=True, unknown=False)  # fmt: skip
 spec("conv2d_weight_grad", lambda x, g: Conv2DWeightGrad(2, 1, 3, 2)(x, g),
      lambda x, g: _conv_grads_loop(x, np.zeros(_WS), g, 2, 1)[1], [_XS, _GS], second=True, unknown=False)  # fmt: skip
 spec("max_pool2d_grad", lambda x, g: MaxPool2DGrad(3, 2)(x, MaxPool2D(3, 2)(x), g),

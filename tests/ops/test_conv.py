@@ -47,3 +47,23 @@ def test_bad_shapes_are_refused_when_built():
         gc.conv2d(gc.Variable("x", (2, 3, 5, 5)), gc.Variable("w", (4, 2, 3, 3)))
     with pytest.raises(gc.ShapeError, match="does not fit"):
         gc.max_pool2d(gc.Variable("x", (1, 1, 1, 5)), 2)
+
+
+def test_unknown_height_and_width_differentiate_at_every_input_size():
+    """With a stride, G's size does not say which input size it came from (7 and 8
+    rows both give 4 outputs): the input gradient reads x's size when it runs."""
+    x, w = gc.Variable("x", (2, 3, None, None)), gc.Variable("w", (4, 3, 3, 3))
+    y = gc.conv2d(x, w, stride=2, padding=1)
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((4, 3, 3, 3))
+    for hw in ((7, 6), (8, 5)):
+        X = rng.standard_normal((2, 3, *hw))
+        R = gc.constant(rng.standard_normal(_conv_loop(X, W, 2, 1).shape))
+        cost = (y * R).sum()
+        dx, dw = gc.compile(gc.grad(cost, [x, w]), [x, w])(X, W)
+        assert dx.shape == X.shape and dw.shape == W.shape
+        assert_grads_match_fd(cost, [x, w], [X, W], [0, 1], rng)
+        # the same gradient as a graph built with the sizes known
+        xs = gc.Variable("xs", X.shape)
+        known = gc.grad((gc.conv2d(xs, w, stride=2, padding=1) * R).sum(), xs)
+        np.testing.assert_allclose(dx, gc.evaluate(known, {xs: X, w: W}), rtol=1e-12, atol=1e-12)
