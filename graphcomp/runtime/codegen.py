@@ -131,6 +131,14 @@ class _Callees:
     def __init__(self, namespace: dict):
         self.namespace = namespace
         self.names: dict = {}
+        self.by_op: dict = {}  # id(op) -> name: every layer's Multiply() is one object
+
+    def of(self, op, backend) -> str:
+        """The name of the callee the backend gives for ``op``."""
+        hit = self.by_op.get(id(op))
+        if hit is None:
+            hit = self.by_op[id(op)] = self.name(backend.callee(op), op)
+        return hit
 
     def name(self, fn, op) -> str:
         # bound methods of equal ops do the same; equal ops are distinct objects
@@ -193,7 +201,7 @@ def _generate(outputs, args, backend, plan, loops) -> Generated:
             if donor is not None:  # write into a buffer that dies here: no new allocation
                 call += f", out={marks[len(refs)]}"
                 refs.append(donor)
-            expr = f"{callees.name(backend.callee(v.owner.op), v.owner.op)}({call})"
+            expr = f"{callees.of(v.owner.op, backend)}({call})"
         steps.append(Step(v, expr, refs, dies))
     roll = len(steps) >= ROLL_FROM if loops is None else loops
     body, outs = emit(steps, fixed, outputs, _comment, roll=roll)
@@ -227,13 +235,14 @@ def _reusable_buffers(plan: Plan, backend) -> set[Variable]:
     return NumPy scalars there), and every node reading it is a ufunc too, so
     no view of it can outlive it.
     """
-    by_op: dict = {}  # ops repeat (every multiply is Multiply()): ask the backend once per op
+    by_op: dict = {}  # ops repeat (every multiply is one Multiply()): ask the backend once per op
     ufunc = {}
     for v, _, _, _ in plan.steps:
         op = v.owner.op
-        if op not in by_op:
-            by_op[op] = isinstance(backend.callee(op), np.ufunc)
-        ufunc[v] = by_op[op]
+        known = by_op.get(id(op))  # by identity: an op's own hash is Python code
+        if known is None:
+            known = by_op[id(op)] = isinstance(backend.callee(op), np.ufunc)
+        ufunc[v] = known
     out = {v for v, _, _, _ in plan.steps if ufunc[v] and v.shape and None not in v.shape}
     for v, _, ins, _ in plan.steps:
         if not ufunc[v]:
