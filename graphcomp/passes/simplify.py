@@ -240,6 +240,22 @@ RULES = {
     "-(c*x) -> (-c)*x": (("negative", "multiply"), _negated_scale, True),
 }
 _BY_OP: dict[str, list] = {}
+_BINARY_SET = frozenset(_BINARY)
+
+
+def _may_fire(node: Variable) -> bool:
+    """False for a binary node none of whose inputs is a constant or a broadcast: every
+    binary rule needs one (a test holds each rule to this), and most nodes of a
+    gradient graph are such products and sums, so their rules are not even tried."""
+    if node.owner.op.name not in _BINARY_SET:
+        return True
+    for i in node.owner.inputs:
+        owner = i.owner
+        if owner is None and i.kind == "constant" or owner is not None and owner.op.name in _BROADCASTS:
+            return True
+    return False
+
+
 for _rule, (_ops, _fn, *_exact) in RULES.items():
     for _op in (_ops,) if isinstance(_ops, str) else _ops:
         _BY_OP.setdefault(_op, []).append((_rule, _fn, bool(_exact)))
@@ -277,7 +293,7 @@ def _rewrite(v: Variable, node: Variable) -> Variable:
     """Apply rules until none fires: a rule's result may match another rule.
     Nodes a rule builds keep v's site and gradient role (built_as, spelled out:
     this runs for most nodes)."""
-    if node.owner is None or node.owner.op.name not in _BY_OP:
+    if node.owner is None or node.owner.op.name not in _BY_OP or not _may_fire(node):
         return node
     stacks = _stacks
     stacks.site.append(v.site)
@@ -285,6 +301,8 @@ def _rewrite(v: Variable, node: Variable) -> Variable:
     try:
         for _ in range(8):  # each firing removes a node, so a few rounds suffice
             if node.owner is None:
+                return node
+            if not _may_fire(node):
                 return node
             for rule, fn, exact in _BY_OP.get(node.owner.op.name, ()):
                 replacement = _same(v, fn(node, *node.owner.inputs), exact)

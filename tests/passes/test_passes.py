@@ -327,3 +327,34 @@ def test_a_repeated_constant_term_folds_into_one_constant():
     (z,) = simplify.run([add_n(c, x, c)])
     assert _ops(z) == ["add"] and [i.kind for i in z.inputs] == ["constant", "input"]
     np.testing.assert_array_equal(gc.evaluate(z, {x: np.zeros(3)}), [2.0, 4.0, 6.0])
+
+
+def test_every_binary_rule_needs_a_constant_or_a_broadcast_input():
+    """simplify does not try the rules of a binary node whose inputs are neither
+    constants nor broadcasts; this holds each binary rule to that."""
+    from graphcomp.passes.simplify import _BINARY, _BY_OP
+
+    x, y = gc.Variable("x", (3,)), gc.Variable("y", (2, 3))
+    makers = [
+        lambda: x,
+        lambda: y,
+        lambda: gc.exp(x),
+        lambda: -x,
+        lambda: x * 2.0,
+        lambda: -(x * 2.0),
+        lambda: gc.Variable("s"),
+        lambda: gc.transpose(y).T,
+        lambda: y.sum(0),
+    ]
+    ops = {"add": gc.add, "subtract": gc.subtract, "multiply": gc.multiply, "divide": gc.divide,
+           "power": gc.power, "maximum": gc.maximum, "minimum": gc.minimum}  # fmt: skip
+    assert set(ops) == set(_BINARY)
+    tried = 0
+    for name in _BINARY:
+        for a in makers:
+            for b in makers:
+                v = ops[name](a(), b())
+                for rule, fn, _ in _BY_OP.get(name, ()):
+                    tried += 1
+                    assert fn(v, *v.owner.inputs) is None, (rule, v.owner.inputs)
+    assert tried > 500
