@@ -215,9 +215,13 @@ class IndexGrad(Op):
     shape: tuple
 
     def infer(self, g, *arrays):
-        expected = index_shape(self.shape, self.template, [a.shape for a in arrays])
+        t, shape = self.template, self.shape
+        if len(t) == 1 and t[0][0] == "i" and shape and -shape[0] <= t[0][1] < shape[0]:
+            expected = shape[1:]  # x[k]'s gradient, once per layer: the short rule, as GetItem's
+        else:
+            expected = index_shape(shape, t, [a.shape for a in arrays])
         _check_grad_shape(self.name, g.shape, expected)
-        return self.shape, g.dtype
+        return shape, g.dtype
 
     def forward(self, g, *arrays):
         return _scatter(self.template, self.shape, g, arrays)
