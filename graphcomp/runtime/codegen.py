@@ -2,8 +2,9 @@
 
 Each node is one assignment with the node as a comment above it (as
 PyTensor's ``fgraph_to_python``); intermediates are deleted after their last
-use. What a node's line calls comes from a backend, so other array libraries
-can plug in without touching the passes.
+use; a block of lines that repeats is written once as a ``for`` loop
+(``graphcomp.runtime.roll``). What a node's line calls comes from a backend,
+so other array libraries can plug in without touching the passes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """``gc.compile``: optimise a graph once, then call it many times.
 
 The user's graph is never changed: the passes build a new one (``f.graph``),
-from which one straight-line Python function is generated (``f.source``).
+from which one straight-line Python function is generated (``f.source``),
+repeated blocks of lines written as loops.
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ class Function:
 
     @property
     def source(self) -> str:
-        """The generated Python, one line per node with the node as a comment (for
-        an all-scalar graph, the Python-float version tried first)."""
+        """The generated Python, one line per node with the node as a comment, a
+        repeated block as one loop (for an all-scalar graph, the Python-float
+        version tried first)."""
         return (self._scalar or self._generated).source
 
     def __call__(self, *args, **kwargs):
