@@ -198,10 +198,12 @@ def _generate(outputs, args, backend, plan, loops) -> Generated:
         expr = inline(v, marks[: len(ins)]) if inline is not None else None
         if expr is None:
             call = ", ".join(marks[: len(ins)])
-            donor = next((d for d in dies if d in reusable and _fits(d, v) and v in reusable), None)
-            if donor is not None:  # write into a buffer that dies here: no new allocation
-                call += f", out={marks[len(refs)]}"
-                refs.append(donor)
+            if v in reusable:
+                for d in dies:
+                    if d in reusable and _fits(d, v):  # write into a buffer that dies here: no allocation
+                        call += f", out={marks[len(refs)]}"
+                        refs.append(d)
+                        break
             expr = f"{callees.of(v.owner.op, backend)}({call})"
         steps.append(Step(v, expr, refs, dies))
     roll = len(steps) >= ROLL_FROM if loops is None else loops

@@ -116,7 +116,14 @@ class _Finder:
         self.fixed = fixed
         self.index = index = {s.v: k for k, s in enumerate(steps)}
         self.split = [_split(s.template) for s in steps]
-        self.idx = [tuple(index.get(r, -1) for r in s.refs) for s in steps]
+        # per step, per reference: its step's index (-1: not a step) and its fixed name
+        # ("" for a step); C-level map over two dicts, since every step pays this
+        code = dict.fromkeys(fixed, -1)
+        code.update(index)
+        name = dict.fromkeys(index, "")
+        name.update(fixed)
+        self.idx = [tuple(map(code.__getitem__, s.refs)) for s in steps]
+        self.names = [tuple(map(name.__getitem__, s.refs)) for s in steps]
         self.where: list = [None] * len(steps)  # (loop number, iteration, position) once rolled
         self.loops: list[Loop] = []
 
@@ -128,9 +135,9 @@ class _Finder:
         canon = []
         nums = list(ints)
         where = self.where
-        for r, j in zip(self.steps[i].refs, self.idx[i]):
+        for name, j in zip(self.names[i], self.idx[i]):
             if j < 0:
-                canon.append(self.fixed[r])
+                canon.append(name)
             elif where[j] is None or where[j][0] == own:
                 canon.append(i - j)
             else:
@@ -163,7 +170,7 @@ class _Finder:
             for q in range(p):
                 k, nums = self.key(base + q)
                 k0, n0 = first[q]
-                if k != k0 or any(b != a + count * d for a, b, d in zip(n0, nums, deltas[q])):
+                if k != k0 or nums and any(b != a + count * d for a, b, d in zip(n0, nums, deltas[q])):
                     return count, deltas
             count += 1
         return count, deltas
@@ -171,11 +178,11 @@ class _Finder:
     def run(self, min_count: int) -> list[Loop]:
         """Scan the steps once, rolling each repeated block found."""
         i, n = 0, len(self.steps)
-        steps, fixed, idx = self.steps, self.fixed, self.idx
+        split, names = self.split, self.names
         coarse_next: dict = {}
         self.next_same = [-1] * n  # the next step with the same template and the same fixed references
         for k in range(n - 1, -1, -1):
-            c = (self.split[k][0], tuple(fixed[r] if j < 0 else "" for r, j in zip(steps[k].refs, idx[k])))
+            c = (split[k][0], names[k])
             self.next_same[k] = coarse_next.get(c, -1)
             coarse_next[c] = k
         while i < n:
@@ -339,7 +346,6 @@ def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, ro
     finder = _Finder(steps, fixed)
     loops = finder.run(MIN_COUNT) if roll else []
     text = _Text(steps, fixed, finder.index, loops, finder.where)
-    death = {d: k for k, s in enumerate(steps) for d in s.dies}
     items: list[list] = []  # each item: its lines; a list's del goes after the last item reading it
     stores: list[tuple] = []  # (item, loop number, body lines, positions of body lines)
     k = 0
@@ -351,7 +357,7 @@ def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, ro
             k += 1
             continue
         loop = loops[number]
-        lines, body = _loop_lines(number, loop, finder, text, len(items), comment, death, free)
+        lines, body = _loop_lines(number, loop, finder, text, len(items), comment, free)
         stores.append((len(items), number, body))
         items.append(lines)
         k = loop.stop
@@ -394,7 +400,7 @@ def _straight_lines(step: Step, text: _Text, item: int, comment, free: bool) -> 
     return lines
 
 
-def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int, comment, death: dict, free: bool):
+def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int, comment, free: bool):
     """The loop's lines (body indented), and which line holds each body position."""
     s, p, steps = loop.start, loop.period, finder.steps
     head: list[tuple] = []
@@ -432,19 +438,19 @@ def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int
     offset = len(head) + 1
     body_at = {offset + at: q for at, q in positions.items()}
     if free:
-        dead = []
-        for k in range(s, loop.stop):
+        dead, inside, stop, index = [], set(), loop.stop, text.index
+        for k in range(s, stop):
             for d in steps[k].dies:
-                j = text.index.get(d)
-                if j is not None and s <= j < loop.stop:
-                    continue  # a value of this loop: its name is rebound each iteration
+                j = index.get(d)
+                if j is not None and s <= j < stop:
+                    inside.add(d)  # a value of this loop: its name is rebound each iteration
+                    continue
                 name = text.freed(d)
                 if name is not None:
                     dead.append(name)
         last = loop.stop - p
         for q in range(p):  # the last iteration's values nothing after the loop reads
-            v = steps[last + q].v
-            if death.get(v, loop.stop) < loop.stop:
+            if steps[last + q].v in inside:
                 dead.append(f"_l{number}_{q}")
         if dead:
             lines.append((f"del {', '.join(dict.fromkeys(dead))}", None))
