@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
@@ -66,17 +67,20 @@ class Function:
             # could drop a NaN or Inf (x * 0 -> 0) or compute it elsewhere
             skip |= {"constant-fold", "simplify", "stabilize"} | set(backend.passes)
         roots = outputs + [new for _, new in self.updates]
-        optimized = optimize(roots, skip=skip, check=verify_passes, extra=backend.passes)
-        self.graph = Graph(optimized)
-        needed = set(self.graph.input_variables)
-        self._needed = [v in needed for v in inputs]
-        self._args = [v for v in inputs if v in needed]
-        plan = Plan.build(optimized)  # one schedule serves the checked loop and both code generators
-        self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
-        self._plan = plan if check_finite else None
-        # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
-        scalar = not check_finite and len(self._args) == len(inputs)
-        self._scalar = generate_scalar(optimized, inputs, plan=plan, loops=loops) if scalar else None
+        # one pause over every phase: between two of them Python's cyclic collector would
+        # sweep the whole graph (seconds for a million nodes) and free nothing
+        with gc_paused():
+            optimized = optimize(roots, skip=skip, check=verify_passes, extra=backend.passes)
+            self.graph = Graph(optimized)
+            needed = set(self.graph.input_variables)
+            self._needed = [v in needed for v in inputs]
+            self._args = [v for v in inputs if v in needed]
+            plan = Plan.build(optimized)  # one schedule serves the checked loop and both code generators
+            self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
+            self._plan = plan if check_finite else None
+            # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
+            scalar = not check_finite and len(self._args) == len(inputs)
+            self._scalar = generate_scalar(optimized, inputs, plan=plan, loops=loops) if scalar else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
             self._by_name.setdefault(v.name, []).append(k)
