@@ -199,3 +199,17 @@ def test_random_repeated_layers_roll_and_agree_with_evaluate(unary, mix, n, skip
     for got, wv in zip(f(*data), want):
         np.testing.assert_allclose(got, wv, rtol=1e-10, atol=1e-12)
     assert "for _t" in f.source
+
+
+def test_outputs_read_from_every_iteration_come_from_the_loops_lists():
+    x, w = gc.Variable("x", (3,)), gc.Variable("w", (30,))
+    h, outs = x, []
+    for k in range(30):
+        h = gc.sin(h * w[k])
+        outs.append(h.sum())  # one output per layer
+    outs.append(gc.grad(outs[-1], w))
+    f = gc.compile(outs, [x, w], loops=True)
+    assert "for _t" in f.source and "return (_s" in f.source
+    X, W = np.linspace(-1, 1, 3), np.linspace(0.5, 1.5, 30)
+    for got, want in zip(f(X, W), gc.evaluate(outs, {x: X, w: W})):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
