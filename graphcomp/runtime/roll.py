@@ -434,8 +434,9 @@ def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int
         positions[len(body)] = q  # the store of position q goes after this line
         body.append((f"    _l{number}_{q} = {_fill(parts, ints, args)}", LoopLine(steps, loop, q, args)))
     head = list(dict.fromkeys(head))  # two readers of one carried value initialise it once
-    lines = head + [(f"for _t in range({loop.count}):", None)] + body
-    offset = len(head) + 1
+    what = f"# {loop.count} iterations of the {p} node(s) below, one iteration per repetition in the graph"
+    lines = head + [(what, None), (f"for _t in range({loop.count}):", None)] + body
+    offset = len(head) + 2
     body_at = {offset + at: q for at, q in positions.items()}
     if free:
         dead, inside, stop, index = [], set(), loop.stop, text.index
