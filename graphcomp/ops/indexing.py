@@ -216,7 +216,7 @@ class IndexGrad(Op):
 
     def infer(self, g, *arrays):
         t, shape = self.template, self.shape
-        if len(t) == 1 and t[0][0] == "i" and shape and -shape[0] <= t[0][1] < shape[0]:
+        if len(t) == 1 and t[0][0] == "i" and shape and shape[0] is not None and -shape[0] <= t[0][1] < shape[0]:
             expected = shape[1:]  # x[k]'s gradient, once per layer: the short rule, as GetItem's
         else:
             expected = index_shape(shape, t, [a.shape for a in arrays])
