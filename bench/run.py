@@ -456,17 +456,26 @@ def interleaved(systems: dict, rounds: int = 15) -> dict:
     return {n: (statistics.median(ts), statistics.median(t / b for t, b in zip(ts, ref))) for n, ts in times.items()}
 
 
-def run(title: str, systems: dict) -> bool:
-    """Check every installed system against the first, then print medians and ratios."""
-    if torch is None:
-        systems.setdefault("PyTorch eager", None)
+def disagreeing(systems: dict) -> str | None:
+    """The first installed system whose numbers differ from the first system's, or None."""
     names = [n for n, fn in systems.items() if fn is not None]
     want = [np.asarray(v, dtype=float) for v in systems[names[0]]()]
     for name in names[1:]:
         got = [np.asarray(v, dtype=float) for v in systems[name]()]
         if len(got) != len(want) or not all(np.allclose(g, w, rtol=1e-8, atol=1e-10) for g, w in zip(got, want)):
-            print(f"{title}: {name} computed different numbers from {names[0]}: not timed", file=sys.stderr)
-            return False
+            return name
+    return None
+
+
+def run(title: str, systems: dict) -> bool:
+    """Check every installed system against the first, then print medians and ratios."""
+    if torch is None:
+        systems.setdefault("PyTorch eager", None)
+    names = [n for n, fn in systems.items() if fn is not None]
+    wrong = disagreeing(systems)
+    if wrong is not None:
+        print(f"{title}: {wrong} computed different numbers from {names[0]}: not timed", file=sys.stderr)
+        return False
     print(f"\n{title}")
     print(f"| {'system':<28} | {'median':>12} | {'ratio':>7} |")
     print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
