@@ -225,6 +225,8 @@ def compile(  # noqa: A001
         [6.0, 3.0]
     """
     outs, single = as_variable_list(outputs)
+    if loops not in (None, True, False):
+        raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
     pairs = _check_updates(updates)
     graph_inputs = Graph(outs + [new for _, new in pairs]).input_variables
     if inputs is None:

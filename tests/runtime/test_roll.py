@@ -213,3 +213,9 @@ def test_outputs_read_from_every_iteration_come_from_the_loops_lists():
     X, W = np.linspace(-1, 1, 3), np.linspace(0.5, 1.5, 30)
     for got, want in zip(f(X, W), gc.evaluate(outs, {x: X, w: W})):
         np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_loops_takes_true_false_or_none():
+    x = gc.Variable("x")
+    with pytest.raises(gc.ArgumentError, match="loops must be True, False or None"):
+        gc.compile(x * 2.0, [x], loops="yes")
