@@ -1,0 +1,49 @@
+"""W1 scalar: the lecture's example and its two derivatives, against the hand derivation."""
+
+from __future__ import annotations
+
+import math
+
+from common import peers, torch
+
+import graphcomp as gc
+
+
+def w1_hand(x, z):
+    """The lecture's forward and backward pass, line by line."""
+    a = x * z
+    b = math.log(x)
+    c = math.sin(b)
+    d = math.exp(a)
+    e = a / b
+    f = c / a
+    y = d + e + f
+    dy_dc = 1 / a
+    dy_db = -a / b**2 + dy_dc * math.cos(b)
+    dy_da = -c / a**2 + 1 / b + d
+    return y, dy_da * z + dy_db / x, dy_da * x
+
+
+def w1_systems():
+    x, z = gc.Variable("x"), gc.Variable("z")
+    y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
+    outs = [y, *gc.grad(y, [x, z])]
+    f = gc.compile(outs, [x, z])
+    systems = {
+        "hand (plain Python + math)": lambda: w1_hand(2.0, 3.0),
+        "graphcomp compile": lambda: f(2.0, 3.0),
+        "graphcomp evaluate": lambda: gc.evaluate(outs, {x: 2.0, z: 3.0}),
+    }
+    if torch is not None:
+
+        def torch_w1():
+            xt = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+            zt = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+            yt = torch.exp(xt * zt) + xt * zt / torch.log(xt) + torch.sin(torch.log(xt)) / (xt * zt)
+            gx, gz = torch.autograd.grad(yt, [xt, zt])
+            return yt.item(), gx.item(), gz.item()
+
+        systems["PyTorch eager"] = torch_w1
+    systems["JAX jit"] = peers.jax_w1()
+    systems["PyTensor (Numba)"] = peers.pytensor_w1()
+    return systems
