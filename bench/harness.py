@@ -9,8 +9,6 @@ import timeit
 import numpy as np
 from common import torch
 
-# -- the harness -----------------------------------------------------------------------------------------------
-
 
 def interleaved(systems: dict, rounds: int = 15) -> dict:
     """``{name: (median seconds, median ratio to the first system)}``.
