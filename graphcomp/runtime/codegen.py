@@ -191,21 +191,22 @@ def _generate(outputs, args, backend, plan, loops) -> Generated:
     inline = getattr(backend, "expression", None)  # optional in the backend interface
     steps = []
     marks = [mark(k) for k in range(8)]
+    templates: dict[str, str] = {}  # one string per distinct template: a million steps share a few hundred
     for v, _, ins, dies in plan.steps:
         while len(marks) <= len(ins):
             marks.append(mark(len(marks)))
-        refs = list(ins)
+        refs = ins
         expr = inline(v, marks[: len(ins)]) if inline is not None else None
         if expr is None:
             call = ", ".join(marks[: len(ins)])
             if v in reusable:
                 for d in dies:
                     if d in reusable and _fits(d, v):  # write into a buffer that dies here: no allocation
-                        call += f", out={marks[len(refs)]}"
-                        refs.append(d)
+                        call += f", out={marks[len(ins)]}"
+                        refs = (*ins, d)
                         break
             expr = f"{callees.of(v.owner.op, backend)}({call})"
-        steps.append(Step(v, expr, refs, dies))
+        steps.append(Step(v, templates.setdefault(expr, expr), refs, dies))
     roll = len(steps) >= ROLL_FROM if loops is None else loops
     body, outs = emit(steps, fixed, outputs, _comment, roll=roll)
     return _build(header, prelude, body, f"return ({', '.join(outs)},)", namespace)
@@ -349,7 +350,7 @@ def _generate_scalar(outputs, args, plan, loops) -> Generated | None:
         marks = [mark(k) for k in range(len(ins))]
         op = v.owner.op.name
         expr = " + ".join(marks) if op == "add_n" else SCALAR_FORMS[op].format(*marks)
-        steps.append(Step(v, expr, list(ins), []))
+        steps.append(Step(v, expr, ins, []))
     roll = len(steps) >= ROLL_FROM if loops is None else loops
     body, outs = emit(steps, fixed, outputs, _comment, roll=roll, free=False)
     return _build(header, [], body, f"return ({', '.join(f'_f64({o})' for o in outs)},)", namespace)

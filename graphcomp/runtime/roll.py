@@ -52,7 +52,7 @@ class Step(NamedTuple):
 
     v: Variable
     template: str
-    refs: list
+    refs: tuple
     dies: list
 
 
@@ -217,7 +217,7 @@ def find_loops(steps: list[Step], fixed: dict, min_count: int = MIN_COUNT) -> tu
         >>> ys = [x]
         >>> for k in range(10):
         ...     ys.append(gc.tanh(ys[-1]))
-        >>> steps = [Step(y, f"_tanh({mark(0)})", [y.owner.inputs[0]], []) for y in ys[1:]]
+        >>> steps = [Step(y, f"_tanh({mark(0)})", y.owner.inputs, []) for y in ys[1:]]
         >>> loops, where = find_loops(steps, {x: "x"})
         >>> [(lp.start, lp.period, lp.count) for lp in loops]
         [(1, 1, 9)]
@@ -338,7 +338,7 @@ def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, ro
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x"); y = gc.exp(x)
-        >>> lines, outs = emit([Step(y, f"_exp({mark(0)})", [x], [])], {x: "x"}, [y],
+        >>> lines, outs = emit([Step(y, f"_exp({mark(0)})", (x,), [])], {x: "x"}, [y],
         ...                    lambda v, a: "# exp", roll=False)
         >>> [text for text, _ in lines], outs
         (['# exp', '_v... = _exp(x)'], ['_v...'])

@@ -136,7 +136,7 @@ def _steps_of(y):
             expr = f"{marks[0]}[{v.owner.op.template[0][1]}]"
         else:
             expr = f"_{v.owner.op.name}({', '.join(marks)})"
-        out.append(Step(v, expr, list(ins), dies))
+        out.append(Step(v, expr, ins, dies))
     return out
 
 
