@@ -31,7 +31,7 @@ Operand = Variable | float | int | bool | complex | np.ndarray | np.generic | li
 
 #: graphcomp's own op library by name; the op spec table must cover all of them
 REGISTRY: dict[str, type[Op]] = {}
-_SHARED: dict[type, Op] = {}  # the one instance of each op class without parameters
+_SHARED: dict = {}  # op class -> its one instance when it has no parameters, else False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +61,10 @@ class Op:
         if args or kwargs:
             return object.__new__(cls)
         op = _SHARED.get(cls)
-        if op is None:
-            op = object.__new__(cls)
-            if dataclasses.is_dataclass(cls) and not dataclasses.fields(cls):
-                _SHARED[cls] = op
-        return op
+        if op is None:  # first call without arguments: decide once per class
+            shareable = dataclasses.is_dataclass(cls) and not dataclasses.fields(cls)
+            op = _SHARED[cls] = object.__new__(cls) if shareable else False
+        return op if op is not False else object.__new__(cls)
 
     def __call__(self, *inputs) -> Variable:
         for i in inputs:

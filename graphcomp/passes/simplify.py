@@ -299,10 +299,8 @@ def _rewrite(v: Variable, node: Variable) -> Variable:
     stacks.site.append(v.site)
     stacks.grad_of.append(v.grad_of)
     try:
-        for _ in range(8):  # each firing removes a node, so a few rounds suffice
-            if node.owner is None:
-                return node
-            if not _may_fire(node):
+        for k in range(8):  # each firing removes a node, so a few rounds suffice
+            if node.owner is None or k and not _may_fire(node):  # round 0 was asked before the push
                 return node
             for rule, fn, exact in _BY_OP.get(node.owner.op.name, ()):
                 replacement = _same(v, fn(node, *node.owner.inputs), exact)

@@ -113,7 +113,6 @@ class _Finder:
 
     def __init__(self, steps: list[Step], fixed: dict):
         self.steps = steps
-        self.fixed = fixed
         self.index = index = {s.v: k for k, s in enumerate(steps)}
         self.split = [_split(s.template) for s in steps]
         # per step, per reference: its step's index (-1: not a step) and its fixed name
