@@ -90,7 +90,6 @@ from graphcomp.inspect.check import check_grad
 from graphcomp.inspect.cost import cost_report
 from graphcomp.inspect.dot import to_dot
 from graphcomp.inspect.explain import explain_grad
-from graphcomp.inspect.sympy_bridge import from_sympy, to_sympy
 from graphcomp.inspect.text import dprint
 from graphcomp.inspect.trace import format_trace, replay
 from graphcomp.ops.base import Op
@@ -201,3 +200,21 @@ __all__ = [
     "where",
     "zeros_like",
 ]
+
+# The SymPy bridge imports SymPy, half a second that a script which never asks
+# for a closed form should not pay: it is imported on first use of these names.
+_LAZY = {"to_sympy": "graphcomp.inspect.sympy_bridge", "from_sympy": "graphcomp.inspect.sympy_bridge"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'graphcomp' has no attribute {name!r}")
+    import importlib
+
+    value = globals()[name] = getattr(importlib.import_module(module), name)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

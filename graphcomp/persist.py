@@ -23,14 +23,16 @@ newer-version file is refused with a ``gc.LoadError``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
 from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Parameter, Variable, built_as, constant
@@ -40,6 +42,9 @@ from graphcomp.errors import ArgumentError, GraphError
 from graphcomp.ops.base import REGISTRY
 
 __all__ = ["save", "load", "LoadError", "FORMAT_VERSION"]
+
+if TYPE_CHECKING:  # SymPy is imported only to store or load a SymPy-defined op
+    import sympy as sp
 
 FORMAT_VERSION = 1
 _MEMBERS = ("manifest.json", "graph.json", "constants.npz")
@@ -51,34 +56,23 @@ class LoadError(GraphError, ValueError):
 
 # -- parameters: plain JSON, tagged where JSON has no type ----------------------------------------
 
-_SYMPY = {
-    cls.__name__: cls
-    for cls in (
-        sp.Add,
-        sp.Mul,
-        sp.Pow,
-        sp.exp,
-        sp.log,
-        sp.sin,
-        sp.cos,
-        sp.tan,
-        sp.tanh,
-        sp.sqrt,
-        sp.Abs,
-        sp.sign,
-        sp.Max,
-        sp.Min,
-        sp.asin,
-        sp.acos,
-        sp.atan,
-        sp.sinh,
-        sp.cosh,
-        sp.erf,
-    )  # fmt: skip
-}
+@functools.cache
+def _sympy_calls() -> dict:
+    """The SymPy functions a stored expression may call, by name (imports SymPy)."""
+    import sympy as sp
+
+    return {
+        cls.__name__: cls
+        for cls in (
+            sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.tanh, sp.sqrt,
+            sp.Abs, sp.sign, sp.Max, sp.Min, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh, sp.erf,
+        )  # fmt: skip
+    }
 
 
 def _encode_sympy(e: sp.Basic):
+    import sympy as sp
+
     if e.is_Symbol:
         return {"symbol": e.name}
     if e.is_Integer:
@@ -90,12 +84,14 @@ def _encode_sympy(e: sp.Basic):
     if e in (sp.pi, sp.E):
         return {"const": str(e)}
     name = type(e).__name__
-    if name not in _SYMPY:
+    if name not in _sympy_calls():
         raise ArgumentError(f"save: the SymPy function {name} is not supported in saved graphs")
     return {"call": name, "args": [_encode_sympy(a) for a in e.args]}
 
 
 def _decode_sympy(d) -> sp.Basic:
+    import sympy as sp
+
     if not isinstance(d, dict) or len(d) not in (1, 2):
         raise LoadError("load: a SymPy expression in the file is malformed")
     if "symbol" in d:
@@ -109,7 +105,7 @@ def _decode_sympy(d) -> sp.Basic:
         return sp.Float(float(d["float"]))
     if "const" in d:
         return {"pi": sp.pi, "E": sp.E}[d["const"]]
-    fn = _SYMPY.get(d.get("call"))
+    fn = _sympy_calls().get(d.get("call"))
     if fn is None:
         raise LoadError(f"load: unknown SymPy function {d.get('call')!r}")
     return fn(*[_decode_sympy(a) for a in d["args"]])
@@ -124,7 +120,8 @@ def _encode(value):
         return {"tuple": [_encode(v) for v in value]}
     if isinstance(value, np.dtype):
         return {"dtype": value.str}
-    if isinstance(value, sp.Basic):
+    sp = sys.modules.get("sympy")  # without SymPy imported, no value is a SymPy expression
+    if sp is not None and isinstance(value, sp.Basic):
         return {"sympy": _encode_sympy(value)}
     raise ArgumentError(f"save: cannot store a parameter of type {type(value).__name__}")
 

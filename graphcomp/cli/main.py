@@ -6,14 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-import sympy
-
 from graphcomp.autodiff.backprop import backprop
 from graphcomp.cli.expr import ExpressionError, build_expression, expression_names
 from graphcomp.core.node import Variable
 from graphcomp.errors import GraphError
 from graphcomp.inspect.dot import to_dot
-from graphcomp.inspect.sympy_bridge import to_sympy
 from graphcomp.inspect.text import format_graph
 from graphcomp.inspect.trace import format_trace
 from graphcomp.runtime.evaluate import evaluate
@@ -124,6 +121,10 @@ def run_grad(
     for t, r in zip(targets, results[1:]):
         lines.append(f"gradient  {'dy/d' + t:<{width}} = {float(r)!r}")
     if closed_forms:
+        import sympy
+
+        from graphcomp.inspect.sympy_bridge import to_sympy
+
         lines += ["", "closed forms (SymPy, simplified):", f"  y = {to_sympy(y)}"]
         symbols: dict = {}
         for t, g in zip(targets, grads):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from graphcomp.core.node import Apply, Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, consumers_map, topological
 from graphcomp.errors import NotInGraphError
+
+if TYPE_CHECKING:  # networkx is imported when a graph is first asked for its networkx view
+    import networkx as nx
 
 __all__ = ["Graph"]
 
@@ -130,6 +132,8 @@ class Graph:
         an edge's ``positions`` lists the argument positions it feeds.
         """
         if self._nx is None:
+            import networkx as nx
+
             g = nx.DiGraph()
             for v in self.variables:
                 g.add_node(v, kind="variable")

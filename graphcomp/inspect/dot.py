@@ -56,7 +56,13 @@ class DotSource(str):
     """
 
     digraph: graphviz.Digraph
-    nx_graph: object
+    _nx_args: tuple
+
+    @property
+    def nx_graph(self):
+        """The same picture as a ``networkx.DiGraph``, for the matplotlib fallback
+        (built when first asked for: networkx is not imported before)."""
+        return _nx_view(*self._nx_args)
 
     def svg(self) -> str:
         """The picture as SVG text (falls back to matplotlib without ``dot``)."""
@@ -193,7 +199,7 @@ def to_dot(
         _legend(dot)
     src = DotSource(dot.source)
     src.digraph = dot
-    src.nx_graph = _nx_view(order, shown_set, in_pruned, target_set, names)
+    src._nx_args = (order, shown_set, in_pruned, target_set, names)
     return src
 
 

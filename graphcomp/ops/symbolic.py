@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy as sp
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
@@ -19,9 +20,14 @@ from graphcomp.ops.shape import sum_to
 
 __all__ = ["SymPyElementwise", "elementwise"]
 
+if TYPE_CHECKING:  # SymPy (half a second) is imported by the first op that needs it
+    import sympy as sp
+
 
 @lru_cache(maxsize=1024)
 def _lambdified(expr: sp.Expr, args: tuple[sp.Symbol, ...]):
+    import sympy as sp
+
     fn = sp.lambdify(args, expr, modules="numpy")
     if not expr.free_symbols:  # a constant derivative: give it the inputs' shape
         const = float(expr)
@@ -54,6 +60,8 @@ class SymPyElementwise(Op):
         return np.asarray(_lambdified(self.expr, self.args)(*xs))
 
     def bprop(self, inputs, output, G):
+        import sympy as sp
+
         grads = []
         for sym, x in zip(self.args, inputs):
             d = sp.diff(self.expr, sym)
@@ -79,6 +87,8 @@ def elementwise(expr, args):
         >>> round(float(gc.evaluate(gc.grad(swish(x), x), {x: 0.0})), 6)
         0.5
     """
+    import sympy as sp
+
     expr = sp.sympify(expr) if not isinstance(expr, sp.Basic) else expr
     args = tuple(args)
     for a in args:
