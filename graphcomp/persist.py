@@ -56,6 +56,7 @@ class LoadError(GraphError, ValueError):
 
 # -- parameters: plain JSON, tagged where JSON has no type ----------------------------------------
 
+
 @functools.cache
 def _sympy_calls() -> dict:
     """The SymPy functions a stored expression may call, by name (imports SymPy)."""
@@ -64,8 +65,26 @@ def _sympy_calls() -> dict:
     return {
         cls.__name__: cls
         for cls in (
-            sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.tanh, sp.sqrt,
-            sp.Abs, sp.sign, sp.Max, sp.Min, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh, sp.erf,
+            sp.Add,
+            sp.Mul,
+            sp.Pow,
+            sp.exp,
+            sp.log,
+            sp.sin,
+            sp.cos,
+            sp.tan,
+            sp.tanh,
+            sp.sqrt,
+            sp.Abs,
+            sp.sign,
+            sp.Max,
+            sp.Min,
+            sp.asin,
+            sp.acos,
+            sp.atan,
+            sp.sinh,
+            sp.cosh,
+            sp.erf,
         )  # fmt: skip
     }
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 from functools import lru_cache
-
 from typing import TYPE_CHECKING
 
 import numpy as np
