@@ -46,6 +46,15 @@ class Graph:
         g._init(outputs, variables, consumers)
         return g
 
+    @classmethod
+    def _from_order(cls, outputs: list[Variable], order: list[Variable]) -> Graph:
+        """The graph of ``outputs`` when the caller has already sorted its
+        Variables (``order``: all of them, topologically), as a schedule does."""
+        g = object.__new__(cls)
+        g._init(outputs, set(order), None)
+        g._variables = list(order)
+        return g
+
     # Everything is computed on first use: back-propagation makes Graphs of
     # whole models that a caller may never look at.
     def _init(self, outputs: list[Variable], members: set[Variable] | None, consumers: dict | None) -> None:

@@ -71,11 +71,11 @@ class Function:
         # sweep the whole graph (seconds for a million nodes) and free nothing
         with gc_paused():
             optimized = optimize(roots, skip=skip, check=verify_passes, extra=backend.passes)
-            self.graph = Graph(optimized)
-            needed = set(self.graph.input_variables)
+            plan = Plan.build(optimized)  # one schedule serves f.graph, the checked loop and both code generators
+            self.graph = Graph._from_order(optimized, plan.order)
+            needed = set(plan.inputs)
             self._needed = [v in needed for v in inputs]
             self._args = [v for v in inputs if v in needed]
-            plan = Plan.build(optimized)  # one schedule serves the checked loop and both code generators
             self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
             self._plan = plan if check_finite else None
             # all-scalar float graphs also get Python-float code, tried first on Python-float arguments

@@ -32,6 +32,7 @@ class Plan:
     constants: list[Variable]
     parameters: list[Variable]
     steps: list[tuple]  # (variable, forward, input variables, variables to free)
+    order: list[Variable] = dataclasses.field(default_factory=list, repr=False)  # every Variable, topologically
 
     @classmethod
     def build(cls, outputs: list[Variable]) -> Plan:
@@ -63,7 +64,7 @@ class Plan:
             if v not in keep:
                 dies[k].append(v)
         steps = [(v, v.owner.op.forward, v.owner.inputs, dies[k]) for k, v in enumerate(computed)]
-        return cls(list(outputs), inputs, constants, parameters, steps)
+        return cls(list(outputs), inputs, constants, parameters, steps, order)
 
     def run(self, env: dict, check_finite: bool = False) -> list:
         """Run the schedule on ``env`` (inputs bound) and return the outputs' values."""

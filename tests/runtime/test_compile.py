@@ -37,6 +37,10 @@ def test_graph_is_the_optimised_graph_of_the_outputs():
     unmerged = gc.compile([y, dx], passes=[])
     assert y in unmerged.graph and dx in unmerged.graph  # no pass: the user's own nodes
     assert len(f.graph.variables) < len(unmerged.graph.variables)
+    # f.graph is built from the schedule's order: the same view a fresh Graph computes
+    fresh = gc.Graph(f.graph.outputs)
+    assert f.graph.variables == fresh.variables and f.graph.nodes == fresh.nodes
+    assert {v: f.graph.consumers(v) for v in fresh.variables} == {v: fresh.consumers(v) for v in fresh.variables}
 
 
 def test_listed_inputs_the_outputs_do_not_need_are_accepted_and_ignored():
