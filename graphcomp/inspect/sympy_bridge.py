@@ -3,6 +3,8 @@ gradients, and graphs from formulas."""
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,10 +87,38 @@ def to_sympy(output: Variable, *, symbols: dict | None = None) -> sp.Expr:
     if not isinstance(output, Variable):
         raise ArgumentError(f"to_sympy: expects a Variable, got {output!r}")
     symbols = {} if symbols is None else symbols
+    order = topological(ancestors([output]))
+    _warn_if_huge(order, output)
     expr: dict[Variable, sp.Expr] = {}
-    for v in topological(ancestors([output])):
+    for v in order:
         expr[v] = _convert(v, expr, symbols)
     return expr[output]
+
+
+#: written-out size (terms, counted as often as they appear) past which to_sympy warns
+HUGE_TREE = 10**6
+
+
+def _warn_if_huge(order: list[Variable], output: Variable) -> None:
+    """Warn when the expression, written out, repeats shared values exponentially often.
+
+    A graph reuses a value (``h = sin(h) + h``); a printed expression writes it
+    out at every use, so a deep graph's closed form can have 2^depth terms.
+    SymPy stores it shared, but printing it (or a notebook showing it) does not end.
+    """
+    # floats, not ints: 2^100000 as an int would make this count quadratic in the depth
+    size: dict[Variable, float] = {}
+    for v in order:
+        size[v] = 1.0 + sum(size[i] for i in v.owner.inputs) if v.owner is not None else 1.0
+    terms = size[output]
+    if terms > HUGE_TREE:
+        magnitude = "more than 10^308" if math.isinf(terms) else f"about 10^{int(math.log10(terms))}"
+        warnings.warn(
+            f"to_sympy: the closed form of {output._label()} (built at {output.site}) written out has {magnitude} "
+            f"terms, since its graph of {len(order)} Variables reuses values; "
+            "printing or displaying it will not finish. sympy.cse(expr) prints it with the shared parts named once",
+            stacklevel=3,
+        )
 
 
 def _convert(v: Variable, expr: dict, symbols: dict) -> sp.Expr:

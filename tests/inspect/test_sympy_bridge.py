@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -128,3 +130,34 @@ def test_a_fused_node_and_a_mask_multiply_convert_to_their_closed_form():
     points = np.array([-2.0, 0.3, 1.5])
     np.testing.assert_allclose([float(e.subs(xs, p)) for p in points], gc.evaluate(fused, {x: points}), rtol=1e-15)
     assert sp.simplify(e - gc.to_sympy(y)) == 0
+
+
+def test_a_closed_form_that_written_out_explodes_warns_where_the_user_built_it():
+    # h = sin(h)*0.5 + h doubles the written-out tree at each layer: 2^40 terms.
+    x = gc.Variable("x")
+    h = x
+    for _ in range(40):
+        h = gc.sin(h) * 0.5 + h
+    with pytest.warns(UserWarning, match=r"about 10\^1[12] terms.*sympy\.cse") as record:
+        expr = gc.to_sympy(h)
+    assert record[0].filename == __file__
+    # the expression itself is still exact: SymPy holds the shared parts once
+    assert float(expr.subs(sp.Symbol("x", real=True), 0.0)) == 0.0
+
+
+def test_a_far_deeper_explosion_still_warns_without_counting_exactly():
+    x = gc.Variable("x")
+    h = x
+    for _ in range(1100):
+        h = h + h
+    with pytest.warns(UserWarning, match="more than 10\\^308 terms"):
+        gc.to_sympy(h)
+
+
+def test_the_seed_example_and_a_gradient_convert_without_a_warning():
+    x, z = gc.Variable("x"), gc.Variable("z")
+    y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gc.to_sympy(y)
+        gc.to_sympy(gc.grad(y, x))
