@@ -70,8 +70,29 @@ class LogSoftmax(Op):
     def bprop(self, inputs, output, G):
         from graphcomp.ops.elementwise import exp
 
+        closed = _cross_entropy_closed_form(output, G)
+        if closed is not None:
+            return [closed]
         axis = (self.axis % output.ndim,)
         return [G - exp(output) * Sum(axis, keepdims=True)(G)]
+
+
+def _cross_entropy_closed_form(lsm, G):
+    """G' * cross_entropy_grad(lsm, labels) when ``G`` is exactly cross_entropy's
+    gradient G' * cross_entropy_pick_grad(lsm, labels) on this log_softmax, else None.
+
+    Through log_softmax's general bprop, G - exp(lsm) * sum(G), that gradient is
+    the lectures' (softmax - one_hot) / batch in four array ops; this writes the
+    same value as the one node a person would write (and the passes keep).
+    """
+    from graphcomp.ops.binary import Multiply
+
+    if G.owner is None or not isinstance(G.owner.op, Multiply):
+        return None
+    for scale, pick in (G.owner.inputs, reversed(G.owner.inputs)):
+        if pick.owner is not None and isinstance(pick.owner.op, CrossEntropyPickGrad) and pick.owner.inputs[0] is lsm:
+            return scale * CrossEntropyGrad()(lsm, pick.owner.inputs[1])
+    return None
 
 
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
@@ -113,10 +134,12 @@ class CrossEntropy(Op):
     (batch, classes) against integer labels (batch,), where ``lsm`` is the node
     ``log_softmax(z)``, an input so that the value and the gradient share it.
 
-    The bprop is the lectures' closed form and goes straight to ``z``:
-    G * (softmax(z) - one_hot(labels)) / batch, with softmax(z) = exp(lsm).
-    ``lsm`` itself gets no gradient: z's gradient already is the whole
-    derivative through it (counting both would count it twice).
+    The value reads ``lsm`` and the labels only, so ``lsm`` gets the gradient,
+    G * -one_hot(labels) / batch (one ``cross_entropy_pick_grad`` node); ``z`` is an
+    input so that the node shows whose loss it is, and gets none directly.
+    log_softmax's bprop recognises that gradient and passes z the lectures'
+    closed form G * (softmax(z) - one_hot(labels)) / batch, with softmax(z) =
+    exp(lsm), as one ``cross_entropy_grad`` node.
 
     Example:
         >>> import graphcomp as gc
@@ -142,7 +165,27 @@ class CrossEntropy(Op):
 
     def bprop(self, inputs, output, G):
         logits, lsm, labels = inputs
-        return [G * CrossEntropyGrad()(lsm, labels), None, None]
+        return [None, G * CrossEntropyPickGrad()(lsm, labels), None]
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossEntropyPickGrad(Op):
+    """d cross_entropy / d lsm = -one_hot(labels) / batch, the shape of ``lsm``
+    (whose values it does not read: cross_entropy is linear in lsm)."""
+
+    name = "cross_entropy_pick_grad"
+
+    def infer(self, lsm, labels):
+        _check_pair(self.name, lsm, labels)
+        return lsm.shape, lsm.dtype
+
+    def forward(self, lsm, labels):
+        p = np.zeros_like(lsm)
+        p[_rows_and_labels(labels, lsm.shape[1])] = -1.0 / max(len(labels), 1)
+        return p
+
+    def bprop(self, inputs, output, G):
+        return [None, None]  # constant in lsm; labels are integers
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ from graphcomp.ops.conv import (
 )
 from graphcomp.ops.fused import fused
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
-from graphcomp.ops.nn import CrossEntropyGrad
+from graphcomp.ops.nn import CrossEntropyGrad, CrossEntropyPickGrad
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
 
 
@@ -459,3 +459,7 @@ spec("cross_entropy", lambda z, y: gc.nn.cross_entropy(z, y), _ce_ref, [(5, 4), 
      dtypes=["float64", "int64"], second=True)  # fmt: skip
 spec("cross_entropy_grad", lambda z, y: CrossEntropyGrad()(gc.log_softmax(z), y), _ce_grad_ref, [(5, 4), (5,)],
      [normal, ints(4)], dtypes=["float64", "int64"], second=True)  # fmt: skip
+# its value reads only lsm's shape; times z, so that there is a gradient to check
+spec("cross_entropy_pick_grad", lambda z, y: CrossEntropyPickGrad()(gc.log_softmax(z), y) * z,
+     lambda z, y: -np.eye(z.shape[1])[y] / len(y) * z, [(5, 4), (5,)], [normal, ints(4)],
+     dtypes=["float64", "int64"], second=True)  # fmt: skip

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import graphcomp as gc
+from tests.helpers import assert_grads_match_fd
 
 
 def test_updates_are_computed_from_old_values_then_assigned_together():
@@ -76,6 +77,44 @@ def test_the_cross_entropy_gradient_is_one_closed_form_node():
     (g,) = gc.grad(gc.nn.cross_entropy(logits, labels), [logits])
     ops = {v.owner.op.name for v in gc.Graph(g).variables if v.owner}
     assert "cross_entropy_grad" in ops and not ops & {"index_grad", "index_grad_like"}
+
+
+def _ce_closed_forms(z, y):
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    onehot = np.eye(z.shape[1])[y]
+    return p, onehot
+
+
+def test_cross_entropy_differentiates_by_its_log_softmax_and_by_the_logits_together():
+    """The log_softmax inside cross_entropy is a node a user can target: its gradient is
+    -one_hot / batch (the loss is linear in it), and asking for it next to the logits'
+    or an ancestor's does not count the closed form twice."""
+    rng = np.random.default_rng(1)
+    xv, wv, yv = rng.standard_normal((6, 3)), rng.standard_normal((3, 4)), rng.integers(0, 4, 6)
+    x, y, W = gc.Variable("x", (None, 3)), gc.Variable("y", (None,), "int64"), gc.Variable("W", (3, 4))
+    z = x @ W
+    ce = gc.nn.cross_entropy(z, y)
+    lsm = ce.owner.inputs[1]
+    assert lsm.owner.op.name == "log_softmax"
+    feed = {x: xv, W: wv, y: yv}
+    p, onehot = _ce_closed_forms(xv @ wv, yv)
+    for wrt in ([lsm], [z, lsm], [lsm, W, z], [W]):
+        grads = gc.grad(ce, wrt)
+        for run in (lambda: gc.evaluate(grads, feed), lambda: gc.compile(grads, [x, W, y])(xv, wv, yv)):
+            want = {lsm: -onehot / 6, z: (p - onehot) / 6, W: xv.T @ (p - onehot) / 6}
+            for v, g in zip(wrt, run()):
+                np.testing.assert_allclose(g, want[v], atol=1e-15)
+
+
+def test_cross_entropy_with_its_log_softmax_reused_matches_finite_differences():
+    """A second reader of the log_softmax (its G is a sum, not cross_entropy's alone)
+    takes log_softmax's general bprop; both readers' terms reach the logits."""
+    rng = np.random.default_rng(2)
+    z, y = gc.Variable("z", (5, 4)), gc.Variable("y", (5,), "int64")
+    ce = gc.nn.cross_entropy(z, y)
+    cost = ce + 0.3 * gc.sum(gc.square(ce.owner.inputs[1]))
+    assert_grads_match_fd(cost, [z, y], [rng.standard_normal((5, 4)), rng.integers(0, 4, 5)], [0], rng)
 
 
 @pytest.mark.parametrize("bad", [4, -1])
