@@ -54,6 +54,9 @@ class MatMul(Op):
             G2 = ExpandDims((-1,))(G2)
         da = MatMul()(G2, _swap_last(b2))
         db = MatMul()(_swap_last(a2), G2)
-        da = Squeeze((0,))(sum_to(da, a2)) if a.ndim == 1 else sum_to(da, a)
-        db = Squeeze((1,))(sum_to(db, b2)) if b.ndim == 1 else sum_to(db, b)
+        if max(a.ndim, b.ndim) > 2:  # batch axes may have been broadcast: sum them back
+            da, db = sum_to(da, a2), sum_to(db, b2)
+        # else da is (m, k) and db (k, n) already, even where m or n is unknown
+        da = Squeeze((0,))(da) if a.ndim == 1 else da
+        db = Squeeze((1,))(db) if b.ndim == 1 else db
         return [da, db]
