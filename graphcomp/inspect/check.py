@@ -11,8 +11,9 @@ import numpy as np
 from graphcomp.autodiff.backprop import grad
 from graphcomp.autodiff.prune import prune
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.traverse import as_variable_list
+from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import is_differentiable_dtype
+from graphcomp.passes.rebuild import rebuild
 from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["GradCheck", "NodeCheck", "check_grad"]
@@ -78,6 +79,9 @@ def check_grad(
     """Compare gradients with central finite differences along random directions,
     for the whole function and for every node's bprop on the path.
 
+    ``wrt`` may hold inputs, Parameters, constants or inner nodes: finite
+    differences move the target itself and hold what it is computed from,
+    which is the derivative build_grad's grad_table holds for it.
     ``outputs`` is reduced to a scalar by a fixed random projection. The
     per-node check runs each op's forward on its actual input values, so the
     first node whose bprop is wrong is named even inside a long graph.
@@ -104,19 +108,42 @@ def check_grad(
 
 def _check_whole(cost, targets, feed, rng, eps, rtol, atol):
     grads = evaluate(grad(cost, targets, disconnected="zero"), feed)
-    base = dict(feed)
+    values = evaluate(list(targets), feed)
     out = []
-    for t, g in zip(targets, grads):
-        key = t if t in base else t.name
-        base[key] = np.asarray(base[key], dtype=t.dtype)
-        u = rng.standard_normal(np.shape(base[key]))
-        plus, minus = dict(base), dict(base)
-        plus[key] = base[key] + eps * u
-        minus[key] = base[key] - eps * u
-        numeric = (float(evaluate(cost, plus)) - float(evaluate(cost, minus))) / (2 * eps)
+    for t, g, value in zip(targets, grads, values):
+        holder, f = _as_function_of(cost, t)
+        base = _feed_for(f, feed)
+        value = np.asarray(value, dtype=t.dtype)
+        u = rng.standard_normal(value.shape)
+        if f is cost:  # cost does not read t at all
+            numeric = 0.0
+        else:
+            plus = float(evaluate(f, {**base, holder: value + eps * u}))
+            numeric = (plus - float(evaluate(f, {**base, holder: value - eps * u}))) / (2 * eps)
         analytic = float(np.sum(np.asarray(g) * u))
         out.append(NodeCheck(t, None, analytic, numeric, _close(analytic, numeric, rtol, atol)))
     return out
+
+
+def _as_function_of(cost: Variable, t: Variable) -> tuple[Variable, Variable]:
+    """``cost`` with ``t`` replaced by a new input: the function whose derivative
+    grad_table holds for ``t`` (an input, a Parameter, a constant or an inner
+    node, whose own inputs then stay as they are)."""
+    holder = Variable(t.name or "target", t.shape, t.dtype)
+    new = {t: holder}
+    for v in topological(ancestors([cost])):
+        if v.owner is not None and v not in new:
+            ins = tuple(new.get(i, i) for i in v.owner.inputs)
+            if ins != v.owner.inputs:
+                new[v] = rebuild(v, ins)
+    return holder, new.get(cost, cost)
+
+
+def _feed_for(f: Variable, feed: Mapping) -> dict:
+    """The entries of ``feed`` that ``f`` reads (evaluate refuses the others)."""
+    inputs = [v for v in ancestors([f]) if v.kind == "input"]
+    held, names = set(inputs), {v.name for v in inputs}
+    return {k: a for k, a in feed.items() if (k in held if isinstance(k, Variable) else k in names)}
 
 
 def _check_nodes(cost, targets, feed, rng, eps, rtol, atol):

@@ -106,3 +106,30 @@ def test_the_trace_replays_to_exactly_the_grad_table(random_graph_factory):
                 assert step.variable not in replayed  # each entry is built once
                 replayed[step.variable] = step.term
         assert replayed == dict(r.grad_table)
+
+
+def test_check_grad_takes_any_target_a_parameter_a_constant_or_an_inner_node():
+    """Finite differences move the target itself, everything it is computed from held fixed
+    (the derivative grad_table holds); it used to need the target fed by the caller."""
+    rng = np.random.default_rng(3)
+    x, y = gc.Variable("x", (5, 4)), gc.Variable("y", (5,), "int64")
+    W = gc.Parameter(rng.standard_normal((4, 3)), "W")
+    scale = gc.constant(np.full(3, 0.5))
+    logits = gc.tanh(x @ W) * scale
+    cost = gc.nn.cross_entropy(logits, y)
+    lsm = cost.owner.inputs[1]
+    feed = {"x": rng.standard_normal((5, 4)), y: rng.integers(0, 3, 5)}
+    report = gc.check_grad(cost, [W, scale, logits, lsm], feed)
+    assert report.ok, str(report)
+    assert [c.node for c in report.whole] == [W, scale, logits, lsm]
+    assert all(abs(c.numeric) > 1e-3 for c in report.whole)  # each moved the cost: a real comparison
+    # the check still catches a wrong gradient for an inner target
+    bad = WrongCube()(gc.tanh(x @ W))
+    wrong = gc.check_grad(gc.sin(bad).sum(), [bad.owner.inputs[0]], {x: feed["x"]})
+    assert not wrong.ok and wrong.first_failure.node is bad
+
+
+def test_check_grad_of_a_target_the_cost_does_not_read_is_zero_on_both_sides():
+    x, unused = gc.Variable("x", (3,)), gc.Variable("u", (2,))
+    report = gc.check_grad(gc.sin(x).sum(), [x, unused], {x: np.ones(3), unused: np.ones(2)})
+    assert report.ok and (report.whole[1].analytic, report.whole[1].numeric) == (0.0, 0.0)
