@@ -75,8 +75,8 @@ _IDENTITY_IF_SAME_SHAPE = {"sum_to", "sum_to_like", "broadcast_to", "broadcast_l
 
 
 def to_sympy(output: Variable, *, symbols: dict | None = None) -> sp.Expr:
-    """The SymPy expression of a scalar or elementwise graph; Variables become
-    real symbols named after them.
+    """The SymPy expression of a scalar or elementwise graph; inputs and
+    Parameters become real symbols named after them.
 
     Example:
         >>> import graphcomp as gc
@@ -122,9 +122,9 @@ def _warn_if_huge(order: list[Variable], output: Variable) -> None:
 
 
 def _convert(v: Variable, expr: dict, symbols: dict) -> sp.Expr:
-    if v.kind == "input":
+    if v.kind in ("input", "parameter"):  # a Parameter's value changes between calls: a symbol
         if v not in symbols:
-            symbols[v] = sp.Symbol(v.name, real=True)
+            symbols[v] = sp.Symbol(v._label(), real=True)
         return symbols[v]
     if v.kind == "constant":
         values = np.unique(v.value)

@@ -10,8 +10,8 @@ __all__ = ["dprint", "format_graph"]
 
 
 def _line(v: Variable, ids: dict[Variable, int]) -> str:
-    if v.kind == "input":
-        what = f"{v.name} (input)"
+    if v.kind in ("input", "parameter"):
+        what = f"{v._label()} ({v.kind})"
     elif v.kind == "constant":
         what = f"{v._label()} (constant)"
     else:

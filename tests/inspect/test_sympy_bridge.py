@@ -161,3 +161,12 @@ def test_the_seed_example_and_a_gradient_convert_without_a_warning():
         warnings.simplefilter("error")
         gc.to_sympy(y)
         gc.to_sympy(gc.grad(y, x))
+
+
+def test_parameters_become_symbols_and_their_gradient_is_sympys_derivative():
+    x = gc.Variable("x")
+    w, unnamed = gc.Parameter(np.float64(0.3), "w"), gc.Parameter(np.float64(2.0))
+    y = gc.tanh(x * w) * unnamed
+    W, P = sp.Symbol("w", real=True), sp.Symbol(f"parameter#{unnamed.id}", real=True)
+    assert sp.simplify(gc.to_sympy(y) - sp.tanh(X * W) * P) == 0
+    assert sp.simplify(gc.to_sympy(gc.grad(y, w)) - sp.diff(sp.tanh(X * W) * P, W)) == 0

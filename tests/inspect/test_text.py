@@ -43,3 +43,18 @@ def test_dprint_prints_to_a_file():
     buf = io.StringIO()
     gc.dprint(gc.Variable("x") * 2.0, file=buf)
     assert buf.getvalue().startswith("multiply")
+
+
+def test_parameters_print_as_leaves_named_or_numbered():
+    import numpy as np
+
+    x = gc.Variable("x", (3,))
+    W, scale = gc.Parameter(np.ones(3), "W"), gc.Parameter(np.float64(2.0))
+    assert format_graph(gc.tanh(x * W) * scale).splitlines() == [
+        "multiply  #5  (3,) float64",
+        "  tanh  #4  (3,) float64",
+        "    multiply  #3  (3,) float64",
+        "      x (input)  #0  (3,) float64",
+        "      W (parameter)  #1  (3,) float64",
+        f"  parameter#{scale.id} (parameter)  #2  () float64",
+    ]
