@@ -115,12 +115,17 @@ def _check_whole(cost, targets, feed, rng, eps, rtol, atol):
         base = _feed_for(f, feed)
         value = np.asarray(value, dtype=t.dtype)
         u = rng.standard_normal(value.shape)
+        # the points in t's own dtype (float32 refuses a float64 feed); the step taken
+        # is then what rounding left of eps * u, so both sides use that step
+        plus, minus = (np.asarray(value + s * eps * u, dtype=t.dtype) for s in (1, -1))
+        step = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * eps)
         if f is cost:  # cost does not read t at all
             numeric = 0.0
         else:
-            plus = float(evaluate(f, {**base, holder: value + eps * u}))
-            numeric = (plus - float(evaluate(f, {**base, holder: value - eps * u}))) / (2 * eps)
-        analytic = float(np.sum(np.asarray(g) * u))
+            numeric = (float(evaluate(f, {**base, holder: plus})) - float(evaluate(f, {**base, holder: minus}))) / (
+                2 * eps
+            )
+        analytic = float(np.sum(np.asarray(g, dtype=np.float64) * step))
         out.append(NodeCheck(t, None, analytic, numeric, _close(analytic, numeric, rtol, atol)))
     return out
 

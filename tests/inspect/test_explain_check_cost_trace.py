@@ -133,3 +133,16 @@ def test_check_grad_of_a_target_the_cost_does_not_read_is_zero_on_both_sides():
     x, unused = gc.Variable("x", (3,)), gc.Variable("u", (2,))
     report = gc.check_grad(gc.sin(x).sum(), [x, unused], {x: np.ones(3), unused: np.ones(2)})
     assert report.ok and (report.whole[1].analytic, report.whole[1].numeric) == (0.0, 0.0)
+
+
+def test_check_grad_of_a_float32_target_steps_in_float32():
+    """It fed float64 points to a float32 input, which the feed check refuses."""
+    rng = np.random.default_rng(4)
+    x = gc.Variable("x", (None, 3), "float32")
+    cost = (gc.tanh(x) * gc.exp(x * 0.5)).sum()
+    report = gc.check_grad(cost, x, {x: rng.standard_normal((2, 3)).astype(np.float32)}, eps=1e-2, rtol=1e-3)
+    assert report.ok, str(report)
+    assert abs(report.whole[0].numeric) > 0.1
+    bad = WrongCube()(x)
+    wrong = gc.check_grad(bad.sum(), x, {x: np.full((2, 3), 0.7, np.float32)}, eps=1e-2, rtol=1e-3)
+    assert not wrong.ok and not wrong.whole[0].ok
