@@ -4,6 +4,7 @@ gradient graph of a scalar expression; ``graphcomp train``: the digits example."
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 
 from graphcomp.autodiff.backprop import backprop
@@ -29,6 +30,8 @@ def _parse_values(text: str) -> dict[str, float]:
         name, number = name.strip(), number.strip()
         if not sep or not name:
             raise _UsageError(f"--at expects name=value pairs, got {item!r}")
+        if name in values:
+            raise _UsageError(f"--at gives {name} twice")
         try:
             values[name] = float(number)
         except ValueError:
@@ -103,42 +106,52 @@ def run_grad(
     if unused:
         raise _UsageError(f"--at gives {', '.join(unused)}, which the expression does not use")
     targets = names if wrt is None else [t.strip() for t in wrt.split(",") if t.strip()]
-    for t in targets:
+    for k, t in enumerate(targets):
         if t not in names:
             raise _UsageError(f"--wrt {t!r} does not appear in the expression")
+        if t in targets[:k]:
+            raise _UsageError(f"--wrt names {t} twice")
+    out = _output_name(names)
     variables = {n: Variable(n) for n in names}
     y = build_expression(expression, variables)
     feed = {variables[n]: values[n] for n in names}
     result = backprop(y, [variables[t] for t in targets], trace=trace)
     grads = [result.grads[variables[t]] for t in targets]
     results = evaluate([y, *grads], feed)
-    width = max(len(f"dy/d{t}") for t in targets) if targets else 1
+    width = max(len(f"d{out}/d{t}") for t in targets) if targets else 1
     lines = [
-        f"y = {expression}",
+        f"{out} = {expression}",
         "at " + ", ".join(f"{n} = {values[n]!r}" for n in names),
-        f"value     {'y':<{width}} = {float(results[0])!r}",
+        f"value     {out:<{width}} = {float(results[0])!r}",
     ]
     for t, r in zip(targets, results[1:]):
-        lines.append(f"gradient  {'dy/d' + t:<{width}} = {float(r)!r}")
+        lines.append(f"gradient  {f'd{out}/d{t}':<{width}} = {float(r)!r}")
     if closed_forms:
         import sympy
 
         from graphcomp.inspect.sympy_bridge import to_sympy
 
-        lines += ["", "closed forms (SymPy, simplified):", f"  y = {to_sympy(y)}"]
+        lines += ["", "closed forms (SymPy, simplified):", f"  {out} = {to_sympy(y)}"]
         symbols: dict = {}
         for t, g in zip(targets, grads):
-            lines.append(f"  dy/d{t} = {sympy.simplify(to_sympy(g, symbols=symbols))}")
+            lines.append(f"  d{out}/d{t} = {sympy.simplify(to_sympy(g, symbols=symbols))}")
     if trace:
         lines += ["", "build_grad, step by step (Algorithm 6.6):", format_trace(result.trace)]
     if max_lines > 0:
-        lines += ["", "gradient graph (" + ", ".join(f"dy/d{t}" for t in targets) + "):"]
+        lines += ["", "gradient graph (" + ", ".join(f"d{out}/d{t}" for t in targets) + "):"]
         lines.append(format_graph(grads, max_lines=max_lines))
     if dot or svg:
-        picture = to_dot(result, feed=feed, title=f"y = {expression}")
+        picture = to_dot(result, feed=feed, title=f"{out} = {expression}")
         for path in filter(None, (dot, svg)):
             lines.append(f"wrote {picture.save(path)}")
     return "\n".join(lines)
+
+
+def _output_name(names: list[str]) -> str:
+    """``y``, as the lectures name the output, unless the expression has a variable
+    ``y`` (then ``dy/dy`` would read as 1): the first of f, g, h, ... it does not use."""
+    candidates = itertools.chain(("y", "f", "g", "h"), (f"y{k}" for k in itertools.count(1)))
+    return next(n for n in candidates if n not in names)
 
 
 def main(argv: list[str] | None = None) -> int:

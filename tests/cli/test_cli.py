@@ -80,6 +80,8 @@ def test_nothing_is_run(tmp_path, capsys):
         (["grad", "x", "--at", "x=1,q=2"], "does not use"),
         (["grad", "x", "--at", "x=one"], "not a number"),
         (["grad", "x", "--wrt", "q", "--at", "x=1"], "--wrt 'q'"),
+        (["grad", "x", "--at", "x=1,x=2"], "--at gives x twice"),  # not silently the last one
+        (["grad", "x*z", "--wrt", "x,x", "--at", "x=1,z=2"], "--wrt names x twice"),
     ],
 )
 def test_bad_arguments_are_explained(argv, message, capsys):
@@ -106,3 +108,17 @@ def test_sympy_trace_dot_and_svg_flags(tmp_path, capsys):
     assert sp.simplify(sp.sympify(closed.split("=", 1)[1], locals={"x": x, "z": z}) - sp.diff(y, x)) == 0
     assert "build_grad(x): its consumers in G′" in out and "memo" not in out
     assert dot.read_text().startswith("digraph") and "<svg" in svg.read_text()
+
+
+def test_an_expression_with_a_variable_y_names_its_output_f(capsys):
+    """The output is y as in the lectures, but not when y is an input: dy/dy would read as 1."""
+    assert main(["grad", "sin(x)*cos(y)", "--at", "x=1,y=2", "--sympy", "--max-lines", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "f = sin(x)*cos(y)"
+    assert [line.split("=")[0].split()[-1] for line in lines[2:5]] == ["f", "df/dx", "df/dy"]
+    x, y = sp.symbols("x y", real=True)
+    df_dy = float(sp.diff(sp.sin(x) * sp.cos(y), y).subs({x: 1, y: 2}))
+    assert float(lines[4].split("=")[-1]) == pytest.approx(df_dy, rel=1e-14)
+    assert "  df/dy = -sin(x)*sin(y)" in lines
+    assert main(["grad", "f*y", "--at", "f=1,y=2", "--max-lines", "0"]) == 0
+    assert capsys.readouterr().out.startswith("g = f*y")
