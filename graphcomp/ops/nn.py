@@ -14,6 +14,8 @@ from graphcomp.ops.reduce import Sum
 
 
 def _log_softmax(x, axis):
+    if x.shape[axis] == 0:  # no entries to normalise (NumPy's maximum has no identity)
+        return np.exp(x)
     m = np.maximum.reduce(x, axis=axis, keepdims=True)
     # one sum checks every row (a huge finite sum that overflows just takes the careful path)
     if not math.isfinite(np.add.reduce(m, axis=None)):

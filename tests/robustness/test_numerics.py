@@ -63,3 +63,19 @@ def test_sigmoid_and_softplus(v):
     out, g, R = _run(gc.softplus, values)
     np.testing.assert_allclose(out, [max(v, 0) + np.log1p(np.exp(-abs(v)))])
     np.testing.assert_allclose(g, R * s, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softmax_family_over_an_empty_axis(dtype):
+    """logsumexp of no terms is log(0) = -inf, softmax of no entries is empty (as PyTorch
+    and scipy); NumPy's maximum, which the stable forms start from, refused an empty axis."""
+    x = gc.Variable("x", (3, None), dtype)
+    v = np.zeros((3, 0), dtype)
+    lse, sm, lsm = gc.logsumexp(x, axis=1), gc.softmax(x, axis=1), gc.log_softmax(x, axis=1)
+    cost = gc.sum(sm) + gc.sum(lsm) + gc.sum(gc.logsumexp(x, axis=1, keepdims=True) * 0.0)
+    for got in (gc.evaluate([lse, sm, lsm, gc.grad(cost, x)], {x: v}), gc.compile([lse, sm, lsm, gc.grad(cost, x)])(v)):
+        with np.errstate(divide="ignore"):
+            np.testing.assert_array_equal(got[0], np.log(np.exp(v).sum(axis=1)))
+        assert got[0].dtype == dtype and np.all(np.isneginf(got[0]))
+        for a in got[1:]:
+            assert a.shape == (3, 0) and a.dtype == dtype
