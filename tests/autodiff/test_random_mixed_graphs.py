@@ -31,7 +31,7 @@ UNARY = [
     lambda a: gc.abs(a) ** 3,
     lambda a: gc.sqrt(1 + a * a),
     lambda a: gc.cos(a) ** 2,
-    lambda a: -(-a),
+    lambda a: gc.negative(gc.negative(a)),  # simplify: neg(neg x) -> x
 ]
 BINARY = [
     lambda a, b: a + b,
