@@ -56,18 +56,19 @@ def combine_scatters(terms: list[Variable]) -> list[Variable]:
         ('index_grad[[]; (3,)]', [1.0, 2.0, 3.0])
     """
     groups: dict = {}
-    for t in terms:
+    for position, t in enumerate(terms):
         k = _key(t)
         if k is not None:
-            groups.setdefault(k[0], []).append((t, k[1]))
+            groups.setdefault(k[0], []).append((position, t, k[1]))
     groups = {key: members for key, members in groups.items() if len(members) > 1}
     if not groups:
         return terms
-    combined = {}
+    # by position, not by node: one node can be two terms (x + x reads x twice)
+    replaced: dict[int, Variable | None] = {}
     for (shape, depth, _), members in groups.items():
-        values = Stack(0)(*(t.owner.inputs[0] for t, _ in members))
-        index = [constant(np.array([ints[j] for _, ints in members], dtype=np.intp)) for j in range(depth)]
+        values = Stack(0)(*(t.owner.inputs[0] for _, t, _ in members))
+        index = [constant(np.array([ints[j] for _, _, ints in members], dtype=np.intp)) for j in range(depth)]
         template = (("a",),) * depth
-        combined[id(members[0][0])] = IndexGrad(template, shape)(values, *index)
-    drop = {id(t) for members in groups.values() for t, _ in members}
-    return [combined.get(id(t), t) for t in terms if id(t) not in drop or id(t) in combined]
+        replaced.update((position, None) for position, _, _ in members)
+        replaced[members[0][0]] = IndexGrad(template, shape)(values, *index)
+    return [replaced.get(k, t) for k, t in enumerate(terms) if replaced.get(k, t) is not None]

@@ -125,6 +125,22 @@ def test_combined_scatters_keep_repeated_and_two_dimensional_reads_right():
     assert_grads_match_fd(cost, [w, m], [rng.standard_normal((4, 3)), rng.standard_normal((3, 3))], [0, 1], rng)
 
 
+def test_one_scatter_node_that_is_two_terms_counts_twice_not_four_times():
+    """(x + x)[k]: add's bprop hands the same index_grad node to both positions of x.
+    Combining by node identity put the combined scatter in twice (gradient 4, not 2);
+    found by the random mixed-graph property test."""
+    x, X = gc.Variable("x", (3,)), gc.Variable("X", (2, 3))
+    cost = gc.sum((x + x)[0]) + gc.sum((X + X)[1]) + gc.sum((x * 1.5 + x)[2] * x[2])
+    gx, gX = gc.grad(cost, [x, X])
+    xv = np.array([0.3, -0.5, 0.7])
+    got = gc.evaluate([gx, gX], {x: xv, X: np.zeros((2, 3))})
+    # d/dx of 2 x0 + 2.5 x2^2, and of 2 * sum(X[1])
+    np.testing.assert_allclose(got[0], [2.0, 0.0, 5.0 * xv[2]], rtol=1e-15)
+    np.testing.assert_allclose(got[1], [[0.0] * 3, [2.0] * 3], rtol=1e-15)
+    rng = np.random.default_rng(5)
+    assert_grads_match_fd(cost, [x, X], [xv, rng.standard_normal((2, 3))], [0, 1], rng)
+
+
 def test_second_derivatives_flow_through_a_combined_scatter():
     n = 6
     w = gc.Variable("w", (n,))
