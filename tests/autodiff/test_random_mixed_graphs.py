@@ -1,6 +1,7 @@
 """Random graphs over the broad op set: shapes that broadcast, reductions along an
 axis with and without keepdims, softmax and logsumexp, slices, fancy indices,
-stack and concatenate, transposes and reshapes, where/maximum/minimum, powers.
+stack and concatenate, transposes and reshapes, matmul and dot,
+where/maximum/minimum, powers.
 
 Gradients and Hessian-vector products match central finite differences, and the
 compiled function (either backend, inputs with unknown dimensions) agrees with
@@ -19,6 +20,8 @@ from hypothesis import strategies as st
 import graphcomp as gc
 from tests.helpers import assert_grads_match_fd, directional_fd
 
+# Factors are bounded (tanh) so that no composition grows like x^(2^depth): finite
+# differences of a function that steep, or of sin of it, measure nothing.
 UNARY = [
     gc.sin,
     gc.tanh,
@@ -26,9 +29,9 @@ UNARY = [
     gc.softplus,
     lambda a: gc.log1p(a * a),
     lambda a: gc.log(1 + a * a),  # stabilize rewrites it to log1p
-    lambda a: gc.exp(a * 0.3) - 1,  # ... and this to expm1
+    lambda a: gc.exp(gc.tanh(a) * 0.3) - 1,  # ... and this to expm1
     lambda a: a * 1.0 + 0.0,  # simplify removes both
-    lambda a: gc.abs(a) ** 3,
+    lambda a: gc.abs(gc.tanh(a)) ** 3,
     lambda a: gc.sqrt(1 + a * a),
     lambda a: gc.cos(a) ** 2,
     lambda a: gc.negative(gc.negative(a)),  # simplify: neg(neg x) -> x
@@ -36,11 +39,11 @@ UNARY = [
 BINARY = [
     lambda a, b: a + b,
     lambda a, b: a - b,
-    lambda a, b: a * b,
+    lambda a, b: a * gc.tanh(b),
     lambda a, b: a / (2 + gc.sin(b)),
     gc.maximum,
     gc.minimum,
-    lambda a, b: gc.where(a > b, a * b, a - b),
+    lambda a, b: gc.where(a > b, a * gc.tanh(b), a - b),
 ]
 
 
@@ -58,9 +61,13 @@ def _shaped(rng, shape):
             lambda a: a.max(axis=ax, keepdims=keep),
         ]
     if len(shape) == 2:
+        W = rng.standard_normal((shape[1], 2)) * 0.5
         ops += [lambda a: a.T, lambda a: a[0], lambda a: a[::-1], lambda a: a.reshape((-1,))]
+        ops += [lambda a: a @ W, lambda a: gc.tanh(a) @ gc.tanh(a).T, lambda a: a[np.array([0, 0]), np.array([0, -1])]]
         if shape[1] >= 2:  # no empty arrays: a max over one raises, as in NumPy, and a mean is nan
             ops.append(lambda a: a[:, 1:])
+    if len(shape) == 1:
+        ops.append(lambda a: gc.dot(a, gc.sin(a)))
     if len(shape) == 1 and shape[0] >= 2:
         ops += [
             lambda a: a[np.array([0, 0, 1])],
