@@ -230,7 +230,9 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
     finally:
         roles.pop()
     if trace is not None:
-        note = f"{n} term(s)" + (f", {n - len(terms) + 1} scatters summed as one" if len(terms) < n else "")
+        note = f"{n} term(s)"
+        if len(terms) < n:  # groups of scatters at integer indices each became one scatter
+            note += f"; scatters combined, {len(terms)} to add"
         trace.append(TraceStep("sum", v, term=total, note=note))
     return total
 

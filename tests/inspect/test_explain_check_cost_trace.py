@@ -146,3 +146,13 @@ def test_check_grad_of_a_float32_target_steps_in_float32():
     bad = WrongCube()(x)
     wrong = gc.check_grad(bad.sum(), x, {x: np.full((2, 3), 0.7, np.float32)}, eps=1e-2, rtol=1e-3)
     assert not wrong.ok and not wrong.whole[0].ok
+
+
+def test_the_trace_says_how_many_terms_remain_after_scatters_combine():
+    """Rows w[0], w[2] and entries w[1, 2], w[0, 1] are two groups of scatters, one each
+    after combining, plus sin's term: 3 to add (it used to say "3 scatters summed as one")."""
+    w = gc.Variable("w", (3, 3))
+    r = gc.backprop(w[0].sum() + w[2].sum() + w[1, 2] * w[0, 1] + gc.sin(w).sum(), [w], trace=True)
+    last = gc.format_trace(r.trace).splitlines()[-1]
+    assert last.endswith("(5 term(s); scatters combined, 3 to add)")
+    assert len(r.grads[w].owner.inputs) == 3
