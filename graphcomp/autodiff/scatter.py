@@ -71,4 +71,5 @@ def combine_scatters(terms: list[Variable]) -> list[Variable]:
         template = (("a",),) * depth
         replaced.update((position, None) for position, _, _ in members)
         replaced[members[0][0]] = IndexGrad(template, shape)(values, *index)
-    return [replaced.get(k, t) for k, t in enumerate(terms) if replaced.get(k, t) is not None]
+    kept = (replaced.get(k, t) for k, t in enumerate(terms))
+    return [t for t in kept if t is not None]
