@@ -115,20 +115,22 @@ def backprop(
     )
 
 
-def _why_disconnected(cost: Variable, target: Variable, g: Variable) -> str:
+def _why_disconnected(cost: Variable, target: Variable, g: Variable, constants: tuple = ()) -> str:
     b = blocker_of(g)
     if b is None:
         return f"there is no path from {target._label()} to {cost._label()}"
-    if b.owner is not None and b.owner.op.name == "stop_gradient":
+    if any(b is c for c in constants):
+        what = "a consider_constant node"
+    elif b.owner is not None and b.owner.op.name == "stop_gradient":
         what = "a stop_gradient"
     elif b.owner is not None and not b.owner.op.differentiable:
         what = f"the non-differentiable op {b.owner.op.name}"
     elif not is_differentiable_dtype(b.dtype):
         what = f"an integer or boolean value ({b.dtype})"
-    elif b.owner is not None and b.owner.op.name != "consider_constant":
+    elif b.owner is not None:
         what = f"{b.owner.op.name}, which passes no gradient to that input"
     else:
-        what = "a consider_constant node"
+        what = f"the {b.kind} {b._label()}"
     return f"every path is blocked by {what}: {b._label()} built at {b.site}"
 
 
@@ -173,6 +175,7 @@ def grad(
                 f"grad: cannot differentiate with respect to {t._label()} of dtype {t.dtype} "
                 f"(built at {t.site}); gradients exist only for float values"
             )
+    consider_constant = tuple(consider_constant)  # read twice: by backprop, and to explain a block
     result = backprop(cost, targets, consider_constant=consider_constant)
     out = []
     for t in targets:
@@ -180,7 +183,7 @@ def grad(
         if is_disconnected(g) and disconnected == "raise":
             raise GradientError(
                 f"grad: {cost._label()} does not depend on {t._label()} (built at {t.site}): "
-                f'{_why_disconnected(cost, t, g)}. Pass disconnected="zero" to get zeros'
+                f'{_why_disconnected(cost, t, g, consider_constant)}. Pass disconnected="zero" to get zeros'
             )
         out.append(g)
     return out[0] if single else out

@@ -70,6 +70,20 @@ def test_disconnected_error_names_the_blocking_node(build, blocker):
     assert float(gc.evaluate(gc.grad(cost, x, disconnected="zero"), {x: 1.5})) == 0.0
 
 
+def test_a_consider_constant_block_is_named_as_such_even_given_as_a_generator():
+    """It said "exp, which passes no gradient to that input", as if exp's bprop returned None."""
+    x = gc.Variable("x")
+    h = gc.exp(x)
+    for constants in ([h], (v for v in [h])):
+        with pytest.raises(gc.GradientError, match=r"blocked by a consider_constant node: exp built at test_backprop"):
+            gc.grad(gc.sin(h), x, consider_constant=constants)
+    # and cross_entropy's log_softmax held constant blocks the logits, as any consider_constant node does
+    z = gc.Variable("z", (2, 3))
+    J = gc.nn.cross_entropy(z, gc.constant(np.array([0, 2])))
+    with pytest.raises(gc.GradientError, match="blocked by a consider_constant node: log_softmax"):
+        gc.grad(J, z, consider_constant=[J.owner.inputs[1]])
+
+
 def test_gradient_with_respect_to_an_integer_variable_is_refused():
     k = gc.Variable("k", dtype="int64")
     with pytest.raises(gc.NonDifferentiableError, match="k of dtype int64"):
