@@ -170,16 +170,20 @@ class CrossEntropy(Op):
         return [None, G * CrossEntropyPickGrad()(lsm, labels), None]
 
 
-@dataclasses.dataclass(frozen=True)
-class CrossEntropyPickGrad(Op):
-    """d cross_entropy / d lsm = -one_hot(labels) / batch, the shape of ``lsm``
-    (whose values it does not read: cross_entropy is linear in lsm)."""
-
-    name = "cross_entropy_pick_grad"
+class _LabelledGrad(Op):
+    """A cross-entropy gradient: shaped like ``lsm``, with one label per row."""
 
     def infer(self, lsm, labels):
         _check_pair(self.name, lsm, labels)
         return lsm.shape, lsm.dtype
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossEntropyPickGrad(_LabelledGrad):
+    """d cross_entropy / d lsm = -one_hot(labels) / batch, the shape of ``lsm``
+    (whose values it does not read: cross_entropy is linear in lsm)."""
+
+    name = "cross_entropy_pick_grad"
 
     def forward(self, lsm, labels):
         p = np.zeros_like(lsm)
@@ -191,16 +195,12 @@ class CrossEntropyPickGrad(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class CrossEntropyGrad(Op):
+class CrossEntropyGrad(_LabelledGrad):
     """d cross_entropy / d logits = (exp(lsm) - one_hot(labels)) / batch from the
     logits' log_softmax ``lsm``, in one pass as a person writes it (softmax,
     subtract 1 at the labels, divide by the batch)."""
 
     name = "cross_entropy_grad"
-
-    def infer(self, lsm, labels):
-        _check_pair(self.name, lsm, labels)
-        return lsm.shape, lsm.dtype
 
     def forward(self, lsm, labels):
         p = np.exp(lsm)
