@@ -11,9 +11,9 @@ import numpy as np
 from graphcomp.autodiff.backprop import grad
 from graphcomp.autodiff.prune import prune
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.core.traverse import ancestors, as_variable_list
 from graphcomp.core.types import is_differentiable_dtype
-from graphcomp.passes.rebuild import rebuild
+from graphcomp.passes.rebuild import rebuilt, transform
 from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["GradCheck", "NodeCheck", "check_grad"]
@@ -135,13 +135,12 @@ def _as_function_of(cost: Variable, t: Variable) -> tuple[Variable, Variable]:
     grad_table holds for ``t`` (an input, a Parameter, a constant or an inner
     node, whose own inputs then stay as they are)."""
     holder = Variable(t.name or "target", t.shape, t.dtype)
-    new = {t: holder}
-    for v in topological(ancestors([cost])):
-        if v.owner is not None and v not in new:
-            ins = tuple(new.get(i, i) for i in v.owner.inputs)
-            if ins != v.owner.inputs:
-                new[v] = rebuild(v, ins)
-    return holder, new.get(cost, cost)
+    (f,) = transform(
+        [cost],
+        lambda v, inputs: holder if v is t else rebuilt(v, inputs),
+        lambda v: holder if v is t else v,
+    )
+    return holder, f
 
 
 def _feed_for(f: Variable, feed: Mapping) -> dict:
