@@ -92,7 +92,7 @@ class LogSumExp(Reduce):
         return result_dtype(np.exp, dtype)
 
     def forward(self, x):
-        if any(x.shape[a] == 0 for a in self.axes):  # a sum of no terms is 0: log(0) = -inf
+        if not x.size and any(x.shape[a] == 0 for a in self.axes):  # no terms: log(0) = -inf
             with np.errstate(divide="ignore"):
                 return np.log(np.sum(np.exp(x), axis=self.axes, keepdims=self.keepdims))
         m = np.max(x, axis=self.axes, keepdims=True)
