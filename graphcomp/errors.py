@@ -66,3 +66,7 @@ class NonFiniteError(GraphError, FloatingPointError):
 
 class BpropError(GraphError, RuntimeError):
     """An op's bprop returned a gradient of the wrong shape or kind (a bug in that op)."""
+
+
+class EvaluationError(GraphError, RuntimeError):
+    """An op failed while running; the message names the node and its inputs."""

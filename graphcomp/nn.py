@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphcomp import api
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
 from graphcomp.errors import ArgumentError, DTypeError
 from graphcomp.ops.base import Operand, as_variable
-from graphcomp.ops.nn import CrossEntropy
+from graphcomp.ops.compare import equal
+from graphcomp.ops.identity import cast
+from graphcomp.ops.shape import expand_dims
+from graphcomp.ops.softmax import cross_entropy, log_softmax, softmax
 
 __all__ = ["one_hot", "cross_entropy", "softmax", "log_softmax"]
-
-softmax = api.softmax
-log_softmax = api.log_softmax
 
 
 @user_errors
@@ -28,28 +27,8 @@ def one_hot(labels: Operand, num_classes: int, dtype="float64") -> Variable:
     """
     labels = as_variable(labels)
     if labels.dtype.kind not in "iu":
-        raise DTypeError(f"one_hot: labels must be integers, got {labels._label()} of dtype {labels.dtype}")
+        raise DTypeError(f"one_hot: labels must be integers, got {labels.label()} of dtype {labels.dtype}")
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ArgumentError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
-    hits = api.equal(api.expand_dims(labels, -1), np.arange(num_classes))
-    return api.cast(hits, dtype)
-
-
-@user_errors
-def cross_entropy(logits: Operand, labels: Operand) -> Variable:
-    """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
-    ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
-    logits of any size. One op; its gradient is the lectures' closed form
-    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node. A label outside
-    0 .. classes-1 is an error when the graph runs.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> z = gc.constant([[0.0, 0.0], [1000.0, 0.0]])
-        >>> round(float(gc.evaluate(gc.nn.cross_entropy(z, gc.constant([1, 0])), {})), 6)
-        0.346574
-    """
-    logits, labels = as_variable(logits), as_variable(labels)  # the op checks both
-    if logits.dtype.kind != "f":
-        logits = api.cast(logits, "float64")  # as log_softmax would promote them
-    return CrossEntropy()(logits, api.log_softmax(logits, axis=-1), labels)
+    hits = equal(expand_dims(labels, -1), np.arange(num_classes))
+    return cast(hits, dtype)

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from graphcomp.core.gcpause import gc_paused
-from graphcomp.core.node import Parameter, Variable, built_as, constant
+from graphcomp.core import collector, provenance
+from graphcomp.core.node import Parameter, Variable, constant
 from graphcomp.core.site import Site
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.errors import ArgumentError, GraphError
@@ -185,7 +185,7 @@ def save(outputs: Variable | Sequence[Variable], path) -> str:
         2.0
     """
     outs, single = as_variable_list(outputs)
-    with gc_paused():
+    with collector.paused():
         order = topological(ancestors(outs))
         index = {v: k for k, v in enumerate(order)}
         nodes, arrays = [], {}
@@ -261,7 +261,7 @@ def load(path):
     except (ValueError, OSError) as e:
         raise LoadError(f"load: {path} is damaged: {e}") from None
     try:
-        with gc_paused():
+        with collector.paused():
             return _rebuild(graph, arrays)
     except LoadError:
         raise
@@ -305,7 +305,7 @@ def _rebuild(graph: dict, arrays: dict):
         owner = built[grad_of] if isinstance(grad_of, int) and 0 <= grad_of < k else None
         if rec.get("role") == "grad" and owner is None:
             owner = stand_in
-        with built_as(Site((str(rec["site"][0]), int(rec["site"][1]))), owner):
+        with provenance.building(Site((str(rec["site"][0]), int(rec["site"][1]))), owner):
             v = _rebuild_node(rec, built, arrays)
         shape = tuple(None if d is None else int(d) for d in rec["shape"])
         if v.shape != shape or v.dtype != _dtype(rec["dtype"]):

@@ -9,14 +9,17 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from graphcomp.autodiff.build_grad import GradState, blocker_of, build_grad, is_disconnected
+from graphcomp.autodiff.blocked import describe_block
+from graphcomp.autodiff.build_grad import GradState, build_grad, is_disconnected
 from graphcomp.autodiff.prune import prune
-from graphcomp.core.gcpause import gc_paused
-from graphcomp.core.graph import Graph
-from graphcomp.core.node import Variable, constant, gradient_context
+from graphcomp.core import collector, provenance
+from graphcomp.core.graph import Graph, show
+from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, GradientError, NonDifferentiableError, ShapeError
+from graphcomp.ops.creation import ones_like
+from graphcomp.ops.shape import broadcast_to, reshape, stack
 
 __all__ = ["BackpropResult", "GradTable", "backprop", "grad", "jacobian", "hessian", "hvp"]
 
@@ -28,7 +31,9 @@ class BackpropResult:
     ``grads``: grad_table restricted to the targets; ``grad_table``: every
     entry, z's seed included; ``pruned``: G'; ``graph``: G after the gradient
     nodes were inserted; ``provenance``: for each V, the consumers' terms
-    summed into its gradient; ``trace``: build_grad's steps, when asked for.
+    summed into its gradient; ``trace``: build_grad's steps, when asked for;
+    ``blockers``: for each V with no differentiable path to z, the node that
+    blocks its paths (None: no path at all).
 
     Example:
         >>> import graphcomp as gc
@@ -44,15 +49,26 @@ class BackpropResult:
     graph: Graph
     provenance: dict
     trace: list | None = None
+    blockers: dict = dataclasses.field(default_factory=dict)
 
     def disconnected(self, target: Variable) -> bool:
         """True when no differentiable path joins ``target`` to z."""
         return is_disconnected(self.grads[target])
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        from graphcomp.inspect.dot import to_dot
+    def blocker(self, target: Variable) -> Variable | None:
+        """The node that blocks every path from a disconnected ``target`` to z (None:
+        there is no path at all).
 
-        return to_dot(self)._repr_mimebundle_(include, exclude)
+        Example:
+            >>> import graphcomp as gc
+            >>> x = gc.Variable("x"); s = gc.stop_gradient(x)
+            >>> gc.backprop(s * 2.0, [x]).blocker(x) is s
+            True
+        """
+        return self.blockers.get(target)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return show(self, include, exclude)
 
 
 class GradTable(dict):
@@ -60,18 +76,12 @@ class GradTable(dict):
     which in a notebook draws itself (z, every entry, and the graph between)."""
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from graphcomp.inspect.dot import to_dot
-
-        return to_dot(list(self.values()), grad_table=self)._repr_mimebundle_(include, exclude)
+        return show(self, include, exclude)
 
 
 def _seed(z: Variable) -> Variable:
-    with gradient_context(z):
-        if z.shape == ():
-            return constant(1.0, dtype=z.dtype)
-        from graphcomp.api import ones_like
-
-        return ones_like(z)
+    with provenance.gradient_of(z):
+        return constant(1.0, dtype=z.dtype) if z.shape == () else ones_like(z)
 
 
 def backprop(
@@ -97,7 +107,7 @@ def backprop(
         raise ArgumentError(f"backprop: z must be a Variable, got {z!r}")
     ts, _ = as_variable_list(targets, "targets")
     consts, _ = as_variable_list(list(consider_constant), "consider_constant")
-    with gc_paused():
+    with collector.paused():
         G = Graph(z)
         G_pruned = prune(z, ts)
         grad_table: dict[Variable, Variable] = GradTable({z: _seed(z)})
@@ -112,26 +122,14 @@ def backprop(
         graph=Graph([z, *grad_table.values()]),
         provenance=state.provenance,
         trace=state.trace,
+        blockers={V: state.blocker(V) for V in ts if is_disconnected(grads[V])},
     )
 
 
-def _why_disconnected(cost: Variable, target: Variable, g: Variable, constants: tuple = ()) -> str:
-    b = blocker_of(g)
+def _why_disconnected(cost: Variable, target: Variable, b: Variable | None, constants: tuple = ()) -> str:
     if b is None:
-        return f"there is no path from {target._label()} to {cost._label()}"
-    if any(b is c for c in constants):
-        what = "a consider_constant node"
-    elif b.owner is not None and b.owner.op.name == "stop_gradient":
-        what = "a stop_gradient"
-    elif b.owner is not None and not b.owner.op.differentiable:
-        what = f"the non-differentiable op {b.owner.op.name}"
-    elif not is_differentiable_dtype(b.dtype):
-        what = f"an integer or boolean value ({b.dtype})"
-    elif b.owner is not None:
-        what = f"{b.owner.op.name}, which passes no gradient to that input"
-    else:
-        what = f"the {b.kind} {b._label()}"
-    return f"every path is blocked by {what}: {b._label()} built at {b.site}"
+        return f"there is no path from {target.label()} to {cost.label()}"
+    return f"every path is blocked by {describe_block(b, constants)}: {b.label()} built at {b.site}"
 
 
 def grad(
@@ -161,18 +159,18 @@ def grad(
         raise ArgumentError(f"grad: cost must be a Variable, got {cost!r}")
     if cost.shape != ():
         raise GradientError(
-            f"grad: the cost must be a scalar, but {cost._label()} has shape {fmt_shape(cost.shape)} "
+            f"grad: the cost must be a scalar, but {cost.label()} has shape {fmt_shape(cost.shape)} "
             f"(built at {cost.site}); reduce it with .sum() or use gc.jacobian"
         )
     if not is_differentiable_dtype(cost.dtype):
         raise NonDifferentiableError(
-            f"grad: the cost {cost._label()} has dtype {cost.dtype}; only float costs can be differentiated"
+            f"grad: the cost {cost.label()} has dtype {cost.dtype}; only float costs can be differentiated"
         )
     targets, single = as_variable_list(wrt, "wrt")
     for t in targets:
         if not is_differentiable_dtype(t.dtype):
             raise NonDifferentiableError(
-                f"grad: cannot differentiate with respect to {t._label()} of dtype {t.dtype} "
+                f"grad: cannot differentiate with respect to {t.label()} of dtype {t.dtype} "
                 f"(built at {t.site}); gradients exist only for float values"
             )
     consider_constant = tuple(consider_constant)  # read twice: by backprop, and to explain a block
@@ -182,8 +180,9 @@ def grad(
         g = result.grads[t]
         if is_disconnected(g) and disconnected == "raise":
             raise GradientError(
-                f"grad: {cost._label()} does not depend on {t._label()} (built at {t.site}): "
-                f'{_why_disconnected(cost, t, g, consider_constant)}. Pass disconnected="zero" to get zeros'
+                f"grad: {cost.label()} does not depend on {t.label()} (built at {t.site}): "
+                f"{_why_disconnected(cost, t, result.blocker(t), consider_constant)}. "
+                'Pass disconnected="zero" to get zeros'
             )
         out.append(g)
     return out[0] if single else out
@@ -215,8 +214,6 @@ def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise") -> Variab
     if disconnected == "raise" and not _is_connected(y, x):
         grad(y.sum(), x)  # raises the usual, precise disconnected error
     n = math.prod(y.shape)
-    from graphcomp.api import broadcast_to, reshape, stack
-
     if n == 0:
         return broadcast_to(constant(0, dtype=x.dtype), y.shape + x.shape)
     flat = y.reshape(-1)

@@ -1,45 +1,45 @@
 """Algorithm 6.6 of Goodfellow, Bengio & Courville (2016), ``build_grad``.
 
-The book's recursion (the gradient of V needs the gradient of each consumer
-C first) runs here on an explicit stack, so a chain of 10^5 nodes is fine.
-Each step is recorded when a trace list is given, so it can be replayed.
+    build_grad(V, G, G', grad_table):
+        if V is in grad_table: return grad_table[V]
+        i <- 1
+        for C in get_consumers(V, G'):
+            op <- get_operation(C)
+            D <- build_grad(C, G, G', grad_table)
+            G(i) <- op.bprop(get_inputs(C, G), V, D)
+            i <- i + 1
+        G <- sum_i G(i)
+        grad_table[V] = G
+        insert G and the operations creating it into G
+        return G
+
+The book's recursion (V's gradient needs each consumer C's first) runs here
+on an explicit stack, so a chain of 10^5 nodes is fine: ``_consumers_first``
+yields the nodes in an order where every consumer comes before what it
+reads, and ``_gradient`` is the loop body above for one V. A term that no
+path carries (a blocked consumer, an integer value) is left out and the
+blocking node remembered; a V with no term at all gets the zero that
+*means* "no differentiable path" (``no_gradient``). Each step is recorded
+when a trace list is given, so it can be replayed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import weakref
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from graphcomp.autodiff.scatter import combine_scatters
+from graphcomp.core import provenance
 from graphcomp.core.graph import Graph
-from graphcomp.core.node import Variable, _stacks, gradient_context
+from graphcomp.core.node import Variable
 from graphcomp.core.site import creation_site
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, shapes_compatible
 from graphcomp.errors import BpropError
 from graphcomp.ops.binary import add_n
-from graphcomp.ops.control import Cast
+from graphcomp.ops.creation import no_gradient
+from graphcomp.ops.identity import Cast
 
-__all__ = ["build_grad", "TraceStep", "Contribution", "GradState", "blocker_of", "is_disconnected"]
-
-# A zero gradient standing for "no differentiable path", with the node that
-# blocks the path (None when there is no path at all). Weak, so it dies with
-# the gradient node.
-_disconnected: weakref.WeakKeyDictionary[Variable, Any] = weakref.WeakKeyDictionary()
-_NO_BLOCKER = object()
-
-
-# Disconnected zeros are made by zeros_like: a constant, a broadcast constant or
-# a zeros_like node. Checking that first keeps the weak-dict lookup (slow,
-# pure Python) off build_grad's path for ordinary gradients.
-_ZERO_MAKERS = frozenset({"broadcast_to", "zeros_like"})
-
-
-def _marked(g: Variable) -> bool:
-    owner = g.owner
-    if owner is not None and owner.op.name not in _ZERO_MAKERS:
-        return False
-    return g in _disconnected
+__all__ = ["build_grad", "TraceStep", "Contribution", "GradState", "is_disconnected"]
 
 
 def is_disconnected(g: Variable) -> bool:
@@ -51,20 +51,7 @@ def is_disconnected(g: Variable) -> bool:
         >>> is_disconnected(gc.backprop(x * 2.0, [y]).grads[y])
         True
     """
-    return _marked(g)
-
-
-def blocker_of(g: Variable) -> Variable | None:
-    """The node that blocks every path behind a disconnected gradient, if any.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> x = gc.Variable("x"); s = gc.stop_gradient(x)
-        >>> blocker_of(gc.backprop(s * 2.0, [x]).grads[x]) is s
-        True
-    """
-    b = _disconnected.get(g)
-    return None if b is _NO_BLOCKER else b
+    return g.owner is not None and g.owner.op.no_gradient
 
 
 class Contribution(NamedTuple):
@@ -98,13 +85,26 @@ class GradState:
 
     ``bprops`` caches each consumer's bprop, so a consumer that reads two
     targets calls its bprop once; ``provenance`` maps each V to the
-    contributions summed into its gradient.
+    contributions summed into its gradient; ``blockers`` maps each V whose
+    gradient is ``no_gradient`` to the node that blocks its paths (None:
+    there is no path at all).
     """
 
     consider_constant: frozenset = frozenset()
     trace: list | None = None
     bprops: dict = dataclasses.field(default_factory=dict)
     provenance: dict = dataclasses.field(default_factory=dict)
+    blockers: dict = dataclasses.field(default_factory=dict)
+
+    def note(self, kind: str, V: Variable, **fields) -> None:
+        """Record one step of the algorithm, when a trace is kept."""
+        if self.trace is not None:
+            self.trace.append(TraceStep(kind, V, **fields))
+
+    def blocker(self, V: Variable) -> Variable | None:
+        """The node that blocks every path to V, whose gradient is ``no_gradient``
+        (None: no path joins V to the cost at all)."""
+        return self.blockers.get(V)
 
 
 def build_grad(
@@ -121,7 +121,9 @@ def build_grad(
     ``op.bprop(inputs, C, D)`` gives C's term(s) for V (summed over the input
     positions where C reads V, as in x*x); the terms of all consumers are
     summed by one add node. The caller seeds ``grad_table`` with
-    ``{z: gc.constant(1.0)}``.
+    ``{z: gc.constant(1.0)}``. ``G`` is the whole graph the book inserts into:
+    graphcomp's nodes are immutable and know their inputs, so inserting a
+    gradient node is building it, and ``G`` is not read.
 
     Example:
         >>> import graphcomp as gc
@@ -132,118 +134,131 @@ def build_grad(
         6.0
     """
     state = state if state is not None else GradState()
-    trace = state.trace
     if V in grad_table:
-        if trace is not None:
-            trace.append(TraceStep("memo", V, term=grad_table[V]))
+        state.note("memo", V, term=grad_table[V])
         return grad_table[V]
-    sites = _stacks.site  # this thread's: build_grad may run in several threads at once
-    sites.append(creation_site())
-    try:
-        _build(V, G_pruned, grad_table, state)
-    finally:
-        sites.pop()
+    consumers = G_pruned.consumer_map
+    # the nodes build_grad inserts point at the user's call that asked for them
+    with provenance.building(site=creation_site()):
+        for v in _consumers_first(V, consumers, grad_table):
+            cons = consumers.get(v, ())
+            if state.trace is not None:
+                state.note("visit", v, consumers=tuple(cons))
+            grad_table[v] = _gradient(v, cons, grad_table, state)
     return grad_table[V]
 
 
-def _build(V: Variable, G_pruned: Graph, grad_table: dict, state: GradState) -> None:
-    trace = state.trace
-    consumers = G_pruned._consumers
+def _consumers_first(V: Variable, consumers: dict, grad_table: dict):
+    """The Variables whose gradient V's needs, each after all its consumers: the
+    book's recursion, on an explicit stack."""
     stack = [V]
     while stack:
         v = stack[-1]
         if v in grad_table:
             stack.pop()
             continue
-        cons = consumers.get(v, ())
-        pending = [c for c in cons if c not in grad_table]
+        pending = [c for c in consumers.get(v, ()) if c not in grad_table]
         if pending:
             stack.extend(reversed(pending))  # the first consumer is handled first, as in the book
             continue
         stack.pop()
-        if trace is not None:
-            trace.append(TraceStep("visit", v, consumers=tuple(cons)))
-        grad_table[v] = _gradient_of(v, cons, grad_table, state)
+        yield v
 
 
-def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variable:
-    trace = state.trace
-    terms: list[Variable] = []
-    contributions: list[Contribution] = []
-    blocker: Any = _NO_BLOCKER
-    if not is_differentiable_dtype(v.dtype):
-        blocker = v  # an integer or boolean value: the path stops here
-        consumers = []
-    for c in consumers:
-        D = grad_table[c]
-        if _marked(D):
-            why = _disconnected[D]
-        elif c in state.consider_constant:
-            why = c
-        else:
-            why = None
-        if why is not None:
-            if blocker is _NO_BLOCKER:
-                blocker = why
-            if trace is not None:
-                trace.append(TraceStep("blocked", v, consumer=c, note="consider_constant or disconnected"))
+def _gradient(V: Variable, consumers, grad_table: dict, state: GradState) -> Variable:
+    """The loop body of Algorithm 6.6 for one V: each consumer's terms, summed."""
+    terms: list[Contribution] = []
+    blocker = _NO_BLOCKER
+    if not is_differentiable_dtype(V.dtype):
+        blocker, consumers = V, ()  # an integer or boolean value: every path stops here
+    for C in consumers:
+        D = grad_table[C]
+        stop = _stop(C, D, state)
+        if stop is not _FLOWS:
+            blocker = stop if blocker is _NO_BLOCKER else blocker
+            state.note("blocked", V, consumer=C, note="consider_constant or disconnected")
             continue
-        grads = state.bprops.get(c)
-        if grads is None:
-            roles = _stacks.grad_of
-            roles.append(c)
-            try:
-                grads = c.owner.op.bprop(c.owner.inputs, c, D)
-            finally:
-                roles.pop()
-            state.bprops[c] = grads
-        ins = c.owner.inputs
-        positions = (0,) if len(ins) == 1 else [k for k, i in enumerate(ins) if i is v]
-        for k in positions:
-            g = grads[k]
-            if g is None:
-                if blocker is _NO_BLOCKER:
-                    blocker = c
-                continue
-            if g.shape != v.shape or g.dtype != v.dtype:
-                g = _checked(g, v, c, k)
-            terms.append(g)
-            contributions.append(Contribution(c, k, g))
-            if trace is not None:
-                trace.append(TraceStep("contribution", v, consumer=c, term=g))
-    state.provenance[v] = contributions
-    n = len(terms)
-    roles = _stacks.grad_of  # gradient_context(v), spelled out: this runs for every node
-    roles.append(v)
-    try:
-        if n > 1:
-            terms = combine_scatters(terms)
-        if not terms:
-            from graphcomp.api import zeros_like
-
-            total = zeros_like(v)
-            _disconnected[total] = blocker
-        elif len(terms) == 1:
-            total = terms[0]
-        else:
-            total = add_n(*terms)
-    finally:
-        roles.pop()
-    if trace is not None:
-        note = f"{n} term(s)"
-        if len(terms) < n:  # groups of scatters at integer indices each became one scatter
-            note += f"; scatters combined, {len(terms)} to add"
-        trace.append(TraceStep("sum", v, term=total, note=note))
+        found, passes_none = _terms(V, C, D, state)
+        if passes_none:  # C's op gives V no gradient at some position
+            blocker = C if blocker is _NO_BLOCKER else blocker
+        terms += found
+    state.provenance[V] = terms
+    total = _sum(V, [t.term for t in terms], state)
+    if not terms:
+        state.blockers[V] = None if blocker is _NO_BLOCKER else blocker
     return total
 
 
-def _checked(g: Variable, v: Variable, c: Variable, k: int) -> Variable:
-    if not shapes_compatible(g.shape, v.shape):
+_NO_BLOCKER = object()  # no blocked path met (yet)
+_FLOWS = object()  # the gradient flows on through a consumer
+
+
+def _stop(C: Variable, D: Variable, state: GradState):
+    """Where the gradient stops at consumer C: the blocking node (None: no path
+    at all behind C), or ``_FLOWS`` when it flows on."""
+    if is_disconnected(D):
+        return state.blockers.get(C)
+    if C in state.consider_constant:
+        return C
+    return _FLOWS
+
+
+def _terms(V: Variable, C: Variable, D: Variable, state: GradState) -> tuple[list[Contribution], bool]:
+    """C's bprop terms for V, one per position where C reads V (both factors of x*x),
+    and whether C's op gave no gradient (None) at one of those positions."""
+    grads = state.bprops.get(C)
+    if grads is None:  # one bprop call per consumer, however many of its inputs are targets
+        provenance.enter(grad_of=C)
+        try:
+            grads = C.owner.op.bprop(C.owner.inputs, C, D)
+        finally:
+            provenance.leave()
+        state.bprops[C] = grads
+    inputs = C.owner.inputs
+    positions = (0,) if len(inputs) == 1 else [k for k, i in enumerate(inputs) if i is V]
+    out, passes_none = [], False
+    for k in positions:
+        g = grads[k]
+        if g is None:
+            passes_none = True
+            continue
+        if g.shape != V.shape or g.dtype != V.dtype:
+            g = _checked(g, V, C, k)
+        out.append(Contribution(C, k, g))
+        state.note("contribution", V, consumer=C, term=g)
+    return out, passes_none
+
+
+def _sum(V: Variable, terms: list[Variable], state: GradState) -> Variable:
+    """G <- sum_i G(i): one add node (scatters into V combined first), or the zero
+    that means "no differentiable path" when there is no term."""
+    n = len(terms)
+    provenance.enter(grad_of=V)
+    try:
+        if n > 1:
+            terms = combine_scatters(terms)
+        total = add_n(*terms) if terms else no_gradient(V)
+    finally:
+        provenance.leave()
+    if state.trace is not None:
+        note = f"{n} term(s)"
+        if len(terms) < n:  # groups of scatters at integer indices each became one scatter
+            note += f"; scatters combined, {len(terms)} to add"
+        state.note("sum", V, term=total, note=note)
+    return total
+
+
+def _checked(g: Variable, V: Variable, C: Variable, k: int) -> Variable:
+    """A term of V's dtype, or a BpropError when C's bprop gave the wrong shape."""
+    if not shapes_compatible(g.shape, V.shape):
         raise BpropError(
-            f"{c.owner.op.name}: bprop gave a gradient of shape {fmt_shape(g.shape)} for input {k}, "
-            f"which has shape {fmt_shape(v.shape)}; built at {c.site}"
+            f"{C.owner.op.name}: bprop gave a gradient of shape {fmt_shape(g.shape)} for input {k}, "
+            f"which has shape {fmt_shape(V.shape)}; built at {C.site}"
         )
-    if g.dtype != v.dtype:
-        with gradient_context(c):
-            g = Cast(v.dtype)(g)
+    if g.dtype != V.dtype:
+        provenance.enter(grad_of=C)
+        try:
+            g = Cast(V.dtype)(g)
+        finally:
+            provenance.leave()
     return g

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graphcomp.core.gcpause import gc_paused
+from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, consumers_map, descendants
@@ -22,7 +22,7 @@ def prune(z: Variable, targets: Variable | Iterable[Variable]) -> Graph:
         >>> x, w = gc.Variable("x"), gc.Variable("w")
         >>> a = x * w; z = gc.exp(a) + w
         >>> Gp = gc.prune(z, [x])
-        >>> sorted(v._label() for v in Gp.variables if v.name)
+        >>> sorted(v.label() for v in Gp.variables if v.name)
         ['x']
         >>> len(Gp.variables)   # x, x*w, exp(x*w), z
         4
@@ -30,10 +30,10 @@ def prune(z: Variable, targets: Variable | Iterable[Variable]) -> Graph:
     if not isinstance(z, Variable):
         raise ArgumentError(f"prune: z must be a Variable, got {z!r}")
     ts, _ = as_variable_list(targets, "targets")
-    with gc_paused():
+    with collector.paused():
         upstream = ancestors([z])
         consumers = consumers_map(upstream)
         keep = upstream & descendants(ts, consumers)
         # restricting the consumer lists keeps their creation order
         kept = {v: [c for c in consumers[v] if c in keep] for v in keep}
-        return Graph._from_variables([z], keep, kept)
+        return Graph.of_variables([z], keep, kept)

@@ -8,33 +8,53 @@ elementwise functions are accepted. Nothing is ever passed to ``eval`` or to
 from __future__ import annotations
 
 import ast
+import dataclasses
+import inspect
 
-from graphcomp import api
+from graphcomp import ops
 from graphcomp.core.node import Variable, constant
+from graphcomp.ops.base import REGISTRY
+from graphcomp.ops.binary import add, divide, multiply, power, subtract
+from graphcomp.ops.elementwise import negative
 
-__all__ = ["ExpressionError", "FUNCTIONS", "expression_names", "build_expression"]
+__all__ = ["ExpressionError", "FUNCTIONS", "expression_names", "build_expression", "functions"]
 
 
 class ExpressionError(ValueError):
     """The expression is not in the accepted language; the message says what and where."""
 
 
+def functions() -> dict:
+    """The functions an expression may call: graphcomp's public elementwise functions of
+    one or two arguments that have no parameters and are differentiable, written in
+    Python as calls (``exp``, ``maximum``; not ``+`` or unary minus), with their
+    number of arguments. New elementwise ops join by themselves.
+
+    Example:
+        >>> table = functions()
+        >>> table["exp"][1], table["maximum"][1], "add" in table
+        (1, 2, False)
+    """
+    public = {name: getattr(family, name) for family in ops.FAMILIES for name in family.__all__}
+    table = {}
+    for name, cls in REGISTRY.items():
+        if not (cls.elementwise and cls.differentiable and cls.infix is None) or dataclasses.fields(cls):
+            continue
+        arity = len(inspect.signature(cls.infer).parameters) - 1  # infer(self, x[, y])
+        if name in public and arity in (1, 2):
+            table[name] = (public[name], arity)
+    return table
+
+
 #: callable names and their number of arguments
-FUNCTIONS = {
-    **{
-        name: (getattr(api, name), 1)
-        for name in ("exp log sin cos tan tanh sqrt abs square log1p expm1 sigmoid relu softplus".split())
-    },
-    "maximum": (api.maximum, 2),
-    "minimum": (api.minimum, 2),
-}
+FUNCTIONS = functions()
 
 _BINOPS = {
-    ast.Add: api.add,
-    ast.Sub: api.subtract,
-    ast.Mult: api.multiply,
-    ast.Div: api.divide,
-    ast.Pow: api.power,
+    ast.Add: add,
+    ast.Sub: subtract,
+    ast.Mult: multiply,
+    ast.Div: divide,
+    ast.Pow: power,
 }
 _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Call, ast.Load)
 _ALLOWED += tuple(_BINOPS) + (ast.USub, ast.UAdd)
@@ -140,7 +160,7 @@ def build_expression(text: str, variables: dict[str, Variable]) -> Variable:
         if isinstance(node, ast.BinOp):
             values[id(node)] = _BINOPS[type(node.op)](*args)
         elif isinstance(node, ast.UnaryOp):
-            values[id(node)] = api.negative(args[0]) if isinstance(node.op, ast.USub) else args[0]
+            values[id(node)] = negative(args[0]) if isinstance(node.op, ast.USub) else args[0]
         else:
             values[id(node)] = FUNCTIONS[node.func.id][0](*args)
     return values[id(tree.body)]

@@ -12,7 +12,31 @@ from graphcomp.errors import NotInGraphError
 if TYPE_CHECKING:  # networkx is imported when a graph is first asked for its networkx view
     import networkx as nx
 
-__all__ = ["Graph"]
+__all__ = ["Graph", "show", "set_display"]
+
+# How graphs, back-propagation results and grad_tables draw themselves in a notebook:
+# the pictures are inspect's, and nothing in core imports inspect, so it registers here.
+_display = None
+
+
+def set_display(draw) -> None:
+    """Register ``draw(obj, include, exclude) -> mimebundle``, the notebook display of
+    graphs, back-propagation results and grad_tables (``graphcomp.inspect.dot`` does)."""
+    global _display
+    _display = draw
+
+
+def show(obj, include=None, exclude=None) -> dict:
+    """The notebook display (a mimebundle) of ``obj``, by the registered ``draw``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> "image/svg+xml" in show(gc.Graph(gc.exp(gc.Variable("x"))))
+        True
+    """
+    if _display is None:
+        return {"text/plain": repr(obj)}
+    return _display(obj, include, exclude)
 
 
 class Graph:
@@ -39,17 +63,31 @@ class Graph:
         self._init(outs, None, None)
 
     @classmethod
-    def _from_variables(cls, outputs: list[Variable], variables: set[Variable], consumers: dict | None = None) -> Graph:
+    def of_variables(cls, outputs: list[Variable], variables: set[Variable], consumers: dict | None = None) -> Graph:
         """A graph over exactly ``variables`` (a sub-graph such as G'), with
-        its consumers map when the caller already has it."""
+        its consumers map when the caller already has it.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> x = gc.Variable("x"); y = gc.exp(x)
+            >>> len(Graph.of_variables([y], {y}))
+            1
+        """
         g = object.__new__(cls)
         g._init(outputs, variables, consumers)
         return g
 
     @classmethod
-    def _from_order(cls, outputs: list[Variable], order: list[Variable]) -> Graph:
+    def of_order(cls, outputs: list[Variable], order: list[Variable]) -> Graph:
         """The graph of ``outputs`` when the caller has already sorted its
-        Variables (``order``: all of them, topologically), as a schedule does."""
+        Variables (``order``: all of them, topologically), as a schedule does.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> x = gc.Variable("x"); y = gc.exp(x)
+            >>> Graph.of_order([y], [x, y]).variables == [x, y]
+            True
+        """
         g = object.__new__(cls)
         g._init(outputs, set(order), None)
         g._variables = list(order)
@@ -78,7 +116,9 @@ class Graph:
         return self._variables
 
     @property
-    def _consumers(self) -> dict[Variable, list[Variable]]:
+    def consumer_map(self) -> dict[Variable, list[Variable]]:
+        """Every Variable's consumers in this graph, as one dict (``consumers(v)``
+        for all v at once, without copying; do not change it)."""
         if self._consumers_ is None:
             self._consumers_ = consumers_map(self.variables)
         return self._consumers_
@@ -101,7 +141,7 @@ class Graph:
     def consumers(self, v: Variable) -> list[Variable]:
         """The Variables of this graph computed directly from ``v``, each once."""
         self._check(v)
-        return list(self._consumers[v])
+        return list(self.consumer_map[v])
 
     # -- whole-graph views -------------------------------------------------------
     @property
@@ -129,7 +169,7 @@ class Graph:
         order: list[Variable | Apply] = []
         for v in self.variables:
             a = v.owner
-            if a is not None and any(i in members for i in a.inputs):
+            if a is not None and (not a.inputs or any(i in members for i in a.inputs)):
                 order.append(a)
             order.append(v)
         return order
@@ -171,16 +211,13 @@ class Graph:
         return iter(self.variables)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        # the display protocol is the one place core reaches into inspect
-        from graphcomp.inspect.dot import to_dot
-
-        return to_dot(self)._repr_mimebundle_(include, exclude)
+        return show(self, include, exclude)
 
     def __repr__(self) -> str:
-        names = ", ".join(v._label() for v in self.outputs)
+        names = ", ".join(v.label() for v in self.outputs)
         return f"<Graph of {len(self.variables)} variables, outputs [{names}]>"
 
     def _check(self, v) -> None:
         if v not in self._members:
-            label = v._label() if isinstance(v, Variable) else repr(v)
+            label = v.label() if isinstance(v, Variable) else repr(v)
             raise NotInGraphError(f"{label} is not in this graph")

@@ -11,12 +11,11 @@ sorting by id is a topological order.
 from __future__ import annotations
 
 import itertools
-import threading
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from graphcomp.core import provenance
 from graphcomp.core.site import creation_site
 from graphcomp.core.types import Shape, as_dtype, as_shape, fmt_shape
 from graphcomp.errors import ArgumentError, InputError
@@ -24,69 +23,9 @@ from graphcomp.errors import ArgumentError, InputError
 if TYPE_CHECKING:
     from graphcomp.ops.base import Op
 
-__all__ = ["Variable", "Apply", "Parameter", "constant", "gradient_context"]
+__all__ = ["Variable", "Apply", "Parameter", "constant", "make_apply"]
 
 _ids = itertools.count()
-
-
-class _Stacks(threading.local):
-    """What the nodes built now inherit, per thread (graphs may be built from several
-    threads at once): ``grad_of``, set while build_grad inserts nodes, so each knows
-    whose gradient it helps build (for pictures and traces); ``site``, set by
-    build_grad and the passes, the creation site instead of walking the stack."""
-
-    def __init__(self):
-        self.grad_of: list[Any] = []
-        self.site: list = []
-
-
-_stacks = _Stacks()
-
-# graphcomp.api installs itself here; Variable's operators delegate to it.
-# A late binding keeps core free of an import cycle with the op library.
-_api: Any = None
-
-
-@contextmanager
-def gradient_context(v: Variable):
-    """Mark every node built inside the block as part of ``v``'s gradient.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> x = gc.Variable("x")
-        >>> with gradient_context(x):
-        ...     g = x * 2.0
-        >>> g.role, g.grad_of is x
-        ('grad', True)
-    """
-    _stacks.grad_of.append(v)
-    try:
-        yield
-    finally:
-        _stacks.grad_of.pop()
-
-
-@contextmanager
-def built_as(site, grad_of: Variable | None):
-    """Build nodes inside the block as if at ``site`` in ``grad_of``'s gradient:
-    how passes and the loader rebuild a node without moving the user's line.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> from graphcomp.core.site import Site
-        >>> with built_as(Site(("model.py", 7)), None):
-        ...     y = gc.exp(gc.Variable("x"))
-        >>> str(y.site)
-        'model.py:7'
-    """
-    stacks = _stacks
-    stacks.site.append(site)
-    stacks.grad_of.append(grad_of)
-    try:
-        yield
-    finally:
-        stacks.grad_of.pop()
-        stacks.site.pop()
 
 
 class _Frozen:
@@ -125,7 +64,8 @@ class Apply(_Frozen):
         ``D`` is the gradient of this application's output; the result sums
         the op's per-position gradients over every position where it reads
         ``V`` (both factors of ``x * x``), or is ``None`` when no gradient
-        flows to ``V`` through this op.
+        flows to ``V`` through this op. (build_grad itself keeps the positions'
+        terms apart, to show which position gave which.)
 
         Example:
             >>> import graphcomp as gc
@@ -138,12 +78,13 @@ class Apply(_Frozen):
         terms = [g for i, g in zip(self.inputs, grads) if i is V and g is not None]
         if not terms:
             return None
-        from graphcomp.ops.binary import add_n
-
-        return add_n(*terms)
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total
 
     def __repr__(self) -> str:
-        args = ", ".join(v._label() for v in self.inputs)
+        args = ", ".join(v.label() for v in self.inputs)
         return f"<{self.op.label()}({args}) #{self.id}>"
 
     def __reduce__(self):
@@ -157,6 +98,11 @@ class Variable(_Frozen):
     Op outputs and constants are Variables too; ``v.owner`` is the ``Apply``
     computing ``v`` (``None`` for inputs and constants). Operators build new
     nodes: ``x * y``, ``x @ W``, ``x[1:3]``, ``x.sum(axis=0)``.
+
+    The NumPy-like operators and methods (``x * y``, ``x @ W``, ``x[1:3]``,
+    ``x.sum(axis=0)``, ``x.T``) belong to the op library, which installs them
+    on this class (``graphcomp/ops/operators.py``), as ``jax.numpy`` installs
+    its array methods on JAX's tracers: core knows nothing about ops.
 
     Example:
         >>> import graphcomp as gc
@@ -213,128 +159,36 @@ class Variable(_Frozen):
         """Number of dimensions."""
         return len(self.shape)
 
-    @property
-    def T(self) -> Variable:
-        """The transpose (axes reversed), as ``numpy.ndarray.T``."""
-        return _api.transpose(self)
-
-    # -- methods (NumPy-like) ----------------------------------------------------
-    def sum(self, axis=None, keepdims: bool = False) -> Variable:
-        """Sum over ``axis``; see ``gc.sum``."""
-        return _api.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims: bool = False) -> Variable:
-        """Mean over ``axis``; see ``gc.mean``."""
-        return _api.mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims: bool = False) -> Variable:
-        """Maximum over ``axis``; see ``gc.max``."""
-        return _api.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims: bool = False) -> Variable:
-        """Minimum over ``axis``; see ``gc.min``."""
-        return _api.min(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape) -> Variable:
-        """Reshape; ``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` both work."""
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-            shape = shape[0]
-        return _api.reshape(self, shape)
-
-    def transpose(self, *axes) -> Variable:
-        """Permute axes; ``x.transpose()`` reverses them, as NumPy."""
-        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
-            axes = axes[0]
-        return _api.transpose(self, axes if axes != () else None)
-
-    def astype(self, dtype) -> Variable:
-        """Cast to ``dtype``; gradients flow only between float dtypes."""
-        return _api.cast(self, dtype)
-
-    # -- operators -------------------------------------------------------------
-    def __add__(self, other):
-        return _api.add(self, other)
-
-    def __radd__(self, other):
-        return _api.add(other, self)
-
-    def __sub__(self, other):
-        return _api.subtract(self, other)
-
-    def __rsub__(self, other):
-        return _api.subtract(other, self)
-
-    def __mul__(self, other):
-        return _api.multiply(self, other)
-
-    def __rmul__(self, other):
-        return _api.multiply(other, self)
-
-    def __truediv__(self, other):
-        return _api.divide(self, other)
-
-    def __rtruediv__(self, other):
-        return _api.divide(other, self)
-
-    def __pow__(self, other):
-        return _api.power(self, other)
-
-    def __rpow__(self, other):
-        return _api.power(other, self)
-
-    def __matmul__(self, other):
-        return _api.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _api.matmul(other, self)
-
-    def __neg__(self):
-        return _api.negative(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _api.abs(self)
-
-    def __lt__(self, other):
-        return _api.less(self, other)
-
-    def __le__(self, other):
-        return _api.less_equal(self, other)
-
-    def __gt__(self, other):
-        return _api.greater(self, other)
-
-    def __ge__(self, other):
-        return _api.greater_equal(self, other)
-
     # == and != stay identity comparisons: Variables key dicts (grad_table).
     __hash__ = object.__hash__
 
-    def __getitem__(self, index):
-        return _api.getitem(self, index)
-
     def __iter__(self):
         # Without this, Python would iterate through __getitem__ forever.
-        raise ArgumentError(f"a symbolic Variable ({self._label()}) cannot be iterated; index it instead")
+        raise ArgumentError(f"a symbolic Variable ({self.label()}) cannot be iterated; index it instead")
 
     def __bool__(self):
         raise ArgumentError(
-            f"the truth value of a symbolic Variable ({self._label()}) is unknown until it is "
+            f"the truth value of a symbolic Variable ({self.label()}) is unknown until it is "
             "evaluated; use gc.where for a choice inside the graph"
         )
 
     def __len__(self):
         if not self.shape or self.shape[0] is None:
-            raise ArgumentError(f"len() of {self._label()} with shape {fmt_shape(self.shape)} is not known")
+            raise ArgumentError(f"len() of {self.label()} with shape {fmt_shape(self.shape)} is not known")
         return self.shape[0]
 
     def __reduce__(self):
         raise ArgumentError("graphcomp nodes are not pickled; use gc.save (a later issue)")
 
     # -- printing ----------------------------------------------------------------
-    def _label(self) -> str:
+    def label(self) -> str:
+        """A short text naming this node: its name, a constant's value, else its op's name.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> gc.Variable("x").label(), gc.constant(2.0).label(), gc.exp(gc.Variable("x")).label()
+            ('x', '2.0', 'exp')
+        """
         if self.name is not None:
             return self.name
         if self.kind == "constant":
@@ -348,7 +202,7 @@ class Variable(_Frozen):
 
     def __repr__(self) -> str:
         what = self.owner.op.label() if self.owner is not None else self.kind
-        return f"<Variable {self._label()} {what} shape={fmt_shape(self.shape)} dtype={self.dtype}>"
+        return f"<Variable {self.label()} {what} shape={fmt_shape(self.shape)} dtype={self.dtype}>"
 
 
 # Slot setters: the fastest way past _Frozen.__setattr__, and every node pays it.
@@ -358,19 +212,29 @@ _v_id, _v_name, _v_shape, _v_dtype = _V["id"], _V["name"], _V["shape"], _V["dtyp
 _v_owner, _v_value, _v_site, _v_grad_of = _V["owner"], _V["value"], _V["site"], _V["grad_of"]
 _a_id, _a_op, _a_inputs, _a_output, _a_site = _A["id"], _A["op"], _A["inputs"], _A["output"], _A["site"]
 _v_value_get = Variable.__dict__["value"].__get__
+_stacks = provenance.stacks
 
 
-def _init(v, shape, dtype, name, owner, value):
+def _init(v, shape, dtype, name, owner, value, built=None):
     _v_id(v, next(_ids))
     _v_name(v, name)
     _v_shape(v, shape)
     _v_dtype(v, dtype)
     _v_owner(v, owner)
     _v_value(v, value)
-    stacks = _stacks
-    site, grad_of = stacks.site, stacks.grad_of
-    _v_site(v, site[-1] if site else creation_site(3))  # 1 is _init, 2 its caller in graphcomp
-    _v_grad_of(v, grad_of[-1] if grad_of else None)
+    if built is None:  # user-level code: the innermost provenance block, else the user's line
+        stacks = _stacks
+        sites = stacks.site
+        if sites:
+            site, grad_of = sites[-1], stacks.grad_of[-1]
+            if site is None:
+                site = creation_site(3)
+        else:
+            site, grad_of = creation_site(3), None  # 1 is _init, 2 its caller in graphcomp
+    else:
+        site, grad_of = built
+    _v_site(v, site)
+    _v_grad_of(v, grad_of)
 
 
 class _Cell:
@@ -401,7 +265,7 @@ class Parameter(Variable):
 
     def __init__(self, value, name: str | None = None):
         if isinstance(value, Variable):
-            raise ArgumentError(f"gc.Parameter takes a value, not a Variable ({value._label()})")
+            raise ArgumentError(f"gc.Parameter takes a value, not a Variable ({value.label()})")
         if name is not None and not isinstance(name, str):
             raise ArgumentError(f"Parameter name must be a str, got {name!r}")
         arr = _owned(value, None, "gc.Parameter: cannot store")
@@ -425,11 +289,11 @@ class Parameter(Variable):
         arr = np.asarray(value)
         if arr.shape != self.shape:
             raise InputError(
-                f"Parameter {self._label()!r}: the new value has shape {fmt_shape(arr.shape)}, "
+                f"Parameter {self.label()!r}: the new value has shape {fmt_shape(arr.shape)}, "
                 f"but the Parameter's shape is {fmt_shape(self.shape)}"
             )
         if arr.dtype != self.dtype and not np.can_cast(arr.dtype, self.dtype, "same_kind"):
-            raise InputError(f"Parameter {self._label()!r}: cannot store {arr.dtype} in a {self.dtype} Parameter")
+            raise InputError(f"Parameter {self.label()!r}: cannot store {arr.dtype} in a {self.dtype} Parameter")
         _v_value_get(self).array = _owned(arr, self.dtype, "set_value: cannot store")
 
 
@@ -445,10 +309,15 @@ def _owned(value, dtype, refusal: str) -> np.ndarray:
     return arr
 
 
-def make_apply(op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dtype, name=None) -> Variable:
+def make_apply(
+    op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dtype, name=None, built: tuple | None = None
+) -> Variable:
     """Build an ``Apply`` of ``op`` on ``inputs`` and return its output Variable.
 
     Ops call this after inferring the output's type; users call ops instead.
+    ``built`` is the node's provenance ``(site, grad_of)`` when the caller
+    knows it (a pass rebuilding a node keeps the user's line); by default
+    it comes from ``graphcomp.core.provenance``.
 
     Example:
         >>> import graphcomp as gc
@@ -462,14 +331,17 @@ def make_apply(op: Op, inputs: tuple[Variable, ...], shape: Shape, dtype: np.dty
     _a_op(node, op)
     _a_inputs(node, inputs)
     out = object.__new__(Variable)
-    _init(out, shape, dtype, name, node, None)
+    _init(out, shape, dtype, name, node, None, built)
     _a_output(node, out)
     _a_site(node, out.site)
     return out
 
 
-def constant(value: Any, name: str | None = None, dtype=None) -> Variable:
+def constant(value: Any, name: str | None = None, dtype=None, built: tuple | None = None) -> Variable:
     """A constant embedded in the graph (scalar or array), stored read-only.
+
+    ``built`` is its provenance ``(site, grad_of)`` when the caller knows it
+    (constant folding keeps the folded node's), as in ``make_apply``.
 
     Example:
         >>> import graphcomp as gc
@@ -478,8 +350,8 @@ def constant(value: Any, name: str | None = None, dtype=None) -> Variable:
         ((2,), dtype('float64'), True)
     """
     if isinstance(value, Variable):
-        raise ArgumentError(f"gc.constant takes a value, not a Variable ({value._label()})")
+        raise ArgumentError(f"gc.constant takes a value, not a Variable ({value.label()})")
     arr = _owned(value, dtype, "gc.constant: cannot embed")
     v = object.__new__(Variable)
-    _init(v, arr.shape, arr.dtype, name, None, arr)
+    _init(v, arr.shape, arr.dtype, name, None, arr, built)
     return v

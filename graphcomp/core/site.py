@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+
+from graphcomp.errors import GraphError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _inside: dict[str, bool] = {}  # filename -> is it graphcomp's own code
@@ -89,9 +92,6 @@ def user_errors(fn):
         ...     "built at" in str(e)
         True
     """
-    import functools
-
-    from graphcomp.errors import GraphError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -51,7 +51,7 @@ class GradCheck:
         lines = [f"{'check':<48} {'bprop':>14} {'finite diff':>14}  ok"]
         for c in self.whole + self.nodes:
             what = (
-                f"d cost / d {c.node._label()}"
+                f"d cost / d {c.node.label()}"
                 if c.position is None
                 else f"{c.node.owner.op.label()} input {c.position} ({c.node.site})"
             )

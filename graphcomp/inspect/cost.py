@@ -12,16 +12,9 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["CostReport", "cost_report", "flops"]
-
-_FREE = {"reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "getitem", "broadcast_to",
-         "broadcast_like", "stop_gradient", "split_part", "concatenate", "stack", "size_of"}  # fmt: skip
-_PER_ELEMENT = {"softmax": 5, "log_softmax": 5, "logsumexp": 4, "sigmoid": 4, "softplus": 4}
-
-
-def _size(shape) -> int:
-    return math.prod(1 if d is None else d for d in shape)
 
 
 def flops(v: Variable, shapes: Mapping | None = None) -> int:
@@ -41,20 +34,10 @@ def flops(v: Variable, shapes: Mapping | None = None) -> int:
         return 0
     shapes = shapes or {}
 
-    def shape(u):
+    def shape_of(u):
         return shapes.get(u, u.shape)
 
-    op, ins = v.owner.op, v.owner.inputs
-    if op.name in _FREE:
-        return 0
-    if op.name == "matmul":
-        k = shape(ins[0])[-1] or 1
-        return 2 * k * _size(shape(v))
-    if op.name in ("sum", "max", "min", "sum_to", "sum_to_like", "index_grad", "index_grad_like", "logsumexp"):
-        return _PER_ELEMENT.get(op.name, 1) * _size(shape(ins[0]))  # a reduction reads every input element
-    if op.name == "add_n":
-        return (len(ins) - 1) * _size(shape(v))
-    return _PER_ELEMENT.get(op.name, 1) * _size(shape(v))
+    return v.owner.op.flops(v, shape_of)
 
 
 @dataclasses.dataclass
@@ -107,8 +90,6 @@ def cost_report(cost: Variable, grads, feed: Mapping | None = None) -> CostRepor
     gradient = ancestors(grad_list) - forward
     shapes = None
     if feed is not None:
-        from graphcomp.runtime.evaluate import evaluate
-
         everything = topological(forward | gradient)
         shapes = {v: np.shape(val) for v, val in zip(everything, evaluate(everything, feed))}
     f_ops = [v for v in forward if v.owner is not None]

@@ -16,24 +16,15 @@ from collections.abc import Mapping
 import graphviz
 import numpy as np
 
-from graphcomp.core.graph import Graph
+from graphcomp.autodiff.backprop import BackpropResult
+from graphcomp.core.graph import Graph, set_display
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
+from graphcomp.inspect.render import render_svg
+from graphcomp.runtime.evaluate import evaluate
 
-__all__ = ["to_dot", "DotSource", "SYMBOLS"]
-
-#: short labels for the op circles
-SYMBOLS = {
-    "add": "+",
-    "subtract": "−",
-    "multiply": "×",
-    "divide": "÷",
-    "power": "**",
-    "negative": "neg",
-    "matmul": "@",
-    "add_n": "Σ",
-}
+__all__ = ["to_dot", "DotSource"]
 
 FORWARD = {"fill": "#dbe9f6", "line": "#1f5fa8"}
 GRADIENT = {"fill": "#fde3c8", "line": "#c25e00"}
@@ -66,8 +57,6 @@ class DotSource(str):
 
     def svg(self) -> str:
         """The picture as SVG text (falls back to matplotlib without ``dot``)."""
-        from graphcomp.inspect.render import render_svg
-
         return render_svg(self)
 
     def save(self, path: str) -> str:
@@ -113,13 +102,11 @@ def _gradient_names(table: Mapping | None) -> dict:
 
 
 def _op_label(op) -> str:
-    return SYMBOLS.get(op.name, op.label())
+    return op.symbol or op.label()
 
 
 def _unpack(outputs):
     """Accept Variables, a Graph or a BackpropResult; return outputs and highlights."""
-    from graphcomp.autodiff.backprop import BackpropResult
-
     if isinstance(outputs, BackpropResult):
         z = next(iter(outputs.grad_table))
         outs = [z, *outputs.grads.values()]
@@ -207,8 +194,6 @@ def _values(order, feed, table) -> dict:
     """Each Variable's value and, with a grad_table, its gradient, for the edge labels."""
     if feed is None:
         return {}
-    from graphcomp.runtime.evaluate import evaluate
-
     out: dict = {v: [val, None] for v, val in zip(order, evaluate(order, feed))}
     if table:
         keys = [k for k in table if k in out]
@@ -321,3 +306,13 @@ def _nx_view(order, shown_set, in_pruned, target_set, names):
                 if i in shown_set:
                     g.add_edge(("v", i.id), ("a", v.id))
     return g
+
+
+def _display(obj, include=None, exclude=None) -> dict:
+    """A Graph, a back-propagation result or a grad_table, drawn for a notebook."""
+    if isinstance(obj, dict):  # a grad_table: z, every entry, and the graph between
+        return to_dot(list(obj.values()), grad_table=obj)._repr_mimebundle_(include, exclude)
+    return to_dot(obj)._repr_mimebundle_(include, exclude)
+
+
+set_display(_display)

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from graphcomp.autodiff.backprop import backprop
-from graphcomp.autodiff.build_grad import blocker_of, is_disconnected
+from graphcomp.autodiff.blocked import describe_block
+from graphcomp.autodiff.build_grad import is_disconnected
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors
 from graphcomp.core.types import is_differentiable_dtype
@@ -35,7 +36,7 @@ class Explanation:
 
 def _where(v: Variable) -> str:
     what = v.owner.op.label() if v.owner is not None else v.kind
-    return f"{v._label()} ({what}, built at {v.site})"
+    return f"{v.label()} ({what}, built at {v.site})"
 
 
 def explain_grad(
@@ -58,26 +59,20 @@ def explain_grad(
         non-finite
     """
     if x not in ancestors([cost]):
-        return Explanation("no path", f"{cost._label()} does not depend on {_where(x)} at all: no path joins them")
+        return Explanation("no path", f"{cost.label()} does not depend on {_where(x)} at all: no path joins them")
     if not is_differentiable_dtype(x.dtype):
         return Explanation("blocked", f"{_where(x)} has dtype {x.dtype}; gradients exist only for floats", x)
+    consider_constant = tuple(consider_constant)  # read twice: by backprop, and to describe a block
     r = backprop(cost, [x], consider_constant=consider_constant)
     g = r.grads[x]
     if is_disconnected(g):
-        b = blocker_of(g)
+        b = r.blocker(x)
         if b is None:
-            return Explanation("no path", f"no differentiable path joins {x._label()} to {cost._label()}")
-        if b.owner is not None and b.owner.op.name == "stop_gradient":
-            why = "a stop_gradient"
-        elif b in set(consider_constant):
-            why = "a consider_constant node"
-        elif b.owner is not None and not b.owner.op.differentiable:
-            why = f"the comparison {b.owner.op.name}, which has no gradient"
-        else:
-            why = f"an integer or boolean value ({b.dtype})"
-        return Explanation("blocked", f"every path from {x._label()} to {cost._label()} crosses {why}: {_where(b)}", b)
+            return Explanation("no path", f"no differentiable path joins {x.label()} to {cost.label()}")
+        why = describe_block(b, consider_constant)
+        return Explanation("blocked", f"every path from {x.label()} to {cost.label()} crosses {why}: {_where(b)}", b)
     if feed is None:
-        return Explanation("ok", f"{cost._label()} depends differentiably on {x._label()}; pass a feed to check values")
+        return Explanation("ok", f"{cost.label()} depends differentiably on {x.label()}; pass a feed to check values")
     return _explain_values(cost, x, r, feed)
 
 
@@ -97,7 +92,7 @@ def _explain_values(cost, x, r, feed) -> Explanation:
         D = grads[c]
         local = "its local derivative is infinite or undefined"
         if not all_finite(values[v]) or not all_finite(values[c]):
-            local = f"the value of {c._label()} is {_summary(values[c])} here"
+            local = f"the value of {c.label()} is {_summary(values[c])} here"
         untaken = (
             " A zero incoming gradient times an infinite local derivative gives nan: the untaken branch of a where."
             if np.all(np.asarray(D) == 0)
@@ -119,7 +114,7 @@ def _explain_values(cost, x, r, feed) -> Explanation:
                     return Explanation(
                         "zero",
                         f"the gradient is exactly zero at these inputs: it vanishes at {_where(c)}, "
-                        f"whose local derivative with respect to {v._label()} is zero here",
+                        f"whose local derivative with respect to {v.label()} is zero here",
                         c,
                     )
         return Explanation("zero", "the gradient is exactly zero at these inputs", x)

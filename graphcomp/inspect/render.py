@@ -7,7 +7,6 @@ import io
 import warnings
 
 import graphviz
-import networkx as nx
 
 __all__ = ["render_svg", "dot_available"]
 
@@ -51,7 +50,7 @@ def render_svg(src) -> str:
         return matplotlib_svg(src.nx_graph)
 
 
-def matplotlib_svg(g: nx.DiGraph) -> str:
+def matplotlib_svg(g) -> str:
     """Draw the picture's networkx view with matplotlib: boxes for Variables,
     circles for ops, laid out left to right by topological generation.
 
@@ -60,6 +59,8 @@ def matplotlib_svg(g: nx.DiGraph) -> str:
         >>> "<svg" in matplotlib_svg(gc.to_dot(gc.exp(gc.Variable("x"))).nx_graph)
         True
     """
+    import networkx as nx  # networkx and matplotlib load only for a picture drawn without dot
+
     try:
         from matplotlib.backends.backend_svg import FigureCanvasSVG
         from matplotlib.figure import Figure

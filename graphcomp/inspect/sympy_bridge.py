@@ -11,67 +11,18 @@ import numpy as np
 import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from graphcomp.core.node import Variable
+from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import ancestors, topological
 from graphcomp.errors import ArgumentError, GraphError
+from graphcomp.ops.base import REGISTRY, sympy_number
+from graphcomp.ops.elementwise import Sqrt
+from graphcomp.ops.select import where
 
 __all__ = ["to_sympy", "from_sympy", "SymPyConversionError"]
 
 
 class SymPyConversionError(GraphError, ValueError):
     """A graph or expression has a part the SymPy bridge cannot carry across."""
-
-
-def _number(value) -> sp.Expr:
-    v = float(value)
-    if v.is_integer() and abs(v) < 2**53:
-        return sp.Integer(int(v))
-    text = repr(v)
-    # a short decimal is what the user typed: keep it exact (0.1 -> 1/10)
-    return sp.Rational(text) if len(text) <= 8 and "e" not in text else sp.Float(v)
-
-
-def _same_shape(v: Variable) -> bool:
-    i = v.owner.inputs[0]
-    return v.shape == i.shape or (len(v.shape) == 0 and len(i.shape) == 0)
-
-
-_UNARY = {
-    "negative": lambda a: -a,
-    "exp": sp.exp,
-    "log": sp.log,
-    "sin": sp.sin,
-    "cos": sp.cos,
-    "tan": sp.tan,
-    "tanh": sp.tanh,
-    "sqrt": sp.sqrt,
-    "abs": sp.Abs,
-    "sign": sp.sign,
-    "square": lambda a: a**2,
-    "log1p": lambda a: sp.log(1 + a),
-    "expm1": lambda a: sp.exp(a) - 1,
-    "sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
-    "softplus": lambda a: sp.log(1 + sp.exp(a)),
-    "relu": lambda a: sp.Max(a, 0),
-    "stop_gradient": lambda a: a,
-}
-_BINARY = {
-    "add": lambda a, b: a + b,
-    "subtract": lambda a, b: a - b,
-    "multiply": lambda a, b: a * b,
-    "divide": lambda a, b: a / b,
-    "power": lambda a, b: a**b,
-    "maximum": sp.Max,
-    "minimum": sp.Min,
-    "less": sp.Lt,
-    "less_equal": sp.Le,
-    "greater": sp.Gt,
-    "greater_equal": sp.Ge,
-    "equal": sp.Eq,
-    "not_equal": sp.Ne,
-}
-# shape plumbing that is the identity on an elementwise graph
-_IDENTITY_IF_SAME_SHAPE = {"sum_to", "sum_to_like", "broadcast_to", "broadcast_like", "reshape", "reshape_like"}
 
 
 def to_sympy(output: Variable, *, symbols: dict | None = None) -> sp.Expr:
@@ -114,7 +65,7 @@ def _warn_if_huge(order: list[Variable], output: Variable) -> None:
     if terms > HUGE_TREE:
         magnitude = "more than 10^308" if math.isinf(terms) else f"about 10^{int(math.log10(terms))}"
         warnings.warn(
-            f"to_sympy: the closed form of {output._label()} (built at {output.site}) written out has {magnitude} "
+            f"to_sympy: the closed form of {output.label()} (built at {output.site}) written out has {magnitude} "
             f"terms, since its graph of {len(order)} Variables reuses values; "
             "printing or displaying it will not finish. sympy.cse(expr) prints it with the shared parts named once",
             stacklevel=3,
@@ -124,73 +75,31 @@ def _warn_if_huge(order: list[Variable], output: Variable) -> None:
 def _convert(v: Variable, expr: dict, symbols: dict) -> sp.Expr:
     if v.kind in ("input", "parameter"):  # a Parameter's value changes between calls: a symbol
         if v not in symbols:
-            symbols[v] = sp.Symbol(v._label(), real=True)
+            symbols[v] = sp.Symbol(v.label(), real=True)
         return symbols[v]
     if v.kind == "constant":
         values = np.unique(v.value)
         if values.size != 1:
-            raise SymPyConversionError(f"to_sympy: the constant {v._label()} is an array of different values")
-        return _number(values[0]) if v.dtype.kind != "b" else sp.true if values[0] else sp.false
-    name = v.owner.op.name
-    args = [expr[i] for i in v.owner.inputs]
-    if name == "fused":  # the fuse pass's node: its program, step by step
-        from graphcomp.ops.fused import interpret
-
-        return interpret(v.owner.op, args, _number, _elementwise)[-1]
-    known = _elementwise(name, args)
-    if known is not None:
-        return known
-    if name in ("zeros_like", "ones_like"):
-        return sp.Integer(0 if name == "zeros_like" else 1)
-    if name == "cast" and v.dtype.kind in "fc":
-        return args[0]
-    if name == "sympy":
-        op = v.owner.op
-        return op.expr.xreplace(dict(zip(op.args, args)))
-    if name in _IDENTITY_IF_SAME_SHAPE and _same_shape(v):
-        return args[0]
-    if name in ("sum", "max", "min", "squeeze", "expand_dims") and all(
-        d == 1 for d in v.owner.inputs[0].shape
-    ):  # a reduction over size-1 axes only
-        return args[0]
-    raise SymPyConversionError(
-        f"to_sympy: {v.owner.op.label()} (built at {v.site}) is not elementwise; "
-        "only scalar and elementwise graphs convert"
-    )
+            raise SymPyConversionError(f"to_sympy: the constant {v.label()} is an array of different values")
+        return sympy_number(sp, values[0]) if v.dtype.kind != "b" else sp.true if values[0] else sp.false
+    form = v.owner.op.sympy(sp, v, [expr[i] for i in v.owner.inputs])
+    if form is None:
+        raise SymPyConversionError(
+            f"to_sympy: {v.owner.op.label()} (built at {v.site}) is not elementwise; "
+            "only scalar and elementwise graphs convert"
+        )
+    return form
 
 
-def _is_condition(e) -> bool:
-    # a Symbol is a sympy Boolean too; only relations and logical values are conditions here
-    return isinstance(
-        e, (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
-    )
-
-
-def _elementwise(name: str, args: list) -> sp.Expr | None:
-    if name == "multiply" and any(_is_condition(a) for a in args):
-        cond, value = args if _is_condition(args[0]) else args[::-1]
-        return sp.Piecewise((value, cond), (0, True))  # x * mask, as simplify writes a select
-    if name in _UNARY:
-        return _UNARY[name](args[0])
-    if name in _BINARY:
-        return _BINARY[name](*args)
-    if name == "add_n":
-        return sp.Add(*args)
-    if name == "where":
-        return sp.Piecewise((args[1], args[0]), (args[2], True))
-    return None
-
-
-_FUNCTIONS = {
-    sp.exp: "exp",
-    sp.log: "log",
-    sp.sin: "sin",
-    sp.cos: "cos",
-    sp.tan: "tan",
-    sp.tanh: "tanh",
-    sp.Abs: "abs",
-    sp.sign: "sign",
-}
+def _sympy_classes() -> dict:
+    """SymPy's function classes -> the op class whose SymPy form each one is (``sp.exp`` ->
+    ``Exp``, ``sp.Lt`` -> ``Less``), from the ops' own ``sympy_function``."""
+    table = {}
+    for cls in REGISTRY.values():
+        fn = getattr(sp, cls.sympy_function, None) if cls.sympy_function else None
+        if isinstance(fn, type):  # sp.sqrt is a function building a Pow: Pow is handled below
+            table[fn] = cls
+    return table
 
 
 def from_sympy(expr, variables: Sequence[Variable]) -> Variable:
@@ -204,8 +113,6 @@ def from_sympy(expr, variables: Sequence[Variable]) -> Variable:
         >>> float(gc.evaluate(y, {x: 0.0}))
         1.0
     """
-    from graphcomp import api
-
     expr = sp.sympify(expr) if not isinstance(expr, sp.Basic) else expr
     by_name = {}
     for v in variables:
@@ -218,6 +125,7 @@ def from_sympy(expr, variables: Sequence[Variable]) -> Variable:
     if missing:
         raise SymPyConversionError(f"from_sympy: no Variable named {', '.join(missing)} was given")
 
+    classes = _sympy_classes()
     built: dict = {}
     stack = [(expr, False)]
     while stack:  # post-order on an explicit stack
@@ -228,54 +136,41 @@ def from_sympy(expr, variables: Sequence[Variable]) -> Variable:
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if a not in built)
             continue
-        built[e] = _build(e, [built[a] for a in e.args] if e.args else [], by_name, api)
+        built[e] = _build(e, [built[a] for a in e.args] if e.args else [], by_name, classes)
     return built[expr]
 
 
-def _build(e, args, by_name, api):
+def _build(e, args, by_name, classes):
     if e.is_Symbol:
         return by_name[e.name]
     if e.is_Number or e in (sp.pi, sp.E):
-        return api.constant(float(e))
+        return constant(float(e))
     if e in (sp.true, sp.false):
-        return api.constant(bool(e))
-    if isinstance(e, sp.Add):
+        return constant(bool(e))
+    if isinstance(e, (sp.Add, sp.Mul)):
         out = args[0]
         for a in args[1:]:
-            out = out + a
-        return out
-    if isinstance(e, sp.Mul):
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
+            out = out + a if isinstance(e, sp.Add) else out * a
         return out
     if isinstance(e, sp.Pow):
-        base, exp_ = e.args
-        if exp_ == -1:
+        if e.args[1] == -1:
             return 1.0 / args[0]
-        if exp_ == sp.Rational(1, 2):
-            return api.sqrt(args[0])
-        return api.power(args[0], args[1])
-    if isinstance(e, (sp.Max, sp.Min)):
-        fn = api.maximum if isinstance(e, sp.Max) else api.minimum
-        out = args[0]
-        for a in args[1:]:
-            out = fn(out, a)
-        return out
+        if e.args[1] == sp.Rational(1, 2):
+            return Sqrt()(args[0])
+        return args[0] ** args[1]
     if isinstance(e, sp.Piecewise):
         out = args[-1][0] if e.args[-1][1] == sp.true else None
         if out is None:
             raise SymPyConversionError("from_sympy: a Piecewise needs a final (value, True) branch")
         for value, cond in reversed(args[:-1]):
-            out = api.where(cond, value, out)
+            out = where(cond, value, out)
         return out
     if isinstance(e, ExprCondPair):
         return tuple(args)
-    if isinstance(e, sp.core.relational.Relational):
-        ops = {sp.StrictLessThan: api.less, sp.LessThan: api.less_equal, sp.StrictGreaterThan: api.greater,
-               sp.GreaterThan: api.greater_equal, sp.Equality: api.equal, sp.Unequality: api.not_equal}  # fmt: skip
-        return ops[type(e)](*args)
-    fn = _FUNCTIONS.get(type(e)) or _FUNCTIONS.get(getattr(e, "func", None))
-    if fn is not None:
-        return getattr(api, fn)(*args)
-    raise SymPyConversionError(f"from_sympy: {type(e).__name__} ({e}) has no graphcomp op")
+    cls = classes.get(type(e)) or classes.get(getattr(e, "func", None))
+    if cls is None:
+        raise SymPyConversionError(f"from_sympy: {type(e).__name__} ({e}) has no graphcomp op")
+    out = cls()(*args[:2]) if len(args) > 1 else cls()(args[0])
+    for a in args[2:]:  # Max(a, b, c) and friends: pairwise
+        out = cls()(out, a)
+    return out

@@ -11,9 +11,9 @@ __all__ = ["dprint", "format_graph"]
 
 def _line(v: Variable, ids: dict[Variable, int]) -> str:
     if v.kind in ("input", "parameter"):
-        what = f"{v._label()} ({v.kind})"
+        what = f"{v.label()} ({v.kind})"
     elif v.kind == "constant":
-        what = f"{v._label()} (constant)"
+        what = f"{v.label()} (constant)"
     else:
         what = v.owner.op.label()
         if v.name:
@@ -59,7 +59,7 @@ def format_graph(outputs, max_lines: int = 200) -> str:
             continue
         pad = "  " * depth
         if v in shown:
-            lines.append(f"{pad}-> #{ids[v]} {v._label()}")
+            lines.append(f"{pad}-> #{ids[v]} {v.label()}")
             continue
         shown.add(v)
         lines.append(pad + _line(v, ids))

@@ -16,7 +16,7 @@ def _name(v) -> str:
         return v.name
     if v.owner is not None:
         return f"{v.owner.op.name}#{v.id}"
-    return v._label()
+    return v.label()
 
 
 def describe_step(step: TraceStep) -> str:

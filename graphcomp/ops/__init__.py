@@ -1,18 +1,47 @@
-"""The op library, one family per module. Importing this registers every op."""
+"""The op library, one family per module. Importing it registers every op and
+installs Variable's operators.
 
-from graphcomp.ops import (  # noqa: F401
+``FAMILIES`` lists the modules whose public functions (each module's
+``__all__``) are graphcomp's NumPy-like API: adding a function to a family's
+``__all__`` is all it takes to make it ``gc.<name>``.
+"""
+
+from graphcomp.ops import (
     binary,
-    control,
+    compare,
     conv,
+    creation,
     elementwise,
     fused,
+    identity,
     indexing,
     linalg,
-    nn,
+    operators,
     reduce,
+    select,
     shape,
-    symbolic,
+    softmax,
+    sympy_elementwise,
 )
 from graphcomp.ops.base import REGISTRY, Op
 
-__all__ = ["Op", "REGISTRY"]
+__all__ = ["Op", "REGISTRY", "FAMILIES", "fused", "operators"]
+
+#: the modules whose ``__all__`` are public functions of ``graphcomp``
+FAMILIES = (
+    binary,
+    compare,
+    select,
+    elementwise,
+    reduce,
+    linalg,
+    shape,
+    indexing,
+    softmax,
+    conv,
+    creation,
+    identity,
+    sympy_elementwise,
+)
+
+operators.install()

@@ -1,19 +1,58 @@
-"""The Op base class: one op's type inference, forward and bprop in one place.
+"""The op protocol: everything about one op lives in its class.
 
 An Op is a frozen dataclass; its fields are its parameters (``axis``,
-``keepdims``), so equal ops compare and hash equal, which merging passes and
-printing rely on. Calling an op on Variables builds a node:
+``keepdims``), so equal ops compare and hash equal, which merging and
+printing rely on. Calling an op on Variables builds a node. The rest of
+graphcomp asks the op, never a table keyed by its name:
 
-    infer(*inputs) -> (shape, dtype)   at build time; errors name op and shapes
-    forward(*arrays) -> array          the only numeric definition
-    bprop(inputs, output, G) -> list   one gradient per input position, built
-                                       from graph ops (None: no gradient)
+    infer(*inputs) -> (shape, dtype)     at build time; errors name op and shapes
+    forward(*arrays) -> array            NumPy: the only numeric definition
+    bprop(inputs, output, G) -> list     one gradient per input position, built
+                                         from graph ops (None: no gradient)
+    label()                              the op with its parameters, for printing
+
+Traits (class attributes) that passes, backends and inspectors read:
+
+    name               the op's persistent name: saved files and labels
+    differentiable     False: its output carries no gradient (comparisons)
+    no_gradient        its output is the zero that stands for "no differentiable path"
+    elementwise        each output element depends only on the input elements at
+                       its (broadcast) position: fusion, SymPy forms, scalar code
+    foldable           constant folding may compute it at compile time
+    flops_per_element  the cost model's FLOPs per output element (0: data movement)
+    transcendental     a libm call per element (Numba runs these slower than NumPy)
+    slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
+    symbol             its short label in pictures (``+``, ``×``)
+    infix              ``(operator, precedence, associativity)`` when printed as Python
+                       writes it (``("-", 4, "left")``; ``"prefix"`` for unary minus)
+    fn                 set when forward is exactly ``fn(*arrays)`` (a NumPy function):
+                       the generated code calls it directly; when it is a ufunc, its
+                       result may reuse a dying buffer through ``out=``
+
+Forms, one per kind of consumer, each None where the op has none:
+
+    scalar(*args) -> str            an expression over Python floats (``math``), for
+                                    the scalar fast path and Numba's fused kernels;
+                                    ``scalar_form`` is its format string and
+                                    ``scalar_helpers`` the functions it calls
+    expression(v, args) -> str      a short inline NumPy expression for generated
+                                    code (``w[3]``, ``a @ b``); ``numpy_helpers``
+                                    binds the names it uses
+    sympy(sp, v, args)              the SymPy form (``sympy_function`` names a
+                                    SymPy function of the same arity)
+    flops(v, shape_of) -> int       the cost model (default: flops_per_element per
+                                    output element)
+
+A backend module holds only its own overrides, keyed by op class
+(``graphcomp/runtime/backends/``); ``docs/architecture.md`` shows how to add an
+op and a backend.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -23,36 +62,81 @@ from graphcomp.core.site import creation_site, with_site
 from graphcomp.core.types import Shape
 from graphcomp.errors import ArgumentError, GraphError
 
-__all__ = ["Op", "REGISTRY", "Operand", "as_variable", "weak_constant"]
+__all__ = [
+    "Op", "REGISTRY", "Operand", "as_variable", "weak_constant", "operands", "size_of_shape", "sympy_number",
+    "parameter_names",
+]  # fmt: skip
 
 #: what graphcomp functions accept as an operand: a Variable, or a number or array (made a constant)
 Operand = Variable | float | int | bool | complex | np.ndarray | np.generic | list | tuple
 
 
-#: graphcomp's own op library by name; the op spec table must cover all of them
+#: graphcomp's own op library by name (the names saved files use); the op spec table covers all of them
 REGISTRY: dict[str, type[Op]] = {}
 _SHARED: dict = {}  # op class -> its one instance when it has no parameters, else False
 
 
+def size_of_shape(shape: Shape) -> int:
+    """The element count of a shape, an unknown dimension counted as 1 (the cost model's guess).
+
+    Example:
+        >>> size_of_shape((None, 3, 4))
+        12
+    """
+    return math.prod(1 if d is None else d for d in shape)
+
+
+def sympy_number(sp, value):
+    """A number as SymPy should show it: an integer exactly, a short decimal as the
+    fraction the user typed (0.1 -> 1/10), anything else as a Float.
+
+    Example:
+        >>> import sympy
+        >>> sympy_number(sympy, 2.0), sympy_number(sympy, 0.1)
+        (2, 1/10)
+    """
+    v = float(value)
+    if v.is_integer() and abs(v) < 2**53:
+        return sp.Integer(int(v))
+    text = repr(v)
+    return sp.Rational(text) if len(text) <= 8 and "e" not in text else sp.Float(v)
+
+
 @dataclasses.dataclass(frozen=True)
 class Op:
-    """Base class of all ops. Subclasses set ``name`` and define the three methods.
+    """Base class of all ops. Subclasses set ``name`` and define ``infer``, ``forward``
+    and ``bprop``; traits and forms (see the module docstring) have defaults.
 
     Example:
         >>> import graphcomp as gc
         >>> from graphcomp.ops.elementwise import Exp
         >>> y = Exp()(gc.Variable("x", (2,)))
-        >>> y.owner.op.name, y.shape
-        ('exp', (2,))
+        >>> y.owner.op.name, y.shape, Exp.elementwise, Exp().scalar("t")
+        ('exp', (2,), True, '_exp(t)')
     """
 
     name: ClassVar[str] = ""
-    #: False for ops whose output carries no gradient (comparisons, shapes)
     differentiable: ClassVar[bool] = True
+    no_gradient: ClassVar[bool] = False
+    elementwise: ClassVar[bool] = False
+    foldable: ClassVar[bool] = True
+    flops_per_element: ClassVar[int] = 1
+    transcendental: ClassVar[bool] = False
+    slow_in_numpy: ClassVar[bool] = False
+    symbol: ClassVar[str | None] = None
+    infix: ClassVar[tuple[str, int, str] | None] = None
+    fn: ClassVar[Callable | None] = None
+    scalar_form: ClassVar[str | None] = None
+    scalar_helpers: ClassVar[dict[str, Callable]] = {}
+    numpy_helpers: ClassVar[dict[str, object]] = {}
+    sympy_function: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         if cls.__dict__.get("name") and cls.__module__.startswith("graphcomp.ops."):
+            other = REGISTRY.get(cls.name)
+            if other is not None and other.__qualname__ != cls.__qualname__:
+                raise GraphError(f"two ops are named {cls.name!r}: {other.__qualname__} and {cls.__qualname__}")
             REGISTRY[cls.name] = cls
 
     def __new__(cls, *args, **kwargs):
@@ -80,13 +164,17 @@ class Op:
             raise with_site(ArgumentError(f"{self.label()}: {e}"), creation_site()) from None
         return make_apply(self, inputs, shape, dtype)
 
+    # -- the three methods of the book's ops ------------------------------------------------------
     def infer(self, *inputs: Variable) -> tuple[Shape, np.dtype]:
         """Static output shape and dtype; raise ShapeError/DTypeError if impossible."""
         raise NotImplementedError
 
     def forward(self, *arrays):
         """Compute the output value from input arrays (never modifying them)."""
-        raise NotImplementedError
+        fn = type(self).fn
+        if fn is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither forward nor fn")
+        return fn(*arrays)
 
     def bprop(self, inputs: Sequence[Variable], output: Variable, G: Variable) -> list[Variable | None]:
         """Gradients for each input position, given G = dcost/doutput."""
@@ -94,11 +182,64 @@ class Op:
 
     def label(self) -> str:
         """The op's name with its parameters, e.g. ``sum[axis=(0,)]``."""
-        fields = dataclasses.fields(self)
-        if not fields:
+        names = parameter_names(type(self))
+        if not names:
             return self.name
-        params = ",".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
+        params = ",".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{self.name}[{params}]"
+
+    # -- forms ------------------------------------------------------------------------------------
+    def scalar(self, *args: str) -> str | None:
+        """An expression computing this op on Python floats, or None.
+
+        ``args`` are its operands' texts: names, or literals for constants
+        (``"2.0"``), so a form may specialise on them. It calls only the
+        functions its ``scalar_helpers`` name (``{"_exp": math.exp}``); Numba
+        compiles the same text into fused kernels, so it must be plain scalar code.
+        """
+        form = type(self).scalar_form
+        return None if form is None else form.format(*args)
+
+    def expression(self, v: Variable, args: list[str]) -> str | None:
+        """A short NumPy expression computing node ``v`` from its inputs' names, or None
+        to call ``fn``/``forward`` (it may use the names in ``numpy_helpers``)."""
+        return None
+
+    def sympy(self, sp, v: Variable, args: list):
+        """The SymPy form of node ``v`` given its inputs' SymPy forms, or None.
+
+        ``sp`` is the ``sympy`` module (imported only by the SymPy bridge)."""
+        fn = type(self).sympy_function
+        return None if fn is None else getattr(sp, fn)(*args)
+
+    def flops(self, v: Variable, shape_of: Callable[[Variable], Shape]) -> int:
+        """An estimate of the floating-point operations computing node ``v`` takes,
+        ``shape_of`` giving each Variable's (runtime or static) shape."""
+        per = type(self).flops_per_element
+        return per * size_of_shape(shape_of(v)) if per else 0
+
+    def fusible(self, v: Variable) -> bool:
+        """Whether node ``v`` may join a fused elementwise kernel, beyond the traits
+        (an op whose kernel form suits only some nodes says no for the others)."""
+        return True
+
+
+_PARAMETERS: dict[type, tuple[str, ...]] = {}
+
+
+def parameter_names(op_class: type) -> tuple[str, ...]:
+    """The names of an op class's parameters (its dataclass fields), looked up once per
+    class (``dataclasses.fields`` is slow, and labels and loop rolling ask per node).
+
+    Example:
+        >>> from graphcomp.ops.reduce import Sum
+        >>> parameter_names(Sum)
+        ('axes', 'keepdims')
+    """
+    names = _PARAMETERS.get(op_class)
+    if names is None:
+        names = _PARAMETERS[op_class] = tuple(f.name for f in dataclasses.fields(op_class))
+    return names
 
 
 def as_variable(value) -> Variable:
@@ -143,3 +284,19 @@ def weak_constant(value, like: Variable) -> Variable:
         except OverflowError:  # an int too large for like's integer dtype
             return constant(value)
     return constant(value)
+
+
+def operands(x: Operand, y) -> tuple[Variable, Variable]:
+    """Coerce a pair of operands, Python numbers taking the other side's dtype.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> a, b = operands(gc.Variable("x", dtype="float32"), 2)
+        >>> b.dtype
+        dtype('float32')
+    """
+    if isinstance(x, Variable):
+        return x, weak_constant(y, x)
+    if isinstance(y, Variable):
+        return weak_constant(x, y), y
+    return as_variable(x), as_variable(y)

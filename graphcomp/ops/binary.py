@@ -1,45 +1,29 @@
-"""Binary and n-ary elementwise ops with NumPy broadcasting: arithmetic,
-maximum/minimum, comparisons, where, and the n-ary add that build_grad uses to
-sum contributions. Every bprop undoes broadcasting with ``sum_to``.
-
-Ties: ``maximum(x, y)`` and ``minimum(x, y)`` split the gradient evenly (half
-each) where ``x == y``.
+"""Elementwise arithmetic with NumPy broadcasting: add, subtract, multiply,
+divide, power, and the n-ary add that build_grad uses to sum contributions.
+Every bprop undoes broadcasting with ``sum_to``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+import math
 
 import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
-from graphcomp.ops.base import Op, Operand, as_variable, weak_constant
+from graphcomp.ops.base import Op, Operand, operands, size_of_shape, weak_constant
+from graphcomp.ops.elementwise import log
 from graphcomp.ops.shape import sum_to
 
-
-def operands(x: Operand, y) -> tuple[Variable, Variable]:
-    """Coerce a pair of operands, Python numbers taking the other side's dtype.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> a, b = operands(gc.Variable("x", dtype="float32"), 2)
-        >>> b.dtype
-        dtype('float32')
-    """
-    if isinstance(x, Variable):
-        return x, weak_constant(y, x)
-    if isinstance(y, Variable):
-        return weak_constant(x, y), y
-    return as_variable(x), as_variable(y)
+__all__ = ["add", "subtract", "multiply", "divide", "power"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Binary(Op):
-    """An elementwise op of two broadcasting inputs."""
+    """An elementwise op of two broadcasting inputs, computed by ``fn``."""
 
-    fn: ClassVar = None
+    elementwise = True
 
     def infer(self, x, y):
         return broadcast_shapes(x.shape, y.shape, op=self.name), result_dtype(type(self).fn, x.dtype, y.dtype)
@@ -52,42 +36,69 @@ class Binary(Op):
 
 
 class Add(Binary):
-    name, fn = "add", np.add
+    name, fn, symbol = "add", np.add, "+"
+    infix = ("+", 4, "both")
+    scalar_form = "{0} + {1}"
 
     def bprop(self, inputs, output, G):
         x, y = inputs
         return [sum_to(G, x), sum_to(G, y)]
 
+    def sympy(self, sp, v, args):
+        return args[0] + args[1]
+
 
 class Subtract(Binary):
-    name, fn = "subtract", np.subtract
+    name, fn, symbol = "subtract", np.subtract, "−"
+    infix = ("-", 4, "left")
+    scalar_form = "{0} - {1}"
 
     def bprop(self, inputs, output, G):
         x, y = inputs
         return [sum_to(G, x), sum_to(-G, y)]
 
+    def sympy(self, sp, v, args):
+        return args[0] - args[1]
+
 
 class Multiply(Binary):
-    name, fn = "multiply", np.multiply
+    name, fn, symbol = "multiply", np.multiply, "×"
+    infix = ("*", 5, "both")
+    scalar_form = "{0} * {1}"
 
     def bprop(self, inputs, output, G):
         x, y = inputs
         return [sum_to(G * y, x), sum_to(G * x, y)]
 
+    def sympy(self, sp, v, args):
+        # x * mask, as simplify writes a select of x or 0: a Piecewise
+        conditions = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
+        for cond, value in (args, args[::-1]):
+            if isinstance(cond, conditions):
+                return sp.Piecewise((value, cond), (0, True))
+        return args[0] * args[1]
+
 
 class Divide(Binary):
-    name, fn = "divide", np.true_divide
+    name, fn, symbol = "divide", np.true_divide, "÷"
+    infix = ("/", 5, "left")
+    scalar_form = "{0} / {1}"
 
     def bprop(self, inputs, output, G):
         x, y = inputs
         return [sum_to(G / y, x), sum_to(-(G * output) / y, y)]
+
+    def sympy(self, sp, v, args):
+        return args[0] / args[1]
 
 
 class Power(Binary):
     """x ** y. The exponent's gradient is G * x**y * log(x), NaN for x <= 0:
     ask for it only where x > 0 (a constant exponent never asks)."""
 
-    name, fn = "power", np.power
+    name, fn, symbol = "power", np.power, "**"
+    infix = ("**", 7, "right")
+    scalar_form, scalar_helpers = "_pow({0}, {1})", {"_pow": math.pow}
 
     def bprop(self, inputs, output, G):
         x, y = inputs
@@ -95,108 +106,27 @@ class Power(Binary):
             dx = G * (y.value * x ** weak_constant(y.value - 1, x))
         else:
             dx = G * (y * x ** (y - 1))
-        from graphcomp.ops.elementwise import log
-
         return [sum_to(dx, x), sum_to(G * (output * log(x)), y)]
 
+    def scalar(self, *args):
+        if args[1] == "2.0":  # NumPy computes x**2 as x*x, exactly: so do the scalar code and kernels
+            return f"{args[0]} * {args[0]}"
+        return super().scalar(*args)
 
-# -- non-differentiable points -----------------------------------------------------
+    def fusible(self, v):
+        # only x**2 has a kernel form as exact as NumPy's; other powers call libm either way
+        e = v.owner.inputs[1]
+        return e.kind == "constant" and e.shape == () and float(e.value) == 2.0
 
-
-class Maximum(Binary):
-    """Elementwise max; where x == y each side gets half the gradient."""
-
-    name, fn = "maximum", np.maximum
-
-    def bprop(self, inputs, output, G):
-        x, y = inputs
-        return _extremum_grads(x, y, G, x > y)
-
-
-class Minimum(Binary):
-    """Elementwise min; where x == y each side gets half the gradient."""
-
-    name, fn = "minimum", np.minimum
-
-    def bprop(self, inputs, output, G):
-        x, y = inputs
-        return _extremum_grads(x, y, G, x < y)
-
-
-def _extremum_grads(x: Operand, y, G, x_wins):
-    tie = Equal()(x, y)
-    half = G * 0.5
-    gx = where(x_wins, G, where(tie, half, 0))
-    gy = where(x_wins, 0, where(tie, half, G))
-    return [sum_to(gx, x), sum_to(gy, y)]
-
-
-# -- comparisons (boolean, not differentiable) -----------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Compare(Binary):
-    differentiable = False
-
-    def infer(self, x, y):
-        return broadcast_shapes(x.shape, y.shape, op=self.name), np.dtype(bool)
-
-    def bprop(self, inputs, output, G):
-        return [None, None]
-
-
-class Less(Compare):
-    name, fn = "less", np.less
-
-
-class LessEqual(Compare):
-    name, fn = "less_equal", np.less_equal
-
-
-class Greater(Compare):
-    name, fn = "greater", np.greater
-
-
-class GreaterEqual(Compare):
-    name, fn = "greater_equal", np.greater_equal
-
-
-class Equal(Compare):
-    name, fn = "equal", np.equal
-
-
-class NotEqual(Compare):
-    name, fn = "not_equal", np.not_equal
-
-
-# -- selection and sums ----------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Where(Op):
-    """``np.where(cond, a, b)``. The gradient goes to the branch that was taken;
-    the untaken branch gets zeros, but a NaN or Inf *inside* the untaken
-    branch's own gradient still shows (0 * inf = nan), as in every autodiff system."""
-
-    name = "where"
-
-    def infer(self, cond, a, b):
-        shape = broadcast_shapes(cond.shape, a.shape, b.shape, op=self.name)
-        return shape, result_dtype(np.where, np.dtype(bool), a.dtype, b.dtype)
-
-    def forward(self, cond, a, b):
-        return np.where(cond, a, b)
-
-    def bprop(self, inputs, output, G):
-        cond, a, b = inputs
-        return [None, sum_to(where(cond, G, 0), a), sum_to(where(cond, 0, G), b)]
+    def sympy(self, sp, v, args):
+        return args[0] ** args[1]
 
 
 @dataclasses.dataclass(frozen=True)
 class AddN(Op):
     """The sum of n same-shaped terms: build_grad's one add node per gradient."""
 
-    name = "add_n"
+    name, symbol, elementwise = "add_n", "Σ", True
 
     def infer(self, *xs):
         shape = broadcast_shapes(*(x.shape for x in xs), op=self.name)
@@ -210,6 +140,18 @@ class AddN(Op):
 
     def bprop(self, inputs, output, G):
         return [sum_to(G, x) for x in inputs]
+
+    def scalar(self, *args):
+        return " + ".join(args)
+
+    def expression(self, v, args):
+        return " + ".join(args)
+
+    def sympy(self, sp, v, args):
+        return sp.Add(*args)
+
+    def flops(self, v, shape_of):
+        return (len(v.owner.inputs) - 1) * size_of_shape(shape_of(v))
 
 
 # -- builders ---------------------------------------------------------------------------
@@ -268,111 +210,6 @@ def power(x: Operand, y: Operand) -> Variable:
         8.0
     """
     return Power()(*operands(x, y))
-
-
-def maximum(x: Operand, y: Operand) -> Variable:
-    """Elementwise max; where x == y each side gets half the gradient.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.maximum(gc.constant(1.0), 2.0), {}))
-        2.0
-    """
-    return Maximum()(*operands(x, y))
-
-
-def minimum(x: Operand, y: Operand) -> Variable:
-    """Elementwise min; where x == y each side gets half the gradient.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.minimum(gc.constant(1.0), 2.0), {}))
-        1.0
-    """
-    return Minimum()(*operands(x, y))
-
-
-def less(x: Operand, y: Operand) -> Variable:
-    """x < y (boolean, not differentiable).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> bool(gc.evaluate(gc.less(gc.constant(1.0), 2.0), {}))
-        True
-    """
-    return Less()(*operands(x, y))
-
-
-def less_equal(x: Operand, y: Operand) -> Variable:
-    """x <= y (boolean, not differentiable).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> bool(gc.evaluate(gc.less_equal(gc.constant(1.0), 1.0), {}))
-        True
-    """
-    return LessEqual()(*operands(x, y))
-
-
-def greater(x: Operand, y: Operand) -> Variable:
-    """x > y (boolean, not differentiable).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> bool(gc.evaluate(gc.greater(gc.constant(1.0), 2.0), {}))
-        False
-    """
-    return Greater()(*operands(x, y))
-
-
-def greater_equal(x: Operand, y: Operand) -> Variable:
-    """x >= y (boolean, not differentiable).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> bool(gc.evaluate(gc.greater_equal(gc.constant(1.0), 2.0), {}))
-        False
-    """
-    return GreaterEqual()(*operands(x, y))
-
-
-def equal(x: Operand, y: Operand) -> Variable:
-    """x == y elementwise (boolean); ``==`` on Variables stays identity.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> bool(gc.evaluate(gc.equal(gc.constant(1.0), 1.0), {}))
-        True
-    """
-    return Equal()(*operands(x, y))
-
-
-def not_equal(x: Operand, y: Operand) -> Variable:
-    """x != y elementwise (boolean).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> bool(gc.evaluate(gc.not_equal(gc.constant(1.0), 1.0), {}))
-        False
-    """
-    return NotEqual()(*operands(x, y))
-
-
-def where(cond: Operand, a: Operand, b: Operand) -> Variable:
-    """``a`` where ``cond`` is true, else ``b`` (``np.where``), with broadcasting.
-
-    The gradient flows only into the branch taken; a NaN or Inf inside the
-    untaken branch's own gradient still shows, as in every autodiff system.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> x = gc.constant([-1.0, 2.0])
-        >>> gc.evaluate(gc.where(x > 0, x, 0.0), {}).tolist()
-        [0.0, 2.0]
-    """
-    cond = as_variable(cond)
-    a, b = operands(a, b)
-    return Where()(cond, a, b)
 
 
 def add_n(*xs: Variable) -> Variable:

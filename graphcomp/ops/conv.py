@@ -21,20 +21,14 @@ import dataclasses
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from graphcomp.core.node import Variable
+from graphcomp.core.site import user_errors
 from graphcomp.core.types import fmt_shape, result_dtype
-from graphcomp.errors import ShapeError
-from graphcomp.ops.base import Op
+from graphcomp.errors import ArgumentError, ShapeError
+from graphcomp.ops.arguments import int_tuple
+from graphcomp.ops.base import Op, Operand, as_variable
 
-__all__ = [
-    "Conv2D",
-    "Conv2DInputGrad",
-    "Conv2DInputGradLike",
-    "Conv2DWeightGrad",
-    "input_grad",
-    "MaxPool2D",
-    "MaxPool2DGrad",
-    "MaxPool2DRoute",
-]
+__all__ = ["conv2d", "max_pool2d"]
 
 
 def _out_size(n, k, stride, pad):
@@ -310,3 +304,38 @@ class MaxPool2DRoute(Op):
     def bprop(self, inputs, output, G):
         x, y, u = inputs
         return [None, None, MaxPool2DGrad(self.size, self.stride)(x, y, G)]
+
+
+# -- builders ---------------------------------------------------------------------------
+
+
+@user_errors
+def conv2d(x: Operand, w: Operand, stride: int = 1, padding: int = 0) -> Variable:
+    """2-D cross-correlation of NCHW images with OIHW weights, as in every
+    deep-learning framework; ``padding`` zeros on each side.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.conv2d(gc.Variable("x", (None, 1, 28, 28)), gc.Variable("w", (8, 1, 3, 3)), padding=1).shape
+        (None, 8, 28, 28)
+    """
+    stride, padding = int_tuple(stride, "conv2d: stride")[0], int_tuple(padding, "conv2d: padding")[0]
+    if stride < 1 or padding < 0:
+        raise ArgumentError(f"conv2d: stride must be >= 1 and padding >= 0, got {stride} and {padding}")
+    return Conv2D(stride, padding)(as_variable(x), as_variable(w))
+
+
+@user_errors
+def max_pool2d(x: Operand, size: int = 2, stride: int | None = None) -> Variable:
+    """The maximum of each ``size`` x ``size`` window of NCHW images, windows
+    ``stride`` apart (default: ``size``); a remainder that does not fill a
+    window is dropped. Tied maxima share the gradient evenly.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.max_pool2d(gc.Variable("x", (None, 8, 7, 7))).shape
+        (None, 8, 3, 3)
+    """
+    size = int_tuple(size, "max_pool2d: size")[0]
+    stride = size if stride is None else int_tuple(stride, "max_pool2d: stride")[0]
+    return MaxPool2D(size, stride)(as_variable(x))

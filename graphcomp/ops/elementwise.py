@@ -1,5 +1,5 @@
-"""Unary elementwise ops. Each: a NumPy forward and its derivative, written
-with graph ops so it can be differentiated again.
+"""Unary elementwise ops. Each: its NumPy function, its scalar and SymPy forms,
+and its derivative written with graph ops so it can be differentiated again.
 
 Conventions at non-differentiable points: relu'(0) = 0, abs'(0) = sign(0) = 0.
 """
@@ -7,33 +7,27 @@ Conventions at non-differentiable points: relu'(0) = 0, abs'(0) = sign(0) = 0.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+import math
 
 import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import result_dtype
 from graphcomp.ops.base import Op, Operand
+from graphcomp.ops.creation import zeros_like
+from graphcomp.ops.select import maximum_scalar, where
 
-
-def _sigmoid(x):
-    # exp(-log(1 + exp(-x))) never overflows, for either sign of x
-    return np.exp(-np.logaddexp(0, -x))
-
-
-def _softplus(x):
-    return np.logaddexp(0, x)
-
-
-def _relu(x):
-    return np.maximum(x, 0)
+__all__ = [
+    "negative", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "square", "log1p", "expm1",
+    "sigmoid", "softplus", "abs", "relu", "sign",
+]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
 class Unary(Op):
     """An elementwise op of one input: ``fn`` forward, ``grad`` its derivative."""
 
-    fn: ClassVar = None
+    elementwise = True
 
     def infer(self, x):
         return x.shape, result_dtype(type(self).fn, x.dtype)
@@ -49,60 +43,126 @@ class Unary(Op):
         raise NotImplementedError
 
 
-# -- simple ------------------------------------------------------------------
+# -- numerics shared by the NumPy and scalar forms -----------------------------------------------------
+
+
+def _sigmoid(x):
+    # exp(-log(1 + exp(-x))) never overflows, for either sign of x
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def _softplus(x):
+    return np.logaddexp(0, x)
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def sigmoid_scalar(x: float) -> float:
+    """The logistic function of one float, without overflow for either sign.
+
+    Example:
+        >>> sigmoid_scalar(0.0), sigmoid_scalar(-1000.0)
+        (0.5, 0.0)
+    """
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # never overflows for x < 0
+    return e / (1.0 + e)
+
+
+def softplus_scalar(x: float) -> float:
+    """log(1 + exp(x)) of one float, without overflow.
+
+    Example:
+        >>> softplus_scalar(1000.0)
+        1000.0
+    """
+    return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-math.fabs(x)))  # the module's abs is gc.abs
+
+
+def sign_scalar(x: float) -> float:
+    """-1, 0 or 1 for one float; sign(0) = 0 and sign(nan) = nan, as np.sign.
+
+    Example:
+        >>> sign_scalar(-3.0), sign_scalar(0.0)
+        (-1.0, 0.0)
+    """
+    return 1.0 if x > 0 else (-1.0 if x < 0 else x)
+
+
+# -- simple ----------------------------------------------------------------------------------------------
 
 
 class Negative(Unary):
-    name, fn = "negative", np.negative
+    name, fn, symbol = "negative", np.negative, "neg"
+    scalar_form, infix = "-{0}", ("-", 6, "prefix")
 
     def grad(self, x, y, G):
         return -G
 
+    def sympy(self, sp, v, args):
+        return -args[0]
+
 
 class Exp(Unary):
-    name, fn = "exp", np.exp
+    name, fn, sympy_function = "exp", np.exp, "exp"
+    scalar_form, transcendental = "_exp({0})", True
+    scalar_helpers = {"_exp": math.exp}
 
     def grad(self, x, y, G):
         return G * y
 
 
 class Log(Unary):
-    name, fn = "log", np.log
+    name, fn, sympy_function = "log", np.log, "log"
+    scalar_form, transcendental = "_log({0})", True
+    scalar_helpers = {"_log": math.log}
 
     def grad(self, x, y, G):
         return G / x
 
 
 class Sin(Unary):
-    name, fn = "sin", np.sin
+    name, fn, sympy_function = "sin", np.sin, "sin"
+    scalar_form, transcendental = "_sin({0})", True
+    scalar_helpers = {"_sin": math.sin}
 
     def grad(self, x, y, G):
         return G * cos(x)
 
 
 class Cos(Unary):
-    name, fn = "cos", np.cos
+    name, fn, sympy_function = "cos", np.cos, "cos"
+    scalar_form, transcendental = "_cos({0})", True
+    scalar_helpers = {"_cos": math.cos}
 
     def grad(self, x, y, G):
         return -(G * sin(x))
 
 
 class Tan(Unary):
-    name, fn = "tan", np.tan
+    name, fn, sympy_function = "tan", np.tan, "tan"
+    scalar_form, transcendental = "_tan({0})", True
+    scalar_helpers = {"_tan": math.tan}
 
     def grad(self, x, y, G):
         return G * (1 + square(y))
 
 
 class Tanh(Unary):
-    name, fn = "tanh", np.tanh
+    name, fn, sympy_function = "tanh", np.tanh, "tanh"
+    scalar_form, transcendental = "_tanh({0})", True
+    scalar_helpers = {"_tanh": math.tanh}
 
     def grad(self, x, y, G):
         return G * (1 - square(y))
 
 
 class Sqrt(Unary):
-    name, fn = "sqrt", np.sqrt
+    name, fn, sympy_function = "sqrt", np.sqrt, "sqrt"
+    scalar_form, scalar_helpers = "_sqrt({0})", {"_sqrt": math.sqrt}
 
     def grad(self, x, y, G):
         return G / (2 * y)
@@ -110,46 +170,71 @@ class Sqrt(Unary):
 
 class Square(Unary):
     name, fn = "square", np.square
+    scalar_form = "{0} * {0}"
 
     def grad(self, x, y, G):
         return G * (2 * x)
 
+    def sympy(self, sp, v, args):
+        return args[0] ** 2
+
 
 class Log1p(Unary):
     name, fn = "log1p", np.log1p
+    scalar_form, transcendental = "_log1p({0})", True
+    scalar_helpers = {"_log1p": math.log1p}
 
     def grad(self, x, y, G):
         return G / (1 + x)
 
+    def sympy(self, sp, v, args):
+        return sp.log(1 + args[0])
+
 
 class Expm1(Unary):
     name, fn = "expm1", np.expm1
+    scalar_form, transcendental = "_expm1({0})", True
+    scalar_helpers = {"_expm1": math.expm1}
 
     def grad(self, x, y, G):
         return G * (y + 1)
 
+    def sympy(self, sp, v, args):
+        return sp.exp(args[0]) - 1
+
 
 class Sigmoid(Unary):
     name, fn = "sigmoid", staticmethod(_sigmoid)
+    scalar_form, scalar_helpers = "sigmoid_scalar({0})", {"sigmoid_scalar": sigmoid_scalar}
+    slow_in_numpy, flops_per_element = True, 4  # several NumPy passes: worth a kernel even alone
 
     def grad(self, x, y, G):
         return G * (y * (1 - y))
 
+    def sympy(self, sp, v, args):
+        return 1 / (1 + sp.exp(-args[0]))
+
 
 class Softplus(Unary):
     name, fn = "softplus", staticmethod(_softplus)
+    scalar_form, scalar_helpers = "softplus_scalar({0})", {"softplus_scalar": softplus_scalar}
+    slow_in_numpy, flops_per_element = True, 4
 
     def grad(self, x, y, G):
         return G * sigmoid(x)
 
+    def sympy(self, sp, v, args):
+        return sp.log(1 + sp.exp(args[0]))
 
-# -- non-differentiable points -------------------------------------------------
+
+# -- non-differentiable points ---------------------------------------------------------------------------
 
 
 class Abs(Unary):
     """|x|; the derivative at 0 is sign(0) = 0."""
 
-    name, fn = "abs", np.abs
+    name, fn, sympy_function = "abs", np.abs, "Abs"
+    scalar_form = "abs({0})"
 
     def grad(self, x, y, G):
         return G * sign(x)
@@ -159,198 +244,59 @@ class Relu(Unary):
     """max(x, 0); relu'(0) = 0, so the gradient flows only where x > 0."""
 
     name, fn = "relu", staticmethod(_relu)
+    scalar_form, scalar_helpers = "maximum_scalar({0}, 0.0)", {"maximum_scalar": maximum_scalar}
+    slow_in_numpy = True  # NumPy's NaN-aware maximum loop
 
     def grad(self, x, y, G):
-        from graphcomp.ops.binary import where
-
         return where(x > 0, G, 0)
+
+    def sympy(self, sp, v, args):
+        return sp.Max(args[0], 0)
 
 
 class Sign(Unary):
     """sign(x): its derivative is 0 everywhere it exists, so abs'' = 0."""
 
-    name, fn = "sign", np.sign
+    name, fn, sympy_function = "sign", np.sign, "sign"
+    scalar_form, scalar_helpers = "sign_scalar({0})", {"sign_scalar": sign_scalar}
 
     def grad(self, x, y, G):
-        from graphcomp.ops.control import ZerosLike
-
-        return ZerosLike()(G)
+        return zeros_like(G)
 
 
-# -- builders ------------------------------------------------------------------
+# -- builders: one per op, the same but for their docstrings --------------------------------------------------
 
 
-def negative(x: Operand) -> Variable:
-    """-x elementwise.
+def _public(op_class: type[Unary], summary: str, example: str, result: str):
+    """The public function applying ``op_class`` elementwise, with ``summary`` and a
+    runnable example: ``example`` evaluates to ``result``."""
+    op = op_class()
 
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.negative(gc.constant(2.0)), {}))
-        -2.0
-    """
-    return Negative()(x)
+    def build(x: Operand) -> Variable:
+        return op(x)
 
-
-def exp(x: Operand) -> Variable:
-    """e**x elementwise.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.exp(gc.constant(0.0)), {}))
-        1.0
-    """
-    return Exp()(x)
+    build.__name__ = build.__qualname__ = op_class.name
+    build.__doc__ = (
+        f"{summary}\n\n    Example:\n        >>> import graphcomp as gc\n"
+        f"        >>> float(gc.evaluate(gc.{op_class.name}(gc.constant({example})), {{}}))\n"
+        f"        {result}\n    "
+    )
+    return build
 
 
-def log(x: Operand) -> Variable:
-    """Natural logarithm elementwise.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.log(gc.constant(1.0)), {}))
-        0.0
-    """
-    return Log()(x)
-
-
-def sin(x: Operand) -> Variable:
-    """Sine elementwise (radians).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.sin(gc.constant(0.0)), {}))
-        0.0
-    """
-    return Sin()(x)
-
-
-def cos(x: Operand) -> Variable:
-    """Cosine elementwise (radians).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.cos(gc.constant(0.0)), {}))
-        1.0
-    """
-    return Cos()(x)
-
-
-def tan(x: Operand) -> Variable:
-    """Tangent elementwise (radians).
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.tan(gc.constant(0.0)), {}))
-        0.0
-    """
-    return Tan()(x)
-
-
-def tanh(x: Operand) -> Variable:
-    """Hyperbolic tangent elementwise.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.tanh(gc.constant(0.0)), {}))
-        0.0
-    """
-    return Tanh()(x)
-
-
-def sqrt(x: Operand) -> Variable:
-    """Square root elementwise.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.sqrt(gc.constant(9.0)), {}))
-        3.0
-    """
-    return Sqrt()(x)
-
-
-def square(x: Operand) -> Variable:
-    """x**2 elementwise.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.square(gc.constant(-3.0)), {}))
-        9.0
-    """
-    return Square()(x)
-
-
-def log1p(x: Operand) -> Variable:
-    """log(1 + x), accurate for small x.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.log1p(gc.constant(0.0)), {}))
-        0.0
-    """
-    return Log1p()(x)
-
-
-def expm1(x: Operand) -> Variable:
-    """exp(x) - 1, accurate for small x.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.expm1(gc.constant(0.0)), {}))
-        0.0
-    """
-    return Expm1()(x)
-
-
-def sigmoid(x: Operand) -> Variable:
-    """1 / (1 + exp(-x)), computed without overflow for large |x|.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.sigmoid(gc.constant(0.0)), {}))
-        0.5
-    """
-    return Sigmoid()(x)
-
-
-def softplus(x: Operand) -> Variable:
-    """log(1 + exp(x)), computed without overflow.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.softplus(gc.constant(0.0)), {}))
-        0.6931471805599453
-    """
-    return Softplus()(x)
-
-
-def abs(x: Operand) -> Variable:  # noqa: A001 - the NumPy name
-    """|x| elementwise; its derivative at 0 is taken as 0.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.abs(gc.constant(-2.0)), {}))
-        2.0
-    """
-    return Abs()(x)
-
-
-def relu(x: Operand) -> Variable:
-    """max(x, 0) elementwise; relu'(0) = 0.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.relu(gc.constant(-1.0)), {}))
-        0.0
-    """
-    return Relu()(x)
-
-
-def sign(x: Operand) -> Variable:
-    """-1, 0 or 1 elementwise; its derivative is 0.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> float(gc.evaluate(gc.sign(gc.constant(-3.0)), {}))
-        -1.0
-    """
-    return Sign()(x)
+negative = _public(Negative, "-x elementwise (also the unary ``-`` operator).", "2.0", "-2.0")
+exp = _public(Exp, "e**x elementwise, ``np.exp``.", "0.0", "1.0")
+log = _public(Log, "Natural logarithm elementwise, ``np.log`` (-inf at 0, nan below).", "1.0", "0.0")
+sin = _public(Sin, "Sine elementwise (radians).", "0.0", "0.0")
+cos = _public(Cos, "Cosine elementwise (radians).", "0.0", "1.0")
+tan = _public(Tan, "Tangent elementwise (radians).", "0.0", "0.0")
+tanh = _public(Tanh, "Hyperbolic tangent elementwise.", "0.0", "0.0")
+sqrt = _public(Sqrt, "Square root elementwise.", "9.0", "3.0")
+square = _public(Square, "x**2 elementwise.", "-3.0", "9.0")
+log1p = _public(Log1p, "log(1 + x), accurate for small x (``np.log1p``).", "0.0", "0.0")
+expm1 = _public(Expm1, "exp(x) - 1, accurate for small x (``np.expm1``).", "0.0", "0.0")
+sigmoid = _public(Sigmoid, "1 / (1 + exp(-x)), computed without overflow for large |x|.", "0.0", "0.5")
+softplus = _public(Softplus, "log(1 + exp(x)), computed without overflow.", "0.0", "0.6931471805599453")
+abs = _public(Abs, "|x| elementwise; its derivative at 0 is taken as 0.", "-2.0", "2.0")  # noqa: A001
+relu = _public(Relu, "max(x, 0) elementwise; relu'(0) = 0.", "-1.0", "0.0")
+sign = _public(Sign, "-1, 0 or 1 elementwise (``np.sign``); its derivative is 0.", "-3.0", "-1.0")

@@ -23,27 +23,45 @@ import numpy as np
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.types import broadcast_shapes
 from graphcomp.errors import DTypeError, GraphError
-from graphcomp.ops import binary as _binary
-from graphcomp.ops import elementwise as _elementwise
-from graphcomp.ops.base import REGISTRY, Op
+from graphcomp.ops.base import REGISTRY, Op, size_of_shape, sympy_number
+from graphcomp.ops.binary import add_n
 
-__all__ = ["Fused", "FUSIBLE", "expand", "fused", "interpret", "program_dtype"]
+__all__ = ["Fused", "can_fuse", "expand", "fused", "interpret", "literal", "program_dtype", "step_op"]
 
-#: the ops a fused program may use: elementwise, without parameters
-FUSIBLE = frozenset(
-    name
-    for name, cls in REGISTRY.items()
-    if cls.__module__ in (_binary.__name__, _elementwise.__name__) and not dataclasses.fields(cls)
-)
 
-_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
-_INFIX.update(
-    {"less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=", "equal": "==", "not_equal": "!="}
-)
+def can_fuse(op_class: type[Op]) -> bool:
+    """Whether a fused program may use ``op_class``: elementwise, without parameters
+    (a step names its op only), and with a scalar form for the kernel.
+
+    Example:
+        >>> from graphcomp.ops.elementwise import Exp
+        >>> from graphcomp.ops.reduce import Sum
+        >>> can_fuse(Exp), can_fuse(Sum)
+        (True, False)
+    """
+    if not op_class.elementwise or dataclasses.fields(op_class):
+        return False
+    return op_class.scalar_form is not None or op_class.scalar is not Op.scalar
+
+
+def literal(step: tuple) -> float | None:
+    """The number a constant step holds, or None for a step that applies an op.
+
+    Example:
+        >>> literal(("constant", 2.0)), literal(("exp", "a0"))
+        (2.0, None)
+    """
+    return step[1] if step[0] == "constant" else None
 
 
 @functools.cache
-def _op(name: str) -> Op:
+def step_op(name: str) -> Op:
+    """The op a program step names.
+
+    Example:
+        >>> step_op("exp").name
+        'exp'
+    """
     return REGISTRY[name]()
 
 
@@ -61,7 +79,7 @@ class Fused(Op):
         [0.4621, 0.4621, 0.0]
     """
 
-    name = "fused"
+    name, elementwise = "fused", True
     program: tuple
     dtypes: tuple  # the inputs' dtypes, as strings
 
@@ -70,11 +88,11 @@ class Fused(Op):
             raise GraphError(f"fused: the program takes {len(self.dtypes)} inputs, got {len(inputs)}")
         for k, (x, d) in enumerate(zip(inputs, self.dtypes)):
             if x.dtype != np.dtype(d):
-                raise DTypeError(f"fused: input a{k} ({x._label()}) has dtype {x.dtype}, the program expects {d}")
+                raise DTypeError(f"fused: input a{k} ({x.label()}) has dtype {x.dtype}, the program expects {d}")
         return broadcast_shapes(*(x.shape for x in inputs), op=self.name), program_dtype(self)
 
     def forward(self, *arrays):
-        return interpret(self, arrays, np.float64, lambda name, args: _op(name).forward(*args))[-1]
+        return interpret(self, arrays, np.float64, lambda name, args: step_op(name).forward(*args))[-1]
 
     def bprop(self, inputs, output, G):
         steps = expand(self, inputs)
@@ -84,14 +102,22 @@ class Fused(Op):
             name, *operands = self.program[k]
             if f"t{k}" not in terms or name == "constant":
                 continue
-            grads = _op(name).bprop([values[o] for o in operands], steps[k], _binary.add_n(*terms[f"t{k}"]))
+            grads = step_op(name).bprop([values[o] for o in operands], steps[k], add_n(*terms[f"t{k}"]))
             for o, g in zip(operands, grads):
                 if g is not None:
                     terms.setdefault(o, []).append(g)
-        return [_binary.add_n(*terms[f"a{j}"]) if f"a{j}" in terms else None for j in range(len(inputs))]
+        return [add_n(*terms[f"a{j}"]) if f"a{j}" in terms else None for j in range(len(inputs))]
 
     def label(self) -> str:
         return f"fused[{self.text()}]"
+
+    def sympy(self, sp, v, args):
+        return interpret(self, args, lambda c: sympy_number(sp, c), lambda name, a: step_op(name).sympy(sp, None, a))[
+            -1
+        ]
+
+    def flops(self, v, shape_of):
+        return sum(0 if name == "constant" else 1 for name, *_ in self.program) * size_of_shape(shape_of(v))
 
     def text(self) -> str:
         """The program as one expression over ``a0, a1, ...``, parenthesised as Python
@@ -112,14 +138,15 @@ class Fused(Op):
             args = [shown.get(o, (o, _ATOM)) for o in operands]
             if name == "constant":
                 shown[f"t{k}"] = (repr(operands[0]), _ATOM if operands[0] >= 0 else _UNARY)
-            elif name == "negative":
-                shown[f"t{k}"] = (f"-{_wrap(args[0], _UNARY)}", _UNARY)
-            elif name in _INFIX:
-                p = _PRECEDENCE[name]
-                # a - (b - c), a / (b * c) and (a ** b) ** c need their parentheses
-                left = _wrap(args[0], p + (name == "power"))
-                right = _wrap(args[1], p + (name in ("subtract", "divide")) - (name == "power"))
-                shown[f"t{k}"] = (f"{left} {_INFIX[name]} {right}", p)
+            elif (infix := REGISTRY[name].infix) is not None:
+                symbol, p, side = infix
+                if side == "prefix":
+                    shown[f"t{k}"] = (f"{symbol}{_wrap(args[0], p)}", p)
+                else:
+                    # a - (b - c), a / (b * c) and (a ** b) ** c need their parentheses
+                    left = _wrap(args[0], p + (side == "right"))
+                    right = _wrap(args[1], p + (side == "left") - (side == "right"))
+                    shown[f"t{k}"] = (f"{left} {symbol} {right}", p)
             else:
                 shown[f"t{k}"] = (f"{name}({', '.join(a for a, _ in args)})", _ATOM)
             if uses.get(f"t{k}", 0) > 1 and name != "constant":
@@ -129,8 +156,6 @@ class Fused(Op):
 
 
 _ATOM, _UNARY = 9, 6
-_PRECEDENCE = {"power": 7, "multiply": 5, "divide": 5, "add": 4, "subtract": 4}
-_PRECEDENCE.update(dict.fromkeys(["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"], 3))
 
 
 def _wrap(arg: tuple[str, int], at_least: int) -> str:
@@ -160,7 +185,7 @@ def expand(op: Fused, inputs) -> list[Variable]:
         >>> [s.owner.op.name for s in expand(Fused((("exp", "a0"), ("square", "t0")), ("float64",)), [x])]
         ['exp', 'square']
     """
-    return interpret(op, inputs, constant, lambda name, args: _op(name)(*args))
+    return interpret(op, inputs, constant, lambda name, args: step_op(name)(*args))
 
 
 def interpret(op: Fused, inputs, literal, apply) -> list:

@@ -9,14 +9,16 @@ Boolean masks are refused: their result's shape depends on the data.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
 from graphcomp.core.node import Variable, constant
+from graphcomp.core.site import user_errors
 from graphcomp.core.types import broadcast_shapes, fmt_shape, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
-from graphcomp.ops.base import Op
+from graphcomp.ops.base import Op, size_of_shape
+
+__all__ = ["getitem"]
 
 # template entries: ("i", k) int, ("s", start, stop, step) slice, ("n",) newaxis,
 # ("e",) ellipsis, ("a",) the next integer-array input
@@ -63,7 +65,7 @@ def parse_index(index) -> tuple[tuple, list[Variable]]:
                 v = constant(arr)
             elif v.dtype.kind not in "iu":
                 raise DTypeError(
-                    f"getitem: an index Variable must have an integer dtype, got {v._label()} of dtype {v.dtype}"
+                    f"getitem: an index Variable must have an integer dtype, got {v.label()} of dtype {v.dtype}"
                 )
             template.append(("a",))
             arrays.append(v)
@@ -151,8 +153,13 @@ def _runtime_index(template: tuple, arrays) -> tuple:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=4096)  # a chain of 10^5 layers spells each index once per layer
-def _template_text(template: tuple) -> str:
+def index_text(template: tuple) -> str:
+    """A template spelled as Python writes the index (``[]`` for an array entry).
+
+    Example:
+        >>> index_text((("s", 1, None, None), ("i", 0), ("n",)))
+        '1:, 0, None'
+    """
     parts = []
     for t in template:
         if t[0] == "i":
@@ -169,7 +176,7 @@ def _template_text(template: tuple) -> str:
 class GetItem(Op):
     """``x[index]``: inputs are ``x`` then the integer-array entries of the index."""
 
-    name = "getitem"
+    name, flops_per_element = "getitem", 0
     template: tuple
 
     def infer(self, x, *arrays):
@@ -192,7 +199,20 @@ class GetItem(Op):
         return [grad] + [None] * len(arrays)
 
     def label(self) -> str:
-        return f"getitem[{_template_text(self.template)}]"
+        return f"getitem[{index_text(self.template)}]"
+
+    def expression(self, v, args):
+        if len(args) != 1:
+            return None  # integer-array entries: forward assembles the index
+        return f"{args[0]}[{index_text(self.template) or '()'}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Scatter(Op):
+    """A scatter-add into zeros: one addition per element of the gradient scattered."""
+
+    def flops(self, v, shape_of):
+        return size_of_shape(shape_of(v.owner.inputs[0]))
 
 
 def _scatter(template, shape, g, arrays):
@@ -206,7 +226,7 @@ def _scatter(template, shape, g, arrays):
 
 
 @dataclasses.dataclass(frozen=True)
-class IndexGrad(Op):
+class IndexGrad(Scatter):
     """The gradient of ``x[index]``: zeros of ``shape`` with ``g`` added at the
     indexed places (a scatter-add, so repeated indices accumulate)."""
 
@@ -231,11 +251,11 @@ class IndexGrad(Op):
         return [GetItem(self.template)(G, *arrays)] + [None] * len(arrays)
 
     def label(self) -> str:
-        return f"index_grad[{_template_text(self.template)}; {fmt_shape(self.shape)}]"
+        return f"index_grad[{index_text(self.template)}; {fmt_shape(self.shape)}]"
 
 
 @dataclasses.dataclass(frozen=True)
-class IndexGradLike(Op):
+class IndexGradLike(Scatter):
     """``IndexGrad`` for a reference whose static shape has unknown dimensions."""
 
     name = "index_grad_like"
@@ -254,7 +274,7 @@ class IndexGradLike(Op):
         return [GetItem(self.template)(G, *arrays), None] + [None] * len(arrays)
 
     def label(self) -> str:
-        return f"index_grad_like[{_template_text(self.template)}]"
+        return f"index_grad_like[{index_text(self.template)}]"
 
 
 def _check_grad_shape(op, got, expected):
@@ -264,6 +284,7 @@ def _check_grad_shape(op, got, expected):
         )
 
 
+@user_errors
 def getitem(x: Variable, index) -> Variable:
     """``x[index]`` with NumPy semantics (basic and integer-array indexing).
 

@@ -9,17 +9,29 @@ attain the extremum (like TensorFlow and JAX), so the gradient of
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
+from graphcomp.core.node import Variable
+from graphcomp.core.site import user_errors
 from graphcomp.core.types import normalize_axes, reduced_shape, result_dtype
-from graphcomp.ops.base import Op
+from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
+from graphcomp.ops.binary import divide
+from graphcomp.ops.compare import Equal
+from graphcomp.ops.creation import SizeOf
+from graphcomp.ops.elementwise import exp
+from graphcomp.ops.identity import Cast
+from graphcomp.ops.select import where
 from graphcomp.ops.shape import ExpandDims, broadcast_like
+
+__all__ = ["sum", "mean", "max", "min", "logsumexp"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Reduce(Op):
-    """A reduction over ``axes`` (a sorted tuple of non-negative axes)."""
+    """A reduction over ``axes`` (a sorted tuple of non-negative axes): it reads every
+    input element once (the cost model), and over size-1 axes only it is the identity."""
 
     axes: tuple
     keepdims: bool = False
@@ -39,9 +51,27 @@ class Reduce(Op):
         kd = ",keepdims" if self.keepdims else ""
         return f"{self.name}[axis={self.axes}{kd}]"
 
+    def flops(self, v, shape_of):
+        return type(self).flops_per_element * size_of_shape(shape_of(v.owner.inputs[0]))
 
-class Sum(Reduce):
-    name = "sum"
+    def sympy(self, sp, v, args):
+        return args[0] if all(d == 1 for d in v.owner.inputs[0].shape) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class UfuncReduce(Reduce):
+    """A reduction that is a ufunc's ``reduce`` (``np.add.reduce`` for sum)."""
+
+    def expression(self, v, args):
+        # np.sum upcasts small integers and bools; the raw ufunc reduction is the same only for floats
+        if v.owner.inputs[0].dtype.kind not in "fc":
+            return None
+        (helper,) = type(self).numpy_helpers
+        return f"{helper}({args[0]}, {self.axes!r}, None, None, {self.keepdims})"
+
+
+class Sum(UfuncReduce):
+    name, numpy_helpers = "sum", {"_add_reduce": np.add.reduce}
 
     def out_dtype(self, dtype):
         return result_dtype(np.sum, dtype)
@@ -53,8 +83,8 @@ class Sum(Reduce):
         return [broadcast_like(self.expand(G), inputs[0])]
 
 
-class Max(Reduce):
-    name = "max"
+class Max(UfuncReduce):
+    name, numpy_helpers = "max", {"_max_reduce": np.maximum.reduce}
 
     def forward(self, x):
         return np.max(x, axis=self.axes, keepdims=self.keepdims)
@@ -63,8 +93,8 @@ class Max(Reduce):
         return [_extremum_grad(self, inputs[0], output, G)]
 
 
-class Min(Reduce):
-    name = "min"
+class Min(UfuncReduce):
+    name, numpy_helpers = "min", {"_min_reduce": np.minimum.reduce}
 
     def forward(self, x):
         return np.min(x, axis=self.axes, keepdims=self.keepdims)
@@ -74,9 +104,6 @@ class Min(Reduce):
 
 
 def _extremum_grad(op: Reduce, x, y, G):
-    from graphcomp.ops.binary import Equal, where
-    from graphcomp.ops.control import Cast
-
     hit = Equal()(x, op.expand(y))
     count = Cast(G.dtype)(Sum(op.axes, keepdims=True)(hit))
     share = op.expand(G) / count if op.keepdims or not op.axes else ExpandDims(op.axes)(G) / count
@@ -86,7 +113,7 @@ def _extremum_grad(op: Reduce, x, y, G):
 class LogSumExp(Reduce):
     """log(sum(exp(x))) computed stably; its gradient is softmax(x) * G."""
 
-    name = "logsumexp"
+    name, flops_per_element = "logsumexp", 4
 
     def out_dtype(self, dtype):
         return result_dtype(np.exp, dtype)
@@ -102,7 +129,82 @@ class LogSumExp(Reduce):
         return out if self.keepdims else np.squeeze(out, self.axes)
 
     def bprop(self, inputs, output, G):
-        from graphcomp.ops.elementwise import exp
-
         (x,) = inputs
         return [self.expand(G) * exp(x - self.expand(output))]
+
+    def sympy(self, sp, v, args):
+        return None  # log(exp(x)) over size-1 axes is x, but not as a SymPy identity
+
+
+# -- builders ---------------------------------------------------------------------------
+
+
+@user_errors
+def sum(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """Sum over ``axis`` (``None``: all axes), as ``np.sum``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.sum(gc.Variable("x", (2, 3)), axis=0).shape
+        (3,)
+    """
+    x = as_variable(x)
+    return Sum(normalize_axes(axis, x.ndim, "sum"), bool(keepdims))(x)
+
+
+@user_errors
+def mean(x: Operand, axis=None, keepdims: bool = False) -> Variable:
+    """Mean over ``axis``, as ``np.mean``: the sum divided by the element count.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.mean(gc.constant([1.0, 2.0, 6.0])), {}))
+        3.0
+    """
+    x = as_variable(x)
+    axes = normalize_axes(axis, x.ndim, "mean")
+    total = Sum(axes, bool(keepdims))(x)
+    dims = [x.shape[a] for a in axes]
+    if None in dims:
+        count = SizeOf(axes, result_dtype(np.mean, x.dtype))(x)
+        return divide(total, count)
+    return divide(total, math.prod(dims))
+
+
+@user_errors
+def max(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """Maximum over ``axis``; ties share the gradient evenly.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.max(gc.Variable("x", (2, 3)), axis=1, keepdims=True).shape
+        (2, 1)
+    """
+    x = as_variable(x)
+    return Max(normalize_axes(axis, x.ndim, "max"), bool(keepdims))(x)
+
+
+@user_errors
+def min(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001
+    """Minimum over ``axis``; ties share the gradient evenly.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.min(gc.Variable("x", (2, 3))).shape
+        ()
+    """
+    x = as_variable(x)
+    return Min(normalize_axes(axis, x.ndim, "min"), bool(keepdims))(x)
+
+
+@user_errors
+def logsumexp(x: Operand, axis=None, keepdims: bool = False) -> Variable:
+    """log(sum(exp(x))) over ``axis``, computed without overflow.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(gc.logsumexp(gc.constant([1000.0, 1000.0])), {}))
+        1000.6931471805599
+    """
+    x = as_variable(x)
+    return LogSumExp(normalize_axes(axis, x.ndim, "logsumexp"), bool(keepdims))(x)

@@ -11,7 +11,10 @@ import math
 import numpy as np
 
 from graphcomp.core.node import Variable
+from graphcomp.core.node import constant as _constant
+from graphcomp.core.site import user_errors
 from graphcomp.core.types import (
+    as_shape,
     broadcast_shapes,
     fmt_shape,
     is_fully_known,
@@ -19,7 +22,11 @@ from graphcomp.core.types import (
     shapes_compatible,
 )
 from graphcomp.errors import ShapeError
-from graphcomp.ops.base import Op
+from graphcomp.ops.arguments import int_tuple, operand_list
+from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
+from graphcomp.ops.indexing import index_text, take_along
+
+__all__ = ["transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack"]
 
 # ----------------------------------------------------------------------------
 # helpers used by every broadcasting bprop
@@ -106,12 +113,28 @@ def _check_sum_to(op: str, src: tuple, dst: tuple) -> None:
 # ops
 
 
+def identity_if_same_shape(self, sp, v, args):
+    """The SymPy form of a reshape, broadcast or sum back that keeps its input's shape:
+    the input itself (on an elementwise graph such ops are plumbing)."""
+    x = v.owner.inputs[0]
+    return args[0] if v.shape == x.shape or (len(v.shape) == 0 and len(x.shape) == 0) else None
+
+
 @dataclasses.dataclass(frozen=True)
-class Reshape(Op):
+class Movement(Op):
+    """An op that only moves or views data: no arithmetic, the cost model's 0."""
+
+    flops_per_element = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Reshape(Movement):
     """``x.reshape(shape)``; one entry may be -1, as in NumPy."""
 
     name = "reshape"
     shape: tuple
+
+    sympy = identity_if_same_shape
 
     def infer(self, x):
         shape = self.shape
@@ -137,12 +160,17 @@ class Reshape(Op):
     def bprop(self, inputs, output, G):
         return [reshape_like(G, inputs[0])]
 
+    def expression(self, v, args):
+        return f"{args[0]}.reshape({self.shape!r})"
+
 
 @dataclasses.dataclass(frozen=True)
-class ReshapeLike(Op):
+class ReshapeLike(Movement):
     """Reshape the first input to the runtime shape of the second."""
 
     name = "reshape_like"
+
+    sympy = identity_if_same_shape
 
     def infer(self, x, ref):
         return ref.shape, x.dtype
@@ -155,7 +183,7 @@ class ReshapeLike(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class Transpose(Op):
+class Transpose(Movement):
     """Permute axes; ``axes`` is a full permutation."""
 
     name = "transpose"
@@ -172,13 +200,18 @@ class Transpose(Op):
     def bprop(self, inputs, output, G):
         return [Transpose(tuple(int(a) for a in np.argsort(self.axes)))(G)]
 
+    def expression(self, v, args):
+        return f"{args[0]}.transpose({self.axes!r})"
+
 
 @dataclasses.dataclass(frozen=True)
-class BroadcastTo(Op):
+class BroadcastTo(Movement):
     """``np.broadcast_to(x, shape)`` (a read-only view)."""
 
     name = "broadcast_to"
     shape: tuple
+
+    sympy = identity_if_same_shape
 
     def infer(self, x):
         try:
@@ -197,10 +230,12 @@ class BroadcastTo(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class BroadcastLike(Op):
+class BroadcastLike(Movement):
     """Broadcast the first input to the runtime shape of the second."""
 
     name = "broadcast_like"
+
+    sympy = identity_if_same_shape
 
     def infer(self, x, ref):
         broadcast_shapes(x.shape, ref.shape, op=self.name)
@@ -214,7 +249,20 @@ class BroadcastLike(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class SumTo(Op):
+class SumBack(Op):
+    """Summing a broadcast value back down: one addition per input element, and
+    the identity in a SymPy form where nothing was broadcast."""
+
+    numpy_helpers = {"_add_reduce": np.add.reduce}
+
+    def flops(self, v, shape_of):
+        return size_of_shape(shape_of(v.owner.inputs[0]))
+
+    sympy = identity_if_same_shape
+
+
+@dataclasses.dataclass(frozen=True)
+class SumTo(SumBack):
     """Sum a broadcast value back down to ``shape`` (leading axes, then size-1 axes)."""
 
     name = "sum_to"
@@ -230,9 +278,20 @@ class SumTo(Op):
     def bprop(self, inputs, output, G):
         return [broadcast_like(G, inputs[0])]
 
+    def expression(self, v, args):
+        src = v.owner.inputs[0]
+        # np.sum upcasts small integers and bools; the raw ufunc reduction is the same only for floats
+        if not is_fully_known(src.shape) or src.dtype.kind not in "fc":
+            return None
+        axes, lead = sum_to_axes(src.shape, self.shape)
+        if not axes:
+            return None
+        summed = f"_add_reduce({args[0]}, {axes!r}, None, None, True)"
+        return f"{summed}.reshape({self.shape!r})" if lead else summed
+
 
 @dataclasses.dataclass(frozen=True)
-class SumToLike(Op):
+class SumToLike(SumBack):
     """Sum the first input down to the runtime shape of the second."""
 
     name = "sum_to_like"
@@ -249,7 +308,7 @@ class SumToLike(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class ExpandDims(Op):
+class ExpandDims(Movement):
     """Insert size-1 axes at ``axes`` (positions in the output)."""
 
     name = "expand_dims"
@@ -267,9 +326,17 @@ class ExpandDims(Op):
     def bprop(self, inputs, output, G):
         return [Squeeze(self.axes)(G)]
 
+    def expression(self, v, args):
+        axes = normalize_axes(self.axes, v.ndim, self.name)
+        template = tuple(("n",) if d in axes else ("s", None, None, None) for d in range(v.ndim))
+        return f"{args[0]}[{index_text(template) or '()'}]"
+
+    def sympy(self, sp, v, args):
+        return args[0] if all(d == 1 for d in v.owner.inputs[0].shape) else None
+
 
 @dataclasses.dataclass(frozen=True)
-class Squeeze(Op):
+class Squeeze(Movement):
     """Remove the size-1 axes ``axes``."""
 
     name = "squeeze"
@@ -287,6 +354,9 @@ class Squeeze(Op):
 
     def bprop(self, inputs, output, G):
         return [ExpandDims(self.axes)(G)]
+
+    def sympy(self, sp, v, args):
+        return args[0] if all(d == 1 for d in v.owner.inputs[0].shape) else None
 
 
 def _check_same_rank(op: str, xs, axis: int | None, stacking: bool) -> None:
@@ -307,7 +377,7 @@ def _merge_dims(xs, i):
 
 
 @dataclasses.dataclass(frozen=True)
-class Concatenate(Op):
+class Concatenate(Movement):
     """``np.concatenate(xs, axis)``."""
 
     name = "concatenate"
@@ -333,7 +403,7 @@ class Concatenate(Op):
 
 
 @dataclasses.dataclass(frozen=True)
-class SplitPart(Op):
+class SplitPart(Movement):
     """The ``k``-th piece of ``g`` cut along ``axis`` at the sizes of ``refs``
     (the bprop of concatenate)."""
 
@@ -352,15 +422,14 @@ class SplitPart(Op):
         return g[tuple(index)]
 
     def bprop(self, inputs, output, G):
-        from graphcomp.ops.control import ZerosLike
-
         refs = inputs[1:]
-        pieces = [G if i == self.k else ZerosLike()(r) for i, r in enumerate(refs)]
+        zero = _constant(0, dtype=G.dtype)
+        pieces = [G if i == self.k else BroadcastLike()(zero, r) for i, r in enumerate(refs)]
         return [Concatenate(self.axis)(*pieces)] + [None] * len(refs)
 
 
 @dataclasses.dataclass(frozen=True)
-class Stack(Op):
+class Stack(Movement):
     """``np.stack(xs, axis)``."""
 
     name = "stack"
@@ -379,6 +448,107 @@ class Stack(Op):
         return np.stack(xs, axis=self.axis)
 
     def bprop(self, inputs, output, G):
-        from graphcomp.ops.indexing import take_along
-
         return [take_along(G, self.axis, k) for k in range(len(inputs))]
+
+
+# ----------------------------------------------------------------------------
+# builders
+
+
+@user_errors
+def transpose(x: Operand, axes=None) -> Variable:
+    """Permute axes; ``None`` reverses them, as ``np.transpose``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.transpose(gc.Variable("x", (2, 3, 4)), (1, 0, 2)).shape
+        (3, 2, 4)
+    """
+    x = as_variable(x)
+    if axes is None:
+        perm = tuple(reversed(range(x.ndim)))
+    else:
+        axes = int_tuple(axes, "transpose: axes")
+        if len(axes) != x.ndim:
+            raise ShapeError(f"transpose: axes {tuple(axes)} do not match an array of shape {fmt_shape(x.shape)}")
+        perm = tuple(a % x.ndim if -x.ndim <= a < x.ndim else a for a in axes)
+    return Transpose(perm)(x)
+
+
+@user_errors
+def reshape(x: Operand, shape) -> Variable:
+    """Reshape to ``shape``; one entry may be -1.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.reshape(gc.Variable("x", (2, 6)), (3, -1)).shape
+        (3, 4)
+    """
+    return Reshape(int_tuple(shape, "reshape: shape"))(as_variable(x))
+
+
+@user_errors
+def broadcast_to(x: Operand, shape) -> Variable:
+    """Broadcast ``x`` to ``shape``, as ``np.broadcast_to``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.broadcast_to(gc.Variable("x", (3,)), (2, 3)).shape
+        (2, 3)
+    """
+    return BroadcastTo(as_shape(shape))(as_variable(x))
+
+
+@user_errors
+def expand_dims(x: Operand, axis) -> Variable:
+    """Insert size-1 axes, as ``np.expand_dims``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.expand_dims(gc.Variable("x", (3,)), 0).shape
+        (1, 3)
+    """
+    return ExpandDims(int_tuple(axis, "expand_dims: axis"))(as_variable(x))
+
+
+@user_errors
+def squeeze(x: Operand, axis=None) -> Variable:
+    """Remove size-1 axes (``None``: every axis statically known to be 1).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.squeeze(gc.Variable("x", (1, 3, 1))).shape
+        (3,)
+    """
+    x = as_variable(x)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axes(axis, x.ndim, "squeeze")
+    return Squeeze(axes)(x)
+
+
+@user_errors
+def concatenate(xs, axis: int = 0) -> Variable:
+    """Join along an existing axis, as ``np.concatenate``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.concatenate([gc.Variable("a", (2, 3)), gc.Variable("b", (4, 3))]).shape
+        (6, 3)
+    """
+    xs = [as_variable(x) for x in operand_list(xs, "concatenate")]
+    return Concatenate(int_tuple(axis, "concatenate: axis")[0])(*xs)
+
+
+@user_errors
+def stack(xs, axis: int = 0) -> Variable:
+    """Join along a new axis, as ``np.stack``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.stack([gc.Variable("a", (3,)), gc.Variable("b", (3,))], axis=1).shape
+        (3, 2)
+    """
+    xs = [as_variable(x) for x in operand_list(xs, "stack")]
+    return Stack(int_tuple(axis, "stack: axis")[0])(*xs)

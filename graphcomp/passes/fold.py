@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphcomp.core.node import Variable, built_as, constant
+from graphcomp.core.node import Variable, constant
 from graphcomp.passes.rebuild import rebuilt, transform
 
 name = "constant-fold"
@@ -14,7 +14,7 @@ name = "constant-fold"
 _MAX_GROWTH = 4096
 
 
-def run(outputs: list[Variable]) -> list[Variable]:
+def run(outputs: list[Variable], log: list | None = None) -> list[Variable]:
     """Return outputs with every all-constant subgraph computed once.
 
     Example:
@@ -24,11 +24,11 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> float(y.inputs[1].value)
         6.0
     """
-    return transform(outputs, *sweep())
+    return transform(outputs, *sweep(log))
 
 
-def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``.
+def sweep(log: list | None = None):
+    """This pass as ``(visit, visit_leaf)`` for ``transform`` (it logs nothing).
 
     Example:
         >>> import graphcomp as gc
@@ -40,15 +40,11 @@ def sweep():
     return _visit, None
 
 
-# size_of and arange_like read only their input's runtime shape
-_NEVER = frozenset({"size_of", "arange_like"})
-
-
 def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
     for i in inputs:  # most nodes read an op's output: ask the cheap question first
         if i.owner is not None or i.kind != "constant":
             return rebuilt(v, inputs)
-    if v.owner.op.name not in _NEVER:
+    if v.owner.op.foldable:
         folded = _fold(v, inputs)
         if folded is not None:
             return folded
@@ -64,5 +60,4 @@ def _fold(v: Variable, inputs) -> Variable | None:
         return None
     if value.size > max(biggest, 1) * _MAX_GROWTH or value.shape != v.shape or value.dtype != v.dtype:
         return None
-    with built_as(v.site, v.grad_of):
-        return constant(value, name=v.name)
+    return constant(value, name=v.name, built=(v.site, v.grad_of))

@@ -21,30 +21,22 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, consumers_map, topological
-from graphcomp.ops.fused import FUSIBLE, Fused
+from graphcomp.ops.fused import Fused, can_fuse
 from graphcomp.passes.rebuild import build_like, rebuilt
 
 name = "fuse"
 
 _KINDS = (np.dtype("float64"), np.dtype(bool))
 
-#: Numba compiles these to one libm call per element, about 4x slower than NumPy's SIMD
-#: loops for them: they stay NumPy calls between the groups
-TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1"})
-
-#: worth a kernel even alone: NumPy spends several passes (sigmoid, softplus) or a slow
-#: NaN-aware loop (maximum: 5x Numba's) on them
-SLOW_IN_NUMPY = frozenset({"relu", "sigmoid", "softplus", "maximum", "minimum"})
-
 
 def _fusible(v: Variable) -> bool:
+    """A node a kernel can compute and that is worth it. Transcendental ops (exp,
+    log, tanh, ...) stay NumPy calls between the groups: Numba compiles them to one
+    libm call per element, about 4x slower than NumPy's SIMD loops."""
     if v.owner is None or v.dtype not in _KINDS or v.shape == ():
         return False
-    op = v.owner.op.name
-    if op == "power":  # x**2 is x*x, exactly as NumPy computes it; other powers call libm
-        e = v.owner.inputs[1]
-        return e.kind == "constant" and e.shape == () and float(e.value) == 2.0
-    return op in FUSIBLE and op not in TRANSCENDENTAL
+    op = v.owner.op
+    return can_fuse(type(op)) and not op.transcendental and op.fusible(v)
 
 
 def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
@@ -93,7 +85,7 @@ def run(outputs: list[Variable]) -> list[Variable]:
     for v in topological(ancestors(outputs)):
         if v.owner is None:
             new[v] = v
-        elif v in group and (len(members[group[v]]) > 1 or v.owner.op.name in SLOW_IN_NUMPY):
+        elif v in group and (len(members[group[v]]) > 1 or v.owner.op.slow_in_numpy):
             if group[v] is v:
                 new[v] = _fuse(v, members[v], new)
         else:

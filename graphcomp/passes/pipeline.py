@@ -1,17 +1,30 @@
-"""The pass pipeline: a plain list, run in order, each pass switchable by name."""
+"""The pass pipeline: a plain list, run in order, each pass switchable by name.
+
+The local passes (merge, fold, simplify, stabilize) share one sweep over the
+graph: each node goes through each pass in turn, its inputs already through
+all of them, so a graph is traversed and rebuilt once instead of once per
+pass. That sweep is the one meaning of the pipeline: ``check=True`` verifies
+the very nodes it builds, naming the pass that made a bad one, so what is
+verified is what is compiled. A pass seen again (the second merge) starts a
+new sweep, since it must see every node the passes before it built. Backend
+passes (``fuse``) run after, alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graphcomp.core.gcpause import gc_paused
+from graphcomp.core import collector
 from graphcomp.core.node import Variable
-from graphcomp.passes import cse, dce, fold, fuse, simplify, stabilize
+from graphcomp.errors import ArgumentError
+from graphcomp.passes import fold, fuse, merge, simplify, stabilize
 from graphcomp.passes.rebuild import transform
-from graphcomp.passes.verify import verify
+from graphcomp.passes.verify import verify, verify_node
+
+__all__ = ["PASSES", "BACKEND_PASSES", "pass_names", "check_pass_names", "optimize"]
 
 #: the passes gc.compile runs, in order
-PASSES = [cse, fold, simplify, stabilize, cse, dce]
+PASSES = [merge, fold, simplify, stabilize, merge]
 
 #: passes a backend asks for by name (``backend.passes``), run after the others
 BACKEND_PASSES = {fuse.name: fuse}
@@ -22,16 +35,37 @@ def pass_names() -> list[str]:
 
     Example:
         >>> pass_names()
-        ['merge', 'constant-fold', 'simplify', 'stabilize', 'dead-code']
+        ['merge', 'constant-fold', 'simplify', 'stabilize']
     """
     return list(dict.fromkeys(p.name for p in PASSES))
 
 
+def check_pass_names(names: Iterable[str], backend_passes: Iterable[str] = ()) -> None:
+    """Refuse a pass name that is neither a pass nor one of the backend's passes.
+
+    Example:
+        >>> check_pass_names(["merge", "fuse"], ["fuse"])
+        >>> check_pass_names(["merg"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ArgumentError: compile: unknown pass(es) ['merg']; the passes are ['merge', ...]
+    """
+    known = pass_names() + list(backend_passes)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ArgumentError(f"compile: unknown pass(es) {unknown}; the passes are {known}")
+
+
 def optimize(
-    outputs: list[Variable], skip: Iterable[str] = (), check: bool = False, extra: Iterable[str] = ()
+    outputs: list[Variable],
+    skip: Iterable[str] = (),
+    check: bool = False,
+    extra: Iterable[str] = (),
+    log: list | None = None,
 ) -> list[Variable]:
     """Run every pass not named in ``skip``, then the backend passes named in
-    ``extra`` (see ``BACKEND_PASSES``); with ``check``, verify after each.
+    ``extra`` (see ``BACKEND_PASSES``); with ``check``, verify every node each pass
+    builds. Rewrite rules that fire are appended to ``log``.
 
     Example:
         >>> import graphcomp as gc
@@ -40,21 +74,18 @@ def optimize(
         >>> [v.owner.op.name for v in gc.Graph(y).variables if v.owner]
         ['sin', 'add']
     """
-    skip = set(skip)
-    unknown = (skip - set(pass_names()) - set(BACKEND_PASSES)) | (set(extra) - set(BACKEND_PASSES))
-    if unknown:
-        from graphcomp.errors import ArgumentError
-
-        raise ArgumentError(f"compile: unknown pass(es) {sorted(unknown)}; the passes are {pass_names()}")
+    skip, extra = set(skip), list(extra)
+    check_pass_names(skip | set(extra), BACKEND_PASSES)
+    log = [] if log is None else log
     chosen = [p for p in PASSES + [BACKEND_PASSES[n] for n in extra] if p.name not in skip]
-    with gc_paused():
-        if check:  # one sweep per pass, so the verifier can name the pass that broke the graph
-            for p in chosen:
-                outputs = p.run(outputs)
-                verify(outputs, after=p.name)
-            return outputs
+    with collector.paused():
         for group in _groups(chosen):
-            outputs = transform(outputs, *_composed(group)) if len(group) > 1 else group[0].run(outputs)
+            if hasattr(group[0], "sweep"):
+                outputs = transform(outputs, *_composed(group, log, check))
+            else:
+                outputs = group[0].run(outputs)
+            if check:
+                verify(outputs, after="+".join(p.name for p in group))
     return outputs
 
 
@@ -71,7 +102,7 @@ def _groups(passes: list) -> list[list]:
     return groups
 
 
-def _composed(passes: list):
+def _composed(passes: list, log: list, check: bool):
     """Local passes run in one sweep: each node goes through every pass in turn, its
     inputs already through all of them. Each rewrite reads only the node and its
     rewritten inputs, so this computes what one sweep per pass computes, in a graph
@@ -81,15 +112,17 @@ def _composed(passes: list):
     rebuild per node instead of one per pass (W3 at N = 10^4: 120 000 nodes built
     instead of 320 000, about 1.3x less CPU time).
     """
-    sweeps = [p.sweep() for p in passes]
+    sweeps = [(p.name, *p.sweep(log)) for p in passes]
     # a node some pass returned -> where the whole chain took it: when merging hands back
     # a node met before, the later passes must not rewrite it a second time
     final: dict[Variable, Variable] = {}
 
     def visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
         node, met = v, []
-        for visit_one, _ in sweeps:
+        for name, visit_one, _ in sweeps:
             node = visit_one(node, inputs if node is v else node.owner.inputs)
+            if check:
+                verify_node(node, v, after=name)
             if node in final:
                 node = final[node]
                 break
@@ -102,7 +135,7 @@ def _composed(passes: list):
         return node
 
     def leaf(v: Variable) -> Variable:
-        for _, leaf_one in sweeps:
+        for _, _, leaf_one in sweeps:
             if leaf_one is not None:
                 v = leaf_one(v)
         return v

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphcomp.core.node import Variable, _stacks, make_apply
+from graphcomp.core.node import Variable, make_apply
 from graphcomp.core.traverse import ancestors, topological
 
 
@@ -35,15 +35,7 @@ def build_like(v: Variable, op, inputs: tuple[Variable, ...]) -> Variable:
         >>> c.owner.op.name, c.site == s.site
         ('cos', True)
     """
-    # built_as, spelled out: this runs for every rewritten node of every pass
-    stacks = _stacks
-    stacks.site.append(v.site)
-    stacks.grad_of.append(v.grad_of)
-    try:
-        return make_apply(op, inputs, v.shape, v.dtype, v.name)
-    finally:
-        stacks.grad_of.pop()
-        stacks.site.pop()
+    return make_apply(op, inputs, v.shape, v.dtype, v.name, built=(v.site, v.grad_of))
 
 
 def rebuilt(v: Variable, inputs: tuple[Variable, ...]) -> Variable:

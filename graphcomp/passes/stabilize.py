@@ -1,59 +1,59 @@
 """Numerical stabilisation: rewrite formulas that overflow or lose precision into
 the equal, stable ops. Each rule is an identity; only the rounding changes.
-
-    log(softmax x)    -> log_softmax x
-    log(sigmoid x)    -> -softplus(-x)
-    log(1 + x)        -> log1p x
-    exp(x) - 1        -> expm1 x
-    log(sum(exp x))   -> logsumexp x
+A table of ``graphcomp.passes.rules``, as simplify's; all keep the runtime shape.
 """
 
 from __future__ import annotations
 
 from graphcomp.core.node import Variable
+from graphcomp.ops.binary import Add, Subtract
+from graphcomp.ops.elementwise import Exp, Expm1, Log, Log1p, Sigmoid, Softplus
+from graphcomp.ops.reduce import LogSumExp, Sum
+from graphcomp.ops.softmax import LogSoftmax, Softmax
 from graphcomp.passes.rebuild import rebuilt, transform
-from graphcomp.passes.simplify import _const, fired
+from graphcomp.passes.rules import Rule, RuleTable, is_constant_value
 
 name = "stabilize"
 
-
-def _op(v: Variable, op_name: str) -> bool:
-    return v.owner is not None and v.owner.op.name == op_name
+__all__ = ["name", "run", "sweep", "RULES", "TABLE"]
 
 
-def _log(v: Variable, a: Variable):
-    from graphcomp.ops.elementwise import Log1p, Softplus
-    from graphcomp.ops.nn import LogSoftmax
-    from graphcomp.ops.reduce import LogSumExp
-
-    if _op(a, "softmax"):  # log(softmax x) -> log_softmax x
-        return "log(softmax x) -> log_softmax x", LogSoftmax(a.owner.op.axis)(a.inputs[0])
-    if _op(a, "sigmoid"):  # log(sigmoid x) -> -softplus(-x)
-        return "log(sigmoid x) -> -softplus(-x)", -Softplus()(-a.inputs[0])
-    if _op(a, "add"):  # log(1 + x) -> log1p x
-        p, q = a.inputs
-        x = q if _const(p, 1) else p if _const(q, 1) else None
-        if x is not None:
-            return "log(1 + x) -> log1p x", Log1p()(x)
-    if _op(a, "sum") and _op(a.inputs[0], "exp"):  # log(sum(exp x)) -> logsumexp x
-        s = a.owner.op
-        return "log(sum(exp x)) -> logsumexp x", LogSumExp(s.axes, s.keepdims)(a.inputs[0].inputs[0])
-    return None
+def _is(v: Variable, op_class: type) -> bool:
+    return v.owner is not None and isinstance(v.owner.op, op_class)
 
 
-def _subtract(v: Variable, a: Variable, b: Variable):
-    from graphcomp.ops.elementwise import Expm1
-
-    if _op(a, "exp") and _const(b, 1):  # exp(x) - 1 -> expm1 x
-        return "exp(x) - 1 -> expm1 x", Expm1()(a.inputs[0])
-    return None
-
-
-RULES = {"log": _log, "subtract": _subtract}
+def _log1p(v, a):
+    if not _is(a, Add):
+        return None
+    p, q = a.inputs
+    x = q if is_constant_value(p, 1) else p if is_constant_value(q, 1) else None
+    return None if x is None else Log1p()(x)
 
 
-def run(outputs: list[Variable]) -> list[Variable]:
-    """Return outputs with every unstable formula of the table rewritten.
+def _logsumexp(v, a):
+    if not (_is(a, Sum) and _is(a.inputs[0], Exp)):
+        return None
+    s = a.owner.op
+    return LogSumExp(s.axes, s.keepdims)(a.inputs[0].inputs[0])
+
+
+RULES = [
+    Rule("log(softmax x) -> log_softmax x", (Log,),
+         lambda v, a: LogSoftmax(a.owner.op.axis)(a.inputs[0]) if _is(a, Softmax) else None, True),
+    Rule("log(sigmoid x) -> -softplus(-x)", (Log,),
+         lambda v, a: -Softplus()(-a.inputs[0]) if _is(a, Sigmoid) else None, True),
+    Rule("log(1 + x) -> log1p x", (Log,), _log1p, True),
+    Rule("exp(x) - 1 -> expm1 x", (Subtract,),
+         lambda v, a, b: Expm1()(a.inputs[0]) if _is(a, Exp) and is_constant_value(b, 1) else None, True),
+    Rule("log(sum(exp x)) -> logsumexp x", (Log,), _logsumexp, True),
+]  # fmt: skip
+
+TABLE = RuleTable(RULES)
+
+
+def run(outputs: list[Variable], log: list | None = None) -> list[Variable]:
+    """Return outputs with every unstable formula of the table rewritten; each firing
+    is appended to ``log`` as ``(rule name, node before, node after)``.
 
     Example:
         >>> import graphcomp as gc
@@ -62,29 +62,18 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> y.owner.op.name
         'log_softmax'
     """
-    return transform(outputs, *sweep())
+    return transform(outputs, *sweep([] if log is None else log))
 
 
-def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``.
+def sweep(log: list):
+    """This pass as ``(visit, visit_leaf)`` for ``transform``, its firings appended to ``log``.
 
     Example:
         >>> import graphcomp as gc
         >>> from graphcomp.passes.rebuild import transform
-        >>> (y,) = transform([gc.log(1.0 + gc.Variable("x"))], *sweep())
+        >>> (y,) = transform([gc.log(1.0 + gc.Variable("x"))], *sweep([]))
         >>> y.owner.op.name
         'log1p'
     """
-    return _visit, None
-
-
-def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
-    node = rebuilt(v, inputs)
-    rule = RULES.get(v.owner.op.name)
-    found = rule(node, *inputs) if rule else None
-    if found is not None:
-        label, replacement = found
-        if replacement.shape == v.shape and replacement.dtype == v.dtype:
-            fired().append((label, v, replacement))
-            return replacement
-    return node
+    rewrite = TABLE.rewrite
+    return (lambda v, inputs: rewrite(v, rebuilt(v, inputs), log)), None

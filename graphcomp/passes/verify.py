@@ -8,6 +8,8 @@ from graphcomp.core.traverse import ancestors, topological
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import GraphError
 
+__all__ = ["VerifyError", "verify", "verify_node"]
+
 
 class VerifyError(GraphError, AssertionError):
     """A pass left an invalid graph (a bug in that pass)."""
@@ -27,10 +29,32 @@ def verify(outputs: list[Variable], after: str = "") -> None:
             continue
         for i in v.owner.inputs:
             if position[i] >= position[v]:
-                raise VerifyError(f"after {after}: {v._label()} reads a node built after it")
-        shape, dtype = v.owner.op.infer(*v.owner.inputs)
-        if tuple(shape) != v.shape or dtype != v.dtype:
-            raise VerifyError(
-                f"after {after}: {v.owner.op.label()} records {fmt_shape(v.shape)} {v.dtype} but infers "
-                f"{fmt_shape(tuple(shape))} {dtype}"
-            )
+                raise VerifyError(f"after {after}: {v.label()} reads a node built after it")
+        _reinfer(v, after)
+
+
+def verify_node(node: Variable, replaced: Variable, after: str = "") -> None:
+    """Check one node a pass returned for ``replaced``: it re-infers to its recorded
+    shape and dtype, which are ``replaced``'s (a rewrite never changes either).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> y = gc.sin(gc.Variable("x"))
+        >>> verify_node(y, y, after="nothing")
+    """
+    if node.shape != replaced.shape or node.dtype != replaced.dtype:
+        raise VerifyError(
+            f"after {after}: {replaced.label()} ({fmt_shape(replaced.shape)} {replaced.dtype}) was replaced by "
+            f"{node.label()} of {fmt_shape(node.shape)} {node.dtype}"
+        )
+    if node.owner is not None:
+        _reinfer(node, after)
+
+
+def _reinfer(v: Variable, after: str) -> None:
+    shape, dtype = v.owner.op.infer(*v.owner.inputs)
+    if tuple(shape) != v.shape or dtype != v.dtype:
+        raise VerifyError(
+            f"after {after}: {v.owner.op.label()} records {fmt_shape(v.shape)} {v.dtype} but infers "
+            f"{fmt_shape(tuple(shape))} {dtype}"
+        )

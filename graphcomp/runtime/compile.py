@@ -11,17 +11,20 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from graphcomp.core.gcpause import gc_paused
+from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
-from graphcomp.passes.pipeline import optimize, pass_names
-from graphcomp.runtime.codegen import NumpyBackend, generate, generate_scalar
-from graphcomp.runtime.evaluate import Plan
+from graphcomp.passes.pipeline import check_pass_names, optimize, pass_names
+from graphcomp.runtime.backends import backend as backend_of
+from graphcomp.runtime.codegen import generate
+from graphcomp.runtime.evaluate import run_plan
 from graphcomp.runtime.feed import check_value, missing_input_message
+from graphcomp.runtime.scalar import generate_scalar
+from graphcomp.runtime.schedule import Plan
 
 __all__ = ["Function", "compile"]
 
@@ -30,7 +33,8 @@ class Function:
     """A compiled graph: call it with input values, positionally or by name.
 
     ``f.inputs`` is the positional order, ``f.outputs`` the outputs,
-    ``f.graph`` the (optimised) graph for inspection.
+    ``f.graph`` the (optimised) graph for inspection, ``f.rewrites`` the
+    rewrite rules that fired while optimising: ``(rule, node before, node after)``.
 
     Example:
         >>> import graphcomp as gc
@@ -53,15 +57,15 @@ class Function:
         loops: bool | None = None,
     ):
         self.outputs = outputs
-        self.backend = backend = _backend(backend)
+        self.backend = backend = backend_of(backend)
         self.check_finite = check_finite
         self.inputs = inputs
         self.updates = list(updates)
+        self.rewrites: list = []
         self._single = single
-        known = pass_names() + list(backend.passes)
-        if passes is not None and set(passes) - set(known):
-            raise ArgumentError(f"compile: unknown pass(es) {sorted(set(passes) - set(known))}; the passes are {known}")
-        skip = set() if passes is None else set(known) - set(passes)
+        if passes is not None:
+            check_pass_names(passes, backend.passes)
+        skip = set() if passes is None else set(pass_names() + list(backend.passes)) - set(passes)
         if check_finite:
             # the guard must see the values the user's graph makes: no rewrite that
             # could drop a NaN or Inf (x * 0 -> 0) or compute it elsewhere
@@ -69,10 +73,12 @@ class Function:
         roots = outputs + [new for _, new in self.updates]
         # one pause over every phase: between two of them Python's cyclic collector would
         # sweep the whole graph (seconds for a million nodes) and free nothing
-        with gc_paused():
-            optimized = optimize(roots, skip=skip, check=verify_passes, extra=backend.passes)
+        with collector.paused():
+            optimized = optimize(roots, skip=skip, check=verify_passes, extra=backend.passes, log=self.rewrites)
             plan = Plan.build(optimized)  # one schedule serves f.graph, the checked loop and both code generators
-            self.graph = Graph._from_order(optimized, plan.order)
+            if hasattr(backend, "check"):
+                backend.check(s[0].owner.op for s in plan.steps)
+            self.graph = Graph.of_order(optimized, plan.order)
             needed = set(plan.inputs)
             self._needed = [v in needed for v in inputs]
             self._args = [v for v in inputs if v in needed]
@@ -117,7 +123,7 @@ class Function:
         if len(args) > len(self.inputs):
             raise SignatureError(
                 f"this function takes {len(self.inputs)} positional input(s) "
-                f"({', '.join(v._label() for v in self.inputs)}), got {len(args)}"
+                f"({', '.join(v.label() for v in self.inputs)}), got {len(args)}"
             )
         values = list(args) + [_MISSING] * (len(self.inputs) - len(args))
         for name, value in kwargs.items():
@@ -137,7 +143,7 @@ class Function:
                 raise SignatureError(missing_input_message(var))
             checked.append(check_value(var, value))
         if self._plan is not None:
-            out = self._plan.run(dict(zip(self._args, checked)), check_finite=True)
+            out = run_plan(self._plan, dict(zip(self._args, checked)), check_finite=True)
         else:
             out = self._run_generated(checked)
         return self._finish(out)
@@ -173,7 +179,7 @@ class Function:
         return ", ".join(repr(v.name) for v in self.inputs)
 
     def __repr__(self) -> str:
-        outs = ", ".join(v._label() for v in self.outputs)
+        outs = ", ".join(v.label() for v in self.outputs)
         return f"<graphcomp.Function ({self._names()}) -> [{outs}]>"
 
 
@@ -211,7 +217,7 @@ def compile(  # noqa: A001
     ``verify_passes`` checks the graph after every pass. ``backend`` is
     ``"numpy"`` (the default), ``"numba"`` (fuses elementwise chains into
     compiled loops; needs the ``numba`` extra) or a backend object (see
-    ``graphcomp.runtime.codegen.NumpyBackend``). ``loops=True`` writes a block of
+    ``graphcomp.runtime.backends``). ``loops=True`` writes a block of
     lines that repeats (an unrolled chain of layers and its gradient) as one
     ``for`` loop, ``False`` never does; the default rolls schedules of 2000 nodes
     or more, where straight-line code stops being readable and CPython's compiler
@@ -235,31 +241,15 @@ def compile(  # noqa: A001
         ins, _ = as_variable_list(inputs, "inputs")
         for v in ins:
             if not v.is_input:
-                raise InputError(f"compile: {v._label()!r} (built at {v.site}) is a {v.kind} node, not an input")
+                raise InputError(f"compile: {v.label()!r} (built at {v.site}) is a {v.kind} node, not an input")
         if len(set(ins)) != len(ins):
             raise InputError("compile: an input is listed twice")
         listed = set(ins)
         missing = [v for v in graph_inputs if v not in listed]
         if missing:
-            names = ", ".join(f"{v._label()!r} (built at {v.site})" for v in missing)
+            names = ", ".join(f"{v.label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
     return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
-
-
-def _backend(spec):
-    """The backend object for ``compile(..., backend=spec)``."""
-    if spec is None or spec == "numpy":
-        return NumpyBackend()
-    if spec == "numba":
-        from graphcomp.runtime.numba_backend import NumbaBackend  # Numba is an optional extra
-
-        return NumbaBackend()
-    if isinstance(spec, str):
-        raise ArgumentError(f"compile: unknown backend {spec!r}; the backends are 'numpy' and 'numba'")
-    missing = [m for m in ("callee", "passes") if not hasattr(spec, m)]
-    if missing:
-        raise ArgumentError(f"compile: the backend {spec!r} has no {' or '.join(missing)} (see NumpyBackend)")
-    return spec
 
 
 def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
@@ -275,12 +265,12 @@ def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
         new = weak_constant(new, param)
         if not shapes_compatible(new.shape, param.shape):
             raise ShapeError(
-                f"compile: the update of Parameter {param._label()!r} has shape {fmt_shape(new.shape)} "
+                f"compile: the update of Parameter {param.label()!r} has shape {fmt_shape(new.shape)} "
                 f"(built at {new.site}), but the Parameter's shape is {fmt_shape(param.shape)}"
             )
         if not np.can_cast(new.dtype, param.dtype, "same_kind"):
             raise DTypeError(
-                f"compile: the update of Parameter {param._label()!r} has dtype {new.dtype}, "
+                f"compile: the update of Parameter {param.label()!r} has dtype {new.dtype}, "
                 f"which cannot be stored in its {param.dtype}"
             )
         pairs.append((param, new))

@@ -3,106 +3,65 @@ intermediate value after its last use (as JAX's ``eval_jaxpr``)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 
-from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
-from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape
-from graphcomp.errors import GraphError, NonFiniteError
+from graphcomp.errors import EvaluationError, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
+from graphcomp.runtime.schedule import Plan
 
-__all__ = ["Plan", "evaluate", "EvaluationError", "all_finite", "op_failure"]
-
-
-class EvaluationError(GraphError, RuntimeError):
-    """An op failed while running; the message names the node and its inputs."""
+__all__ = ["evaluate", "run_plan", "all_finite", "op_failure"]
 
 
-@dataclasses.dataclass
-class Plan:
-    """A schedule for computing ``outputs``: which inputs are fed, which
-    constants are read, and for each op node its inputs and what dies after it."""
+def run_plan(plan: Plan, env: dict, check_finite: bool = False) -> list:
+    """Run ``plan`` on ``env`` (its inputs bound) and return the outputs' values: each
+    node's forward in order, each value freed after its last use (JAX's ``eval_jaxpr``).
 
-    outputs: list[Variable]
-    inputs: list[Variable]
-    constants: list[Variable]
-    parameters: list[Variable]
-    steps: list[tuple]  # (variable, forward, input variables, variables to free)
-    order: list[Variable] = dataclasses.field(default_factory=list, repr=False)  # every Variable, topologically
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x"); y = x * 3.0
+        >>> [float(v) for v in run_plan(Plan.build([y]), {x: 2.0})]
+        [6.0]
+    """
+    if check_finite:
+        return _run_checked(plan, env)
+    for c in plan.constants:
+        env[c] = c.value
+    for p in plan.parameters:  # the value current at this call
+        env[p] = p.value
+    for v, forward, ins, dies in plan.steps:
+        try:
+            env[v] = forward(*[env[i] for i in ins])
+        except Exception as e:
+            raise op_failure(v, [env.get(i) for i in ins], e) from e
+        for d in dies:
+            del env[d]
+    return [env[o] for o in plan.outputs]
 
-    @classmethod
-    def build(cls, outputs: list[Variable]) -> Plan:
-        """Schedule ``outputs``: topological order and last uses.
 
-        Example:
-            >>> import graphcomp as gc
-            >>> x = gc.Variable("x"); y = gc.exp(x) * 2.0
-            >>> [s[0].owner.op.name for s in Plan.build([y]).steps]
-            ['exp', 'multiply']
-        """
-        with gc_paused():
-            return cls._build(outputs)
-
-    @classmethod
-    def _build(cls, outputs: list[Variable]) -> Plan:
-        order = topological(ancestors(outputs))
-        inputs = [v for v in order if v.kind == "input"]
-        constants = [v for v in order if v.kind == "constant"]
-        parameters = [v for v in order if v.kind == "parameter"]
-        computed = [v for v in order if v.owner is not None]
-        keep = set(outputs)
-        last: dict[Variable, int] = {}
-        for k, v in enumerate(computed):
-            for i in v.owner.inputs:
-                last[i] = k
-        dies: list[list[Variable]] = [[] for _ in computed]
-        for v, k in last.items():
-            if v not in keep:
-                dies[k].append(v)
-        steps = [(v, v.owner.op.forward, v.owner.inputs, dies[k]) for k, v in enumerate(computed)]
-        return cls(list(outputs), inputs, constants, parameters, steps, order)
-
-    def run(self, env: dict, check_finite: bool = False) -> list:
-        """Run the schedule on ``env`` (inputs bound) and return the outputs' values."""
-        if check_finite:
-            return self._run_checked(env)
-        for c in self.constants:
-            env[c] = c.value
-        for p in self.parameters:  # the value current at this call
-            env[p] = p.value
-        for step in self.steps:
-            v, forward, ins, dies = step
-            try:
-                env[v] = forward(*[env[i] for i in ins])
-            except Exception as e:
-                raise op_failure(v, [env.get(i) for i in ins], e) from e
-            for d in dies:
-                del env[d]
-        return [env[o] for o in self.outputs]
-
-    def _run_checked(self, env: dict) -> list:
-        """The same loop, stopping at the first op whose output holds NaN or Inf."""
-        for c in self.constants:
-            env[c] = c.value
-        for p in self.parameters:  # the value current at this call
-            env[p] = p.value
-        for v, forward, ins, dies in self.steps:
-            args = [env[i] for i in ins]
-            try:
-                with np.errstate(all="ignore"):
-                    out = forward(*args)
-            except Exception as e:
-                raise op_failure(v, args, e) from e
-            if not all_finite(out):
-                raise _non_finite(v, args, out)
-            env[v] = out
-            for d in dies:
-                del env[d]
-        return [env[o] for o in self.outputs]
+def _run_checked(plan: Plan, env: dict) -> list:
+    """The same loop, stopping at the first op whose output holds NaN or Inf."""
+    for c in plan.constants:
+        env[c] = c.value
+    for p in plan.parameters:
+        env[p] = p.value
+    for v, forward, ins, dies in plan.steps:
+        args = [env[i] for i in ins]
+        try:
+            with np.errstate(all="ignore"):
+                out = forward(*args)
+        except Exception as e:
+            raise op_failure(v, args, e) from e
+        if not all_finite(out):
+            raise _non_finite(v, args, out)
+        env[v] = out
+        for d in dies:
+            del env[d]
+    return [env[o] for o in plan.outputs]
 
 
 def all_finite(a) -> bool:
@@ -130,7 +89,7 @@ def _non_finite(v: Variable, args: list, out) -> NonFiniteError:
     a = np.asarray(out)
     bad = int(a.size - np.count_nonzero(np.isfinite(a)))
     kinds = "/".join(k for k, f in (("nan", np.isnan), ("inf", np.isinf)) if f(a).any())
-    ins = "; ".join(f"{i._label()}: {_describe(x)}" for i, x in zip(v.owner.inputs, args))
+    ins = "; ".join(f"{i.label()}: {_describe(x)}" for i, x in zip(v.owner.inputs, args))
     e = NonFiniteError(
         f"{v.owner.op.label()} produced {kinds} in {bad} of {a.size} element(s), the first non-finite "
         f"value in the graph; its inputs: {ins}; built at {v.site}"
@@ -144,7 +103,7 @@ def op_failure(v: Variable, values: list, error: Exception) -> EvaluationError:
     """The error for node ``v`` failing on input ``values``: its op, its inputs'
     shapes and dtypes, NumPy's message and where ``v`` was built."""
     shapes = ", ".join(
-        f"{i._label()}: {fmt_shape(np.shape(a))} {np.result_type(a)}" for i, a in zip(v.owner.inputs, values)
+        f"{i.label()}: {fmt_shape(np.shape(a))} {np.result_type(a)}" for i, a in zip(v.owner.inputs, values)
     )
     return EvaluationError(f"{v.owner.op.label()} failed on inputs ({shapes}): {error}; built at {v.site}")
 
@@ -166,5 +125,5 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
     """
     outs, single = as_variable_list(outputs)
     plan = Plan.build(outs)
-    values = plan.run(bind_feed(plan.inputs, feed), check_finite)
+    values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
     return values[0] if single else values

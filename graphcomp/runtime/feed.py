@@ -40,7 +40,7 @@ def check_value(var: Variable, value) -> np.ndarray:
         dtype('float64')
     """
     if isinstance(value, Variable):
-        raise InputTypeError(f"the value fed for {_describe(var)} is a symbolic Variable ({value._label()}), not data")
+        raise InputTypeError(f"the value fed for {_describe(var)} is a symbolic Variable ({value.label()}), not data")
     weak = isinstance(value, (_PY_SCALARS, list, tuple)) and not isinstance(value, np.generic)
     try:
         arr = np.asarray(value)
@@ -67,7 +67,7 @@ def check_value(var: Variable, value) -> np.ndarray:
 
 
 def _describe(var: Variable) -> str:
-    return f"input {var._label()!r} (built at {var.site})"
+    return f"input {var.label()!r} (built at {var.site})"
 
 
 def missing_input_message(var: Variable) -> str:
@@ -109,7 +109,7 @@ def bind_feed(inputs: Iterable[Variable], feed: Mapping | None) -> dict[Variable
         if isinstance(key, Variable):
             if not key.is_input:
                 raise InputError(
-                    f"{key._label()!r} (built at {key.site}) is a {key.kind} node, not an input; only inputs are fed"
+                    f"{key.label()!r} (built at {key.site}) is a {key.kind} node, not an input; only inputs are fed"
                 )
             if key not in members:
                 # an input these outputs do not need (a gradient that is constant in
@@ -128,7 +128,7 @@ def bind_feed(inputs: Iterable[Variable], feed: Mapping | None) -> dict[Variable
         else:
             raise InputTypeError(f"feed keys must be Variables or names, got {key!r}")
         if var in env:
-            raise InputError(f"input {var._label()!r} was fed twice (by Variable and by name)")
+            raise InputError(f"input {var.label()!r} was fed twice (by Variable and by name)")
         env[var] = check_value(var, value)
     for v in inputs:
         if v not in env:

@@ -3,14 +3,17 @@
 An unrolled chain (``x = tanh(w[k] * x + b[k])`` for k < 10^5, and its
 gradient) compiles to millions of near-identical lines, and CPython's own
 ``compile`` spends ~20 µs on each. A person writes the loop instead. This
-module finds the loops in the generated text: each step is a template (the
-line with its references marked), and a block of ``p`` steps repeats when the
+module finds the loops in the schedule's structure: each step is a node, its
+references are the graph's edges, its integers are its op's integer
+parameters (``GetItem``'s index 7), and its template is its line with the
+references and those integers left as slots (``int_slots`` asks the op for
+its text with each integer marked). A block of ``p`` steps repeats when the
 next block has the same templates, refers to its own values at the same
 relative positions (or to the previous block's: the loop-carried values, or to
-the same position of an earlier loop, through a list), and its integer literals
-(``w[7]``) move on by the same amount each time. The loop body is then the
-first block's text with those integers written as ``a + d*_t``, so every
-iteration runs exactly the code the straight-line version would have run.
+the same position of an earlier loop, through a list), and its op integers
+move on by the same amount each time. The loop body is then the first block's
+line with those integers written as ``a + d*_t``, so every iteration runs
+exactly the code the straight-line version would have run.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import re
 from typing import NamedTuple
 
 from graphcomp.core.node import Variable
+from graphcomp.ops.base import Op, parameter_names
 
-__all__ = ["Step", "Loop", "Line", "LoopLine", "mark", "find_loops", "emit"]
+__all__ = ["Step", "Loop", "Line", "LoopLine", "mark", "find_loops", "emit", "int_slots", "fill", "packed"]
 
 #: loops shorter than this stay straight-line code
 MIN_COUNT = 8
@@ -42,18 +46,79 @@ def mark(k: int) -> str:
 
 
 _MARK = re.compile("\x01(\\d+)\x02")
-# an integer literal: not part of a name, a float, a placeholder or an exponent
-_INT = re.compile(r"(?<![\w.\x01])(?<!e-)(?<!e\+)\d+(?![\w.])")
+_SLOT = re.compile("\x03(\\d+)\x04")
+
+
+class _Slot(int):
+    """An op's integer parameter that computes as its value but prints as a slot, so
+    the op's own text (its line, its label) shows where the integer goes."""
+
+    def __new__(cls, value: int, k: int):
+        slot = int.__new__(cls, value)
+        slot.k = k
+        return slot
+
+    def __repr__(self) -> str:
+        return f"\x03{self.k}\x04"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+
+def _abstract(value, ints: list):
+    """``value`` (an op parameter: an int, a tuple of them, nested) with each int
+    a slot numbered in order, its value appended to ``ints``; bools stay bools."""
+    if type(value) is int:
+        ints.append(value)
+        return _Slot(value, len(ints) - 1)
+    if type(value) is tuple:
+        return tuple(_abstract(v, ints) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=1 << 16)  # bounded: each of 10^5 layers has its own w[k]
+def int_slots(op: Op) -> tuple[Op, tuple[int, ...]]:
+    r"""``op`` with every integer parameter a slot, and the integers in slot order:
+    the op's text then shows where its integers go (``getitem[\x030\x04]``).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> skeleton, ints = int_slots(gc.Variable("w", (9,))[7].owner.op)
+        >>> skeleton.label(), ints
+        ('getitem[\x030\x04]', (7,))
+    """
+    names = parameter_names(type(op))
+    if not names:
+        return op, ()
+    ints: list[int] = []
+    changes = {n: _abstract(getattr(op, n), ints) for n in names}
+    return (dataclasses.replace(op, **changes), tuple(ints)) if ints else (op, ())
+
+
+def fill(template: str, numbers, refs) -> str:
+    r"""``template`` with slot k written as ``numbers[k]`` and reference k as ``refs[k]``.
+
+    Example:
+        >>> fill("\x010\x02[\x030\x04]", ["(1 + _t)"], ["w"])
+        'w[(1 + _t)]'
+    """
+    text = _SLOT.sub(lambda m: str(numbers[int(m.group(1))]), template) if "\x03" in template else template
+    return _MARK.sub(lambda m: refs[int(m.group(1))], text)
 
 
 class Step(NamedTuple):
-    """One node's line: ``v = template`` with ``refs[k]`` at ``mark(k)``; ``dies``
-    are the values read for the last time here."""
+    """One node's line: ``v = template`` with ``refs[k]`` at ``mark(k)`` and its op's
+    integer ``ints[k]`` at slot k; ``dies`` are the values read for the last time
+    here; ``label`` is its op's label, with the same slots."""
 
     v: Variable
     template: str
     refs: tuple
     dies: list
+    ints: tuple = ()
+    label: str = ""
 
 
 @dataclasses.dataclass
@@ -101,12 +166,6 @@ class LoopLine(NamedTuple):
         return self.steps[self.loop.start + t * self.loop.period + self.position].v
 
 
-@functools.lru_cache(maxsize=1 << 16)  # bounded: each of 10^5 layers has its own w[k]
-def _split(template: str) -> tuple:
-    """``(parts, ints)``: the template around its integer literals, and their values."""
-    return tuple(_INT.split(template)), tuple(int(x) for x in _INT.findall(template))
-
-
 class _Finder:
     """The greedy scan: at each step, try the next few steps with the same template
     as the start of the second iteration."""
@@ -114,7 +173,6 @@ class _Finder:
     def __init__(self, steps: list[Step], fixed: dict):
         self.steps = steps
         self.index = index = {s.v: k for k, s in enumerate(steps)}
-        self.split = [_split(s.template) for s in steps]
         # per step, per reference: its step's index (-1: not a step) and its fixed name
         # ("" for a step); C-level map over two dicts, since every step pays this
         code = dict.fromkeys(fixed, -1)
@@ -128,11 +186,11 @@ class _Finder:
 
     def key(self, i: int, own: int | None = None) -> tuple:
         """Step ``i``'s shape (template, references relative to ``i`` or into a
-        rolled loop other than ``own``) and its numbers (integer literals, then
+        rolled loop other than ``own``) and its numbers (its op's integers, then
         rolled iterations)."""
-        parts, ints = self.split[i]
+        step = self.steps[i]
         canon = []
-        nums = list(ints)
+        nums = list(step.ints)
         where = self.where
         for name, j in zip(self.names[i], self.idx[i]):
             if j < 0:
@@ -143,7 +201,7 @@ class _Finder:
                 loop, t, q = where[j]
                 canon.append((loop, q))
                 nums.append(t)
-        return (parts, tuple(canon)), nums
+        return (step.template, tuple(canon)), nums
 
     def repeats(self, s: int, p: int) -> tuple[int, list]:
         """How many times the block ``s .. s+p`` repeats from ``s`` on, and its deltas."""
@@ -177,11 +235,11 @@ class _Finder:
     def run(self, min_count: int) -> list[Loop]:
         """Scan the steps once, rolling each repeated block found."""
         i, n = 0, len(self.steps)
-        split, names = self.split, self.names
+        steps, names = self.steps, self.names
         coarse_next: dict = {}
         self.next_same = [-1] * n  # the next step with the same template and the same fixed references
         for k in range(n - 1, -1, -1):
-            c = (split[k][0], names[k])
+            c = (steps[k].template, names[k])
             self.next_same[k] = coarse_next.get(c, -1)
             coarse_next[c] = k
         while i < n:
@@ -277,9 +335,14 @@ _CALL = re.compile("\\w+\\((?:\x01\\d+\x02(?:, )?)*\\)")
 _ENTRY = re.compile(r"(_s\d+_\d+)\[(\d+)\]")
 
 
-def _packed(args: list[str]) -> list[str]:
+def packed(args: list[str]) -> list[str]:
     """Runs of entries of one list, in order or reversed, as one starred slice
-    (a sum or stack of 10^5 per-layer terms is then one short line)."""
+    (a sum or stack of 10^5 per-layer terms is then one short line).
+
+    Example:
+        >>> packed(["a", "_s0_1[2]", "_s0_1[3]", "_s0_1[4]"])
+        ['a', '*_s0_1[2:5]']
+    """
     out: list[str] = []
     k = 0
     while k < len(args):
@@ -309,36 +372,24 @@ def _packed(args: list[str]) -> list[str]:
 
 def comment_of(steps: list, loop: Loop, q: int, comment, args: list[str]) -> str:
     """A body line's comment: the first iteration's, its moving numbers as in the code."""
-    first = comment(steps[loop.start + q].v, args)
-    second = comment(steps[loop.start + loop.period + q].v, args)
-    if first == second:
-        return first
-    (p1, n1), (p2, n2) = _split(first), _split(second)
-    if p1 != p2:
-        return first
-    return _fill(p1, [_number(a, b - a) for a, b in zip(n1, n2)], [])
-
-
-def _fill(parts: tuple, ints: list[str], refs: list[str]) -> str:
-    out = [parts[0]]
-    for k, n in enumerate(ints):
-        out += (n, parts[k + 1])
-    return _MARK.sub(lambda m: refs[int(m.group(1))], "".join(out))
+    step = steps[loop.start + q]
+    numbers = [_number(a, d) for a, d in zip(step.ints, loop.deltas[q])]
+    return comment(step.v, args, fill(step.label, numbers, ()))
 
 
 def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, roll: bool, free: bool = True):
     """The body of the generated function as ``(lines, outputs' texts)``.
 
     Each line is ``(text, info)``; ``info`` is the node a straight line computes,
-    a ``LoopLine`` for a loop body's line, or None. ``comment(v, args)`` gives
-    the comment above a node's line. With ``roll`` the repeated blocks become
+    a ``LoopLine`` for a loop body's line, or None. ``comment(v, args, label)``
+    gives the comment above a node's line. With ``roll`` the repeated blocks become
     loops; ``free`` adds the ``del`` of each value after its last use.
 
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x"); y = gc.exp(x)
-        >>> lines, outs = emit([Step(y, f"_exp({mark(0)})", (x,), [])], {x: "x"}, [y],
-        ...                    lambda v, a: "# exp", roll=False)
+        >>> lines, outs = emit([Step(y, f"_exp({mark(0)})", (x,), [], (), "exp")], {x: "x"}, [y],
+        ...                    lambda v, a, label: "# " + label, roll=False)
         >>> [text for text, _ in lines], outs
         (['# exp', '_v... = _exp(x)'], ['_v...'])
     """
@@ -388,10 +439,10 @@ def _straight_lines(step: Step, text: _Text, item: int, comment, free: bool) -> 
     args = [text.of(r, item) for r in step.refs]
     name = text.straight(text.index[step.v], item)
     if len(args) > 2 and _CALL.fullmatch(step.template):
-        code = f"{step.template[: step.template.index('(')]}({', '.join(_packed(args))})"
+        code = f"{step.template[: step.template.index('(')]}({', '.join(packed(args))})"
     else:
-        code = _MARK.sub(lambda m: args[int(m.group(1))], step.template)
-    lines = [(comment(step.v, args), None), (f"{name} = {code}", Line(step.v, args))]
+        code = fill(step.template, step.ints, args)
+    lines = [(comment(step.v, args, fill(step.label, step.ints, ())), None), (f"{name} = {code}", Line(step.v, args))]
     if free:
         dead = [n for n in (text.freed(d) for d in step.dies) if n is not None]
         if dead:
@@ -406,9 +457,9 @@ def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int
     body: list[tuple] = []
     positions: dict[int, int] = {}
     for q in range(p):
-        (parts, canon), nums = finder.key(s + q, own=number)  # as the scan read it
+        (template, canon), nums = finder.key(s + q, own=number)  # as the scan read it
         deltas = loop.deltas[q]
-        n_ints = len(parts) - 1
+        n_ints = len(steps[s + q].ints)
         ints = [_number(a, d) for a, d in zip(nums[:n_ints], deltas[:n_ints])]
         moving = iter(zip(nums[n_ints:], deltas[n_ints:]))
         args = []
@@ -431,7 +482,7 @@ def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int
                     args.append(f"_s{other}_{pos}[{_number(t0, d)}]")
         body.append(("    " + comment_of(steps, loop, q, comment, args), None))
         positions[len(body)] = q  # the store of position q goes after this line
-        body.append((f"    _l{number}_{q} = {_fill(parts, ints, args)}", LoopLine(steps, loop, q, args)))
+        body.append((f"    _l{number}_{q} = {fill(template, ints, args)}", LoopLine(steps, loop, q, args)))
     head = list(dict.fromkeys(head))  # two readers of one carried value initialise it once
     what = f"# {loop.count} iterations of the {p} node(s) below, one iteration per repetition in the graph"
     lines = head + [(what, None), (f"for _t in range({loop.count}):", None)] + body

@@ -16,7 +16,6 @@ import sympy as sp
 
 import graphcomp as gc
 from graphcomp.ops.binary import add_n
-from graphcomp.ops.control import ArangeLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.conv import (
     Conv2DInputGrad,
     Conv2DInputGradLike,
@@ -25,10 +24,11 @@ from graphcomp.ops.conv import (
     MaxPool2DGrad,
     MaxPool2DRoute,
 )
+from graphcomp.ops.creation import ArangeLike, NoGradient, NoGradientLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.fused import fused
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
-from graphcomp.ops.nn import CrossEntropyGrad, CrossEntropyPickGrad
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
+from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad
 
 
 def normal(rng, shape):
@@ -292,6 +292,10 @@ spec("size_of", lambda x: SizeOf((0, 2), np.dtype("float64"))(x), lambda x: np.f
      [(2, 3, 4)], grad=False)  # fmt: skip
 spec("arange_like", lambda x: ArangeLike(1)(x), lambda x: np.arange(x.shape[1]), [(2, 5)], grad=False)
 spec("zeros_like-api", gc.zeros_like, np.zeros_like, [(2, 3)], grad=False)
+# the zero gradient that means "no differentiable path": known shape (no input) and runtime shape
+spec("no_gradient", lambda x: x + NoGradient((2, 3), np.dtype("float64"))(), lambda x: x, [(2, 3)], unknown=False,
+     second=True)  # fmt: skip
+spec("no_gradient_like", lambda x: NoGradientLike()(x), np.zeros_like, [(2, 3)], grad=False)
 spec("ones_like-api", gc.ones_like, np.ones_like, [(2, 3)], grad=False)
 
 # -- ops defined by a SymPy expression -----------------------------------------------------------------------------
@@ -455,6 +459,12 @@ def _ce_grad_ref(z, y):
     return (p - np.eye(z.shape[1])[y]) / len(y)
 
 
+def _lsm_ref(x):
+    return x - np.log(np.exp(x).sum(1, keepdims=True))
+
+
+spec("log_softmax_grad", lambda x, g: LogSoftmaxGrad(1)(gc.log_softmax(x), g),
+     lambda x, g: g - np.exp(_lsm_ref(x)) * g.sum(1, keepdims=True), [(3, 4), (3, 4)], second=True)  # fmt: skip
 spec("cross_entropy", lambda z, y: gc.nn.cross_entropy(z, y), _ce_ref, [(5, 4), (5,)], [normal, ints(4)],
      dtypes=["float64", "int64"], second=True)  # fmt: skip
 spec("cross_entropy_grad", lambda z, y: CrossEntropyGrad()(gc.log_softmax(z), y), _ce_grad_ref, [(5, 4), (5,)],

@@ -11,7 +11,7 @@ import pytest
 
 import graphcomp as gc
 from graphcomp.ops.base import Op
-from graphcomp.runtime.evaluate import Plan
+from graphcomp.runtime.schedule import Plan
 
 
 @dataclasses.dataclass(frozen=True)

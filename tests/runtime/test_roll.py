@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphcomp as gc
-from graphcomp.runtime.roll import MIN_COUNT, Step, _packed, find_loops, mark
+from graphcomp.runtime import roll
+from graphcomp.runtime.roll import MIN_COUNT, Step, find_loops, int_slots, mark
 
 
 def _chain(n):
@@ -126,17 +127,19 @@ def test_a_block_whose_numbers_do_not_move_evenly_is_not_rolled():
 
 
 def _steps_of(y):
-    from graphcomp.runtime.evaluate import Plan
+    """The schedule's steps as codegen writes them: an index is its op's integer, a slot."""
+    from graphcomp.runtime.schedule import Plan
 
     plan = Plan.build([y])
     out = []
     for v, _, ins, dies in plan.steps:
         marks = [mark(k) for k in range(len(ins))]
-        if v.owner.op.name == "getitem":
-            expr = f"{marks[0]}[{v.owner.op.template[0][1]}]"
+        skeleton, ints = int_slots(v.owner.op)
+        if ints:
+            expr = f"{marks[0]}[{skeleton.template[0][1]}]"
         else:
             expr = f"_{v.owner.op.name}({', '.join(marks)})"
-        out.append(Step(v, expr, ins, dies))
+        out.append(Step(v, expr, ins, dies, ints, skeleton.label()))
     return out
 
 
@@ -161,7 +164,7 @@ def test_a_chain_shorter_than_the_minimum_stays_straight():
     ],
 )
 def test_runs_of_list_entries_are_passed_as_one_starred_slice(args, packed):
-    assert _packed(args) == packed
+    assert roll.packed(args) == packed
     lists = {"_s0_1": list(range(10)), "_s1_1": list(range(10, 20)), "a": "a", "b": "b"}
     assert eval(f"[{', '.join(packed)}]", {}, lists) == eval(f"[{', '.join(args)}]", {}, lists)
 

@@ -19,7 +19,7 @@ def _constant_key(v: Variable):
     return ("const", a.dtype.str, a.shape, a.tobytes())
 
 
-def run(outputs: list[Variable]) -> list[Variable]:
+def run(outputs: list[Variable], log: list | None = None) -> list[Variable]:
     """Return outputs whose graph has no two nodes with the same op on the same inputs.
 
     Example:
@@ -30,11 +30,12 @@ def run(outputs: list[Variable]) -> list[Variable]:
         >>> sum(1 for v in gc.Graph(out).variables if v.owner and v.owner.op.name == "multiply")
         1
     """
-    return transform(outputs, *sweep())
+    return transform(outputs, *sweep(log))
 
 
-def sweep():
-    """This pass as ``(visit, visit_leaf)`` for ``transform``, with fresh state.
+def sweep(log: list | None = None):
+    """This pass as ``(visit, visit_leaf)`` for ``transform``, with fresh state (it
+    logs nothing: merging is not a rule).
 
     Example:
         >>> import graphcomp as gc

@@ -1,4 +1,4 @@
-"""Pause Python's cyclic garbage collector during big graph passes.
+"""Pausing Python's cyclic garbage collector during big graph passes.
 
 Graph nodes are long-lived containers; while a pass creates hundreds of
 thousands of them, the collector's full sweeps cost a third of the time and
@@ -12,12 +12,12 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def gc_paused():
+def paused():
     """Disable the cyclic collector inside the block (re-entrant, restores the old state).
 
     Example:
         >>> import gc
-        >>> with gc_paused():
+        >>> with paused():
         ...     gc.isenabled()
         False
     """

@@ -1,5 +1,6 @@
-"""Neural-network ops: softmax and log_softmax along an axis, primitive for
-numerical stability and for readable gradient graphs."""
+"""The softmax family: softmax and log_softmax along an axis (primitive for
+numerical stability and readable gradient graphs), log_softmax's gradient as
+one op, and the softmax cross-entropy with its closed-form gradient."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import math
 
 import numpy as np
 
-from graphcomp.core.types import normalize_axes, result_dtype
-from graphcomp.ops.base import Op
+from graphcomp.core.node import Variable
+from graphcomp.core.site import user_errors
+from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible
+from graphcomp.errors import DTypeError, ShapeError
+from graphcomp.ops.base import Op, Operand, as_variable
+from graphcomp.ops.creation import SizeOf
+from graphcomp.ops.elementwise import exp
+from graphcomp.ops.identity import cast
 from graphcomp.ops.reduce import Sum
+
+__all__ = ["softmax", "log_softmax"]
 
 
 def _log_softmax(x, axis):
@@ -39,7 +48,7 @@ def _log_softmax_nonfinite(x, m, axis):
 class Softmax(Op):
     """exp(x) / sum(exp(x)) along ``axis``, computed as exp(log_softmax(x))."""
 
-    name = "softmax"
+    name, flops_per_element = "softmax", 5
     axis: int = -1
 
     def infer(self, x):
@@ -59,7 +68,7 @@ class Softmax(Op):
 class LogSoftmax(Op):
     """x - logsumexp(x) along ``axis``."""
 
-    name = "log_softmax"
+    name, flops_per_element = "log_softmax", 5
     axis: int = -1
 
     def infer(self, x):
@@ -70,31 +79,36 @@ class LogSoftmax(Op):
         return _log_softmax(x, self.axis)
 
     def bprop(self, inputs, output, G):
-        from graphcomp.ops.elementwise import exp
-
-        closed = _cross_entropy_closed_form(output, G)
-        if closed is not None:
-            return [closed]
-        axis = (self.axis % output.ndim,)
-        return [G - exp(output) * Sum(axis, keepdims=True)(G)]
+        return [LogSoftmaxGrad(self.axis % output.ndim)(output, G)]
 
 
-def _cross_entropy_closed_form(lsm, G):
-    """G' * cross_entropy_grad(lsm, labels) when ``G`` is exactly cross_entropy's
-    gradient G' * cross_entropy_pick_grad(lsm, labels) on this log_softmax, else None.
+@dataclasses.dataclass(frozen=True)
+class LogSoftmaxGrad(Op):
+    """The gradient through log_softmax as one op: ``G - exp(lsm) * sum(G, axis)``,
+    given lsm = log_softmax(x) and G = dcost/dlsm (J^T G for the Jacobian
+    I - softmax 1^T, without building it). One node, so that the gradient graph
+    reads like the lectures' and a rewrite can recognise the cross-entropy closed
+    form in it (``graphcomp/passes/simplify.py``)."""
 
-    Through log_softmax's general bprop, G - exp(lsm) * sum(G), that gradient is
-    the lectures' (softmax - one_hot) / batch in four array ops; this writes the
-    same value as the one node a person would write (and the passes keep).
-    """
-    from graphcomp.ops.binary import Multiply
+    name, flops_per_element = "log_softmax_grad", 4
+    axis: int
 
-    if G.owner is None or not isinstance(G.owner.op, Multiply):
-        return None
-    for scale, pick in (G.owner.inputs, reversed(G.owner.inputs)):
-        if pick.owner is not None and isinstance(pick.owner.op, CrossEntropyPickGrad) and pick.owner.inputs[0] is lsm:
-            return scale * CrossEntropyGrad()(lsm, pick.owner.inputs[1])
-    return None
+    def infer(self, lsm, G):
+        if not shapes_compatible(lsm.shape, G.shape):
+            raise ShapeError(f"{self.name}: gradient {fmt_shape(G.shape)} does not match {fmt_shape(lsm.shape)}")
+        return lsm.shape, np.result_type(lsm.dtype, G.dtype)
+
+    def forward(self, lsm, G):
+        return G - np.exp(lsm) * np.sum(G, axis=self.axis, keepdims=True)
+
+    def bprop(self, inputs, output, H):
+        # out = G - e * S with e = exp(lsm), S = sum(G): d/dG is H - sum(e * H), d/dlsm is -H * e * S
+        lsm, G = inputs
+        axis = (self.axis,)
+        e = exp(lsm)
+        dG = H - Sum(axis, keepdims=True)(e * H)
+        dlsm = -(H * e) * Sum(axis, keepdims=True)(G)
+        return [dlsm, dG]
 
 
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
@@ -110,17 +124,14 @@ def _rows_and_labels(labels, classes: int):
 
 
 def _check_pair(op: str, logits, labels):
-    from graphcomp.core.types import fmt_shape, shapes_compatible
-    from graphcomp.errors import DTypeError, ShapeError
-
     if logits.ndim != 2 or logits.dtype.kind != "f":
         raise ShapeError(
-            f"{op}: logits must be a float (batch, classes) array, got {logits._label()} of shape "
+            f"{op}: logits must be a float (batch, classes) array, got {logits.label()} of shape "
             f"{fmt_shape(logits.shape)} and dtype {logits.dtype}"
         )
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise DTypeError(
-            f"{op}: labels must be a 1-D integer array, got {labels._label()} of shape "
+            f"{op}: labels must be a 1-D integer array, got {labels.label()} of shape "
             f"{fmt_shape(labels.shape)} and dtype {labels.dtype}"
         )
     if not shapes_compatible(logits.shape[:1], labels.shape):
@@ -139,16 +150,19 @@ class CrossEntropy(Op):
     The value reads ``lsm`` and the labels only, so ``lsm`` gets the gradient,
     G * -one_hot(labels) / batch (one ``cross_entropy_pick_grad`` node); ``z`` is an
     input so that the node shows whose loss it is, and gets none directly.
-    log_softmax's bprop recognises that gradient and passes z the lectures'
-    closed form G * (softmax(z) - one_hot(labels)) / batch, with softmax(z) =
-    exp(lsm), as one ``cross_entropy_grad`` node.
+    log_softmax's bprop carries that on to z as one ``log_softmax_grad`` node,
+    which the simplify pass rewrites into the lectures' closed form
+    G * (softmax(z) - one_hot(labels)) / batch, with softmax(z) = exp(lsm), as
+    one ``cross_entropy_grad`` node.
 
     Example:
         >>> import graphcomp as gc
         >>> z = gc.Variable("z", (2, 3))
         >>> J = gc.nn.cross_entropy(z, gc.constant([0, 2]))
-        >>> J.owner.op.name, gc.grad(J, z).owner.inputs[1].owner.op.name
-        ('cross_entropy', 'cross_entropy_grad')
+        >>> J.owner.op.name, gc.grad(J, z).owner.op.name
+        ('cross_entropy', 'log_softmax_grad')
+        >>> [v.owner.op.name for v in gc.compile(gc.grad(J, z)).graph.variables if v.owner]
+        ['log_softmax', 'cross_entropy_grad']
     """
 
     name = "cross_entropy"
@@ -156,8 +170,6 @@ class CrossEntropy(Op):
     def infer(self, logits, lsm, labels):
         _check_pair(self.name, logits, labels)
         if lsm.shape != logits.shape:
-            from graphcomp.errors import ShapeError
-
             raise ShapeError(f"{self.name}: log_softmax input {lsm.shape} does not match the logits {logits.shape}")
         return (), logits.dtype
 
@@ -210,8 +222,56 @@ class CrossEntropyGrad(_LabelledGrad):
 
     def bprop(self, inputs, output, G):
         # d/dlsm of sum(U * exp(lsm)) / batch; log_softmax's own bprop carries it on to z
-        from graphcomp.ops.control import SizeOf
-        from graphcomp.ops.elementwise import exp
-
         lsm = inputs[0]
         return [G * exp(lsm) / SizeOf((0,), lsm.dtype)(lsm), None]
+
+
+# -- builders ---------------------------------------------------------------------------
+
+
+@user_errors
+def softmax(x: Operand, axis: int = -1) -> Variable:
+    """exp(x) / sum(exp(x)) along ``axis``, stable for large inputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.evaluate(gc.softmax(gc.constant([0.0, 0.0])), {}).tolist()
+        [0.5, 0.5]
+    """
+    x = as_variable(x)
+    (a,) = normalize_axes(axis, x.ndim, "softmax")
+    return Softmax(a)(x)
+
+
+@user_errors
+def log_softmax(x: Operand, axis: int = -1) -> Variable:
+    """x - logsumexp(x) along ``axis``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> gc.log_softmax(gc.Variable("x", (2, 3))).shape
+        (2, 3)
+    """
+    x = as_variable(x)
+    (a,) = normalize_axes(axis, x.ndim, "log_softmax")
+    return LogSoftmax(a)(x)
+
+
+@user_errors
+def cross_entropy(logits: Operand, labels: Operand) -> Variable:
+    """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
+    ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
+    logits of any size. One op; its compiled gradient is the lectures' closed form
+    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node. A label outside
+    0 .. classes-1 is an error when the graph runs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> z = gc.constant([[0.0, 0.0], [1000.0, 0.0]])
+        >>> round(float(gc.evaluate(gc.nn.cross_entropy(z, gc.constant([1, 0])), {})), 6)
+        0.346574
+    """
+    logits, labels = as_variable(logits), as_variable(labels)  # the op checks both
+    if logits.dtype.kind != "f":
+        logits = cast(logits, "float64")  # as log_softmax would promote them
+    return CrossEntropy()(logits, log_softmax(logits, axis=-1), labels)

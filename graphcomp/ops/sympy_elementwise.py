@@ -17,7 +17,7 @@ from graphcomp.errors import ArgumentError, GraphError
 from graphcomp.ops.base import Op, as_variable
 from graphcomp.ops.shape import sum_to
 
-__all__ = ["SymPyElementwise", "elementwise"]
+__all__ = ["elementwise"]
 
 if TYPE_CHECKING:  # SymPy (half a second) is imported by the first op that needs it
     import sympy as sp
@@ -41,7 +41,7 @@ def _lambdified(expr: sp.Expr, args: tuple[sp.Symbol, ...]):
 class SymPyElementwise(Op):
     """An elementwise op given by ``expr`` in the symbols ``args``."""
 
-    name = "sympy"
+    name, elementwise = "sympy", True
     expr: sp.Expr
     args: tuple
 
@@ -69,6 +69,9 @@ class SymPyElementwise(Op):
 
     def label(self) -> str:
         return f"sympy[{self.expr}]"
+
+    def sympy(self, sp, v, args):
+        return self.expr.xreplace(dict(zip(self.args, args)))
 
 
 def elementwise(expr, args):
