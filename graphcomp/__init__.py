@@ -10,7 +10,7 @@ Example:
     [412.1915, 1208.3812, 809.7075]
 """
 
-from graphcomp import nn, optim  # noqa: E402
+from graphcomp import data, nn, optim  # noqa: E402
 from graphcomp.api import (
     abs,
     add,
@@ -116,6 +116,7 @@ __all__ = [
     "conv2d",
     "max_pool2d",
     "cos",
+    "data",
     "divide",
     "dot",
     "dprint",
