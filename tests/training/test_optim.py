@@ -328,3 +328,12 @@ def test_an_integer_parameter_is_refused_and_a_disconnected_one_named():
         gc.optim.adam(gc.sum(W), [k])
     with pytest.raises(gc.GradientError, match="V"):
         gc.optim.adam(gc.sum(W * W), [W, V])
+
+
+def test_lr_may_be_an_input_fed_at_each_call():
+    w = gc.Parameter(2.0, "w")
+    lr = gc.Variable("lr")
+    f = gc.compile(0.5 * w * w, [lr], updates=gc.optim.sgd(0.5 * w * w, [w], lr=lr, momentum=0.5))
+    f(0.1), f(0.3)
+    w1 = 2.0 - 0.1 * 2.0
+    assert float(w.value) == pytest.approx(w1 - 0.3 * (0.5 * 2.0 + w1), rel=1e-15)
