@@ -16,6 +16,9 @@ W4 cnn: x (32, 1, 28, 28) -> conv2d 8 filters 3x3 -> max_pool 2 -> relu ->
    linear to 10 -> mean cross-entropy, gradients of both weights; reference:
    a hand-written NumPy im2col implementation.
 W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function; reference: its closed form.
+W7 adam: one training step of W2's medium MLP with Adam (cost, gradients, update of both
+   weights and the moments); reference: the closed-form gradients and torch.optim.Adam's
+   rule written in NumPy; PyTorch's row is autograd + torch.optim.Adam.
 
 PyTorch rows run when torch is installed (``pip install 'graphcomp[bench]'``),
 otherwise they say "not installed".
@@ -35,6 +38,7 @@ from w2 import W2_HAND_ARRAY_OPS, w2_function, w2_hand, w2_op_counts, w2_peak_me
 from w3 import w3, w3_build, w3_data, w3_hand, w3_peers, w3_prepare, w3_prepare_in_child  # noqa: F401
 from w4 import w4_data, w4_hand, w4_systems  # noqa: F401
 from w5 import w5_hand, w5_systems  # noqa: F401
+from w7 import HandAdam, w7_function, w7_systems  # noqa: F401
 
 
 def main() -> int:
@@ -50,6 +54,7 @@ def main() -> int:
     w2_op_counts()
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
     ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
+    ok &= run("W7 adam: one Adam training step of the W2 medium MLP (B=256, d=784, h=512, q=10)", w7_systems())
     ok &= w3()
     w3_peers()
     return 0 if ok else 1
