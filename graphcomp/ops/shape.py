@@ -496,7 +496,7 @@ def broadcast_to(x: Operand, shape) -> Variable:
         >>> gc.broadcast_to(gc.Variable("x", (3,)), (2, 3)).shape
         (2, 3)
     """
-    return BroadcastTo(as_shape(shape))(as_variable(x))
+    return BroadcastTo(as_shape(shape, "broadcast_to: shape"))(as_variable(x))
 
 
 @user_errors

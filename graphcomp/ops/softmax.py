@@ -11,7 +11,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible
+from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible, single_axis
 from graphcomp.errors import DTypeError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable
 from graphcomp.ops.creation import SizeOf
@@ -239,8 +239,7 @@ def softmax(x: Operand, axis: int = -1) -> Variable:
         [0.5, 0.5]
     """
     x = as_variable(x)
-    (a,) = normalize_axes(axis, x.ndim, "softmax")
-    return Softmax(a)(x)
+    return Softmax(single_axis(axis, x.ndim, "softmax"))(x)
 
 
 @user_errors
@@ -253,8 +252,7 @@ def log_softmax(x: Operand, axis: int = -1) -> Variable:
         (2, 3)
     """
     x = as_variable(x)
-    (a,) = normalize_axes(axis, x.ndim, "log_softmax")
-    return LogSoftmax(a)(x)
+    return LogSoftmax(single_axis(axis, x.ndim, "log_softmax"))(x)
 
 
 @user_errors
