@@ -19,6 +19,11 @@ Traits (class attributes) that passes, backends and inspectors read:
     elementwise        each output element depends only on the input elements at
                        its (broadcast) position: fusion, SymPy forms, scalar code
     foldable           constant folding may compute it at compile time
+    helper             graphcomp builds it around a user's op (a mean's element count, a
+                       bprop's sum_to), no public function alone: explanations name the
+                       user's op it serves
+    stable_hint        what to write instead where the op's value or derivative is not
+                       finite (log of 0: log_sigmoid, binary_cross_entropy_with_logits)
     flops_per_element  the cost model's FLOPs per output element (0: data movement)
     transcendental     a libm call per element (Numba runs these slower than NumPy)
     slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
@@ -120,6 +125,8 @@ class Op:
     no_gradient: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
     foldable: ClassVar[bool] = True
+    helper: ClassVar[bool] = False
+    stable_hint: ClassVar[str] = ""
     flops_per_element: ClassVar[int] = 1
     transcendental: ClassVar[bool] = False
     slow_in_numpy: ClassVar[bool] = False

@@ -90,6 +90,7 @@ class LogSoftmaxGrad(Op):
     reads like the lectures' and a rewrite can recognise the cross-entropy closed
     form in it (``graphcomp/passes/simplify.py``)."""
 
+    helper = True
     name, flops_per_element = "log_softmax_grad", 4
     axis: int
 
@@ -195,6 +196,7 @@ class CrossEntropyPickGrad(_LabelledGrad):
     """d cross_entropy / d lsm = -one_hot(labels) / batch, the shape of ``lsm``
     (whose values it does not read: cross_entropy is linear in lsm)."""
 
+    helper = True
     name = "cross_entropy_pick_grad"
 
     def forward(self, lsm, labels):
@@ -212,6 +214,7 @@ class CrossEntropyGrad(_LabelledGrad):
     logits' log_softmax ``lsm``, in one pass as a person writes it (softmax,
     subtract 1 at the labels, divide by the batch)."""
 
+    helper = True
     name = "cross_entropy_grad"
 
     def forward(self, lsm, labels):
