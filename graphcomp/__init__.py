@@ -76,6 +76,7 @@ from graphcomp.errors import (
     ArgumentError,
     BpropError,
     DTypeError,
+    EvaluationError,
     GradientError,
     GraphError,
     InputError,
@@ -90,13 +91,14 @@ from graphcomp.inspect.check import check_grad
 from graphcomp.inspect.cost import cost_report
 from graphcomp.inspect.dot import to_dot
 from graphcomp.inspect.explain import explain_grad
+from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.text import dprint
 from graphcomp.inspect.trace import format_trace, replay
 from graphcomp.ops.base import Op
 from graphcomp.ops.symbolic import elementwise
 from graphcomp.persist import LoadError, load, save
 from graphcomp.runtime.compile import Function, compile
-from graphcomp.runtime.evaluate import EvaluationError, evaluate
+from graphcomp.runtime.evaluate import evaluate
 
 __version__ = "0.1.0"
 
@@ -124,6 +126,7 @@ __all__ = [
     "check_grad",
     "cost_report",
     "format_trace",
+    "Numbering",
     "from_sympy",
     "replay",
     "to_dot",
