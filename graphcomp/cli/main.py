@@ -118,33 +118,73 @@ def _parser() -> argparse.ArgumentParser:
         help='the expression, e.g. "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)": numbers, variable names, '
         f"+ - * / **, unary minus and the functions {functions}; it is parsed, never run",
     )
-    g.add_argument("--wrt", metavar="NAMES", type=_argparse_type(_names), default=None,
-                   help="comma-separated variables to differentiate with respect to, each once "
-                   "(default: every variable, in order of appearance)")  # fmt: skip
-    g.add_argument("--at", metavar="POINT", type=_argparse_type(_parse_values), required=True,
-                   help="the point: a number for every variable of the expression and no other, e.g. x=2,z=3")  # fmt: skip
-    g.add_argument("--max-lines", metavar="N", type=_integer(0), default=200,
-                   help="print at most N lines of the gradient graph; 0 prints none (default: 200)")  # fmt: skip
-    g.add_argument("--dot", metavar="FILE", type=_file(("dot",), "--dot", "--svg for a picture"),
-                   help="write the augmented graph as Graphviz DOT source to FILE (.dot or .gv)")  # fmt: skip
-    g.add_argument("--svg", metavar="FILE", type=_file(("svg", "png", "pdf"), "--svg", "--dot for DOT source"),
-                   help="draw the augmented graph, each edge with its value and gradient, to FILE; the format "
-                   "follows the suffix: .svg, .png or .pdf (Graphviz's dot when installed, else matplotlib)")  # fmt: skip
+    g.add_argument(
+        "--wrt",
+        metavar="NAMES",
+        type=_argparse_type(_names),
+        default=None,
+        help="comma-separated variables to differentiate with respect to, each once "
+        "(default: every variable, in order of appearance)",
+    )
+    g.add_argument(
+        "--at",
+        metavar="POINT",
+        type=_argparse_type(_parse_values),
+        required=True,
+        help="the point: a number for every variable of the expression and no other, e.g. x=2,z=3",
+    )
+    g.add_argument(
+        "--max-lines",
+        metavar="N",
+        type=_integer(0),
+        default=200,
+        help="print at most N lines of the gradient graph; 0 prints none (default: 200)",
+    )
+    g.add_argument(
+        "--dot",
+        metavar="FILE",
+        type=_file(("dot",), "--dot", "--svg for a picture"),
+        help="write the augmented graph as Graphviz DOT source to FILE (.dot or .gv)",
+    )
+    g.add_argument(
+        "--svg",
+        metavar="FILE",
+        type=_file(("svg", "png", "pdf"), "--svg", "--dot for DOT source"),
+        help="draw the augmented graph, each edge with its value and gradient, to FILE; the format "
+        "follows the suffix: .svg, .png or .pdf (Graphviz's dot when installed, else matplotlib)",
+    )
     g.add_argument("--sympy", action="store_true", help="also print the closed forms of the value and gradients")
-    g.add_argument("--trace", action="store_true",
-                   help="also print every step of build_grad (Algorithm 6.6), numbered as the graph below")  # fmt: skip
+    g.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print every step of build_grad (Algorithm 6.6), numbered as the graph below",
+    )
     p.grad_parser = g  # main prints its usage for an option that does not fit the expression
     t = sub.add_parser(
         "train",
         help="train the MLP or the CNN on scikit-learn's digits (needs graphcomp[examples])",
         description="Train on scikit-learn's digits and report the test accuracy.",
     )
-    t.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
-                   help="mlp: one hidden layer; cnn: conv, max-pool, relu, linear (default: mlp)")  # fmt: skip
-    t.add_argument("--epochs", metavar="N", type=_integer(1), default=40,
-                   help="passes over the training images, at least 1 (default: 40)")  # fmt: skip
-    t.add_argument("--seed", metavar="S", type=_integer(0, 2**32 - 1), default=0,
-                   help="seed of the split, the initial weights and the batch order, 0 .. 2**32-1 (default: 0)")  # fmt: skip
+    t.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp: one hidden layer; cnn: conv, max-pool, relu, linear (default: mlp)",
+    )
+    t.add_argument(
+        "--epochs",
+        metavar="N",
+        type=_integer(1),
+        default=40,
+        help="passes over the training images, at least 1 (default: 40)",
+    )
+    t.add_argument(
+        "--seed",
+        metavar="S",
+        type=_integer(0, 2**32 - 1),
+        default=0,
+        help="seed of the split, the initial weights and the batch order, 0 .. 2**32-1 (default: 0)",
+    )
     return p
 
 
