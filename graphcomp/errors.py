@@ -131,3 +131,24 @@ def _evaluation_class(kinds: tuple[type, ...]) -> type:
 
 def _rebuild_evaluation_error(kinds: tuple[type, ...], args: tuple) -> EvaluationError:
     return _evaluation_class(kinds)(*args)
+
+
+class NodeWarning(RuntimeWarning):
+    """A NumPy floating-point warning (``log`` of a negative, a division by zero,
+    an overflow) raised while a node ran, said again naming the node and the
+    line that built it; shown at that line. ``node`` is the node, ``text``
+    NumPy's own message. A ``RuntimeWarning``, so filters for those apply.
+
+    Example:
+        >>> import warnings, numpy as np, graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = gc.evaluate(gc.log(x), {x: np.array([1.0, -1.0])})
+        >>> w = caught[0].message
+        >>> type(w).__name__, w.node.owner.op.name, w.text
+        ('NodeWarning', 'log', 'invalid value encountered in log')
+    """
+
+    node = None
+    text = ""

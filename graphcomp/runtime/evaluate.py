@@ -4,6 +4,11 @@ intermediate value after its last use (as JAX's ``eval_jaxpr``)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import sys
+import threading
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -12,7 +17,7 @@ from graphcomp.core.gcpause import gc_paused
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
-from graphcomp.errors import EvaluationError, NonFiniteError
+from graphcomp.errors import EvaluationError, NodeWarning, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
 
 __all__ = ["Plan", "evaluate", "EvaluationError", "all_finite", "op_failure"]
@@ -188,3 +193,76 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
     plan = Plan.build(outs)
     values = plan.run(bind_feed(plan.inputs, feed), check_finite)
     return values[0] if single else values
+
+
+# -- NumPy's warnings, said again naming the node -----------------------------------------------------------------
+#
+# A warnings filter's message pattern is asked ``.match(text)`` only when a warning
+# is issued, so a pattern object of ours sees every NumPy floating-point warning
+# and nothing runs while none is: the compiled hot path stays as it is. The filter
+# is appended, after every filter the user or a test runner sets, so theirs win
+# (``-W error`` still raises, as an EvaluationError naming the node).
+
+_FP_WARNING = re.compile(r"(divide by zero|invalid value|overflow|underflow) encountered in ")
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NUMPY = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+_RUN_CODES = frozenset({Plan.run.__code__, Plan._run_checked.__code__})
+_state = threading.local()  # set while a warning is said again: that one passes through
+_registries: dict[str, dict] = {}  # per user file, so each node's warning shows once by default
+
+
+def _running_node(frame) -> Variable | None:
+    """The node whose op was running in ``frame`` (the one that issued the
+    warning) or one of its callers inside graphcomp or NumPy; None when user code
+    raised it (then it is the user's warning, left alone)."""
+    for _ in range(16):
+        if frame is None:
+            return None
+        code = frame.f_code
+        if code in _RUN_CODES:
+            return frame.f_locals.get("v")
+        lines = frame.f_globals.get("__graphcomp_lines__")
+        if lines is not None:
+            info = lines.get(frame.f_lineno)
+            return None if info is None else info.node(frame.f_locals.get("_t"))
+        name = code.co_filename
+        if not (name.startswith(_PACKAGE) or name.startswith(_NUMPY) or name.startswith("<")):
+            return None
+        frame = frame.f_back
+    return None
+
+
+class _SayWhichNode:
+    """The filter's message pattern: says a NumPy warning again, naming the node."""
+
+    def match(self, text: str) -> bool:
+        if getattr(_state, "busy", False) or not isinstance(text, str) or not _FP_WARNING.match(text):
+            return False
+        v = _running_node(sys._getframe(1))
+        if not isinstance(v, Variable) or v.owner is None:
+            return False
+        w = NodeWarning(f"{v.owner.op.label()}: {text}; built at {v.site}")
+        w.node, w.text = v, text
+        site = v.site
+        _state.busy = True
+        try:
+            warnings.warn_explicit(w, NodeWarning, site.filename, site.line, registry=_registries.setdefault(
+                site.filename, {}))  # fmt: skip
+        finally:
+            _state.busy = False
+        return True  # NumPy's own, which points into graphcomp, is then ignored
+
+
+def _install_warning_filter() -> None:
+    if any(isinstance(f[1], _SayWhichNode) for f in warnings.filters):
+        return
+    # filterwarnings bumps the filters' version (stale "already shown" records are
+    # dropped); its placeholder pattern is then swapped for ours
+    warnings.filterwarnings("ignore", message="graphcomp-node-warning", category=RuntimeWarning, append=True)
+    for k, f in enumerate(warnings.filters):
+        if f[0] == "ignore" and getattr(f[1], "pattern", None) == "graphcomp-node-warning":
+            warnings.filters[k] = ("ignore", _SayWhichNode(), RuntimeWarning, None, 0)
+            break
+
+
+_install_warning_filter()
