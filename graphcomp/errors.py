@@ -96,8 +96,9 @@ class EvaluationError(GraphError):
         categories (the most specific built-in classes among its bases).
 
         Example:
-            >>> EvaluationError.of(IndexError("k")).__mro__[1:3]
-            (<class 'graphcomp.errors.EvaluationError'>, <class 'IndexError'>)
+            >>> cls = EvaluationError.of(IndexError("k"))
+            >>> issubclass(cls, EvaluationError), issubclass(cls, IndexError), issubclass(cls, RuntimeError)
+            (True, True, False)
         """
         return _evaluation_class(_builtin_kinds(type(error)))
 
@@ -136,14 +137,15 @@ def _rebuild_evaluation_error(kinds: tuple[type, ...], args: tuple) -> Evaluatio
 class NodeWarning(RuntimeWarning):
     """A NumPy floating-point warning (``log`` of a negative, a division by zero,
     an overflow) raised while a node ran, said again naming the node and the
-    line that built it; shown at that line. ``node`` is the node, ``text``
+    line that built it (NumPy's text, then ``(node log, built at model.py:12)``);
+    shown at that line. ``node`` is the node, ``text``
     NumPy's own message. A ``RuntimeWarning``, so filters for those apply.
 
     Example:
         >>> import warnings, numpy as np, graphcomp as gc
         >>> x = gc.Variable("x", (2,))
         >>> with warnings.catch_warnings(record=True) as caught:
-        ...     warnings.simplefilter("always")
+        ...     warnings.simplefilter("always", gc.NodeWarning)
         ...     _ = gc.evaluate(gc.log(x), {x: np.array([1.0, -1.0])})
         >>> w = caught[0].message
         >>> type(w).__name__, w.node.owner.op.name, w.text

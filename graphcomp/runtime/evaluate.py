@@ -45,6 +45,7 @@ class Plan:
             >>> [s[0].owner.op.name for s in Plan.build([y]).steps]
             ['exp', 'multiply']
         """
+        install_warning_filter()  # so NumPy's warnings while it runs name the node
         with gc_paused():
             return cls._build(outputs)
 
@@ -199,9 +200,11 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
 #
 # A warnings filter's message pattern is asked ``.match(text)`` only when a warning
 # is issued, so a pattern object of ours sees every NumPy floating-point warning
-# and nothing runs while none is: the compiled hot path stays as it is. The filter
-# is appended, after every filter the user or a test runner sets, so theirs win
-# (``-W error`` still raises, as an EvaluationError naming the node).
+# and nothing runs while none is: the compiled hot path stays as it is. Ours goes
+# first when graphcomp is imported; the warning it says again then meets every
+# filter set before (``-W error`` raises it, as an EvaluationError naming the
+# node; a filter on NumPy's text matches, since ours begins with it). A filter set
+# after the import comes first and sees NumPy's own warning.
 
 _FP_WARNING = re.compile(r"(divide by zero|invalid value|overflow|underflow) encountered in ")
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -241,7 +244,7 @@ class _SayWhichNode:
         v = _running_node(sys._getframe(1))
         if not isinstance(v, Variable) or v.owner is None:
             return False
-        w = NodeWarning(f"{v.owner.op.label()}: {text}; built at {v.site}")
+        w = NodeWarning(f"{text} (node {v.owner.op.label()}, built at {v.site})")
         w.node, w.text = v, text
         site = v.site
         _state.busy = True
@@ -253,16 +256,32 @@ class _SayWhichNode:
         return True  # NumPy's own, which points into graphcomp, is then ignored
 
 
-def _install_warning_filter() -> None:
-    if any(isinstance(f[1], _SayWhichNode) for f in warnings.filters):
-        return
+_SAY_WHICH_NODE = _SayWhichNode()
+
+
+def install_warning_filter() -> None:
+    """Put graphcomp's filter first in ``warnings.filters`` unless it is there.
+
+    Done on import and whenever a graph is scheduled (``evaluate``, ``compile``),
+    since ``warnings.catch_warnings`` (pytest wraps each test in one) restores the
+    list it found on entry when it exits.
+
+    Example:
+        >>> import warnings
+        >>> install_warning_filter()
+        >>> sum(f[1] is _SAY_WHICH_NODE for f in warnings.filters)
+        1
+    """
+    for f in warnings.filters:
+        if f[1] is _SAY_WHICH_NODE:
+            return
     # filterwarnings bumps the filters' version (stale "already shown" records are
     # dropped); its placeholder pattern is then swapped for ours
-    warnings.filterwarnings("ignore", message="graphcomp-node-warning", category=RuntimeWarning, append=True)
+    warnings.filterwarnings("ignore", message="graphcomp-node-warning", category=RuntimeWarning)
     for k, f in enumerate(warnings.filters):
         if f[0] == "ignore" and getattr(f[1], "pattern", None) == "graphcomp-node-warning":
-            warnings.filters[k] = ("ignore", _SayWhichNode(), RuntimeWarning, None, 0)
+            warnings.filters[k] = ("ignore", _SAY_WHICH_NODE, RuntimeWarning, None, 0)
             break
 
 
-_install_warning_filter()
+install_warning_filter()
