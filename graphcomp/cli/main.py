@@ -12,7 +12,7 @@ import warnings
 from graphcomp.autodiff.backprop import backprop
 from graphcomp.cli.expr import FUNCTIONS, ExpressionError, build_expression, expression_names
 from graphcomp.core.node import Variable
-from graphcomp.errors import ArgumentError, GraphError
+from graphcomp.errors import ArgumentError, GraphError, NodeWarning
 from graphcomp.inspect.dot import output_format, to_dot
 from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.text import format_graph
@@ -268,7 +268,7 @@ def run_grad(
     grads = [result.grads[variables[t]] for t in targets]
     numbering = Numbering(result)  # one numbering for everything printed below
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", NodeWarning)  # not all RuntimeWarnings: NumPy's must reach graphcomp's filter
         results = evaluate([y, *grads], feed)
     width = max(len(f"d{out}/d{t}") for t in targets) if targets else 1
     lines = [

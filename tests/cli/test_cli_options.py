@@ -139,3 +139,14 @@ def test_the_trace_and_the_gradient_graph_number_each_node_alike(capsys):
     # every term the trace names for x's gradient is a node of the gradient graph
     terms = re.findall(r"bprop\(get_inputs\(\w+#\d+\), x, D\)  -> ([a-z_]+)#(\d+)", trace)
     assert len(terms) == 5 and all(k in graph_ops and graph_ops[k] == op for op, k in terms)
+
+
+def test_numpys_warnings_are_printed_with_the_graphs_numbers(capsys):
+    """log(-1) and sqrt(-2) are NaN (NumPy warns); the command names each node as its graph does."""
+    assert main(["grad", "log(x)*sqrt(z)", "--at", "x=-1,z=-2"]) == 0
+    out = capsys.readouterr().out
+    warned = dict(re.findall(r"^warning   ([a-z]+)#(\d+): invalid value encountered in \1$", out, re.M))
+    assert set(warned) == {"log", "sqrt"}
+    graph = out.split("gradient graph (")[1]
+    for op, k in warned.items():
+        assert re.search(rf"^\s*{op}  #{k}  \(\) float64$", graph, re.M), (op, k)
