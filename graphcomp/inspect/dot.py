@@ -79,6 +79,13 @@ class Picture:
     ``nodes`` maps a DOT node name to ``(label, attributes)``; ``edges`` holds
     ``(tail, head, parts, attributes)``, ``parts`` being the edge label's lines
     as ``(text, colour)``; ``legend`` lists ``(label, attributes)``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> pic = gc.to_dot(gc.backprop(gc.exp(x), [x]), feed={x: 0.0}).picture
+        >>> pic.nodes["v0"][0], [p for t, h, p, _ in pic.edges if t == "v0"]
+        ('x  #0', [(('0', '#2b7a0b'), ('1', '#c0392b'))])
     """
 
     def __init__(self, digraph: graphviz.Digraph):

@@ -62,7 +62,16 @@ class Numbering:
             self.add(outputs)
 
     def add(self, outputs) -> Numbering:
-        """Number what ``outputs`` are computed from and is not numbered yet."""
+        """Number what ``outputs`` are computed from and is not numbered yet,
+        in topological order after the numbers already given; returns self.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> x = gc.Variable("x"); a = gc.sin(x); b = gc.cos(x)
+            >>> n = Numbering(a).add(b)
+            >>> n[x], n[a], n[b]
+            (0, 1, 2)
+        """
         numbers = self._numbers
         for v in topological(ancestors(outputs_of(outputs))):
             if v not in numbers:
