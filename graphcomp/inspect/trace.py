@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphcomp.autodiff.backprop import BackpropResult
 from graphcomp.autodiff.build_grad import TraceStep
+from graphcomp.errors import ArgumentError
 from graphcomp.inspect.numbering import Numbering
 
 __all__ = ["describe_step", "format_trace", "replay"]
@@ -61,10 +63,7 @@ def format_trace(trace, numbering: Numbering | None = None) -> str:
     """
     from graphcomp.autodiff.backprop import BackpropResult
 
-    if isinstance(trace, BackpropResult):
-        numbering = numbering if numbering is not None else Numbering(trace)
-        trace = trace.trace or []
-    numbering = numbering if numbering is not None else _numbering(trace)
+    trace, numbering = _steps(trace, numbering, "format_trace")
     return "\n".join(describe_step(s, numbering) for s in trace)
 
 
@@ -81,9 +80,19 @@ def replay(trace, numbering: Numbering | None = None) -> Iterator[tuple[int, Tra
     """
     from graphcomp.autodiff.backprop import BackpropResult
 
+    trace, numbering = _steps(trace, numbering, "replay")
+    for k, step in enumerate(trace):
+        yield k, step, describe_step(step, numbering)
+
+
+def _steps(trace, numbering, who: str) -> tuple[list, Numbering]:
+    """The steps of ``trace`` (a list of steps or a backprop result) and the numbering
+    to name their nodes by; anything else is an ArgumentError naming ``who``."""
     if isinstance(trace, BackpropResult):
         numbering = numbering if numbering is not None else Numbering(trace)
         trace = trace.trace or []
-    numbering = numbering if numbering is not None else _numbering(trace)
-    for k, step in enumerate(trace):
-        yield k, step, describe_step(step, numbering)
+    if not isinstance(trace, (list, tuple)) or not all(isinstance(s, TraceStep) for s in trace):
+        raise ArgumentError(
+            f"{who}: trace must be the steps gc.backprop(..., trace=True) recorded (or its result), got {trace!r}"[:300]
+        )
+    return list(trace), numbering if numbering is not None else _numbering(trace)
