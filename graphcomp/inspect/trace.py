@@ -61,7 +61,6 @@ def format_trace(trace, numbering: Numbering | None = None) -> str:
         >>> print(format_trace(r).splitlines()[0])
         build_grad(x): its consumers in G′ are [multiply#1]
     """
-    from graphcomp.autodiff.backprop import BackpropResult
 
     trace, numbering = _steps(trace, numbering, "format_trace")
     return "\n".join(describe_step(s, numbering) for s in trace)
@@ -78,7 +77,6 @@ def replay(trace, numbering: Numbering | None = None) -> Iterator[tuple[int, Tra
         >>> steps[-1][2].startswith("  grad_table[x]")
         True
     """
-    from graphcomp.autodiff.backprop import BackpropResult
 
     trace, numbering = _steps(trace, numbering, "replay")
     for k, step in enumerate(trace):
