@@ -337,15 +337,17 @@ class Erf(Unary):
 
 
 class LogSigmoid(Unary):
-    """log(sigmoid(x)) = -softplus(-x), finite for every finite x; its derivative
-    sigmoid(-x) is computed as such, not as 1 - sigmoid(x) (which rounds to 0 for large x)."""
+    """log(sigmoid(x)) = -softplus(-x), finite for every finite x. Its derivative sigmoid(-x)
+    is built as exp(log_sigmoid(-x)), not 1 - sigmoid(x) (0 for x > 37): its own derivative
+    is then -sigmoid(x) sigmoid(-x), each factor accurate in both tails, where sigmoid's
+    y (1 - y) would lose the small one."""
 
     name, fn = "log_sigmoid", staticmethod(_log_sigmoid)
     scalar_form, scalar_helpers = "-softplus_scalar(-({0}))", {"softplus_scalar": softplus_scalar}
     slow_in_numpy, flops_per_element = True, 4
 
     def grad(self, x, y, G):
-        return G * sigmoid(-x)
+        return G * exp(LogSigmoid()(-x))
 
     def sympy(self, sp, v, args):
         return -sp.log(1 + sp.exp(-args[0]))
