@@ -9,8 +9,8 @@ Example:
     >>> x, z = gc.Variable("x"), gc.Variable("z")
     >>> y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
     >>> dx, dz = gc.grad(y, [x, z])
-    >>> [round(float(v), 4) for v in gc.evaluate([y, dx, dz], {x: 2.0, z: 3.0})]
-    [412.1915, 1208.3812, 809.7075]
+    >>> [f"{float(v):.4f}" for v in gc.evaluate([y, dx, dz], {x: 2.0, z: 3.0})]
+    ['412.1915', '1208.3812', '809.7075']
 """
 
 import importlib as _importlib

@@ -72,9 +72,12 @@ def as_dtype(dtype, what: str = "dtype") -> np.dtype:
         dtype('float32')
     """
     try:
-        return np.dtype(dtype)
+        dt = np.dtype(dtype)
     except TypeError as e:
         raise ArgumentError(f"{what}: not a dtype: {dtype!r}") from e
+    if dt.kind not in "biufc":  # strings, objects, records: no arithmetic to differentiate
+        raise ArgumentError(f"{what}: {dtype!r} is not a numeric dtype (bool, int, float or complex)")
+    return dt
 
 
 def as_bool(value, what: str) -> bool:

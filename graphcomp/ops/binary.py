@@ -1,6 +1,11 @@
 """Elementwise arithmetic with NumPy broadcasting: add, subtract, multiply,
-divide, power, and the n-ary add that build_grad uses to sum contributions.
-Every bprop undoes broadcasting with ``sum_to``.
+divide, power, arctan2, and the n-ary add that build_grad uses to sum
+contributions. Every bprop undoes broadcasting with ``sum_to``.
+
+``arctan2(y, x)`` is discontinuous at (0, 0), where it has no derivative: its
+gradient there is 0 for both arguments, and so are its second derivatives (as
+PyTorch gives, and as ``norm``'s gradient at the origin), not the NaN of 0/0
+that JAX gives.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
 from graphcomp.ops.base import Op, Operand, operands, size_of_shape, weak_constant
-from graphcomp.ops.elementwise import log
+from graphcomp.ops.compare import Equal
+from graphcomp.ops.elementwise import abs as abs_
+from graphcomp.ops.elementwise import log, square
+from graphcomp.ops.select import maximum, where
 from graphcomp.ops.shape import sum_to
 
-__all__ = ["add", "subtract", "multiply", "divide", "power"]
+__all__ = ["add", "subtract", "multiply", "divide", "power", "arctan2"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +130,28 @@ class Power(Binary):
         return args[0] ** args[1]
 
 
+class Arctan2(Binary):
+    """The angle of the point (x, y), ``np.arctan2(y, x)``, in [-pi, pi]. Its gradients
+    are x/(x**2 + y**2) for y and -y/(x**2 + y**2) for x, both 0 at (0, 0) where there is
+    no derivative. Both are computed with x and y scaled by max(|x|, |y|), so that
+    x**2 + y**2 neither underflows (|x|, |y| < 1e-154, or 1e-19 in float32) nor overflows."""
+
+    name, fn, sympy_function = "arctan2", np.arctan2, "atan2"
+    scalar_form, scalar_helpers, transcendental = "_atan2({0}, {1})", {"_atan2": math.atan2}, True
+
+    def bprop(self, inputs, output, G):
+        y, x = inputs
+        s = maximum(abs_(x), abs_(y))
+        origin = Equal()(s, weak_constant(0, s))
+        s = where(origin, 1, s)  # the guards keep 0/0 out of the branch not taken, and of its gradient
+        xs, ys = x / s, y / s
+        r2 = where(origin, 1, square(xs) + square(ys))  # in [1, 2] away from the origin
+        # the outer where makes the gradient, and so its own derivatives, 0 at the origin
+        gy = where(origin, 0, G * ((xs / r2) / s))
+        gx = where(origin, 0, -(G * ((ys / r2) / s)))
+        return [sum_to(gy, y), sum_to(gx, x)]
+
+
 @dataclasses.dataclass(frozen=True)
 class AddN(Op):
     """The sum of n same-shaped terms: build_grad's one add node per gradient."""
@@ -210,6 +240,28 @@ def power(x: Operand, y: Operand) -> Variable:
         8.0
     """
     return Power()(*operands(x, y))
+
+
+def arctan2(y: Operand, x: Operand) -> Variable:
+    """The angle of the point (x, y) in radians, in [-pi, pi], elementwise with broadcasting
+    (``np.arctan2``, C's ``atan2``: signed zeros and infinities as IEEE 754 says).
+
+    Takes two broadcasting operands; returns their broadcast shape, in their promoted float
+    dtype (integers give float64). Gradients: d/dy = x/(x**2 + y**2), d/dx = -y/(x**2 + y**2);
+    at (0, 0), where the function jumps and has no derivative, both are 0, and so are their
+    own derivatives (PyTorch gives 0 too, JAX NaN). Shapes that do not broadcast raise ``gc.ShapeError``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> y, x = gc.Variable("y", (3,)), gc.Variable("x", (3,))
+        >>> a = gc.arctan2(y, x)
+        >>> a.shape, gc.evaluate(a, {y: [1.0, 0.0, -1.0], x: [0.0, -1.0, 0.0]}).round(4).tolist()
+        ((3,), [1.5708, 3.1416, -1.5708])
+        >>> dy, dx = gc.grad(a.sum(), [y, x])
+        >>> gc.evaluate([dy, dx], {y: [1.0, 0.0, 0.0], x: [1.0, 2.0, 0.0]})[0].tolist()
+        [0.5, 0.5, 0.0]
+    """
+    return Arctan2()(*operands(y, x))
 
 
 def add_n(*xs: Variable) -> Variable:

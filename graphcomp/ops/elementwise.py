@@ -2,24 +2,29 @@
 and its derivative written with graph ops so it can be differentiated again.
 
 Conventions at non-differentiable points: relu'(0) = 0, abs'(0) = sign(0) = 0.
+``floor``, ``ceil``, ``round`` and ``sign`` are piecewise constant: their gradient
+is 0 everywhere (at the jumps too), as in JAX and PyTorch, not "no gradient":
+a cost that also depends on x through them differentiates as usual.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import result_dtype
+from graphcomp.errors import DTypeError
 from graphcomp.ops.base import Op, Operand
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.select import maximum_scalar, where
 
 __all__ = [
     "negative", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "square", "log1p", "expm1",
-    "sigmoid", "softplus", "abs", "relu", "sign",
+    "sigmoid", "softplus", "abs", "relu", "sign", "erf", "log_sigmoid", "floor", "ceil", "round",
 ]  # fmt: skip
 
 
@@ -90,6 +95,91 @@ def sign_scalar(x: float) -> float:
         (-1.0, 0.0)
     """
     return 1.0 if x > 0 else (-1.0 if x < 0 else x)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_EXACT = 4503599627370496.0  # 2**52: every float this large is an integer already
+
+
+def _erf(x):
+    # NumPy has no erf ufunc: C's erf (math.erf, within an ulp) on each element, in the
+    # dtype a NumPy ufunc such as np.sin gives (float32 stays float32, integers give float64)
+    x = np.asarray(x)
+    values = np.fromiter(map(math.erf, x.ravel().tolist()), np.float64, count=x.size).reshape(x.shape)
+    return values.astype(result_dtype(np.sin, x.dtype), copy=False)
+
+
+def _log_sigmoid(x):
+    # -softplus(-x): logaddexp never overflows, so the value is finite for every finite x
+    return np.negative(np.logaddexp(0, np.negative(x)))
+
+
+def floor_scalar(x: float) -> float:
+    """``np.floor`` of one float: -0.0, inf and nan kept (``math.floor`` returns an int,
+    which loses -0.0, raises on inf and overflows Numba's int64).
+
+    Example:
+        >>> floor_scalar(-0.5), floor_scalar(-0.0), floor_scalar(float("inf"))
+        (-1.0, -0.0, inf)
+    """
+    if not math.fabs(x) < _EXACT:  # an integer already, or inf or nan
+        return x
+    return math.copysign(float(math.floor(x)), x)  # the result has x's sign, -0.0 included
+
+
+def ceil_scalar(x: float) -> float:
+    """``np.ceil`` of one float, as ``floor_scalar``.
+
+    Example:
+        >>> ceil_scalar(-0.5), ceil_scalar(0.5)
+        (-0.0, 1.0)
+    """
+    if not math.fabs(x) < _EXACT:
+        return x
+    return math.copysign(float(math.ceil(x)), x)
+
+
+def round_scalar(x: float) -> float:
+    """``np.round`` of one float: to the nearest integer, halves to the even one (IEEE 754's
+    roundTiesToEven, as ``np.rint``), -0.0, inf and nan kept.
+
+    Example:
+        >>> round_scalar(0.5), round_scalar(1.5), round_scalar(-2.5), round_scalar(-0.4)
+        (0.0, 2.0, -2.0, -0.0)
+    """
+    if not math.fabs(x) < _EXACT:
+        return x
+    f = float(math.floor(x))
+    d = x - f  # exact: a float below 2**52 minus its floor is a float
+    if d > 0.5 or (d == 0.5 and 0.5 * f != float(math.floor(0.5 * f))):  # past half, or a half above an odd f
+        f += 1.0
+    return math.copysign(f, x)
+
+
+@functools.cache
+def sympy_round(sp):
+    """SymPy's form of ``round``: SymPy has no round-half-to-even function, so this one
+    is made on first use (graphcomp imports SymPy only for closed forms). It prints as
+    ``round(x)``, rounds numbers as NumPy does, and its derivative is 0.
+
+    Example:
+        >>> import sympy
+        >>> r = sympy_round(sympy)
+        >>> r(sympy.Rational(5, 2)), r(sympy.Symbol("t")).diff(sympy.Symbol("t"))
+        (2, 0)
+    """
+
+    def eval(cls, x):  # noqa: A001 - SymPy's name for a function's evaluation rule
+        if x.is_Rational or x.is_Float:
+            f = sp.floor(x)
+            d = x - f
+            return f + 1 if d > sp.S.Half or (d == sp.S.Half and f % 2 == 1) else f
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    return type("round", (sp.Function,), {"eval": classmethod(eval), "fdiff": fdiff})
 
 
 # -- simple ----------------------------------------------------------------------------------------------
@@ -232,6 +322,42 @@ class Softplus(Unary):
         return sp.log(1 + sp.exp(args[0]))
 
 
+class Erf(Unary):
+    """erf(x) = 2/sqrt(pi) * integral of exp(-t**2) from 0 to x; its derivative is
+    2/sqrt(pi) * exp(-x**2) (Abramowitz & Stegun 7.1.1, 7.1.19)."""
+
+    name, fn, sympy_function = "erf", staticmethod(_erf), "erf"
+    scalar_form, scalar_helpers = "_erf({0})", {"_erf": math.erf}
+    # libm's erf per element either way, but NumPy's is a Python loop, not a SIMD ufunc: so,
+    # not ``transcendental`` (which keeps an op out of kernels), and worth a kernel even alone
+    slow_in_numpy, flops_per_element = True, 4
+
+    def infer(self, x):
+        if x.dtype.kind not in "biuf":
+            raise DTypeError(f"erf: needs a real input, got {x.label()} of dtype {x.dtype}")
+        return super().infer(x)
+
+    def grad(self, x, y, G):
+        return G * (_TWO_OVER_SQRT_PI * exp(-square(x)))
+
+
+class LogSigmoid(Unary):
+    """log(sigmoid(x)) = -softplus(-x), finite for every finite x. Its derivative sigmoid(-x)
+    is built as exp(log_sigmoid(-x)), not 1 - sigmoid(x) (0 for x > 37): its own derivative
+    is then -sigmoid(x) sigmoid(-x), each factor accurate in both tails, where sigmoid's
+    y (1 - y) would lose the small one."""
+
+    name, fn = "log_sigmoid", staticmethod(_log_sigmoid)
+    scalar_form, scalar_helpers = "-softplus_scalar(-({0}))", {"softplus_scalar": softplus_scalar}
+    slow_in_numpy, flops_per_element = True, 4
+
+    def grad(self, x, y, G):
+        return G * exp(LogSigmoid()(-x))
+
+    def sympy(self, sp, v, args):
+        return -sp.log(1 + sp.exp(-args[0]))
+
+
 # -- non-differentiable points ---------------------------------------------------------------------------
 
 
@@ -267,6 +393,38 @@ class Sign(Unary):
 
     def grad(self, x, y, G):
         return zeros_like(G)
+
+
+class Rounding(Unary):
+    """A piecewise-constant op: its gradient is 0 everywhere, at its jumps too (as JAX
+    and PyTorch give), so a cost that also reaches x another way still differentiates."""
+
+    def grad(self, x, y, G):
+        return zeros_like(G)
+
+
+class Floor(Rounding):
+    """The largest integer <= x (``np.floor``); integers keep their dtype."""
+
+    name, fn, sympy_function = "floor", np.floor, "floor"
+    scalar_form, scalar_helpers = "floor_scalar({0})", {"floor_scalar": floor_scalar}
+
+
+class Ceil(Rounding):
+    """The smallest integer >= x (``np.ceil``); integers keep their dtype."""
+
+    name, fn, sympy_function = "ceil", np.ceil, "ceiling"
+    scalar_form, scalar_helpers = "ceil_scalar({0})", {"ceil_scalar": ceil_scalar}
+
+
+class Round(Rounding):
+    """The nearest integer, halves to even (``np.round``: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2)."""
+
+    name, fn = "round", np.round
+    scalar_form, scalar_helpers = "round_scalar({0})", {"round_scalar": round_scalar}
+
+    def sympy(self, sp, v, args):
+        return sympy_round(sp)(args[0])
 
 
 # -- builders: one per op, the same but for their docstrings --------------------------------------------------
@@ -305,3 +463,85 @@ softplus = _public(Softplus, "log(1 + exp(x)), computed without overflow.", "0.0
 abs = _public(Abs, "|x| elementwise; its derivative at 0 is taken as 0.", "-2.0", "2.0")  # noqa: A001
 relu = _public(Relu, "max(x, 0) elementwise; relu'(0) = 0.", "-1.0", "0.0")
 sign = _public(Sign, "-1, 0 or 1 elementwise (``np.sign``); its derivative is 0.", "-3.0", "-1.0")
+
+
+def erf(x: Operand) -> Variable:
+    """The error function elementwise: erf(x) = 2/sqrt(pi) * integral of exp(-t**2) from 0 to x
+    (Abramowitz & Stegun 7.1.1); its derivative is 2/sqrt(pi) * exp(-x**2).
+
+    Takes any shape; returns that shape, a float dtype kept and integers giving float64
+    (as ``np.sin``). A complex input raises ``gc.DTypeError``. NumPy has no erf: each
+    element goes through C's ``erf`` (``math.erf``, within an ulp): a Python loop in the
+    NumPy backend (about 0.2 µs an element), one compiled loop in the Numba backend.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> y = gc.erf(x)
+        >>> y.shape, y.dtype, gc.evaluate(y, {x: [0.0, 1.0]}).round(6).tolist()
+        ((2,), dtype('float64'), [0.0, 0.842701])
+    """
+    return Erf()(x)
+
+
+def log_sigmoid(x: Operand) -> Variable:
+    """log(sigmoid(x)) = -softplus(-x) elementwise (PyTorch's ``logsigmoid``, JAX's
+    ``log_sigmoid``), computed as ``-np.logaddexp(0, -x)``: finite for every finite x, in
+    float32 too; its derivative sigmoid(-x) is finite and keeps its relative accuracy in
+    both tails.
+
+    Takes any shape; returns that shape and dtype (integers give float64).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,), "float32")
+        >>> y = gc.log_sigmoid(x)
+        >>> y.dtype, gc.evaluate(y, {x: [-1000.0, 0.0, 1000.0]}).tolist()
+        (dtype('float32'), [-1000.0, -0.6931471824645996, -0.0])
+        >>> gc.evaluate(gc.grad(y.sum(), x), {x: [-1000.0, 0.0, 1000.0]}).tolist()
+        [1.0, 0.5, 0.0]
+    """
+    return LogSigmoid()(x)
+
+
+def floor(x: Operand) -> Variable:
+    """The largest integer <= x elementwise (``np.floor``: float dtypes stay float, integers
+    keep their dtype); its gradient is 0 everywhere, as ``sign``'s (JAX's and PyTorch's
+    convention), at the jumps too.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,))
+        >>> gc.evaluate(gc.floor(x), {x: [-1.5, 0.5, 2.0]}).tolist()
+        [-2.0, 0.0, 2.0]
+        >>> gc.evaluate(gc.grad(gc.floor(x).sum(), x), {x: [-1.5, 0.5, 2.0]}).tolist()
+        [0.0, 0.0, 0.0]
+    """
+    return Floor()(x)
+
+
+def ceil(x: Operand) -> Variable:
+    """The smallest integer >= x elementwise (``np.ceil``, dtypes as ``floor``); its
+    gradient is 0 everywhere.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,))
+        >>> gc.evaluate(gc.ceil(x), {x: [-1.5, 0.5, 2.0]}).tolist()
+        [-1.0, 1.0, 2.0]
+    """
+    return Ceil()(x)
+
+
+def round(x: Operand) -> Variable:  # noqa: A001 - NumPy's name
+    """The nearest integer elementwise, halves to the even one (``np.round``, IEEE 754's
+    roundTiesToEven: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2; dtypes as ``floor``); its gradient is
+    0 everywhere. Rounding to decimals is not offered.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (4,))
+        >>> gc.evaluate(gc.round(x), {x: [0.5, 1.5, -2.5, 2.6]}).tolist()
+        [0.0, 2.0, -2.0, 3.0]
+    """
+    return Round()(x)

@@ -1,5 +1,5 @@
 """Shape ops: reshape, transpose, broadcast_to, sum_to, expand_dims, squeeze,
-concatenate, stack, and the ``*_like`` forms used where a static shape has
+concatenate, stack, flip, pad, and the ``*_like`` forms used where a static shape has
 unknown (``None``) dimensions and the runtime shape must come from a
 reference Variable."""
 
@@ -21,12 +21,12 @@ from graphcomp.core.types import (
     normalize_axes,
     shapes_compatible,
 )
-from graphcomp.errors import ShapeError
-from graphcomp.ops.arguments import int_tuple, operand_list
+from graphcomp.errors import ArgumentError, DTypeError, ShapeError
+from graphcomp.ops.arguments import int_tuple, number, number_as, operand_list
 from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
 from graphcomp.ops.indexing import index_text, take_along
 
-__all__ = ["transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack"]
+__all__ = ["transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack", "flip", "pad"]
 
 # ----------------------------------------------------------------------------
 # helpers used by every broadcasting bprop
@@ -456,6 +456,97 @@ class Stack(Movement):
         return [take_along(G, self.axis, k) for k in range(len(inputs))]
 
 
+@dataclasses.dataclass(frozen=True)
+class Flip(Movement):
+    """``np.flip(x, axes)``: the elements in reverse order along ``axes`` (a view). Its
+    gradient is G flipped the same way."""
+
+    name = "flip"
+    axes: tuple
+
+    def infer(self, x):
+        normalize_axes(self.axes, x.ndim, self.name)
+        return x.shape, x.dtype
+
+    def forward(self, x):
+        return np.flip(x, self.axes)
+
+    def bprop(self, inputs, output, G):
+        return [Flip(self.axes)(G)]
+
+    def sympy(self, sp, v, args):
+        return args[0] if all(v.shape[a] == 1 for a in self.axes) else None  # nothing moves
+
+
+@dataclasses.dataclass(frozen=True)
+class Pad(Op):
+    """``np.pad(x, widths, constant_values=c)``, NumPy's constant mode: ``widths`` holds one
+    ``(before, after)`` pair per axis; ``c`` is a 0-d input of x's dtype. The gradient of x
+    is G without the padding; c's, the sum of G over the padding."""
+
+    name, flops_per_element = "pad", 0
+    widths: tuple
+
+    def infer(self, x, c):
+        if len(self.widths) != x.ndim:
+            raise ShapeError(
+                f"pad: {len(self.widths)} (before, after) pairs for an array of shape {fmt_shape(x.shape)}"
+            )
+        if c.shape != ():
+            raise ShapeError(f"pad: the constant value must be 0-d, got {c.label()} of shape {fmt_shape(c.shape)}")
+        if c.dtype != x.dtype:
+            raise DTypeError(f"pad: the constant value {c.label()} is {c.dtype}, the array {x.label()} is {x.dtype}")
+        shape = tuple(None if d is None else d + b + a for d, (b, a) in zip(x.shape, self.widths))
+        return shape, x.dtype
+
+    def forward(self, x, c):
+        return np.pad(x, self.widths, mode="constant", constant_values=c)
+
+    def bprop(self, inputs, output, G):
+        x, c = inputs
+        padded = any(b or a for b, a in self.widths)
+        gx = G[tuple(slice(b, -a if a else None) for b, a in self.widths)] if padded else G
+        if c.is_constant:
+            return [gx, None]
+        # 1 on the padding, 0 on x's place: the sum of G over the padding, by one product
+        mask = Pad(self.widths)(broadcast_like(_constant(0, dtype=x.dtype), x), _constant(1, dtype=x.dtype))
+        return [gx, sum_to(G * mask, c)]
+
+
+def pad_pairs(pad_width, ndim: int) -> tuple[tuple[int, int], ...]:
+    """NumPy's forms of ``pad_width`` as one ``(before, after)`` pair per axis: an int n
+    (n before and after every axis), one pair (the same for every axis), or one pair, or one
+    int, per axis (``np.pad``'s ``_as_pairs``).
+
+    Example:
+        >>> pad_pairs(1, 2), pad_pairs((1, 2), 2), pad_pairs(((1, 2), (0, 3)), 2), pad_pairs([[1], [2]], 2)
+        (((1, 1), (1, 1)), ((1, 2), (1, 2)), ((1, 2), (0, 3)), ((1, 1), (2, 2)))
+    """
+    try:
+        widths = np.asarray(pad_width)
+    except ValueError:  # ragged nesting
+        widths = np.asarray(0.5)
+    if widths.dtype.kind not in "iu" or widths.ndim > 2:
+        raise ArgumentError(
+            f"pad: pad_width must be an int, a (before, after) pair of ints, or one pair per axis; got {pad_width!r}"
+        )
+    if widths.size and widths.min() < 0:
+        raise ArgumentError(f"pad: pad_width must not be negative, got {pad_width!r}")
+    flat = [int(w) for w in widths.ravel()]
+    if widths.size == 1:
+        return ((flat[0], flat[0]),) * ndim
+    if widths.size == 2 and widths.shape != (2, 1):
+        return ((flat[0], flat[1]),) * ndim
+    try:
+        pairs = np.broadcast_to(widths, (ndim, 2))
+    except ValueError:
+        raise ShapeError(
+            f"pad: pad_width of shape {fmt_shape(widths.shape)} does not fit an array of {ndim} dimensions "
+            f"(give one int, one (before, after) pair, or {ndim} pairs); got {pad_width!r}"
+        ) from None
+    return tuple((int(b), int(a)) for b, a in pairs)
+
+
 # ----------------------------------------------------------------------------
 # builders
 
@@ -557,3 +648,51 @@ def stack(xs, axis: int = 0) -> Variable:
     """
     xs = [as_variable(x) for x in operand_list(xs, "stack")]
     return Stack(int_tuple(axis, "stack: axis")[0])(*xs)
+
+
+@user_errors
+def flip(x: Operand, axis=None) -> Variable:
+    """The elements of ``x`` in reverse order along ``axis`` (an int, a tuple of ints, or
+    None for every axis), as ``np.flip``; shape and dtype unchanged, unknown dimensions
+    included. Its gradient is G flipped the same way. An axis out of range or repeated
+    raises ``gc.ShapeError``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2, 3))
+        >>> gc.evaluate(gc.flip(x, 1), {x: [[1, 2, 3], [4, 5, 6]]}).tolist()
+        [[3.0, 2.0, 1.0], [6.0, 5.0, 4.0]]
+    """
+    x = as_variable(x)
+    return Flip(normalize_axes(axis, x.ndim, "flip"))(x)
+
+
+@user_errors
+def pad(x: Operand, pad_width, constant_values=0) -> Variable:
+    """``x`` with ``constant_values`` added around it, as ``np.pad(x, pad_width,
+    mode="constant", constant_values=...)``.
+
+    ``pad_width`` takes NumPy's forms: an int n (n before and after every axis), one
+    ``(before, after)`` pair for every axis, or one pair (or one int) per axis; negative or
+    non-integer widths raise ``gc.ArgumentError``, the wrong number of pairs
+    ``gc.ShapeError``. Each dimension grows by its ``before + after`` (an unknown one stays
+    unknown); the dtype is x's. ``constant_values`` is one number, which x's dtype must
+    hold (an integer x padded with 0.5 raises, where NumPy would pad with 0), or a 0-d
+    Variable of x's dtype, whose gradient is the sum of G over the padding; NumPy's
+    per-axis constant pairs are not supported. The gradient of x is G without the padding.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (None, 2))
+        >>> y = gc.pad(x, ((0, 1), (1, 0)), constant_values=-1.0)
+        >>> y.shape, gc.evaluate(y, {x: [[1.0, 2.0]]}).tolist()
+        ((None, 3), [[-1.0, 1.0, 2.0], [-1.0, -1.0, -1.0]])
+    """
+    x = as_variable(x)
+    widths = pad_pairs(pad_width, x.ndim)
+    if isinstance(constant_values, Variable):
+        c = constant_values
+    else:
+        value = number(constant_values, "pad: constant_values", bools=True)
+        c = _constant(number_as(value, x.dtype, "pad: constant_values"))
+    return Pad(widths)(x, c)

@@ -47,6 +47,9 @@ SKIP = {
     "shard",
     "trace",
 }  # fmt: skip (trace: checked with the inspection tools)
+#: a valid value for each required plain argument, used while another argument gets the junk
+VALID = {"pad_width": 1, "shape": (2, 3), "n": 3, "start": 3, "dtype": "float64", "axis": 0, "value": 1.0,
+         "num_classes": 3}  # fmt: skip
 JUNK = [1.5, "ab", -3, [1.5], {}, object(), (0, 0, 0, 0, 0, 0), (0, 1), True, None]
 
 
@@ -81,8 +84,13 @@ def test_a_wrong_plain_argument_is_a_graphcomp_error_naming_the_function(name, f
             kwargs = {}
             args = []
             for p, spec in params.items():
-                if p in OPERANDS and spec.default is inspect.Parameter.empty:
-                    args.append(gc.Variable(p, (2, 3, 4, 5)) if p != "xs" else [gc.Variable("a", (2, 3))] * 2)
+                if spec.default is not inspect.Parameter.empty or spec.kind is inspect.Parameter.VAR_POSITIONAL:
+                    continue
+                if p in OPERANDS:
+                    kwargs[p] = gc.Variable(p, (2, 3, 4, 5)) if p != "xs" else [gc.Variable("a", (2, 3))] * 2
+                elif p != arg:
+                    assert p in VALID, f"{name}: give the required argument {p!r} a valid value in VALID"
+                    kwargs[p] = VALID[p]
             kwargs[arg] = junk
             try:
                 fn(*args, **kwargs)
