@@ -473,3 +473,5 @@ spec("cross_entropy_grad", lambda z, y: CrossEntropyGrad()(gc.log_softmax(z), y)
 spec("cross_entropy_pick_grad", lambda z, y: CrossEntropyPickGrad()(gc.log_softmax(z), y) * z,
      lambda z, y: -np.eye(z.shape[1])[y] / len(y) * z, [(5, 4), (5,)], [normal, ints(4)],
      dtypes=["float64", "int64"], second=True)  # fmt: skip
+
+from tests.ops import spec_ops_b  # noqa: E402,F401
