@@ -28,7 +28,7 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
 from graphcomp.core.types import broadcast_shapes, normalize_axes, result_dtype
-from graphcomp.errors import ArgumentError
+from graphcomp.errors import ArgumentError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
 from graphcomp.ops.shape import Reshape, sum_to
 
@@ -42,6 +42,11 @@ class Running(Op):
 
     axis: int
     reverse: bool = False
+
+    def check_axis(self, ndim: int) -> None:
+        """The axis must be in range and stored non-negative, as the builders store it."""
+        if normalize_axes(self.axis, ndim, self.name) != (self.axis,):
+            raise ShapeError(f"{self.name}: axis {self.axis} must be given as a non-negative axis (< {ndim})")
 
     def label(self) -> str:
         return f"{self.name}[axis={self.axis}{',reverse' if self.reverse else ''}]"
@@ -64,7 +69,7 @@ class Cumsum(Running):
     name, numpy_helpers = "cumsum", {"_cumsum": np.cumsum}
 
     def infer(self, x):
-        normalize_axes(self.axis, x.ndim, self.name)
+        self.check_axis(x.ndim)
         return x.shape, result_dtype(np.cumsum, x.dtype)
 
     def forward(self, x):
@@ -89,7 +94,7 @@ class ExclusiveCumprod(Running):
     name = "exclusive_cumprod"
 
     def infer(self, x):
-        normalize_axes(self.axis, x.ndim, self.name)
+        self.check_axis(x.ndim)
         return x.shape, result_dtype(np.cumprod, x.dtype)
 
     def forward(self, x):
@@ -125,7 +130,7 @@ class AffineScan(Running):
 
     def infer(self, a, b):
         shape = broadcast_shapes(a.shape, b.shape, op=self.name)
-        normalize_axes(self.axis, len(shape), self.name)
+        self.check_axis(len(shape))
         return shape, result_dtype(np.multiply, a.dtype, b.dtype)
 
     def forward(self, a, b):

@@ -181,6 +181,16 @@ class Prod(UfuncReduce):
 
 
 def check_real(fn: str, x: Variable) -> None:
+    """Refuse complex ``x`` for ``fn``, a function of |x|**2 whose complex gradient would be a
+    convention of its own (var, std, norm), with a DTypeError naming both.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> check_real("norm", gc.Variable("c", (2,), "complex128"))
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.DTypeError: norm: c is complex (complex128); norm takes real values (apply it to abs(x) ...
+    """
     if x.dtype.kind == "c":
         raise DTypeError(
             f"{fn}: {x.label()} is complex ({x.dtype}); {fn} takes real values (apply it to abs(x) or to the real "

@@ -185,3 +185,68 @@ def test_einsum_compiles_with_the_numba_backend_too():
     av, bv = _values([(2, 3), (3, 3)])
     for got, want in zip(gc.compile(outs, [a, b], backend="numba")(av, bv), gc.evaluate(outs, {a: av, b: bv})):
         np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def _random_einsum(rng):
+    """Random subscripts over 'abcd' with repeats, '...' anywhere, size-1 dimensions
+    (broadcast), sometimes a wrong size; implicit or a random explicit output."""
+    sizes = {c: int(rng.integers(1, 4)) for c in "abcd"}
+    dots = tuple(int(rng.integers(1, 3)) for _ in range(rng.integers(0, 3)))
+    wild = rng.random() < 0.15
+    terms, shapes = [], []
+    for _ in range(rng.integers(1, 4)):
+        term = "".join(rng.choice(list("abcd"), rng.integers(0, 4)))
+        shape = [sizes[c] if rng.random() > 0.2 else 1 for c in term]
+        shape = [shape[term.index(c)] for c in term]  # a repeated label has one size within a term
+        if wild and shape:
+            shape[0] = int(rng.integers(1, 5))
+        if dots and rng.random() < 0.5:
+            r, at = int(rng.integers(0, len(dots) + 1)), int(rng.integers(0, len(term) + 1))
+            term = term[:at] + "..." + term[at:]
+            shape = shape[:at] + [d if rng.random() > 0.3 else 1 for d in dots[len(dots) - r :]] + shape[at:]
+        terms.append(term)
+        shapes.append(tuple(shape))
+    subscripts = ",".join(terms)
+    if rng.random() < 0.5:
+        used = sorted(set(subscripts) - set(".,"))
+        out = "".join(rng.permutation(used)[: rng.integers(0, len(used) + 1)])
+        subscripts += "->" + ("..." + out if "..." in subscripts and rng.random() < 0.9 else out)
+    return subscripts, shapes
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_einsums_agree_with_numpy_in_values_errors_and_gradients(seed):
+    """Whatever NumPy computes we compute (known or unknown dimensions), with gradients
+    matching finite differences of NumPy's own einsum; whatever NumPy refuses we refuse."""
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        subscripts, shapes = _random_einsum(rng)
+        values = [rng.standard_normal(s) for s in shapes]
+        try:
+            want = np.einsum(subscripts, *values)
+        except ValueError:
+            with pytest.raises(gc.GraphError):
+                gc.einsum(subscripts, *[gc.Variable(f"x{k}", s) for k, s in enumerate(shapes)])
+            continue
+        w = rng.standard_normal(np.shape(want))
+        for unknown in (False, True):
+            xs = [gc.Variable(f"x{k}", (None,) * len(s) if unknown else s) for k, s in enumerate(shapes)]
+            y = gc.einsum(subscripts, *xs)
+            assert unknown or y.shape == np.shape(want), (subscripts, shapes)
+            grads = gc.grad((y * gc.constant(w)).sum(), xs)
+            got, *got_grads = gc.evaluate([y, *grads], dict(zip(xs, values)))
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+            for k, g in enumerate(got_grads):
+                v = rng.standard_normal(shapes[k])
+                numeric = _directional(subscripts, values, w, k, v)
+                assert np.shape(g) == shapes[k], (subscripts, shapes, k)
+                assert np.isclose(np.sum(g * v), numeric, rtol=1e-6, atol=1e-8), (subscripts, shapes, k)
+
+
+def _directional(subscripts, values, w, k, v, eps=1e-6):
+    """Central difference of sum(w * np.einsum(...)) along v in operand k: NumPy's einsum, not ours."""
+
+    def f(a):
+        return np.sum(np.einsum(subscripts, *[a if j == k else x for j, x in enumerate(values)]) * w)
+
+    return (f(values[k] + eps * v) - f(values[k] - eps * v)) / (2 * eps)
