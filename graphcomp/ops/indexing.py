@@ -1,9 +1,11 @@
 """Indexing as NumPy does it: ints, slices, ``None``, ``...`` and integer
-arrays (``x[rows, cols]``), with the scatter-add gradient.
+arrays (``x[rows, cols]``), with the scatter-add gradient; and boolean masks
+(``x[mask]``), with the scatter of G back to the selected places.
 
 An index is stored as a hashable template; integer-array entries are extra
 inputs of the op, so index arrays can themselves be computed in the graph.
-Boolean masks are refused: their result's shape depends on the data.
+A boolean mask is an input too (a Variable, or an array made a constant); its
+result's length depends on the data, so it is unknown (``None``) at build time.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = ["getitem"]
 # template entries: ("i", k) int, ("s", start, stop, step) slice, ("n",) newaxis,
 # ("e",) ellipsis, ("a",) the next integer-array input
 _FULL = ("s", None, None, None)
+_MASK_ALONE = "getitem: a boolean mask must be the whole index (x[mask]), not one entry of a tuple index"
 
 
 def _int_or_none(v, what):
@@ -52,17 +55,23 @@ def parse_index(index) -> tuple[tuple, list[Variable]]:
                 ("s", _int_or_none(e.start, "start"), _int_or_none(e.stop, "stop"), _int_or_none(e.step, "step"))
             )
         elif isinstance(e, (bool, np.bool_)):
-            raise ArgumentError("getitem: boolean indices are not supported; use gc.where")
+            raise ArgumentError("getitem: a Python bool is not an index; select with a boolean array, x[mask]")
         elif isinstance(e, (int, np.integer)):
             template.append(("i", int(e)))
         else:
             v = e if isinstance(e, Variable) else None
             if v is None:
                 arr = np.asarray(e)
+                if arr.dtype == bool:
+                    raise ArgumentError(_MASK_ALONE)
                 if arr.dtype.kind not in "iu":
-                    kind = "boolean masks are" if arr.dtype == bool else f"{arr.dtype} indices are"
-                    raise ArgumentError(f"getitem: {kind} not supported; index with ints, slices or integer arrays")
+                    raise ArgumentError(
+                        f"getitem: {arr.dtype} indices are not supported; index with ints, slices, integer arrays "
+                        "or a boolean mask"
+                    )
                 v = constant(arr)
+            elif v.dtype == bool:
+                raise ArgumentError(_MASK_ALONE)
             elif v.dtype.kind not in "iu":
                 raise DTypeError(
                     f"getitem: an index Variable must have an integer dtype, got {v.label()} of dtype {v.dtype}"
@@ -288,16 +297,22 @@ def _check_grad_shape(op, got, expected):
 
 @user_errors
 def getitem(x: Variable, index) -> Variable:
-    """``x[index]`` with NumPy semantics (basic and integer-array indexing).
+    """``x[index]`` with NumPy semantics: basic and integer-array indexing, and a
+    boolean mask (see ``BooleanMask``; a mask must be the whole index).
 
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x", (4, 5))
         >>> x[1:3].shape, x[:, 0].shape, x[[0, 2], [1, 3]].shape
         ((2, 5), (4,), (2,))
+        >>> x[x > 0.0].shape
+        (None,)
     """
     if type(index) is int:  # the common x[k] needs no parsing
         return GetItem((("i", index),))(x)
+    mask = _as_mask(index)
+    if mask is not None:
+        return BooleanMask()(x, mask)
     template, arrays = parse_index(index)
     return GetItem(template)(x, *arrays)
 
@@ -312,3 +327,97 @@ def take_along(x: Variable, axis: int, k: int) -> Variable:
     """
     axis = axis % x.ndim
     return GetItem((_FULL,) * axis + (("i", k),))(x)
+
+
+# -- boolean masks ---------------------------------------------------------------------------
+
+
+def _as_mask(index) -> Variable | None:
+    """A boolean mask index as a Variable (an array or list made a constant), else None."""
+    if isinstance(index, tuple) and len(index) == 1:  # x[(mask,)] is x[mask], as in NumPy
+        index = index[0]
+    if isinstance(index, Variable):
+        return index if index.dtype == bool else None
+    if isinstance(index, (np.ndarray, list)):
+        arr = np.asarray(index)
+        if arr.dtype == bool and arr.ndim >= 1:
+            return constant(arr)
+    return None
+
+
+def _check_mask(op: str, x_shape: tuple, mask_shape: tuple, known: bool) -> None:
+    """A mask covers the leading axes of x, as NumPy's: mask.shape == x.shape[:mask.ndim]."""
+    k = len(mask_shape)
+    if k == 0 or k > len(x_shape):
+        raise ShapeError(
+            f"{op}: a boolean mask of shape {fmt_shape(mask_shape)} cannot index an array of shape "
+            f"{fmt_shape(x_shape)} (it needs 1 to {len(x_shape)} dimensions, matching the leading ones)"
+        )
+    lead = tuple(x_shape[:k])
+    if not (shapes_compatible(lead, mask_shape) if known else lead == tuple(mask_shape)):
+        raise ShapeError(
+            f"{op}: a boolean mask of shape {fmt_shape(mask_shape)} does not match the array of shape "
+            f"{fmt_shape(x_shape)} it indexes (its shape must be the array's leading dimensions {fmt_shape(lead)})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BooleanMask(Op):
+    """``x[mask]``, NumPy's boolean-mask selection: ``mask`` (bool) has ``x``'s shape,
+    or its leading dimensions; the result stacks the selected entries (or
+    sub-arrays) in row-major order along one axis of unknown length, ``(None,) +
+    x.shape[mask.ndim:]``. The gradient scatters G back to the selected places,
+    zeros elsewhere (all zeros for a mask that selects nothing).
+
+    A mask of the wrong shape is a ShapeError at build time when the shapes are
+    known, and when the graph runs otherwise.
+    """
+
+    name, flops_per_element = "boolean_mask", 0
+
+    def infer(self, x, mask):
+        if mask.dtype != bool:
+            raise DTypeError(f"{self.name}: the mask must be boolean, got {mask.label()} of dtype {mask.dtype}")
+        _check_mask("getitem", x.shape, mask.shape, known=True)
+        return (None,) + x.shape[mask.ndim :], x.dtype
+
+    def forward(self, x, mask):
+        _check_mask("getitem", np.shape(x), np.shape(mask), known=False)
+        return x[mask]
+
+    def bprop(self, inputs, output, G):
+        x, mask = inputs
+        return [BooleanMaskGrad(x.shape)(G, mask), None]
+
+
+@dataclasses.dataclass(frozen=True)
+class BooleanMaskGrad(Op):
+    """The gradient of ``x[mask]``: zeros of ``x``'s shape (``shape``, static; the
+    runtime shape comes from the mask and G) with G written at the selected places."""
+
+    name, flops_per_element = "boolean_mask_grad", 0
+    shape: tuple
+
+    def infer(self, g, mask):
+        k = mask.ndim
+        if g.ndim != 1 + len(self.shape) - k:
+            raise ShapeError(
+                f"{self.name}: G of shape {fmt_shape(g.shape)} does not fit a mask of shape {fmt_shape(mask.shape)} "
+                f"over {fmt_shape(self.shape)}"
+            )
+        runtime = tuple(mask.shape) + tuple(g.shape[1:])
+        if not shapes_compatible(runtime, self.shape):
+            raise ShapeError(f"{self.name}: mask and G give shape {fmt_shape(runtime)}, not {fmt_shape(self.shape)}")
+        return tuple(a if a is not None else b for a, b in zip(self.shape, runtime)), g.dtype
+
+    def forward(self, g, mask):
+        g = np.asarray(g)
+        out = np.zeros(np.shape(mask) + g.shape[1:], dtype=g.dtype)
+        out[mask] = g
+        return out
+
+    def bprop(self, inputs, output, G):
+        return [BooleanMask()(G, inputs[1]), None]
+
+    def label(self) -> str:
+        return f"boolean_mask_grad[{fmt_shape(self.shape)}]"

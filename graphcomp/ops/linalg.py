@@ -1,23 +1,43 @@
 """Matrix products with NumPy's ``matmul`` semantics (1-D operands promoted,
 leading axes broadcast as a stack). The gradients are the lectures'
-dL/dx = (dL/dy) W^T and dL/dW = x^T (dL/dy): no Jacobian is ever built."""
+dL/dx = (dL/dy) W^T and dL/dW = x^T (dL/dy): no Jacobian is ever built.
+
+Also NumPy's ``einsum``, whose gradient with respect to each operand is again
+an einsum (of G and the other operands), and the Euclidean (Frobenius) ``norm``,
+whose gradient x / norm is 0 at the origin (the subgradient of least size;
+sqrt(sum(x**2))'s chain rule gives 0/0 there)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import string
 
 import numpy as np
 
-from graphcomp.core.node import Variable
+from graphcomp.core.node import Variable, constant
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import broadcast_shapes, fmt_shape, is_fully_known, result_dtype
-from graphcomp.errors import ShapeError
-from graphcomp.ops.base import Op, Operand, operands, size_of_shape
+from graphcomp.core.types import (
+    as_bool,
+    broadcast_shapes,
+    fmt_shape,
+    is_differentiable_dtype,
+    is_fully_known,
+    normalize_axes,
+    result_dtype,
+)
+from graphcomp.errors import ArgumentError, ShapeError
+from graphcomp.ops.base import Op, Operand, as_variable, operands, size_of_shape
 from graphcomp.ops.binary import multiply
+from graphcomp.ops.compare import Equal, equal
+from graphcomp.ops.creation import ArangeLike, ones_like
+from graphcomp.ops.identity import Cast
+from graphcomp.ops.reduce import Reduce, check_real
+from graphcomp.ops.select import where
 from graphcomp.ops.shape import ExpandDims, Squeeze, Transpose, reshape, sum_to, transpose
 
-__all__ = ["matmul", "dot"]
+__all__ = ["matmul", "dot", "einsum", "norm"]
 
 
 def _swap_last(v):
@@ -134,3 +154,336 @@ def _dot_nd(a: Variable, b: Variable) -> Variable:
     moved = transpose(b, (k - 2, *range(k - 2), k - 1))  # (n, *lead_b, m)
     flat = MatMul()(reshape(a, (-1, n)), reshape(moved, (n, math.prod(lead_b) * m)))
     return reshape(flat, tuple(-1 if d is None else d for d in lead_a + lead_b + (m,)))
+
+
+# -- einsum -------------------------------------------------------------------------------------
+
+#: the letters einsum labels with, in NumPy's implicit-output order (by character code)
+_LABELS = string.ascii_uppercase + string.ascii_lowercase
+
+
+def _einsum_error(subscripts: str, shapes, problem: str, kind=ShapeError):
+    listed = ", ".join(fmt_shape(s) for s in shapes)
+    return kind(f"einsum({subscripts!r}) with operand shapes {listed}: {problem}")
+
+
+def einsum_canonical(subscripts: str, shapes: list) -> str:
+    """NumPy's einsum subscripts in explicit form, checked against the operands' ranks:
+    spaces dropped, and the implicit output (labels used once, in alphabetical order,
+    after ``...`` if any term has one) written out.
+
+    Example:
+        >>> einsum_canonical("ij,jk", [(2, 3), (3, 4)]), einsum_canonical("...ii", [(5, 2, 2)])
+        ('ij,jk->ik', '...ii->...')
+    """
+
+    def fail(problem, kind=ArgumentError):
+        raise _einsum_error(subscripts, shapes, problem, kind)
+
+    text = subscripts.replace(" ", "")
+    if text.count("->") > 1:
+        fail("'->' may appear only once")
+    lhs, arrow, rhs = text.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        fail(f"the subscripts have {len(terms)} operand term(s) for {len(shapes)} operand(s)")
+    for term in terms + [rhs]:
+        for c in term.replace("...", "", 1):
+            if c == ".":
+                fail("'.' may appear only in one '...' per term")
+            if c not in _LABELS:
+                fail(f"invalid subscript {c!r}: labels are letters (a-z, A-Z), with ',', '->' and '...'")
+    ranks = []
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        named = len(term.replace("...", ""))
+        if named > len(shape) or ("..." not in term and named != len(shape)):
+            hint = "" if "..." in term or named > len(shape) else " (use '...' for the others)"
+            fail(f"term {term!r} names {named} dimension(s) of operand {k}, which has {len(shape)}{hint}", ShapeError)
+        ranks.append(len(shape) - named)
+    if not arrow:
+        counts = {c: lhs.count(c) for c in lhs if c in _LABELS}
+        output = ("..." if "..." in lhs else "") + "".join(sorted(c for c, n in counts.items() if n == 1))
+        return f"{','.join(terms)}->{output}"
+    for c in rhs.replace("...", ""):
+        if rhs.count(c) > 1:
+            fail(f"the output names {c!r} more than once")
+        if c not in lhs:
+            fail(f"the output names {c!r}, which no operand's term has")
+    if max(ranks) > 0 and "..." not in rhs:
+        fail("'...' stands for dimensions of the operands, so the output needs '...' too (sum them explicitly)")
+    return f"{','.join(terms)}->{rhs}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _letter_plan(canonical: str, ndims: tuple) -> tuple[tuple[str, ...], str]:
+    """The terms and output of explicit subscripts with each ``...`` written as letters
+    of its own (the broadcast dimensions, right-aligned), so every dimension has a label."""
+    lhs, rhs = canonical.split("->")
+    terms = lhs.split(",")
+    ranks = [nd - len(t.replace("...", "")) if "..." in t else 0 for t, nd in zip(terms, ndims)]
+    m = max(ranks, default=0)
+    free = [c for c in _LABELS if c not in canonical]
+    if m > len(free):
+        raise ShapeError(f"einsum({canonical!r}): too many dimensions for the 52 labels einsum has")
+    dots = "".join(free[:m])
+    return tuple(t.replace("...", dots[m - r :]) for t, r in zip(terms, ranks)), rhs.replace("...", dots)
+
+
+def _label_sizes(subscripts: str, terms, shapes) -> dict:
+    """Each label's size, broadcast over the operands as NumPy's einsum does (size 1
+    stretches; None is unknown); a repeated label within one operand must match exactly."""
+    sizes: dict = {}
+    where_from: dict = {}  # label -> the operand whose size it took, for the message
+
+    def fail(problem):
+        raise _einsum_error(subscripts, shapes, problem)
+
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        own: dict = {}
+        for label, d in zip(term, shape):
+            seen = own.get(label, d)
+            if seen is not None and d is not None and seen != d:
+                fail(f"operand {k} repeats label {label!r} over dimensions of sizes {seen} and {d}")
+            own[label] = d if seen is None else seen
+        for label, d in own.items():
+            have = sizes.get(label, 1)
+            if have not in (1, None) and d not in (1, None) and have != d:
+                fail(
+                    f"label {label!r} has size {have} in operand {where_from[label]} and {d} in operand {k} "
+                    "(sizes must be equal, or 1 to broadcast)"
+                )
+            if d not in (1, None):
+                where_from[label] = k
+            # 1 stretches to anything; an unknown size is the known one, if any
+            sizes[label] = d if have == 1 or have is None and d != 1 else have
+    return sizes
+
+
+def einsum_shape(canonical: str, shapes: list, shown: str | None = None) -> tuple:
+    """The output shape of einsum with explicit subscripts ``canonical`` (errors name
+    ``shown``, the subscripts as the user wrote them).
+
+    Example:
+        >>> einsum_shape("...ij,jk->...ik", [(None, 2, 3), (3, 4)])
+        (None, 2, 4)
+    """
+    terms, out = _letter_plan(canonical, tuple(len(s) for s in shapes))
+    sizes = _label_sizes(shown or canonical, terms, shapes)
+    return tuple(sizes[label] for label in out)
+
+
+def _identity(x: Variable, p: int, q: int, dtype) -> Variable:
+    """The identity matrix as large as x's (equal) axes p and q, runtime-sized if unknown."""
+    n = x.shape[p] if x.shape[p] is not None else x.shape[q]
+    if n is not None:
+        return constant(np.eye(n, dtype=dtype))
+    r = ArangeLike(p)(x)
+    return Cast(np.dtype(dtype))(Equal()(ExpandDims((1,))(r), ExpandDims((0,))(r)))
+
+
+def _may_broadcast(k: int, inputs, terms) -> bool:
+    """Whether an axis of operand k may have size 1 where another operand's same label is larger."""
+    for p, label in enumerate(terms[k]):
+        if inputs[k].shape[p] not in (1, None):
+            continue
+        for j, term in enumerate(terms):
+            if j != k and any(lj == label and inputs[j].shape[q] != 1 for q, lj in enumerate(term)):
+                return True
+    return False
+
+
+def _covered(label: str, k: int, inputs, terms, out: str) -> bool:
+    """Whether G or another operand gives ``label`` at least operand k's size (else a
+    ones tensor of k's shape must: a label k alone has, or one another operand has at
+    size 1 only, or at sizes unknown until run time)."""
+    if label in out:
+        return True  # G has the label's broadcast size
+    mine = {inputs[k].shape[p] for p, lk in enumerate(terms[k]) if lk == label}
+    for j, term in enumerate(terms):
+        if j == k:
+            continue
+        for q, lj in enumerate(term):
+            d = inputs[j].shape[q]
+            if lj == label and (d not in (1, None) or mine == {1} or (d is not None and d in mine)):
+                return True  # k's size is d (or 1, summed back later)
+    return False
+
+
+def _einsum_grad(k: int, inputs, terms, out: str, G: Variable) -> Variable:
+    """dL/d(operand k): the einsum of G with the other operands into operand k's labels.
+
+    A label repeated in operand k ("ii", a diagonal) gets a fresh letter per extra
+    occurrence and an identity matrix joining the two, so the gradient lies on the
+    diagonal; a label that only operand k has at its full size (summed away) comes
+    from a ones tensor of k's shape, so the gradient is constant along it; an axis of
+    k that was broadcast (size 1 against a larger one) is summed back.
+    """
+    x, term = inputs[k], terms[k]
+    subs, ops = [out], [G]
+    for j, (t, v) in enumerate(zip(terms, inputs)):
+        if j != k:
+            subs.append(t)
+            ops.append(v)
+    free = iter(c for c in _LABELS if c not in "".join(terms) + out)
+    target: list[str] = []
+    first: dict = {}
+    for p, label in enumerate(term):
+        if label not in first:
+            first[label] = p
+            target.append(label)
+            continue
+        fresh = next(free, None)
+        if fresh is None:
+            raise ShapeError(f"einsum: too many labels to write the gradient of operand {k} ({term!r})")
+        target.append(fresh)
+        subs.append(label + fresh)
+        ops.append(_identity(x, first[label], p, G.dtype))
+    # a repeated label is covered by its identity matrix, which has k's size
+    if not all(term.count(label) > 1 or _covered(label, k, inputs, terms, out) for label in first):
+        subs.append(term)
+        ops.append(ones_like(x))
+    grad = Einsum(f"{','.join(subs)}->{''.join(target)}")(*ops)
+    return sum_to(grad, x) if _may_broadcast(k, inputs, terms) else grad
+
+
+@dataclasses.dataclass(frozen=True)
+class Einsum(Op):
+    """``np.einsum(subscripts, *operands)``, ``subscripts`` in explicit form. The gradient
+    for each operand is an einsum of G and the other operands (so it differentiates
+    again), as for matmul: dL/dA of ``ij,jk->ik`` is ``ik,jk->ij`` of (G, B)."""
+
+    name, numpy_helpers = "einsum", {"_einsum": np.einsum}
+    subscripts: str
+
+    def infer(self, *xs):
+        shapes = [x.shape for x in xs]
+        einsum_canonical(self.subscripts, shapes)  # the op may come from a file: check it as the builder does
+        return einsum_shape(self.subscripts, shapes), np.result_type(*(x.dtype for x in xs))
+
+    def forward(self, *xs):
+        # with two operands or more, NumPy's path finder may hand the contraction to BLAS
+        return np.einsum(self.subscripts, *xs, optimize=len(xs) > 1)
+
+    def bprop(self, inputs, output, G):
+        terms, out = _letter_plan(self.subscripts, tuple(x.ndim for x in inputs))
+        return [
+            _einsum_grad(k, inputs, terms, out, G) if is_differentiable_dtype(x.dtype) else None
+            for k, x in enumerate(inputs)
+        ]
+
+    def label(self) -> str:
+        return f"einsum[{self.subscripts}]"
+
+    def expression(self, v, args):
+        return f"_einsum({self.subscripts!r}, {', '.join(args)}, optimize={len(args) > 1})"
+
+    def flops(self, v, shape_of):
+        inputs = v.owner.inputs
+        shapes = [shape_of(x) for x in inputs]
+        terms, _ = _letter_plan(self.subscripts, tuple(len(s) for s in shapes))
+        sizes = _label_sizes(self.subscripts, terms, shapes)
+        return max(1, len(inputs)) * math.prod(1 if d is None else d for d in sizes.values())
+
+
+@user_errors
+def einsum(subscripts: str, *operands: Operand) -> Variable:
+    """NumPy's ``einsum``: explicit (``"ij,jk->ik"``) and implicit (``"ij,jk"``: the
+    labels used once, in alphabetical order) forms, repeated labels (``"ii->i"``, a
+    diagonal; ``"ii"``, a trace), summed labels, ``...`` for the unnamed dimensions
+    (broadcast across operands as NumPy broadcasts), and a size-1 dimension
+    broadcast against a labelled one.
+
+    The result's dtype is NumPy's promotion of the operands'; unknown (None)
+    dimensions are allowed (a label is known if any of its dimensions is). The
+    gradient for each operand is an einsum of G with the other operands
+    (an identity matrix puts it on the diagonal of a repeated label, a ones tensor
+    spreads it along a label only that operand has, and a broadcast axis is summed
+    back), so it differentiates again.
+
+    Raises ArgumentError for subscripts that are not a string or are malformed
+    (bad characters, a wrong number of terms, an output label no operand has),
+    ShapeError when a term does not fit its operand's rank or a label's sizes
+    disagree; each message names the subscripts and the operand shapes.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> a, b = gc.Variable("a", (2, 3)), gc.Variable("b", (3, 4))
+        >>> gc.einsum("ij,jk->ik", a, b).shape, gc.einsum("ij,jk", a, b).shape
+        ((2, 4), (2, 4))
+        >>> m = gc.Variable("m", (3, 3))
+        >>> gc.evaluate(gc.einsum("ii->i", m), {m: [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]}).tolist()
+        [1.0, 5.0, 9.0]
+        >>> gc.grad(gc.einsum("ii", m), m).owner.op.label()
+        'einsum[,iA->iA]'
+        >>> gc.einsum("...ij,jk->...ik", gc.Variable("s", (None, 5, 2, 3)), b).shape
+        (None, 5, 2, 4)
+    """
+    if not isinstance(subscripts, str):
+        raise ArgumentError(
+            f"einsum: subscripts must be a string such as 'ij,jk->ik' (NumPy's interleaved operand and "
+            f"sublist form is not supported), got {type(subscripts).__name__}"
+        )
+    if not operands:
+        raise ArgumentError(f"einsum({subscripts!r}): needs at least one operand")
+    xs = [as_variable(x) for x in operands]
+    shapes = [x.shape for x in xs]
+    canonical = einsum_canonical(subscripts, shapes)
+    einsum_shape(canonical, shapes, shown=subscripts)  # size errors name the user's subscripts
+    return Einsum(canonical)(*xs)
+
+
+# -- norm ---------------------------------------------------------------------------------------
+
+
+class Norm(Reduce):
+    """The Euclidean (Frobenius) norm sqrt(sum(x**2)) over ``axes`` (``np.linalg.norm``
+    with ``ord=None``). Its gradient x / norm is 0 where the norm is 0."""
+
+    name, flops_per_element = "norm", 2
+
+    def infer(self, x):
+        check_real(self.name, x)
+        return super().infer(x)
+
+    def out_dtype(self, dtype):
+        return result_dtype(np.linalg.norm, dtype)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            x = x.astype(self.out_dtype(x.dtype))
+        return np.sqrt(np.add.reduce(x * x, axis=self.axes, keepdims=self.keepdims))
+
+    def bprop(self, inputs, output, G):
+        # at the origin x is 0 too: divide by 1 there, so the gradient is 0 and no inf appears downstream
+        safe = where(equal(output, 0.0), 1.0, output)
+        return [self.expand(G) * inputs[0] / self.expand(safe)]
+
+    def sympy(self, sp, v, args):
+        return sp.Abs(args[0]) if all(d == 1 for d in v.owner.inputs[0].shape) else None
+
+
+@user_errors
+def norm(x: Operand, axis=None, keepdims: bool = False) -> Variable:
+    """The Euclidean norm sqrt(sum(x**2)) over ``axis`` (``None``: all axes; for a
+    matrix, the Frobenius norm), as ``np.linalg.norm(x, axis=axis, keepdims=keepdims)``
+    with its default ``ord``. NumPy takes one or two axes; graphcomp any number,
+    same meaning. The dtype is NumPy's (float32 stays float32, integers give float64).
+
+    Its gradient is x / norm times G, and 0 at the origin (a subgradient, the one of
+    least size), where sqrt(sum(x**2)) differentiated by the chain rule gives
+    0/0 = NaN; second derivatives are exact wherever the norm is not 0 (at the
+    origin, where none exists, they are finite).
+
+    Raises ShapeError for an axis out of range or repeated, DTypeError for complex x.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> float(gc.evaluate(gc.norm(x), {x: [3.0, 4.0]}))
+        5.0
+        >>> gc.evaluate(gc.grad(gc.norm(x), x), {x: [0.0, 0.0]}).tolist()
+        [0.0, 0.0]
+    """
+    x = as_variable(x)
+    return Norm(normalize_axes(axis, x.ndim, "norm"), as_bool(keepdims, "norm: keepdims"))(x)
