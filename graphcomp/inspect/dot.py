@@ -1,7 +1,9 @@
 """``gc.to_dot``: a graph as a Graphviz picture, built with the ``graphviz`` package.
 
 Variables are boxes and op applications circles, as in the lectures' figures.
-Forward nodes are blue, nodes that build_grad inserted are orange; when a
+Forward nodes are blue, nodes that build_grad inserted are orange, nodes that
+forward mode (``gc.jvp``) inserted are purple (one colour per role in
+``graphcomp.core.provenance.ROLES``, the legend saying which); when a
 back-propagation result is drawn, G' is drawn bold and the targets with a
 double border. Given a feed, each edge carries the value of the Variable it
 leaves (above, green) and the gradient of the cost with respect to it (below,
@@ -19,8 +21,10 @@ import numpy as np
 from graphcomp.autodiff.backprop import BackpropResult
 from graphcomp.core.graph import Graph, set_display
 from graphcomp.core.node import Variable
+from graphcomp.core.provenance import ROLES
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
+from graphcomp.inspect.groups import draw_group
 from graphcomp.inspect.render import render_svg
 from graphcomp.runtime.evaluate import evaluate
 
@@ -28,6 +32,12 @@ __all__ = ["to_dot", "DotSource"]
 
 FORWARD = {"fill": "#dbe9f6", "line": "#1f5fa8"}
 GRADIENT = {"fill": "#fde3c8", "line": "#c25e00"}
+TANGENT = {"fill": "#eadcf6", "line": "#6a3d9a"}
+#: each node role's colours (a role is provenance's: ``graphcomp.core.provenance.ROLES``)
+ROLE_COLORS = {"forward": FORWARD, "grad": GRADIENT, "tangent": TANGENT}
+#: roles a picture shows without a legend (the lectures' forward and gradient pictures; a
+#: back-propagation result's legend names them); any other role drawn brings the legend
+_PLAIN_ROLES = {"forward", "grad"}
 PRUNED_LINE = "#111111"
 
 
@@ -134,6 +144,7 @@ def to_dot(
     max_nodes: int = 300,
     rankdir: str = "LR",
     title: str | None = None,
+    expand: bool = False,
 ) -> DotSource:
     """A Graphviz picture of the graph of ``outputs`` (Variables, a Graph, or a
     ``gc.backprop`` result, whose G' and targets are then highlighted).
@@ -142,6 +153,8 @@ def to_dot(
     where a grad_table is known, the gradient with respect to it. Graphs with
     more than ``max_nodes`` Variables keep the nodes nearest the inputs and
     the outputs and collapse the middle into one node that counts its ops.
+    An op_from_graph group is one op; ``expand=True`` draws its inner graph
+    inside it, as a cluster (groups inside groups too).
 
     Example:
         >>> import graphcomp as gc
@@ -173,7 +186,10 @@ def to_dot(
         # a value with no edge leaving it is written in its box
         value = values[v][0] if v in values and v not in read else None
         _add_variable(dot, v, ids[v], _label(v, names, value), v in in_pruned, v in target_set, v in outs)
-        if v.owner is not None:
+        if v.owner is not None and expand and v.owner.op.inner() is not None:
+            inputs = [ids[i] if i in shown_set else None for i in v.owner.inputs]
+            draw_group(dot, v, ids[v], inputs, lambda u: ROLE_COLORS[u.role], _op_label)
+        elif v.owner is not None:
             _add_apply(dot, v, ids, shown_set, in_pruned, values)
     if hidden:
         _add_collapsed(dot, hidden, ids, shown, shown_set)
@@ -182,8 +198,9 @@ def to_dot(
         caption += f"{' — ' if caption else ''}showing {len(shown)} of {len(order)} variables"
     if caption:
         dot.attr(label=caption, labelloc="t")
-    if in_pruned or target_set:
-        _legend(dot)
+    roles = {v.role for v in shown}
+    if in_pruned or target_set or roles - _PLAIN_ROLES:
+        _legend(dot, roles, bool(in_pruned or target_set))
     src = DotSource(dot.source)
     src.digraph = dot
     src._nx_args = (order, shown_set, in_pruned, target_set, names)
@@ -203,7 +220,7 @@ def _values(order, feed, table) -> dict:
 
 
 def _add_variable(dot, v, name, label, in_pruned, is_target, is_output):
-    colors = GRADIENT if v.role == "grad" else FORWARD
+    colors = ROLE_COLORS[v.role]
     attrs = {
         "shape": "box",
         "style": "filled,rounded" if v.kind == "op" else "filled",
@@ -224,13 +241,13 @@ def _add_variable(dot, v, name, label, in_pruned, is_target, is_output):
 
 def _add_apply(dot, v, ids, shown_set, in_pruned, values):
     a = v.owner
-    colors = GRADIENT if v.role == "grad" else FORWARD
+    colors = ROLE_COLORS[v.role]
     circle = f"a{ids[v][1:]}"
     pruned = v in in_pruned and any(i in in_pruned for i in a.inputs)
     dot.node(
         circle,
         _op_label(a.op),
-        shape="circle" if len(_op_label(a.op)) <= 3 else "ellipse",
+        shape="box3d" if a.op.inner() is not None else "circle" if len(_op_label(a.op)) <= 3 else "ellipse",
         style="filled",
         fillcolor="white",
         color=PRUNED_LINE if pruned else colors["line"],
@@ -278,14 +295,16 @@ def _add_collapsed(dot, hidden, ids, shown, shown_set):
         dot.edge("collapsed", n, style="dashed")
 
 
-def _legend(dot):
+def _legend(dot, roles: set, highlights: bool):
     with dot.subgraph(name="cluster_legend") as leg:
         leg.attr(label="legend", fontsize="9", color="#bbbbbb")
-        leg.node("legend_fwd", "forward", shape="box", style="filled", fillcolor=FORWARD["fill"], fontsize="9")
-        leg.node("legend_grad", "inserted by build_grad", shape="box", style="filled",
-                 fillcolor=GRADIENT["fill"], fontsize="9")  # fmt: skip
-        leg.node("legend_pruned", "in G′", shape="box", penwidth="2.5", color=PRUNED_LINE, fontsize="9")
-        leg.node("legend_target", "target", shape="box", peripheries="2", fontsize="9")
+        for role, text in ROLES.items():  # the roles drawn (forward and grad around a G′)
+            if role in roles or (highlights and role in _PLAIN_ROLES):
+                leg.node(f"legend_{role}", text, shape="box", style="filled", fillcolor=ROLE_COLORS[role]["fill"],
+                         fontsize="9")  # fmt: skip
+        if highlights:
+            leg.node("legend_pruned", "in G′", shape="box", penwidth="2.5", color=PRUNED_LINE, fontsize="9")
+            leg.node("legend_target", "target", shape="box", peripheries="2", fontsize="9")
 
 
 def _nx_view(order, shown_set, in_pruned, target_set, names):
@@ -297,7 +316,7 @@ def _nx_view(order, shown_set, in_pruned, target_set, names):
         if v not in shown_set:
             continue
         g.add_node(("v", v.id), label=_label(v, names), kind="variable", role=v.role, pruned=v in in_pruned,
-                   target=v in target_set)  # fmt: skip
+                   target=v in target_set, fill=ROLE_COLORS[v.role]["fill"])  # fmt: skip
         if v.owner is not None:
             g.add_node(("a", v.id), label=_op_label(v.owner.op), kind="op", role=v.role, pruned=v in in_pruned,
                        target=False)  # fmt: skip

@@ -79,7 +79,7 @@ def matplotlib_svg(g) -> str:
     ax.set_axis_off()
     for kind, shape in (("variable", "s"), ("op", "o")):
         nodes = [n for n, d in g.nodes(data=True) if d["kind"] == kind]
-        fills = ["#fde3c8" if g.nodes[n]["role"] == "grad" else "#dbe9f6" for n in nodes]
+        fills = [g.nodes[n].get("fill", "white") for n in nodes]
         if kind == "op":
             fills = ["white"] * len(nodes)
         widths = [2.5 if g.nodes[n]["pruned"] else 1.0 for n in nodes]
