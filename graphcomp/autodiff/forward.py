@@ -56,9 +56,9 @@ class Linearized:
         [6.0, 0.0]
     """
 
-    def __init__(self, y: Variable, xs: list[Variable], u: Variable, grads: list[Variable], state: GradState):
+    def __init__(self, y: Variable, xs: list[Variable], u: Variable, grads: list[Variable], state: GradState, G: Graph):
         self.y, self.xs, self.u, self.grads, self.state = y, xs, u, grads, state
-        self.G = Graph(y)  # build_grad's G, which it does not read (nodes know their inputs)
+        self.G = G  # build_grad's G, which it does not read (nodes know their inputs)
 
     def connected(self, k: int) -> bool:
         """Whether a differentiable path joins ``xs[k]`` to y."""
@@ -110,7 +110,7 @@ def linearize(y: Variable, xs: list[Variable]) -> Linearized:
             state = GradState()
             G, G_pruned = Graph(y), prune(y, xs)
             grads = [build_grad(x, G, G_pruned, table, state=state) for x in xs]
-    return Linearized(y, xs, u, grads, state)
+    return Linearized(y, xs, u, grads, state, G)
 
 
 def _check_y(y, fn: str) -> None:
