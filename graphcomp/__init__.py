@@ -27,6 +27,8 @@ _EXPORTS = {
     "graphcomp.autodiff.prune": ("prune",),
     "graphcomp.autodiff.build_grad": ("build_grad",),
     "graphcomp.autodiff.backprop": ("BackpropResult", "backprop", "grad", "jacobian", "hessian", "hvp"),
+    "graphcomp.autodiff.forward": ("jvp",),
+    "graphcomp.autodiff.composite": ("op_from_graph",),
     "graphcomp.runtime.evaluate": ("evaluate",),
     "graphcomp.runtime.compile": ("Function", "compile"),
     "graphcomp.inspect.text": ("dprint",),

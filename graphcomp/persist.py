@@ -7,10 +7,21 @@ A saved graph is one zip file holding three members:
   ``{"id", "kind": "input"|"constant"|"op", "name", "shape", "dtype",
   "site": [file, line], "grad_of": id or null, "role"}`` plus, for op nodes,
   ``"op": {"name", "params"}`` and ``"inputs": [ids]``; and ``"outputs": [ids]``
-  with ``"single"`` (was one Variable saved, or a list).
+  with ``"single"`` (was one Variable saved, or a list); and, where op_from_graph
+  groups were saved, ``"subgraphs"``: their inner graphs, each ``{"nodes",
+  "inputs": [ids], "output": id}`` in the same node format, a group inside a
+  group listed before it. A group's op parameters are ``{"subgraph": k}`` (its
+  inner graph) and ``{"bprop": {"name", "qualname"}}`` (a custom gradient).
 - ``constants.npz``: each constant's array (and each Parameter's current
-  value) under ``c<id>``, written and read
+  value) under ``c<id>`` (``s<k>c<id>`` inside subgraph k), written and read
   with ``allow_pickle=False``.
+
+A custom gradient (``gc.op_from_graph(..., bprop=)``) is code, which the file
+never holds: it is saved by its group's name, and ``load`` takes the custom
+gradient this process has defined under that name (by calling
+``gc.op_from_graph`` with that ``bprop`` and ``name``), refusing the file with
+a ``gc.LoadError`` that says so when there is none, or when it is another
+function. Files with op_from_graph groups are format version 2; others stay 1.
 
 Loading never runs code from the file: no pickle, no ``eval``; op names are
 looked up in graphcomp's own op registry, parameters are plain JSON, SymPy
@@ -40,13 +51,14 @@ from graphcomp.core.site import Site
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.errors import ArgumentError, GraphError
 from graphcomp.ops.base import REGISTRY
+from graphcomp.ops.composite import CUSTOM_GRADIENTS, CustomGradient, Subgraph
 
 __all__ = ["save", "load", "LoadError", "FORMAT_VERSION"]
 
 if TYPE_CHECKING:  # SymPy is imported only to store or load a SymPy-defined op
     import sympy as sp
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this reads and writes; a file without op_from_graph groups is still 1
 _MEMBERS = ("manifest.json", "graph.json", "constants.npz")
 
 
@@ -130,13 +142,51 @@ def _decode_sympy(d) -> sp.Basic:
     return fn(*[_decode_sympy(a) for a in d["args"]])
 
 
-def _encode(value):
+class _Saving:
+    """What one ``save`` collects besides the nodes: constant arrays, and the inner
+    graphs of op_from_graph groups (each stored once, however many nodes use it)."""
+
+    def __init__(self):
+        self.arrays: dict = {}
+        self.subgraphs: list[dict] = []
+        self.numbers: dict[int, int] = {}  # id(Subgraph) -> its position in subgraphs
+        self.started = 0
+        self.version = 1
+
+    def subgraph(self, sub: Subgraph) -> int:
+        k = self.numbers.get(id(sub))
+        if k is None:
+            # nested groups are encoded (and listed) first: the nesting is shallow, a user's
+            # group inside a group, so this recursion is bounded by it, not by the graph's size
+            order = topological(ancestors([sub.output, *sub.inputs]))
+            index = {v: j for j, v in enumerate(order)}
+            prefix = f"s{self.started}"  # its constants' keys; unique, though the list is in post-order
+            self.started += 1
+            nodes = [self.node(v, index, prefix) for v in order]
+            k = self.numbers[id(sub)] = len(self.subgraphs)
+            inputs = [index[i] for i in sub.inputs]
+            self.subgraphs.append({"nodes": nodes, "inputs": inputs, "output": index[sub.output], "prefix": prefix})
+            self.version = 2
+        return k
+
+    def node(self, v: Variable, index: dict, prefix: str = "") -> dict:
+        if v.kind in ("constant", "parameter"):  # a Parameter is saved with its current value
+            self.arrays[f"{prefix}c{index[v]}"] = v.value
+        return _node_record(v, index, self)
+
+
+def _encode(value, saving: _Saving | None = None):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
+        return {"tuple": [_encode(v, saving) for v in value]}
+    if isinstance(value, Subgraph) and saving is not None:
+        return {"subgraph": saving.subgraph(value)}
+    if isinstance(value, CustomGradient) and saving is not None:
+        saving.version = 2
+        return {"bprop": {"name": value.name, "qualname": value.qualname}}
     if isinstance(value, np.dtype):
         return {"dtype": value.str}
     sp = sys.modules.get("sympy")  # without SymPy imported, no value is a SymPy expression
@@ -145,18 +195,40 @@ def _encode(value):
     raise ArgumentError(f"save: cannot store a parameter of type {type(value).__name__}")
 
 
-def _decode(value):
+def _decode(value, subgraphs: list | None = None):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict) and len(value) == 1:
         ((tag, inner),) = value.items()
         if tag == "tuple" and isinstance(inner, list):
-            return tuple(_decode(v) for v in inner)
+            return tuple(_decode(v, subgraphs) for v in inner)
         if tag == "dtype" and isinstance(inner, str):
             return _dtype(inner)
         if tag == "sympy":
             return _decode_sympy(inner)
+        if tag == "subgraph" and isinstance(inner, int) and subgraphs is not None and 0 <= inner < len(subgraphs):
+            return subgraphs[inner]
+        if tag == "bprop" and isinstance(inner, dict):
+            return _custom_gradient(inner)
     raise LoadError(f"load: a parameter in the file is malformed: {value!r}"[:200])
+
+
+def _custom_gradient(saved: dict) -> CustomGradient:
+    """The custom gradient this process defined under the saved group's name."""
+    name, qualname = str(saved.get("name")), str(saved.get("qualname"))
+    found = CUSTOM_GRADIENTS.get(name)
+    how = f"gc.op_from_graph(fn, bprop={qualname.rsplit('.', 1)[-1]}, name={name!r})"
+    if found is None:
+        raise LoadError(
+            f"load: the op_from_graph group {name!r} has a custom gradient ({qualname}), which is code and is not "
+            f"saved; define it in this process first ({how}, as the code that built the graph does), then load"
+        )
+    if found.qualname != qualname:
+        raise LoadError(
+            f"load: the op_from_graph group {name!r} was saved with the custom gradient {qualname}, but this "
+            f"process defined {found.qualname} under that name; define {how} before loading"
+        )
+    return found
 
 
 def _dtype(text: str) -> np.dtype:
@@ -185,22 +257,21 @@ def save(outputs: Variable | Sequence[Variable], path) -> str:
         2.0
     """
     outs, single = as_variable_list(outputs)
+    saving = _Saving()
     with collector.paused():
         order = topological(ancestors(outs))
         index = {v: k for k, v in enumerate(order)}
-        nodes, arrays = [], {}
-        for v in order:
-            nodes.append(_node_record(v, index))
-            if v.kind in ("constant", "parameter"):  # a Parameter is saved with its current value
-                arrays[f"c{index[v]}"] = v.value
+        nodes = [saving.node(v, index) for v in order]
         graph = {"nodes": nodes, "outputs": [index[o] for o in outs], "single": single}
+        if saving.subgraphs:
+            graph["subgraphs"] = saving.subgraphs
     graph_bytes = json.dumps(graph, separators=(",", ":")).encode()
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **saving.arrays)
     const_bytes = buf.getvalue()
     manifest = {
         "format": "graphcomp",
-        "version": FORMAT_VERSION,
+        "version": saving.version,
         "sha256": {
             "graph.json": hashlib.sha256(graph_bytes).hexdigest(),
             "constants.npz": hashlib.sha256(const_bytes).hexdigest(),
@@ -213,7 +284,7 @@ def save(outputs: Variable | Sequence[Variable], path) -> str:
     return str(path)
 
 
-def _node_record(v: Variable, index: dict) -> dict:
+def _node_record(v: Variable, index: dict, saving: _Saving) -> dict:
     rec = {
         "id": index[v],
         "kind": v.kind,
@@ -232,7 +303,7 @@ def _node_record(v: Variable, index: dict) -> dict:
             )
         rec["op"] = {
             "name": op.name,
-            "params": {f.name: _encode(getattr(op, f.name)) for f in dataclasses.fields(op)},
+            "params": {f.name: _encode(getattr(op, f.name), saving) for f in dataclasses.fields(op)},
         }
         rec["inputs"] = [index[i] for i in v.owner.inputs]
     return rec
@@ -296,17 +367,36 @@ def _read_members(path):
 
 
 def _rebuild(graph: dict, arrays: dict):
+    subgraphs: list[Subgraph] = []
+    for k, sub in enumerate(graph.get("subgraphs", [])):  # inner graphs first, nested ones before their group
+        prefix = sub["prefix"]
+        if not (isinstance(prefix, str) and prefix[:1] == "s" and prefix[1:].isdigit()):
+            raise LoadError(f"load: subgraph {k} is malformed")
+        nodes = _rebuild_nodes(sub["nodes"], arrays, prefix, subgraphs)
+        inputs = tuple(nodes[i] for i in sub["inputs"])
+        if any(not v.is_input for v in inputs):
+            raise LoadError(f"load: subgraph {k} lists an input that is not an input node")
+        subgraphs.append(Subgraph(inputs, nodes[sub["output"]]))
+    built = _rebuild_nodes(graph["nodes"], arrays, "", subgraphs)
+    outs = [built[i] for i in graph["outputs"]]
+    return outs[0] if graph.get("single") else outs
+
+
+def _rebuild_nodes(records: list, arrays: dict, prefix: str, subgraphs: list) -> list[Variable]:
     built: list[Variable] = []
     stand_in = Variable("(not saved)")
-    for k, rec in enumerate(graph["nodes"]):
+    for k, rec in enumerate(records):
         if rec["id"] != k:
             raise LoadError(f"load: node {k} is out of order")
         grad_of = rec.get("grad_of")
         owner = built[grad_of] if isinstance(grad_of, int) and 0 <= grad_of < k else None
-        if rec.get("role") == "grad" and owner is None:
+        role = rec.get("role", "forward")
+        if role not in provenance.ROLES:
+            raise LoadError(f"load: node {k} has the unknown role {role!r}; the roles are {list(provenance.ROLES)}")
+        if role == "grad" and owner is None:
             owner = stand_in
-        with provenance.building(Site((str(rec["site"][0]), int(rec["site"][1]))), owner):
-            v = _rebuild_node(rec, built, arrays)
+        with provenance.building(Site((str(rec["site"][0]), int(rec["site"][1]))), owner, role):
+            v = _rebuild_node(rec, built, arrays, prefix, subgraphs)
         shape = tuple(None if d is None else int(d) for d in rec["shape"])
         if v.shape != shape or v.dtype != _dtype(rec["dtype"]):
             raise LoadError(
@@ -314,24 +404,23 @@ def _rebuild(graph: dict, arrays: dict):
                 f"when rebuilt, but the file says {shape} {rec['dtype']}"
             )
         built.append(v)
-    outs = [built[i] for i in graph["outputs"]]
-    return outs[0] if graph.get("single") else outs
+    return built
 
 
-def _rebuild_node(rec: dict, built: list, arrays: dict) -> Variable:
+def _rebuild_node(rec: dict, built: list, arrays: dict, prefix: str, subgraphs: list) -> Variable:
     kind = rec["kind"]
     if kind == "input":
         return Variable(str(rec["name"]), tuple(rec["shape"]), _dtype(rec["dtype"]))
     if kind == "constant":
-        return constant(arrays[f"c{rec['id']}"], name=rec["name"])
+        return constant(arrays[f"{prefix}c{rec['id']}"], name=rec["name"])
     if kind == "parameter":
-        return Parameter(arrays[f"c{rec['id']}"], name=rec["name"])
+        return Parameter(arrays[f"{prefix}c{rec['id']}"], name=rec["name"])
     if kind != "op":
         raise LoadError(f"load: unknown node kind {kind!r}")
     cls = REGISTRY.get(rec["op"]["name"])
     if cls is None:
         raise LoadError(f"load: unknown op {rec['op']['name']!r}")
-    params = {key: _decode(val) for key, val in rec["op"]["params"].items()}
+    params = {key: _decode(val, subgraphs) for key, val in rec["op"]["params"].items()}
     inputs = [built[i] for i in rec["inputs"] if isinstance(i, int) and 0 <= i < len(built)]
     if len(inputs) != len(rec["inputs"]):
         raise LoadError(f"load: node {rec['id']} reads a node that comes after it")

@@ -11,6 +11,7 @@ import numpy as np
 
 from graphcomp.autodiff.blocked import describe_block
 from graphcomp.autodiff.build_grad import GradState, build_grad, is_disconnected
+from graphcomp.autodiff.forward import jacobian_forward
 from graphcomp.autodiff.prune import prune
 from graphcomp.core import collector, provenance
 from graphcomp.core.graph import Graph, show
@@ -192,11 +193,16 @@ def _is_connected(y: Variable, x: Variable) -> bool:
     return x in prune(y, [x])
 
 
-def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise") -> Variable:
-    """dy/dx as a Variable of shape ``y.shape + x.shape``, one gradient per element of y.
+def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise", mode: str = "reverse") -> Variable:
+    """dy/dx as a Variable of shape ``y.shape + x.shape``.
 
-    ``y``'s shape must be fully known. Elements of y that do not depend on x
-    get zero rows; ``disconnected`` applies to y as a whole.
+    ``mode="reverse"`` builds one gradient per element of y (y's shape must be
+    fully known); ``mode="forward"`` one Jacobian-vector product per entry of x
+    (``gc.jvp`` with a one-hot v; x's shape must be fully known), as JAX's
+    ``jacrev``/``jacfwd``: the same matrix, the cheaper one for a wide
+    (``mode="reverse"``) or a tall (``mode="forward"``) Jacobian. Elements of y
+    that do not depend on x get zero rows; ``disconnected`` applies to y as a
+    whole.
 
     Example:
         >>> import graphcomp as gc
@@ -204,7 +210,13 @@ def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise") -> Variab
         >>> J = gc.jacobian(x * x, x)
         >>> gc.evaluate(J, {x: [1.0, 3.0]}).tolist()
         [[2.0, 0.0], [0.0, 6.0]]
+        >>> gc.evaluate(gc.jacobian(x * x, x, mode="forward"), {x: [1.0, 3.0]}).tolist()
+        [[2.0, 0.0], [0.0, 6.0]]
     """
+    if mode not in ("reverse", "forward"):
+        raise ArgumentError(f'jacobian: mode must be "reverse" or "forward", got {mode!r}')
+    if mode == "forward":
+        return jacobian_forward(y, x, disconnected=disconnected)
     if not isinstance(y, Variable) or not isinstance(x, Variable):
         raise ArgumentError("jacobian: y and x must be Variables")
     if not is_fully_known(y.shape):

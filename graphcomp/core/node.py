@@ -104,15 +104,19 @@ class Variable(_Frozen):
     on this class (``graphcomp/ops/operators.py``), as ``jax.numpy`` installs
     its array methods on JAX's tracers: core knows nothing about ops.
 
+    ``v.role`` says why the node exists (``graphcomp.core.provenance.ROLES``):
+    ``"forward"`` for the user's own nodes, ``"grad"`` for nodes build_grad
+    inserted, ``"tangent"`` for nodes forward mode (``gc.jvp``) inserted.
+
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x", (None, 3))
         >>> y = (x * 2).sum(axis=1)
-        >>> y.shape, y.dtype, x.is_input
-        ((None,), dtype('float64'), True)
+        >>> y.shape, y.dtype, x.is_input, y.role
+        ((None,), dtype('float64'), True, 'forward')
     """
 
-    __slots__ = ("id", "name", "shape", "dtype", "owner", "value", "site", "grad_of", "__weakref__")
+    __slots__ = ("id", "name", "shape", "dtype", "owner", "value", "site", "grad_of", "role", "__weakref__")
     __array_ufunc__ = None  # np.ones(3) + x defers to Variable.__radd__
     __array_priority__ = 1000
 
@@ -127,11 +131,6 @@ class Variable(_Frozen):
         if self.owner is not None:
             return "op"
         return "input" if self.value is None else "constant"
-
-    @property
-    def role(self) -> str:
-        """``"grad"`` for nodes build_grad inserted, ``"forward"`` otherwise."""
-        return "forward" if self.grad_of is None else "grad"
 
     # -- structure -----------------------------------------------------------
     @property
@@ -210,6 +209,7 @@ _V = {name: Variable.__dict__[name].__set__ for name in Variable.__slots__ if na
 _A = {name: Apply.__dict__[name].__set__ for name in Apply.__slots__ if name != "__weakref__"}
 _v_id, _v_name, _v_shape, _v_dtype = _V["id"], _V["name"], _V["shape"], _V["dtype"]
 _v_owner, _v_value, _v_site, _v_grad_of = _V["owner"], _V["value"], _V["site"], _V["grad_of"]
+_v_role = _V["role"]
 _a_id, _a_op, _a_inputs, _a_output, _a_site = _A["id"], _A["op"], _A["inputs"], _A["output"], _A["site"]
 _v_value_get = Variable.__dict__["value"].__get__
 _stacks = provenance.stacks
@@ -226,15 +226,18 @@ def _init(v, shape, dtype, name, owner, value, built=None):
         stacks = _stacks
         sites = stacks.site
         if sites:
-            site, grad_of = sites[-1], stacks.grad_of[-1]
+            site, grad_of, role = sites[-1], stacks.grad_of[-1], stacks.role[-1]
             if site is None:
                 site = creation_site(3)
         else:
-            site, grad_of = creation_site(3), None  # 1 is _init, 2 its caller in graphcomp
+            site, grad_of, role = creation_site(3), None, None  # 1 is _init, 2 its caller in graphcomp
     else:
-        site, grad_of = built
+        site, grad_of, *explicit = built
+        role = explicit[0] if explicit else None
     _v_site(v, site)
     _v_grad_of(v, grad_of)
+    # provenance.role_of, inlined: every node pays it
+    _v_role(v, role if role is not None else "forward" if grad_of is None else "grad")
 
 
 class _Cell:
@@ -315,8 +318,9 @@ def make_apply(
     """Build an ``Apply`` of ``op`` on ``inputs`` and return its output Variable.
 
     Ops call this after inferring the output's type; users call ops instead.
-    ``built`` is the node's provenance ``(site, grad_of)`` when the caller
-    knows it (a pass rebuilding a node keeps the user's line); by default
+    ``built`` is the node's provenance ``(site, grad_of, role)`` when the caller
+    knows it (a pass rebuilding a node keeps the user's line and the node's
+    role: ``graphcomp.core.provenance.of(v)``); by default
     it comes from ``graphcomp.core.provenance``.
 
     Example:
@@ -340,7 +344,7 @@ def make_apply(
 def constant(value: Any, name: str | None = None, dtype=None, built: tuple | None = None) -> Variable:
     """A constant embedded in the graph (scalar or array), stored read-only.
 
-    ``built`` is its provenance ``(site, grad_of)`` when the caller knows it
+    ``built`` is its provenance ``(site, grad_of, role)`` when the caller knows it
     (constant folding keeps the folded node's), as in ``make_apply``.
 
     Example:

@@ -1,7 +1,9 @@
 """``gc.to_dot``: a graph as a Graphviz picture, built with the ``graphviz`` package.
 
 Variables are boxes and op applications circles, as in the lectures' figures.
-Forward nodes are blue, nodes that build_grad inserted are orange; when a
+Forward nodes are blue, nodes that build_grad inserted are orange, nodes that
+forward mode (``gc.jvp``) inserted are purple (one colour per role in
+``graphcomp.core.provenance.ROLES``, the legend saying which); when a
 back-propagation result is drawn, G' is drawn bold and the targets with a
 double border. Given a feed, each edge carries the value of the Variable it
 leaves (above, green) and the gradient of the cost with respect to it (below,
@@ -19,9 +21,11 @@ import numpy as np
 from graphcomp.autodiff.backprop import BackpropResult
 from graphcomp.core.graph import Graph, set_display
 from graphcomp.core.node import Variable
+from graphcomp.core.provenance import ROLES
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import ArgumentError
+from graphcomp.inspect.groups import draw_group
 from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.render import render as render_picture
 from graphcomp.runtime.evaluate import evaluate
@@ -30,6 +34,12 @@ __all__ = ["to_dot", "DotSource", "Picture", "output_format"]
 
 FORWARD = {"fill": "#dbe9f6", "line": "#1f5fa8"}
 GRADIENT = {"fill": "#fde3c8", "line": "#c25e00"}
+TANGENT = {"fill": "#eadcf6", "line": "#6a3d9a"}
+#: each node role's colours (a role is provenance's: ``graphcomp.core.provenance.ROLES``)
+ROLE_COLORS = {"forward": FORWARD, "grad": GRADIENT, "tangent": TANGENT}
+#: roles a picture shows without a legend (the lectures' forward and gradient pictures; a
+#: back-propagation result's legend names them); any other role drawn brings the legend
+_PLAIN_ROLES = {"forward", "grad"}
 PRUNED_LINE = "#111111"
 
 
@@ -225,6 +235,7 @@ def to_dot(
     rankdir: str = "LR",
     title: str | None = None,
     numbering: Numbering | None = None,
+    expand: bool = False,
 ) -> DotSource:
     """A Graphviz picture of the graph of ``outputs`` (Variables, a Graph, or a
     ``gc.backprop`` result, whose G' and targets are then highlighted).
@@ -235,6 +246,8 @@ def to_dot(
     the outputs and collapse the middle into one node that counts its ops.
     Each box carries the node's ``#k``, as ``dprint`` and the trace number it
     (pass ``numbering``, a ``gc.Numbering``, to share one with them).
+    An op_from_graph group is one op; ``expand=True`` draws its inner graph
+    inside it, as a cluster (groups inside groups too; Graphviz's picture only).
 
     Example:
         >>> import graphcomp as gc
@@ -269,7 +282,10 @@ def to_dot(
         value = values[v][0] if v in values and v not in read else None
         label = _label(v, numbers[v], names, value)
         _add_variable(pic, v, ids[v], label, v in in_pruned, v in target_set, v in outs)
-        if v.owner is not None:
+        if v.owner is not None and expand and v.owner.op.inner() is not None:
+            inputs = [ids[i] if i in shown_set else None for i in v.owner.inputs]
+            draw_group(dot, v, ids[v], inputs, lambda u: ROLE_COLORS[u.role], _op_label)
+        elif v.owner is not None:
             _add_apply(pic, v, ids, shown_set, in_pruned, values)
     if hidden:
         _add_collapsed(pic, hidden, ids, shown, shown_set)
@@ -279,8 +295,15 @@ def to_dot(
     if caption:
         dot.attr(label=caption, labelloc="t")
         pic.caption = caption
-    if in_pruned or target_set or values:
-        _legend(pic, highlights=bool(in_pruned or target_set), values=bool(values), grads=bool(table and values))
+    roles = {v.role for v in shown}
+    if in_pruned or target_set or values or roles - _PLAIN_ROLES:
+        _legend(
+            pic,
+            highlights=bool(in_pruned or target_set),
+            values=bool(values),
+            grads=bool(table and values),
+            roles=roles,
+        )
     src = DotSource(dot.source)
     src.digraph = dot
     src.picture = pic
@@ -300,7 +323,7 @@ def _values(order, feed, table) -> dict:
 
 
 def _add_variable(pic, v, name, label, in_pruned, is_target, is_output):
-    colors = GRADIENT if v.role == "grad" else FORWARD
+    colors = ROLE_COLORS[v.role]
     attrs = {
         "shape": "box",
         "style": "filled,rounded" if v.kind == "op" else "filled",
@@ -321,13 +344,13 @@ def _add_variable(pic, v, name, label, in_pruned, is_target, is_output):
 
 def _add_apply(pic, v, ids, shown_set, in_pruned, values):
     a = v.owner
-    colors = GRADIENT if v.role == "grad" else FORWARD
+    colors = ROLE_COLORS[v.role]
     circle = f"a{ids[v][1:]}"
     pruned = v in in_pruned and any(i in in_pruned for i in a.inputs)
     pic.node(
         circle,
         _op_label(a.op),
-        shape="circle" if len(_op_label(a.op)) <= 3 else "ellipse",
+        shape="box3d" if a.op.inner() is not None else "circle" if len(_op_label(a.op)) <= 3 else "ellipse",
         style="filled",
         fillcolor="white",
         color=PRUNED_LINE if pruned else colors["line"],
@@ -380,16 +403,16 @@ def _add_collapsed(pic, hidden, ids, shown, shown_set):
         pic.edge("collapsed", n, style="dashed")
 
 
-def _legend(pic, *, highlights: bool, values: bool, grads: bool):
+def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set):
     entries = []
+    for role, text in ROLES.items():  # the roles drawn (forward and grad around a G′)
+        if (role in roles and role not in _PLAIN_ROLES) or (highlights and role in _PLAIN_ROLES):
+            legend_name = {"forward": "legend_fwd", "grad": "legend_grad"}.get(role, f"legend_{role}")
+            entries.append(
+                (legend_name, text, {"shape": "box", "style": "filled", "fillcolor": ROLE_COLORS[role]["fill"]})
+            )
     if highlights:
         entries += [
-            ("legend_fwd", "forward", {"shape": "box", "style": "filled", "fillcolor": FORWARD["fill"]}),
-            (
-                "legend_grad",
-                "inserted by build_grad",
-                {"shape": "box", "style": "filled", "fillcolor": GRADIENT["fill"]},
-            ),  # fmt: skip
             ("legend_pruned", "in G′", {"shape": "box", "penwidth": "2.5", "color": PRUNED_LINE}),
             ("legend_target", "target", {"shape": "box", "peripheries": "2"}),
         ]

@@ -19,9 +19,9 @@ def _line(v: Variable, ids: Numbering) -> str:
         if v.name:
             what = f"{v.name} = {what}"
     mark = ""
-    if v.role == "grad":
+    if v.role != "forward":  # the role provenance gave it: grad, tangent
         of = v.grad_of
-        mark = "  [grad" + (f" via #{ids[of]}" if of in ids else "") + "]"
+        mark = f"  [{v.role}" + (f" via #{ids[of]}" if of in ids else "") + "]"
     return f"{what}  #{ids[v]}  {fmt_shape(v.shape)} {v.dtype}{mark}"
 
 
@@ -34,7 +34,8 @@ def format_graph(outputs, max_lines: int = 200, *, numbering: Numbering | None =
     ``gc.Numbering``) when a trace or a picture printed beside it must use the
     same numbers. A node read by several others is printed in full once; later mentions
     say ``-> #id``. A gradient node is marked ``[grad via #k]``, where k is
-    the node whose bprop (or gradient sum) built it. Past ``max_lines``
+    the node whose bprop (or gradient sum) built it; a node forward mode
+    inserted, ``[tangent via #k]`` (its role, ``v.role``). Past ``max_lines``
     lines the rest is counted, not shown.
 
     Example:

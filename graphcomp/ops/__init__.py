@@ -9,6 +9,7 @@ installs Variable's operators.
 from graphcomp.ops import (
     binary,
     compare,
+    composite,
     conv,
     creation,
     cumulative,
@@ -26,7 +27,7 @@ from graphcomp.ops import (
 )
 from graphcomp.ops.base import REGISTRY, Op
 
-__all__ = ["Op", "REGISTRY", "FAMILIES", "fused", "operators"]
+__all__ = ["Op", "REGISTRY", "FAMILIES", "composite", "fused", "operators"]
 
 #: the modules whose ``__all__`` are public functions of ``graphcomp``
 FAMILIES = (

@@ -47,6 +47,8 @@ Forms, one per kind of consumer, each None where the op has none:
                                     SymPy function of the same arity)
     flops(v, shape_of) -> int       the cost model (default: flops_per_element per
                                     output element)
+    inner() -> (inputs, output)     the inner graph of an op that holds one (an
+                                    op_from_graph group), for the printers to expand
 
 A backend module holds only its own overrides, keyed by op class
 (``graphcomp/runtime/backends/``); ``docs/architecture.md`` shows how to add an
@@ -224,6 +226,12 @@ class Op:
         ``shape_of`` giving each Variable's (runtime or static) shape."""
         per = type(self).flops_per_element
         return per * size_of_shape(shape_of(v)) if per else 0
+
+    def inner(self) -> tuple[tuple[Variable, ...], Variable] | None:
+        """The inner graph of an op that holds one (``gc.op_from_graph``): its placeholder
+        inputs, bound in order to the node's inputs, and its output; None for other ops.
+        ``to_dot(..., expand=True)`` draws it inside the node."""
+        return None
 
     def fusible(self, v: Variable) -> bool:
         """Whether node ``v`` may join a fused elementwise kernel, beyond the traits

@@ -1,5 +1,6 @@
 """Ops whose value is their input's: ``stop_gradient``, which blocks the
-gradient, and ``cast``, which changes the dtype."""
+gradient, ``cast``, which changes the dtype, and ``match_shape``, which checks
+at run time a shape that unknown dimensions left open."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import as_dtype, is_differentiable_dtype
+from graphcomp.core.types import as_dtype, fmt_shape, is_differentiable_dtype, shapes_compatible
+from graphcomp.errors import InputError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable
 
-__all__ = ["stop_gradient", "cast"]
+__all__ = ["stop_gradient", "cast", "match_shape"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,36 @@ class Cast(Op):
         return f"cast[{self.dtype}]"
 
 
+@dataclasses.dataclass(frozen=True)
+class MatchShape(Op):
+    """``x`` itself, once its run-time shape is found equal to ``like``'s; ``what``
+    names, for the error, who asked (``"jvp: v"``). Where unknown dimensions leave
+    a static check open, this makes the run-time one instead of letting NumPy
+    broadcast a mismatch silently. The gradient passes to ``x`` unchanged."""
+
+    name, flops_per_element = "match_shape", 0
+    what: str
+
+    def infer(self, x, like):
+        if not shapes_compatible(x.shape, like.shape):
+            raise ShapeError(f"{self.what}: shape {fmt_shape(x.shape)} does not match {fmt_shape(like.shape)}")
+        return tuple(a if a is not None else b for a, b in zip(x.shape, like.shape)), x.dtype
+
+    def forward(self, x, like):
+        if np.shape(x) != np.shape(like):
+            raise InputError(
+                f"{self.what}: its value has shape {fmt_shape(np.shape(x))}, "
+                f"which must be {fmt_shape(np.shape(like))} at run time"
+            )
+        return x
+
+    def bprop(self, inputs, output, G):
+        return [G, None]
+
+    def sympy(self, sp, v, args):
+        return args[0]
+
+
 @user_errors
 def stop_gradient(x: Operand) -> Variable:
     """Identity in the forward pass; no gradient flows back through it.
@@ -84,3 +116,27 @@ def cast(x: Operand, dtype) -> Variable:
         dtype('float32')
     """
     return Cast(as_dtype(dtype, "cast"))(as_variable(x))
+
+
+@user_errors
+def match_shape(x: Operand, like: Operand, what: str = "match_shape") -> Variable:
+    """``x``, checked to have ``like``'s shape: statically where the shapes are known,
+    at run time where unknown dimensions leave it open (no silent broadcasting).
+
+    Takes and returns arrays of any dtype; ``what`` names the caller in the errors:
+    ``gc.ShapeError`` at build time, ``gc.EvaluationError`` (from ``gc.InputError``) at
+    run time.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x, v = gc.Variable("x", (None,)), gc.Variable("v", (None,))
+        >>> y = gc.match_shape(v, x, "v")
+        >>> y.shape, gc.evaluate(y, {v: [1.0, 2.0], x: [0.0, 0.0]}).tolist()
+        ((None,), [1.0, 2.0])
+        >>> try:
+        ...     gc.evaluate(y, {v: [1.0], x: [0.0, 0.0]})
+        ... except gc.EvaluationError as e:
+        ...     print(str(e).split("InputError: ")[1].split(";")[0])
+        v: its value has shape (1,), which must be (2,) at run time
+    """
+    return MatchShape(str(what))(as_variable(x), as_variable(like))

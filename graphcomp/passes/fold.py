@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphcomp.core import provenance
 from graphcomp.core.node import Variable, constant
 from graphcomp.passes.rebuild import rebuilt, transform
 
@@ -60,4 +61,4 @@ def _fold(v: Variable, inputs) -> Variable | None:
         return None
     if value.size > max(biggest, 1) * _MAX_GROWTH or value.shape != v.shape or value.dtype != v.dtype:
         return None
-    return constant(value, name=v.name, built=(v.site, v.grad_of))
+    return constant(value, name=v.name, built=provenance.of(v))

@@ -17,14 +17,15 @@ from collections.abc import Iterable
 from graphcomp.core import collector
 from graphcomp.core.node import Variable
 from graphcomp.errors import ArgumentError
-from graphcomp.passes import fold, fuse, merge, simplify, stabilize
+from graphcomp.passes import fold, fuse, inline, merge, simplify, stabilize
 from graphcomp.passes.rebuild import transform
 from graphcomp.passes.verify import verify, verify_node
 
 __all__ = ["PASSES", "BACKEND_PASSES", "pass_names", "check_pass_names", "optimize"]
 
-#: the passes gc.compile runs, in order
-PASSES = [merge, fold, simplify, stabilize, merge]
+#: the passes gc.compile runs, in order (inline first: the others then see the inner ops of
+#: op_from_graph groups)
+PASSES = [inline, merge, fold, simplify, stabilize, merge]
 
 #: passes a backend asks for by name (``backend.passes``), run after the others
 BACKEND_PASSES = {fuse.name: fuse}
@@ -35,7 +36,7 @@ def pass_names() -> list[str]:
 
     Example:
         >>> pass_names()
-        ['merge', 'constant-fold', 'simplify', 'stabilize']
+        ['inline', 'merge', 'constant-fold', 'simplify', 'stabilize']
     """
     return list(dict.fromkeys(p.name for p in PASSES))
 
@@ -48,7 +49,7 @@ def check_pass_names(names: Iterable[str], backend_passes: Iterable[str] = ()) -
         >>> check_pass_names(["merg"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        graphcomp.errors.ArgumentError: compile: unknown pass(es) ['merg']; the passes are ['merge', ...]
+        graphcomp.errors.ArgumentError: compile: unknown pass(es) ['merg']; the passes are ['inline', 'merge', ...]
     """
     known = pass_names() + list(backend_passes)
     unknown = sorted(set(names) - set(known))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from graphcomp.core import provenance
 from graphcomp.core.node import Variable, make_apply
 from graphcomp.core.traverse import ancestors, topological
 
@@ -35,7 +36,7 @@ def build_like(v: Variable, op, inputs: tuple[Variable, ...]) -> Variable:
         >>> c.owner.op.name, c.site == s.site
         ('cos', True)
     """
-    return make_apply(op, inputs, v.shape, v.dtype, v.name, built=(v.site, v.grad_of))
+    return make_apply(op, inputs, v.shape, v.dtype, v.name, built=provenance.of(v))
 
 
 def rebuilt(v: Variable, inputs: tuple[Variable, ...]) -> Variable:

@@ -77,7 +77,7 @@ class RuleTable:
         by_class, may_fire = self.by_class, self.may_fire
         if node.owner is None or type(node.owner.op) not in by_class or (may_fire and not may_fire(node)):
             return node
-        provenance.enter(v.site, v.grad_of)
+        provenance.enter(*provenance.of(v))
         try:
             for k in range(8):  # each firing removes a node, so a few rounds suffice
                 if node.owner is None or (k and may_fire and not may_fire(node)):  # round 0 was asked above

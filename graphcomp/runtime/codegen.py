@@ -51,7 +51,7 @@ def comment(v: Variable, args: list[str], label: str) -> str:
     shown = ", ".join(i.label() if i.name else a for i, a in zip(ins[:_SHOWN], args))
     if len(ins) > _SHOWN:
         shown += f", ... ({len(ins)} inputs)"
-    role = " [grad]" if v.grad_of is not None else ""
+    role = "" if v.role == "forward" else f" [{v.role}]"
     dtype = _dtype_text.get(v.dtype) or _dtype_text.setdefault(v.dtype, str(v.dtype))
     return f"# {label}({shown}) -> {fmt_shape(v.shape)} {dtype}{role}, built at {v.site}"
 

@@ -474,5 +474,15 @@ spec("cross_entropy_pick_grad", lambda z, y: CrossEntropyPickGrad()(gc.log_softm
      lambda z, y: -np.eye(z.shape[1])[y] / len(y) * z, [(5, 4), (5,)], [normal, ints(4)],
      dtypes=["float64", "int64"], second=True)  # fmt: skip
 
+# -- op_from_graph groups and the run-time shape check ------------------------------------------------------
+
+# a group (its gradient is another group: both covered, first and second order)
+_layer = gc.op_from_graph(lambda x, W: gc.tanh(x @ W) * gc.sigmoid(x @ W), name="layer")
+spec("op_from_graph", _layer, lambda x, W: np.tanh(x @ W) / (1 + np.exp(-(x @ W))), [(2, 3), (3, 4)], second=True)
+_outer = gc.op_from_graph(lambda x, W: gc.exp(-_layer(x, W)) + x.sum(), name="outer")
+spec("op_from_graph-nested", _outer, lambda x, W: np.exp(-np.tanh(x @ W) / (1 + np.exp(-(x @ W)))) + x.sum(),
+     [(2, 3), (3, 4)], second=True)  # fmt: skip
+spec("match_shape", lambda v, x: gc.match_shape(v, x) * x, lambda v, x: v * x, [(2, 3), (2, 3)], second=True)
+
 # the other families' rows, in files of their own (they import spec from here)
 from tests.ops import spec_ops_a, spec_ops_b  # noqa: E402,F401

@@ -14,7 +14,7 @@ import graphcomp as gc
 
 #: parameters that take arrays (Variables, numbers, arrays): given good values here
 OPERANDS = {"x", "y", "a", "b", "w", "cond", "logits", "labels", "pred", "target", "xs", "v", "mask", "operands",
-            "a_min", "a_max", "y_", "gamma", "beta", "value", "output"}  # fmt: skip
+            "a_min", "a_max", "y_", "gamma", "beta", "value", "output", "like"}  # fmt: skip
 #: parameters that are not plain arguments of a graph-building function
 SKIP = {
     "outputs",
