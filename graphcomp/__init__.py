@@ -93,6 +93,7 @@ from graphcomp.inspect.explain import explain_grad
 from graphcomp.inspect.text import dprint
 from graphcomp.inspect.trace import format_trace, replay
 from graphcomp.ops.base import Op
+from graphcomp.ops.loops import fori_loop, map, scan
 from graphcomp.ops.symbolic import elementwise
 from graphcomp.persist import LoadError, load, save
 from graphcomp.runtime.compile import Function, compile
@@ -124,6 +125,7 @@ __all__ = [
     "check_grad",
     "cost_report",
     "format_trace",
+    "fori_loop",
     "from_sympy",
     "replay",
     "to_dot",
@@ -153,6 +155,7 @@ __all__ = [
     "log",
     "log1p",
     "log_softmax",
+    "map",
     "logsumexp",
     "matmul",
     "max",
@@ -179,6 +182,7 @@ __all__ = [
     "prune",
     "relu",
     "reshape",
+    "scan",
     "ShapeError",
     "sigmoid",
     "sign",

@@ -163,15 +163,21 @@ def _build(V: Variable, G_pruned: Graph, grad_table: dict, state: GradState) -> 
         stack.pop()
         if trace is not None:
             trace.append(TraceStep("visit", v, consumers=tuple(cons)))
-        grad_table[v] = _gradient_of(v, cons, grad_table, state)
+        grad_table[v] = _gradient_of(v, cons, grad_table, state, G_pruned)
 
 
-def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variable:
+def _carries_gradient(v: Variable) -> bool:
+    # float values do; so does the packed value of an op with several outputs (a loop's),
+    # whose gradient is the packed cotangents of its projections
+    return is_differentiable_dtype(v.dtype) or (v.owner is not None and getattr(v.owner.op, "multiple_outputs", False))
+
+
+def _gradient_of(v: Variable, consumers, grad_table, state: GradState, G_pruned: Graph) -> Variable:
     trace = state.trace
     terms: list[Variable] = []
     contributions: list[Contribution] = []
     blocker: Any = _NO_BLOCKER
-    if not is_differentiable_dtype(v.dtype):
+    if not _carries_gradient(v):
         blocker = v  # an integer or boolean value: the path stops here
         consumers = []
     for c in consumers:
@@ -193,7 +199,12 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
             roles = _stacks.grad_of
             roles.append(c)
             try:
-                grads = c.owner.op.bprop(c.owner.inputs, c, D)
+                op = c.owner.op
+                some = getattr(op, "bprop_needed", None)
+                if some is None:
+                    grads = op.bprop(c.owner.inputs, c, D)
+                else:  # an op whose every gradient costs work (a loop's) builds only those G' reads
+                    grads = some(c.owner.inputs, c, D, tuple(i in G_pruned for i in c.owner.inputs))
             finally:
                 roles.pop()
             state.bprops[c] = grads

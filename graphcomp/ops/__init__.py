@@ -8,6 +8,7 @@ from graphcomp.ops import (  # noqa: F401
     fused,
     indexing,
     linalg,
+    loops,
     nn,
     reduce,
     shape,

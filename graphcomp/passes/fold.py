@@ -48,7 +48,7 @@ def _visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
     for i in inputs:  # most nodes read an op's output: ask the cheap question first
         if i.owner is not None or i.kind != "constant":
             return rebuilt(v, inputs)
-    if v.owner.op.name not in _NEVER:
+    if v.owner.op.name not in _NEVER and v.dtype.kind != "O":  # a loop's packed outputs are no constant
         folded = _fold(v, inputs)
         if folded is not None:
             return folded
