@@ -18,7 +18,7 @@ from graphcomp.core.site import creation_site
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, shapes_compatible
 from graphcomp.errors import BpropError
 from graphcomp.ops.binary import add_n
-from graphcomp.ops.control import Cast
+from graphcomp.ops.control import Cast, ZerosLike
 
 __all__ = ["build_grad", "TraceStep", "Contribution", "GradState", "blocker_of", "is_disconnected"]
 
@@ -232,7 +232,8 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState, G_pruned:
         if not terms:
             from graphcomp.api import zeros_like
 
-            total = zeros_like(v)
+            # a packed value (a loop's outputs) is no array: the zeros_like op stands for its zero
+            total = ZerosLike()(v) if v.dtype.kind == "O" else zeros_like(v)
             _disconnected[total] = blocker
         elif len(terms) == 1:
             total = terms[0]

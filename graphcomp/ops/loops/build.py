@@ -13,7 +13,7 @@ from graphcomp.core.types import fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import weak_constant
 from graphcomp.ops.loops.body import Body, close_over
-from graphcomp.ops.loops.scan import Scan, ScanOutput
+from graphcomp.ops.loops.op import Scan, ScanOutput
 from graphcomp.ops.loops.tree import flatten, unflatten
 
 __all__ = ["scan", "fori_loop", "map"]
