@@ -125,7 +125,7 @@ def _why_disconnected(cost: Variable, target: Variable, g: Variable, constants: 
         what = "a stop_gradient"
     elif b.owner is not None and not b.owner.op.differentiable:
         what = f"the non-differentiable op {b.owner.op.name}"
-    elif not is_differentiable_dtype(b.dtype):
+    elif not is_differentiable_dtype(b.dtype) and b.dtype.kind != "O":  # "O": a loop's packed outputs
         what = f"an integer or boolean value ({b.dtype})"
     elif b.owner is not None:
         what = f"{b.owner.op.name}, which passes no gradient to that input"
