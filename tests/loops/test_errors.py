@@ -130,3 +130,11 @@ def test_loops_are_not_saved_yet(tmp_path):
     c = gc.fori_loop(0, 2, lambda i, c: c * 2.0, gc.Variable("x"))
     with pytest.raises(gc.ArgumentError, match="save"):
         gc.save(c, tmp_path / "loop.json")
+
+
+def test_length_and_xs_of_unknown_length_must_agree_at_run_time():
+    xs = gc.Variable("xs", (None,))
+    c, _ = gc.scan(lambda c, x: (c + x, None), 0.0, xs, length=3)
+    assert float(gc.evaluate(c, {xs: np.ones(3)})) == 3.0
+    with pytest.raises(gc.EvaluationError, match="xs\\[0\\] has leading dimension 4.*the loop's length is 3"):
+        gc.evaluate(c, {xs: np.ones(4)})
