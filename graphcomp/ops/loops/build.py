@@ -77,7 +77,8 @@ def fori_loop(lower: int, upper: int, body, init, *, checkpoint: bool = False):
     JAX's ``lax.fori_loop`` with bounds known when the graph is built: a
     ``gc.scan`` of ``max(upper - lower, 0)`` steps whose step number, plus
     ``lower``, is ``i`` (a 0-d int64 Variable). ``init`` and the carry are as
-    in ``gc.scan``; the gradient too.
+    in ``gc.scan`` (same errors for a carry that changes structure, shape or
+    dtype); the gradient too. Bounds that are not ints raise ``ArgumentError``.
 
     Example:
         >>> import graphcomp as gc
@@ -105,7 +106,11 @@ def fori_loop(lower: int, upper: int, body, init, *, checkpoint: bool = False):
 
 @user_errors
 def map(f, xs, *, checkpoint: bool = False):  # noqa: A001
-    """``ys[t] = f(xs[t])`` for every t: ``gc.scan`` without a carry.
+    """``ys[t] = f(xs[t])`` for every t: ``gc.scan`` without a carry (JAX's ``lax.map``).
+
+    ``xs`` and ``f``'s result are as ``gc.scan``'s ``xs`` and ``y`` (nested
+    tuples and lists of Variables); ``ys`` has T in front of each shape. xs
+    without a leading axis, or of different lengths, raise ``ShapeError``.
 
     Example:
         >>> import graphcomp as gc
