@@ -16,6 +16,7 @@ from graphcomp.ops import (
     identity,
     indexing,
     linalg,
+    loops,
     operators,
     reduce,
     select,
@@ -42,6 +43,7 @@ FAMILIES = (
     creation,
     identity,
     sympy_elementwise,
+    loops,
 )
 
 operators.install()
