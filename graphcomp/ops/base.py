@@ -56,7 +56,7 @@ that suits every other op:
                                     the generic one cannot stand for (a packed value)
     inner_graphs() / with_inner_graphs(graphs)   the output lists of the graphs it
                                     runs inside itself, for the passes to optimise
-    statements(v, args, writer)     the lines computing node ``v`` in generated code
+    generated_callee(v, writer)     a function written for node ``v`` in generated code
                                     (a loop: a ``for`` statement around its body's lines)
 
 A backend module holds only its own overrides, keyed by op class
@@ -257,14 +257,13 @@ class Op:
         entry of ``inner_graphs()``, computing the same values from the same leaves."""
         raise NotImplementedError(f"{type(self).__name__} has no inner graphs")
 
-    def statements(self, v: Variable, args: list[str], writer) -> list[tuple[str, object]] | None:
-        """The lines that compute node ``v`` from its inputs' names ``args`` in generated
-        code, assigning ``writer.target``, or None for one call or expression (most ops).
-
-        ``writer`` is the code generator's (``graphcomp.runtime.codegen``): it writes
-        an inner graph's lines with the same backend (``writer.lines``), binds
-        objects to names (``writer.bind``) and makes fresh names (``writer.fresh``).
-        A backend with an override for this op's class calls that instead."""
+    def generated_callee(self, v: Variable, writer) -> Callable | None:
+        """A function generated for node ``v`` to call in compiled code, or None to
+        call ``fn``/``forward`` (most ops). A loop writes a Python ``for`` loop around
+        its body's generated lines. ``writer`` is the code generator's
+        (``graphcomp.runtime.codegen.Writer``): it writes an inner graph's lines with
+        the same backend and compiles a function from lines. A backend overriding
+        this op's class (JAX's ``lax.scan``) is asked instead."""
         return None
 
     def fusible(self, v: Variable) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 
 import graphcomp as gc
 from graphcomp.ops.loops import body as body_module
-from graphcomp.ops.loops import merge
+from graphcomp.passes import merge_loops as merge
 from tests.loops.common import assert_close
 
 

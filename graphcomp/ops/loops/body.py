@@ -20,7 +20,7 @@ from graphcomp.core.traverse import ancestors, topological
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import GraphError, InputError, ShapeError
 
-__all__ = ["Body", "LoopValues", "close_over", "run_loop"]
+__all__ = ["Body", "LoopValues", "close_over", "run_loop", "trip_count", "shape_of", "empty_stack"]
 
 
 class LoopValues:
@@ -152,6 +152,32 @@ class Body:
             n_user_ys=self.n_user_ys,
         )
 
+    def with_outputs(self, outputs) -> Body:
+        """This body computing ``outputs`` (new carries, then ys, as ``self.outputs``)
+        from the same placeholders: the body after the rewrite passes.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> c = gc.Variable("carry")
+            >>> b = Body((c,), (), (), None, (c * 1.0,), ())
+            >>> b.with_outputs([c]).carry_out == (c,)
+            True
+        """
+        outputs = tuple(outputs)
+        nc = len(self.carry_out)
+        return Body(
+            self.carry_in,
+            self.x_in,
+            self.captured,
+            self.index,
+            outputs[:nc],
+            outputs[nc:],
+            carry_names=self.carry_names,
+            y_names=self.y_names,
+            ys_like=self.ys_like,
+            n_user_ys=self.n_user_ys,
+        )
+
     @property
     def program(self) -> _Program:
         """The body as numbered steps for the interpreter (built on first use)."""
@@ -205,11 +231,30 @@ def _callee(op):
     return type(op).fn or op.forward
 
 
-def _shape(a) -> tuple:
+def shape_of(a) -> tuple:
+    """The shape of a value an op returned (an array, a NumPy scalar, a Python number).
+
+    Example:
+        >>> shape_of(np.zeros((2, 3))), shape_of(1.5)
+        ((2, 3), ())
+    """
     try:
         return a.shape
     except AttributeError:  # a forward that returned a Python number
         return np.shape(a)
+
+
+def empty_stack(shape: tuple, like, dtype) -> np.ndarray:
+    """The stacked per-step outputs of a loop that ran no step: shape ``(0, *row)``,
+    the row being ``like``'s slice (an xs whose slice has the y's shape) or the
+    static ``shape`` with its unknown dimensions 0 (no step told them).
+
+    Example:
+        >>> empty_stack((None, 3), None, np.float64).shape
+        (0, 0, 3)
+    """
+    row = np.shape(like)[1:] if like is not None else tuple(0 if d is None else d for d in shape)
+    return np.empty((0, *row), dtype=dtype)
 
 
 def trip_count(length: int | None, xs, what: str) -> int:
@@ -278,7 +323,7 @@ def run_loop(body: Body, arrays, reverse: bool, length: int | None, what: str) -
             ) from e
         carry = [regs[k] for k in out_slots]
         for k, c in enumerate(carry):
-            if _shape(c) != shapes[k]:
+            if shape_of(c) != shapes[k]:
                 raise ShapeError(
                     f"{what}: at step t={t} the new {body.carry_names[k]} has shape {fmt_shape(np.shape(c))}, "
                     f"but it entered the loop with shape {fmt_shape(shapes[k])}; a carry keeps its shape"
@@ -288,7 +333,7 @@ def run_loop(body: Body, arrays, reverse: bool, length: int | None, what: str) -
             buf = bufs[j]
             if buf is None:
                 buf = bufs[j] = np.empty((T,) + np.shape(y), dtype=body.ys[j].dtype)
-            elif _shape(y) != buf.shape[1:]:
+            elif shape_of(y) != buf.shape[1:]:
                 raise ShapeError(
                     f"{what}: at step t={t} {body.y_names[j]} has shape {fmt_shape(np.shape(y))}, but earlier "
                     f"steps gave {fmt_shape(buf.shape[1:])}; the outputs of all steps are stacked"
@@ -297,8 +342,7 @@ def run_loop(body: Body, arrays, reverse: bool, length: int | None, what: str) -
     if T == 0:
         for j, y in enumerate(body.ys):
             like = body.ys_like[j]
-            shape = np.shape(xs[like])[1:] if like is not None else tuple(0 if d is None else d for d in y.shape)
-            bufs[j] = np.empty((0,) + tuple(shape), dtype=y.dtype)
+            bufs[j] = empty_stack(y.shape, None if like is None else xs[like], y.dtype)
     return LoopValues(tuple(carry) + tuple(bufs))
 
 

@@ -135,6 +135,18 @@ class Scan(Op):
     def no_gradient_of(self, v):
         return PackedNoGradient(self.n_outputs)()
 
+    def inner_graphs(self):
+        return (list(self.body.outputs),)
+
+    def with_inner_graphs(self, graphs):
+        (outputs,) = graphs
+        return dataclasses.replace(self, body=self.body.with_outputs(outputs))
+
+    def generated_callee(self, v, writer):
+        from graphcomp.ops.loops.codegen import loop_function  # codegen imports body, as this module does
+
+        return loop_function(self, v, writer)
+
     def label(self) -> str:
         parts = [f"T={'?' if self.length is None else self.length}"]
         if self.reverse:
@@ -171,6 +183,9 @@ class ScanOutput(Op):
 
     def forward(self, packed):
         return packed.values[self.index]
+
+    def expression(self, v, args):
+        return f"{args[0]}.values[{self.index}]"
 
     def bprop(self, inputs, output, G):
         if not is_differentiable_dtype(output.dtype):
