@@ -20,6 +20,7 @@ import numpy as np
 from graphcomp.core import collector
 from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape
+from graphcomp.errors import GraphError
 from graphcomp.runtime.backends import Backend
 from graphcomp.runtime.backends import backend as backend_of
 from graphcomp.runtime.buffers import fits, reusable_buffers
@@ -216,7 +217,7 @@ class Writer:
             namespace[fixed[c]] = c.value
         missing = [v.label() for v in plan.inputs + plan.parameters if v not in fixed]
         if missing:
-            raise ValueError(f"codegen: the inner graph reads {missing}, which have no names")
+            raise GraphError(f"codegen: the inner graph reads {missing}, which have no names")
         return _lines(plan, fixed, outputs, self, namespace, free=False)
 
     def function(self, header: str, lines: list[tuple], ret: str, namespace: dict) -> Generated:

@@ -211,3 +211,29 @@ def test_a_loop_whose_every_path_is_blocked():
     dx = gc.grad(z, x)
     assert gc.evaluate(dx, {x: np.ones(3)}).tolist() == [0.0, 0.0, 0.0]
     assert gc.compile(dx, [x])(np.ones(3)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_backend_overriding_the_loop_class_runs_its_own_form():
+    # how a JAX backend would put lax.scan in place of the for statement: an override keyed by Scan
+    from graphcomp.runtime.backends.numpy import NumpyBackend
+
+    ran = []
+
+    def interpreted(op):
+        def run(*arrays):
+            ran.append(op.label())
+            return op.forward(*arrays)
+
+        return run
+
+    class Interpreting(NumpyBackend):
+        name = "interpreting"
+        overrides = {Scan: interpreted}
+
+    cost, ins = _rnn()
+    f = gc.compile([cost, *gc.grad(cost, ins)], ins, backend=Interpreting())
+    assert "for _step" not in f.source
+    feed = _feed(4)
+    for g, w in zip(f(*feed), gc.evaluate([cost, *gc.grad(cost, ins)], dict(zip(ins, feed)))):
+        assert_close(g, w)
+    assert len(ran) == 2 and ran[1].startswith("scan[grad")

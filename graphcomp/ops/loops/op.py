@@ -368,7 +368,9 @@ def _scan_vjp(L: Variable, G: Variable, needed) -> list[Variable | None]:
 
     # the per-step values the backward loop slices: kept forward values, the forward xs, the cotangents of ys
     kept = [v for v in kept_nodes if cut[v] in read] + [b.carry_in[k] for k in range(nc) if b.carry_in[k] in read]
-    stacks = _kept_stacks(L, kept)
+    shifted = _shifted_carries(b, cut, read)
+    kept = [v for v in kept if v not in shifted]
+    source, stacks = _kept_stacks(L, kept)
     x_in, xs_outer, like = [], [], {}
     for v in kept:
         x_in.append(cut.get(v, v))
@@ -388,14 +390,18 @@ def _scan_vjp(L: Variable, G: Variable, needed) -> list[Variable | None]:
         xs_outer.append(L.owner.inputs[nc])
     inits = [cot[k] if k in cot else zeros_like(L.owner.inputs[k]) for k in S_]
     inits += [zeros_like(L.owner.inputs[nc + nx + m]) for m in sorted(d_c)]
+    names = source.owner.op.output_names()
+    inits += [ScanOutput(k, names[k])(source) for k in shifted.values()]  # the final carries
     body = Body(
-        [lam[k] for k in S_] + [sums[m] for m in sorted(d_c)],
+        [lam[k] for k in S_] + [sums[m] for m in sorted(d_c)] + [cut[v] for v in shifted],
         x_in,
         [p for p, _ in captures],
         index if index is not None and index in read else None,
-        inner_outs[:n_bc],
+        inner_outs[:n_bc] + [b.carry_in[k] for k in shifted.values()],
         inner_outs[n_bc:],
-        carry_names=[f"d {b.carry_names[k]}" for k in S_] + [f"sum d {b.captured[m].label()}" for m in sorted(d_c)],
+        carry_names=[f"d {b.carry_names[k]}" for k in S_]
+        + [f"sum d {b.captured[m].label()}" for m in sorted(d_c)]
+        + [f"{b.carry_names[k]} after the step" for k in shifted.values()],
         y_names=[f"d x[{k}]" for k in sorted(d_x)],
         ys_like=[like.get(k) for k in sorted(d_x)],
     )
@@ -409,7 +415,7 @@ def _scan_vjp(L: Variable, G: Variable, needed) -> list[Variable | None]:
             grads[k] = ScanOutput(pos, f"d init[{k}]" if nc > 1 else "d init")(LB)
     for pos, m in enumerate(sorted(d_c), start=len(S_)):
         grads[nc + nx + m] = ScanOutput(pos, names[pos])(LB)
-    for pos, k in enumerate(sorted(d_x), start=n_bc):
+    for pos, k in enumerate(sorted(d_x), start=n_bc + len(shifted)):
         grads[nc + k] = ScanOutput(pos, f"d xs[{k}]")(LB)
     return grads
 
@@ -431,11 +437,23 @@ def _residuals(outs: list[Variable], forward: set[Variable]) -> list[Variable]:
     return sorted(kept, key=lambda v: v.id)
 
 
-def _kept_stacks(L: Variable, kept: list[Variable]) -> dict[Variable, Variable]:
-    """For each forward body value in ``kept``, the Variable holding its stacked
-    per-step values: an output of ``L`` when the loop already stacks it, else an
-    output of a copy of ``L`` that also stacks it (made once per ``L`` and set of
-    values; both read the same inputs)."""
+def _shifted_carries(b: Body, cut: dict, read: set) -> dict[Variable, int]:
+    """The new carries the backward body reads whose entering carry it reads too:
+    ``{new carry k: k}``. The two are one series shifted by a step, so only the
+    entering one is kept per step; the backward loop carries the new one (the
+    final carry first, then each step's entering carry, the next step's new one)."""
+    out: dict[Variable, int] = {}
+    for k, (p, new) in enumerate(zip(b.carry_in, b.carry_out)):
+        if new is not p and new in cut and cut[new] in read and p in read and new not in out:
+            out[new] = k
+    return out
+
+
+def _kept_stacks(L: Variable, kept: list[Variable]) -> tuple[Variable, dict[Variable, Variable]]:
+    """The loop node holding the stacked per-step values of the forward body values
+    ``kept``, and for each the Variable holding them: ``L`` when it already stacks
+    them all, else a copy of ``L`` that also stacks the others (made once per ``L``
+    and set of values; both read the same inputs)."""
     op: Scan = L.owner.op
     b = op.body
     nc = len(b.carry_in)
@@ -457,4 +475,4 @@ def _kept_stacks(L: Variable, kept: list[Variable]) -> dict[Variable, Variable]:
     names = source.owner.op.output_names()
     for v in kept:
         out[v] = ScanOutput(where[v], names[where[v]])(source)
-    return out
+    return source, out
