@@ -1,4 +1,4 @@
-"""The merge-loops rewrite (for phase 2's compile pipeline): a loop and the copy
+"""The merge-loops rewrite (a pass of gc.compile's pipeline): a loop and the copy
 its gradient made to keep values run as one loop, with the same results."""
 
 from __future__ import annotations
