@@ -12,10 +12,14 @@ W2 mlp: 1-hidden-layer MLP, relu, mean softmax cross-entropy, L2 term; J and the
    gradients of both weights, small and medium; reference: the lectures' closed forms.
 W3 chain: x_{k+1} = tanh(w[k] x_k + b[k]) on a 64-vector, N layers: the time to
    build + grad + compile (fresh process per N), and run time against a hand loop.
+   W3 as gc.scan: the same chain as one loop node over (w[k], b[k]); the same two measures.
 W4 cnn: x (32, 1, 28, 28) -> conv2d 8 filters 3x3 -> max_pool 2 -> relu ->
    linear to 10 -> mean cross-entropy, gradients of both weights; reference:
    a hand-written NumPy im2col implementation.
 W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function; reference: its closed form.
+W6 rnn: the book's recurrent network (section 10.2), B=32, hidden 128, input 64, T = 100 and
+   1000, one gc.scan node: its loss and the five weights' gradients; reference: a hand-written
+   NumPy back-propagation through time; PyTorch (eager loop) and JAX (lax.scan under jit) rows.
 W7 adam: one training step of W2's medium MLP with Adam (cost, gradients, update of both
    weights and the moments); reference: the closed-form gradients and torch.optim.Adam's
    rule written in NumPy; PyTorch's row is autograd + torch.optim.Adam.
@@ -35,9 +39,10 @@ from common import NUMBA, NUMBA_ROW, peers, torch  # noqa: F401 - the benchmark'
 from harness import disagreeing, interleaved, run  # noqa: F401
 from w1 import w1_hand, w1_systems  # noqa: F401
 from w2 import W2_HAND_ARRAY_OPS, w2_function, w2_hand, w2_op_counts, w2_peak_memory, w2_systems  # noqa: F401
-from w3 import w3, w3_build, w3_data, w3_hand, w3_peers, w3_prepare, w3_prepare_in_child  # noqa: F401
+from w3 import w3, w3_build, w3_data, w3_hand, w3_peers, w3_prepare, w3_prepare_in_child, w3_scan  # noqa: F401
 from w4 import w4_data, w4_hand, w4_systems  # noqa: F401
 from w5 import w5_hand, w5_systems  # noqa: F401
+from w6 import w6, w6_build, w6_data, w6_hand, w6_prepare  # noqa: F401
 from w7 import HandAdam, w7_function, w7_systems  # noqa: F401
 
 
@@ -55,10 +60,19 @@ def main() -> int:
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
     ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
     ok &= run("W7 adam: one Adam training step of the W2 medium MLP (B=256, d=784, h=512, q=10)", w7_systems())
+    ok &= w6()
+    ok &= w3_scan()
     ok &= w3()
     w3_peers()
     return 0 if ok else 1
 
 
+def loops() -> int:
+    """Only the loop workloads (``python bench/run.py loops``): W3 as a scan and W6."""
+    ok = w3_scan()
+    ok &= w6()
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(loops() if sys.argv[1:] == ["loops"] else main())

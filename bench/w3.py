@@ -1,4 +1,5 @@
-"""W3 chain: x_{k+1} = tanh(w[k] x_k + b[k]), N layers: build + grad + compile times and run time."""
+"""W3 chain: x_{k+1} = tanh(w[k] x_k + b[k]), N layers: build + grad + compile times and run time,
+unrolled (a node per layer, as the book draws the graph) and as one ``gc.scan`` over the layer weights."""
 
 from __future__ import annotations
 
@@ -36,15 +37,22 @@ def w3_hand(x0, w, b):
     return xs[-1].sum(), gw, gb
 
 
+def w3_scan_build(n):
+    """The same chain as one loop node: ``gc.scan`` over the pairs (w[k], b[k])."""
+    x0, w, b = gc.Variable("x", (64,)), gc.Variable("w", (n,)), gc.Variable("b", (n,))
+    x, _ = gc.scan(lambda x, wb: (gc.tanh(wb[0] * x + wb[1]), None), x0, (w, b))
+    return x.sum(), [x0, w, b]
+
+
 def w3_data(n):
     rng = np.random.default_rng(0)
     return rng.standard_normal(64), rng.uniform(0.5, 1.5, n), rng.standard_normal(n) * 0.1
 
 
-def w3_prepare(n, backend=None):
+def w3_prepare(n, backend=None, build=w3_build):
     """Seconds to build, differentiate and compile the n-layer chain; the Function."""
     t0 = time.perf_counter()
-    cost, inputs = w3_build(n)
+    cost, inputs = build(n)
     t1 = time.perf_counter()
     grads = gc.grad(cost, inputs[1:])
     t2 = time.perf_counter()
@@ -109,4 +117,26 @@ def w3(sizes=(1_000, 10_000, 100_000), run_sizes=(1_000, 10_000), timeout=600) -
             _, fn = w3_prepare(n, backend="numba")
             systems[NUMBA_ROW] = lambda f=fn, d=data: f(*d)
         ok &= run(f"W3 chain run, N={n}", systems)
+    return ok
+
+
+def w3_scan(sizes=(1_000, 10_000, 100_000), run_sizes=(10_000, 100_000)) -> bool:
+    """W3 as one scan node: build + grad + compile at each N (the same for every N),
+    then the run time of the value and both gradients against the hand loop."""
+    w3_prepare(10, build=w3_scan_build)  # first use of each module, paid once per process
+    print("\nW3 chain as gc.scan over (w[k], b[k]): build + grad + compile, single-threaded")
+    print(f"| {'N':>7} | {'build':>8} | {'grad':>8} | {'compile':>8} | {'total':>8} |")
+    print(f"|{'-' * 9}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|")
+    for n in sizes:
+        times = min((w3_prepare(n, build=w3_scan_build)[0] for _ in range(3)), key=sum)
+        print(f"| {n:>7} | " + " | ".join(f"{t:>6.3f} s" for t in (*times, sum(times))) + " |")
+    ok = True
+    for n in run_sizes:
+        data = w3_data(n)
+        _, f = w3_prepare(n, build=w3_scan_build)
+        systems = {"hand NumPy loop": lambda d=data: w3_hand(*d), "graphcomp compile": lambda f=f, d=data: f(*d)}
+        if NUMBA:
+            _, fn = w3_prepare(n, backend="numba", build=w3_scan_build)
+            systems[NUMBA_ROW] = lambda f=fn, d=data: f(*d)
+        ok &= run(f"W3 chain as gc.scan, run, N={n}", systems)
     return ok

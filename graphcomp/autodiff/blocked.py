@@ -33,7 +33,7 @@ def describe_block(blocker: Variable, consider_constant: Iterable[Variable] = ()
         return f"the comparison {op.name} (non-differentiable op {op.name})"
     if op is not None and not op.differentiable:
         return f"the non-differentiable op {op.name}"
-    if not is_differentiable_dtype(blocker.dtype):
+    if not is_differentiable_dtype(blocker.dtype) and not (op is not None and op.multiple_outputs):
         return f"an integer or boolean value ({blocker.dtype})"
     if op is not None:
         return f"{op.name}, which passes no gradient to that input"

@@ -92,6 +92,7 @@ class GradState:
 
     consider_constant: frozenset = frozenset()
     trace: list | None = None
+    pruned: Graph | None = None  # G': bprop_needed builds gradients only for its Variables
     bprops: dict = dataclasses.field(default_factory=dict)
     provenance: dict = dataclasses.field(default_factory=dict)
     blockers: dict = dataclasses.field(default_factory=dict)
@@ -134,6 +135,7 @@ def build_grad(
         6.0
     """
     state = state if state is not None else GradState()
+    state.pruned = G_pruned
     if V in grad_table:
         state.note("memo", V, term=grad_table[V])
         return grad_table[V]
@@ -169,8 +171,8 @@ def _gradient(V: Variable, consumers, grad_table: dict, state: GradState) -> Var
     """The loop body of Algorithm 6.6 for one V: each consumer's terms, summed."""
     terms: list[Contribution] = []
     blocker = _NO_BLOCKER
-    if not is_differentiable_dtype(V.dtype):
-        blocker, consumers = V, ()  # an integer or boolean value: every path stops here
+    if not is_differentiable_dtype(V.dtype) and (V.owner is None or not V.owner.op.multiple_outputs):
+        blocker, consumers = V, ()  # an integer or boolean value (not a packed one): every path stops here
     for C in consumers:
         D = grad_table[C]
         stop = _stop(C, D, state)
@@ -210,7 +212,7 @@ def _terms(V: Variable, C: Variable, D: Variable, state: GradState) -> tuple[lis
     if grads is None:  # one bprop call per consumer, however many of its inputs are targets
         provenance.enter(grad_of=C)
         try:
-            grads = C.owner.op.bprop(C.owner.inputs, C, D)
+            grads = C.owner.op.bprop_needed(C.owner.inputs, C, D, state.pruned)
         finally:
             provenance.leave()
         state.bprops[C] = grads
@@ -237,7 +239,7 @@ def _sum(V: Variable, terms: list[Variable], state: GradState) -> Variable:
     try:
         if n > 1:
             terms = combine_scatters(terms)
-        total = add_n(*terms) if terms else no_gradient(V)
+        total = add_n(*terms) if terms else _no_path(V)
     finally:
         provenance.leave()
     if state.trace is not None:
@@ -246,6 +248,13 @@ def _sum(V: Variable, terms: list[Variable], state: GradState) -> Variable:
             note += f"; scatters combined, {len(terms)} to add"
         state.note("sum", V, term=total, note=note)
     return total
+
+
+def _no_path(V: Variable) -> Variable:
+    """The zero gradient that means "no differentiable path" to V: its op's own
+    (a packed value's) or ``no_gradient``."""
+    zero = V.owner.op.no_gradient_of(V) if V.owner is not None else None
+    return no_gradient(V) if zero is None else zero
 
 
 def _checked(g: Variable, V: Variable, C: Variable, k: int) -> Variable:

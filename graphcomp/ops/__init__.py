@@ -18,6 +18,7 @@ from graphcomp.ops import (
     identity,
     indexing,
     linalg,
+    loops,
     operators,
     reduce,
     select,
@@ -45,6 +46,7 @@ FAMILIES = (
     creation,
     identity,
     sympy_elementwise,
+    loops,
 )
 
 operators.install()

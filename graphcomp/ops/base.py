@@ -33,6 +33,9 @@ Traits (class attributes) that passes, backends and inspectors read:
     fn                 set when forward is exactly ``fn(*arrays)`` (a NumPy function):
                        the generated code calls it directly; when it is a ufunc, its
                        result may reuse a dying buffer through ``out=``
+    multiple_outputs   its value packs several outputs (a loop's) that projection ops
+                       take apart: it carries a gradient whatever its dtype (object),
+                       the packed cotangents of its projections
 
 Forms, one per kind of consumer, each None where the op has none:
 
@@ -49,6 +52,19 @@ Forms, one per kind of consumer, each None where the op has none:
                                     output element)
     inner() -> (inputs, output)     the inner graph of an op that holds one (an
                                     op_from_graph group), for the printers to expand
+
+Hooks for ops that hold graphs of their own (a loop's body), each with a default
+that suits every other op:
+
+    bprop_needed(inputs, output, G, needed)   bprop told which inputs need a
+                                    gradient (the Variables of G'): a loop builds
+                                    only those, each costing work at every step
+    no_gradient_of(v) -> Variable   the "no differentiable path" zero of a value
+                                    the generic one cannot stand for (a packed value)
+    inner_graphs() / with_inner_graphs(graphs)   the output lists of the graphs it
+                                    runs inside itself, for the passes to optimise
+    generated_callee(v, writer)     a function written for node ``v`` in generated code
+                                    (a loop: a ``for`` statement around its body's lines)
 
 A backend module holds only its own overrides, keyed by op class
 (``graphcomp/runtime/backends/``); ``docs/architecture.md`` shows how to add an
@@ -135,6 +151,7 @@ class Op:
     symbol: ClassVar[str | None] = None
     infix: ClassVar[tuple[str, int, str] | None] = None
     fn: ClassVar[Callable | None] = None
+    multiple_outputs: ClassVar[bool] = False
     scalar_form: ClassVar[str | None] = None
     scalar_helpers: ClassVar[dict[str, Callable]] = {}
     numpy_helpers: ClassVar[dict[str, object]] = {}
@@ -189,6 +206,12 @@ class Op:
         """Gradients for each input position, given G = dcost/doutput."""
         return [None] * len(inputs)
 
+    def bprop_needed(self, inputs: Sequence[Variable], output: Variable, G: Variable, needed) -> list:
+        """``bprop`` when only the inputs in ``needed`` (a container of Variables: G',
+        the nodes whose gradient is being built) need a gradient; an op may return
+        None for the others. Most ops build every input's term: this calls ``bprop``."""
+        return self.bprop(inputs, output, G)
+
     def label(self) -> str:
         """The op's name with its parameters, e.g. ``sum[axis=(0,)]``."""
         names = parameter_names(type(self))
@@ -231,6 +254,31 @@ class Op:
         """The inner graph of an op that holds one (``gc.op_from_graph``): its placeholder
         inputs, bound in order to the node's inputs, and its output; None for other ops.
         ``to_dot(..., expand=True)`` draws it inside the node."""
+        return None
+
+    def no_gradient_of(self, v: Variable) -> Variable | None:
+        """The zero standing for "no differentiable path" to this op's output ``v``
+        when the generic one (zeros of v's shape and dtype) cannot, else None."""
+        return None
+
+    # -- ops holding graphs of their own (a loop's body) ----------------------------------------
+    def inner_graphs(self) -> tuple[list[Variable], ...]:
+        """The output lists of the graphs this op runs inside itself, for the rewrite
+        passes to optimise (their leaves stay as they are); () for most ops."""
+        return ()
+
+    def with_inner_graphs(self, graphs: Sequence[list[Variable]]) -> Op:
+        """This op with its inner graphs' outputs replaced by ``graphs``, one list per
+        entry of ``inner_graphs()``, computing the same values from the same leaves."""
+        raise NotImplementedError(f"{type(self).__name__} has no inner graphs")
+
+    def generated_callee(self, v: Variable, writer) -> Callable | None:
+        """A function generated for node ``v`` to call in compiled code, or None to
+        call ``fn``/``forward`` (most ops). A loop writes a Python ``for`` loop around
+        its body's generated lines. ``writer`` is the code generator's
+        (``graphcomp.runtime.codegen.Writer``): it writes an inner graph's lines with
+        the same backend and compiles a function from lines. A backend overriding
+        this op's class (JAX's ``lax.scan``) is asked instead."""
         return None
 
     def fusible(self, v: Variable) -> bool:

@@ -17,15 +17,18 @@ from collections.abc import Iterable
 from graphcomp.core import collector
 from graphcomp.core.node import Variable
 from graphcomp.errors import ArgumentError
-from graphcomp.passes import fold, fuse, inline, merge, simplify, stabilize
-from graphcomp.passes.rebuild import transform
+from graphcomp.passes import fold, fuse, inline, merge, merge_loops, simplify, stabilize
+from graphcomp.passes.rebuild import build_like, rebuilt, transform
 from graphcomp.passes.verify import verify, verify_node
 
 __all__ = ["PASSES", "BACKEND_PASSES", "pass_names", "check_pass_names", "optimize"]
 
 #: the passes gc.compile runs, in order (inline first: the others then see the inner ops of
 #: op_from_graph groups)
-PASSES = [inline, merge, fold, simplify, stabilize, merge]
+PASSES = [inline, merge, fold, simplify, stabilize, merge_loops, merge]
+
+#: passes that rewrite only graphs holding ops with inner graphs (loops)
+_FOR_LOOPS = (merge_loops,)
 
 #: passes a backend asks for by name (``backend.passes``), run after the others
 BACKEND_PASSES = {fuse.name: fuse}
@@ -36,7 +39,7 @@ def pass_names() -> list[str]:
 
     Example:
         >>> pass_names()
-        ['inline', 'merge', 'constant-fold', 'simplify', 'stabilize']
+        ['inline', 'merge', 'constant-fold', 'simplify', 'stabilize', 'merge-loops']
     """
     return list(dict.fromkeys(p.name for p in PASSES))
 
@@ -79,15 +82,42 @@ def optimize(
     check_pass_names(skip | set(extra), BACKEND_PASSES)
     log = [] if log is None else log
     chosen = [p for p in PASSES + [BACKEND_PASSES[n] for n in extra] if p.name not in skip]
+    inner: list | None = None  # the nodes with inner graphs the first sweep met (None: no sweep yet)
     with collector.paused():
         for group in _groups(chosen):
             if hasattr(group[0], "sweep"):
-                outputs = transform(outputs, *_composed(group, log, check))
+                notice = [] if inner is None else None
+                outputs = transform(outputs, *_composed(group, log, check, notice))
+                inner = inner if notice is None else notice
+            elif group[0] in _FOR_LOOPS and inner == []:
+                continue  # no loop in the graph
             else:
                 outputs = group[0].run(outputs)
             if check:
                 verify(outputs, after="+".join(p.name for p in group))
+        if inner is None or inner:
+            outputs = _inner_graphs(outputs, lambda graph: optimize(graph, skip, check, extra, log))
+            if check:
+                verify(outputs, after="inner graphs")
     return outputs
+
+
+def _inner_graphs(outputs: list[Variable], optimize_one) -> list[Variable]:
+    """``outputs`` with the inner graphs of every op holding some (a loop's body)
+    each through ``optimize_one``; each such op is rebuilt once."""
+    done: dict[int, object] = {}
+
+    def visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
+        op = v.owner.op
+        graphs = op.inner_graphs()
+        if not graphs:
+            return rebuilt(v, inputs)
+        new = done.get(id(op))
+        if new is None:
+            new = done[id(op)] = op.with_inner_graphs([optimize_one(g) for g in graphs])
+        return build_like(v, new, inputs)
+
+    return transform(outputs, visit)
 
 
 def _groups(passes: list) -> list[list]:
@@ -103,7 +133,7 @@ def _groups(passes: list) -> list[list]:
     return groups
 
 
-def _composed(passes: list, log: list, check: bool):
+def _composed(passes: list, log: list, check: bool, notice: list | None = None):
     """Local passes run in one sweep: each node goes through every pass in turn, its
     inputs already through all of them. Each rewrite reads only the node and its
     rewritten inputs, so this computes what one sweep per pass computes, in a graph
@@ -133,6 +163,8 @@ def _composed(passes: list, log: list, check: bool):
             met.append(node)
         for m in met:
             final[m] = node
+        if notice is not None and node.owner is not None and node.owner.op.inner_graphs():
+            notice.append(node)
         return node
 
     def leaf(v: Variable) -> Variable:

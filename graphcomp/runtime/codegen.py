@@ -20,6 +20,7 @@ import numpy as np
 from graphcomp.core import collector
 from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape
+from graphcomp.errors import GraphError
 from graphcomp.runtime.backends import Backend
 from graphcomp.runtime.backends import backend as backend_of
 from graphcomp.runtime.buffers import fits, reusable_buffers
@@ -27,7 +28,7 @@ from graphcomp.runtime.roll import Step, emit, int_slots, mark
 from graphcomp.runtime.schedule import Plan
 from graphcomp.runtime.source import Generated, build
 
-__all__ = ["generate", "comment", "fixed_names", "ROLL_FROM"]
+__all__ = ["generate", "comment", "fixed_names", "Writer", "ROLL_FROM"]
 
 _dtype_text: dict = {}  # str(dtype) is slow and a graph has few dtypes
 
@@ -62,17 +63,24 @@ class _Callees:
     Equal ops make equal callees, so a name also says which lines do the same thing:
     what loop rolling looks for, and fewer names for CPython to compile."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, writer: Writer):
         self.namespace = namespace
+        self.writer = writer
         self.names: dict = {}
         self.by_op: dict = {}  # id(op) -> name: every layer's Multiply() is one object
 
-    def of(self, op, backend) -> str:
-        """The name of the callee the backend gives for ``op``."""
+    def of(self, op, backend, v: Variable) -> str:
+        """The name of the callee for ``op``: a function it writes (a loop), else the backend's."""
         hit = self.by_op.get(id(op))
         if hit is None:
-            hit = self.by_op[id(op)] = self.name(backend.callee(op), op)
+            fn = self.writer.callee(op, v)
+            hit = self.by_op[id(op)] = self.name(backend.callee(op), op) if fn is None else self.bind(fn)
         return hit
+
+    def bind(self, fn) -> str:
+        """A function code generation wrote, under its own name (``_scan13`` for node 13)."""
+        self.namespace[fn.__name__] = fn
+        return fn.__name__
 
     def name(self, fn, op) -> str:
         # bound methods of equal ops do the same; equal ops are distinct objects
@@ -117,7 +125,18 @@ def generate(
 def _generate(outputs, args, backend: Backend, plan: Plan, loops) -> Generated:
     namespace: dict = dict(getattr(backend, "namespace", {}))
     fixed, header, prelude = fixed_names(plan, args, namespace)
-    callees = _Callees(namespace)
+    writer = Writer(backend, loops)
+    body, outs = _lines(plan, fixed, outputs, writer, namespace)
+    generated = build(header, prelude, body, f"return ({', '.join(outs)},)", namespace)
+    if writer.functions:  # the functions it calls that code generation wrote (loops), shown after it
+        generated.source += "".join(f"\n\n{g.source}" for g in writer.functions)
+    return generated
+
+
+def _lines(plan: Plan, fixed: dict, outputs, writer: Writer, namespace: dict, free: bool = True):
+    """The lines computing ``outputs`` by ``plan`` (``fixed`` names its leaves), and the outputs' texts."""
+    backend, loops = writer.backend, writer.loops
+    callees = _Callees(namespace, writer)
     reusable = reusable_buffers(plan, backend)
     inline = getattr(backend, "expression", None)  # optional in the backend interface
     helpers = getattr(backend, "helpers", None)
@@ -151,11 +170,62 @@ def _generate(outputs, args, backend: Backend, plan: Plan, loops) -> Generated:
                         call += f", out={marks[len(ins)]}"
                         refs = (*ins, d)
                         break
-            expr = f"{callees.of(op, backend)}({call})"
+            expr = f"{callees.of(op, backend, v)}({call})"
         steps.append(Step(v, templates.setdefault(expr, expr), refs, dies, ints, templates.setdefault(label, label)))
     roll = len(steps) >= ROLL_FROM if loops is None else loops
-    body, outs = emit(steps, fixed, outputs, comment, roll=roll)
-    return build(header, prelude, body, f"return ({', '.join(outs)},)", namespace)
+    return emit(steps, fixed, outputs, comment, roll=roll, free=free)
+
+
+class Writer:
+    """What code generation offers an op that writes its own function
+    (``Op.generated_callee``, a loop): its inner graph's lines, written with the
+    same backend as every other line, and a function compiled from lines.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> from graphcomp.runtime.backends.numpy import NumpyBackend
+        >>> x = gc.Variable("x"); y = gc.exp(x) * 2.0
+        >>> w = Writer(NumpyBackend(), None)
+        >>> namespace = {}
+        >>> lines, (out,) = w.lines([y], {x: "x"}, namespace)
+        >>> g = w.function("def compiled(x):", lines, f"return {out}", namespace)
+        >>> float(g.fn(0.0))
+        2.0
+    """
+
+    def __init__(self, backend: Backend, loops: bool | None):
+        self.backend = backend
+        self.loops = loops
+        self.functions: list[Generated] = []  # every function written, inner ones first
+
+    def callee(self, op, v: Variable):
+        """The function ``op`` writes for node ``v``, or None: a backend that overrides
+        ``op``'s class (JAX's ``lax.scan`` for a loop) runs its own form instead."""
+        override = getattr(self.backend, "override", None)
+        if override is not None and override(op) is not None:
+            return None
+        return op.generated_callee(v, self)
+
+    def lines(self, outputs: list[Variable], names: dict[Variable, str], namespace: dict):
+        """The lines computing ``outputs`` (an inner graph) from its leaves, each input
+        named by ``names`` (constants are bound in ``namespace``), and the outputs'
+        texts; ``(text, info)`` pairs, ``info`` naming the node a line computes."""
+        plan = Plan.build(outputs)
+        fixed = dict(names)
+        for c in plan.constants:
+            fixed[c] = f"_c{c.id}"
+            namespace[fixed[c]] = c.value
+        missing = [v.label() for v in plan.inputs + plan.parameters if v not in fixed]
+        if missing:
+            raise GraphError(f"codegen: the inner graph reads {missing}, which have no names")
+        return _lines(plan, fixed, outputs, self, namespace, free=False)
+
+    def function(self, header: str, lines: list[tuple], ret: str, namespace: dict) -> Generated:
+        """The function ``header`` + ``lines`` + ``ret`` compiled in ``namespace``,
+        with its source and the map from its lines back to nodes."""
+        generated = build(header, [], lines, ret, namespace)
+        self.functions.append(generated)
+        return generated
 
 
 def fixed_names(plan: Plan, args: list[Variable], namespace: dict) -> tuple[dict, str, list]:

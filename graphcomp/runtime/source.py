@@ -25,7 +25,10 @@ class Generated:
         self.lines = lines  # line number -> a roll.Line or roll.LoopLine (the node it computes)
 
     def failure(self, error: BaseException) -> EvaluationError | None:
-        """The graphcomp error for an exception raised inside the generated code."""
+        """The graphcomp error for an exception raised inside the generated code (None
+        for an error that already names its node: a loop's, raised at a step of its body)."""
+        if isinstance(error, EvaluationError) and error.node is not None:
+            return None
         tb = error.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == self.filename and tb.tb_lineno in self.lines:
@@ -69,4 +72,5 @@ def build(header: str, prelude: list[str], body: list[tuple], ret: str, namespac
     namespace["__graphcomp_lines__"] = line_of  # how a NumPy warning raised on a line finds its node
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # our own generated text, never user input
-    return Generated(namespace["compiled"], source, filename, line_of)
+    name = header[len("def ") : header.index("(")]  # "compiled", or a loop's function
+    return Generated(namespace[name], source, filename, line_of)

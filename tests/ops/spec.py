@@ -484,5 +484,42 @@ spec("op_from_graph-nested", _outer, lambda x, W: np.exp(-np.tanh(x @ W) / (1 + 
      [(2, 3), (3, 4)], second=True)  # fmt: skip
 spec("match_shape", lambda v, x: gc.match_shape(v, x) * x, lambda v, x: v * x, [(2, 3), (2, 3)], second=True)
 
+# -- loops: one scan node, its projections, and its gradient (a scan over the reversed steps) ----------------
+
+
+def _rnn_step(W):
+    def step(h, x):
+        new = gc.tanh(W @ h + x)
+        return new, new * x
+
+    return step
+
+
+def _rnn_ref(h, xs, W, reverse=False):
+    ys = [None] * len(xs)
+    for t in reversed(range(len(xs))) if reverse else range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        ys[t] = h * xs[t]
+    return h * np.sum(ys, axis=0)
+
+
+def _scan_rnn(h, xs, W, reverse=False):
+    hT, ys = gc.scan(_rnn_step(W), h, xs, reverse=reverse)
+    return hT * ys.sum(axis=0)
+
+
+def _fori_ref(x, w):
+    for i in range(3):
+        x = np.sin(x * w) + i
+    return x
+
+
+spec("scan", _scan_rnn, _rnn_ref, [(3,), (4, 3), (3, 3)], small, second=True)
+spec("scan-reverse", lambda h, xs, W: _scan_rnn(h, xs, W, True), lambda h, xs, W: _rnn_ref(h, xs, W, True),
+     [(3,), (4, 3), (3, 3)], small, second=True)  # fmt: skip
+spec("fori_loop", lambda x, w: gc.fori_loop(0, 3, lambda i, c: gc.sin(c * w) + i.astype("float64"), x), _fori_ref,
+     [(2,), (2,)], second=True)  # fmt: skip
+spec("map", lambda xs, w: gc.map(lambda r: (r * w).sum(), xs), lambda xs, w: xs @ w, [(4, 3), (3,)], second=True)
+
 # the other families' rows, in files of their own (they import spec from here)
 from tests.ops import spec_ops_a, spec_ops_b  # noqa: E402,F401

@@ -1,0 +1,140 @@
+"""Bad carries, bad bodies and bad xs raise clear errors that name the entry,
+both shapes or dtypes, and the user's line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphcomp as gc
+
+LINE = "test_errors.py:"
+
+
+def test_new_carry_with_another_shape_names_the_entry_and_both_shapes():
+    with pytest.raises(gc.ShapeError) as e:
+        gc.scan(lambda c, x: ((c[0], gc.concatenate([c[1], x])), None), (1.0, gc.constant(np.zeros(2))),
+                gc.Variable("xs", (4, 1)))  # fmt: skip
+    msg = str(e.value)
+    assert "new carry[1]" in msg and "(3,)" in msg and "init[1]" in msg and "(2,)" in msg
+    assert msg.count(LINE) == 2  # where the new carry was built, and the scan call
+
+
+def test_new_carry_with_another_dtype_names_the_entry_and_both_dtypes():
+    with pytest.raises(gc.DTypeError) as e:
+        gc.scan(lambda c, x: ((c[0], c[1].astype("float32")), None), (0, gc.Variable("h", (2,))), length=2)
+    msg = str(e.value)
+    assert "new carry[1] has dtype float32" in msg and "init[1] has dtype float64" in msg and "(2,)" in msg
+    assert msg.count(LINE) == 2
+    with pytest.raises(gc.DTypeError) as e:
+        x = gc.Variable("x", (3,), "float32")
+        gc.scan(lambda c, xt: (c + gc.cast(xt, "float64").sum(), None), x.sum(), x.reshape(3, 1))
+    assert "new carry has dtype float64" in str(e.value) and "init has dtype float32" in str(e.value)
+
+
+def test_new_carry_with_another_structure():
+    with pytest.raises(gc.ArgumentError) as e:
+        gc.scan(lambda c, x: ((c, c), None), 0.0, length=2)
+    msg = str(e.value)
+    assert "structure ((*, *), *)" not in msg and "(*, *)" in msg and "*" in msg and LINE in msg
+    with pytest.raises(gc.ArgumentError, match=r"structure \[\*\].*structure \(\*,\)"):
+        gc.scan(lambda c, x: ([c[0]], None), (0.0,), length=2)
+
+
+def test_body_must_return_a_pair():
+    with pytest.raises(gc.ArgumentError, match=r"f must return a pair \(new_carry, y\), got a single Variable"):
+        gc.scan(lambda c, x: c + x, 0.0, gc.Variable("xs", (3,)))
+    with pytest.raises(gc.ArgumentError, match="got a tuple of 3"):
+        gc.scan(lambda c, x: (c, x, x), 0.0, gc.Variable("xs", (3,)))
+
+
+def test_body_returning_something_that_is_not_a_variable():
+    with pytest.raises(gc.ArgumentError, match=r"y\[1\] is a str"):
+        gc.scan(lambda c, x: (c, (x, "hello")), 0.0, gc.Variable("xs", (3,)))
+    with pytest.raises(gc.ArgumentError, match="the new carry is a str"):
+        gc.fori_loop(0, 2, lambda i, c: "c", 0.0)
+
+
+def test_fori_loop_body_changing_structure():
+    with pytest.raises(gc.ArgumentError, match="structure"):
+        gc.fori_loop(0, 2, lambda i, c: (c, c), 0.0)
+
+
+def test_xs_with_different_leading_dimensions():
+    a, b = gc.Variable("a", (4, 2)), gc.Variable("b", (5,))
+    with pytest.raises(gc.ShapeError) as e:
+        gc.scan(lambda c, x: (c, None), 0.0, (a, b))
+    msg = str(e.value)
+    assert "xs[1]" in msg and "(5,)" in msg and "xs[0]" in msg and "(4, 2)" in msg and LINE in msg
+    with pytest.raises(gc.ShapeError, match="length gives 3"):
+        gc.scan(lambda c, x: (c, None), 0.0, a, length=3)
+
+
+def test_xs_without_a_leading_axis():
+    with pytest.raises(gc.ShapeError, match=r"xs has shape \(\) and no leading axis"):
+        gc.scan(lambda c, x: (c, None), 0.0, gc.Variable("s"))
+
+
+def test_number_of_steps_must_be_known_somehow():
+    with pytest.raises(gc.ArgumentError, match="give xs to scan over or the number of steps as length"):
+        gc.scan(lambda c, x: (c, None), 0.0)
+    for bad in (-1, 2.0, True, gc.constant(3)):
+        with pytest.raises(gc.ArgumentError, match="length must be a non-negative int"):
+            gc.scan(lambda c, x: (c, None), 0.0, length=bad)
+    with pytest.raises(gc.ArgumentError, match="lower must be an int known when the graph is built"):
+        gc.fori_loop(gc.constant(0), 3, lambda i, c: c, 0.0)
+    with pytest.raises(gc.ArgumentError, match="nothing to map over"):
+        gc.map(lambda x: x, None)
+
+
+def test_errors_inside_the_body_point_at_the_body_line():
+    with pytest.raises(gc.ShapeError) as e:
+        gc.scan(lambda c, x: (c + gc.Variable("w", (2, 3)) @ x, None), gc.constant(np.zeros(2)),
+                gc.Variable("xs", (4, 2)))  # fmt: skip
+    assert "matmul" in str(e.value) and LINE in str(e.value)
+
+
+def test_run_time_disagreement_of_xs_lengths():
+    a, b = gc.Variable("a", (None,)), gc.Variable("b", (None,))
+    c, _ = gc.scan(lambda c, x: (c + x[0] * x[1], None), 0.0, (a, b))
+    with pytest.raises(gc.EvaluationError) as e:
+        gc.evaluate(c, {a: np.ones(3), b: np.ones(4)})
+    msg = str(e.value)
+    assert "xs[1] has leading dimension 4" in msg and "xs[0] has 3" in msg and LINE in msg
+    f = gc.compile(c, [a, b])
+    with pytest.raises(gc.EvaluationError, match="xs\\[1\\] has leading dimension 4"):
+        f(np.ones(3), np.ones(4))
+
+
+def test_run_time_change_of_a_carry_shape_is_an_error():
+    # statically (None,) -> (None,), but at run time the body grows the carry
+    xs = gc.Variable("xs", (None, None))
+    c, _ = gc.scan(lambda c, x: (c * 0.5 + x, None), xs[0], xs)
+    assert gc.evaluate(c, {xs: np.ones((2, 3))}).tolist() == [1.75, 1.75, 1.75]  # 1 -> 1.5 -> 1.75
+    c2, _ = gc.scan(lambda c, x: (gc.concatenate([c, x[:1]]), None), xs[0], xs)
+    grew = r"new carry has shape \(4,\), but it entered the loop with shape \(3,\)"
+    with pytest.raises(gc.EvaluationError, match=grew):
+        gc.evaluate(c2, {xs: np.ones((2, 3))})
+
+
+def test_an_op_failing_inside_the_body_names_the_step_and_the_body_line():
+    xs = gc.Variable("xs", (None, None))
+    c, _ = gc.scan(lambda c, x: (c + x.reshape(2, 2).sum(), None), 0.0, xs)
+    with pytest.raises(gc.EvaluationError) as e:
+        gc.evaluate(c, {xs: np.ones((3, 5))})
+    msg = str(e.value)
+    assert "step t=0" in msg and "reshape" in msg and msg.count(LINE) == 2
+
+
+def test_loops_are_not_saved_yet(tmp_path):
+    c = gc.fori_loop(0, 2, lambda i, c: c * 2.0, gc.Variable("x"))
+    with pytest.raises(gc.ArgumentError, match="save"):
+        gc.save(c, tmp_path / "loop.json")
+
+
+def test_length_and_xs_of_unknown_length_must_agree_at_run_time():
+    xs = gc.Variable("xs", (None,))
+    c, _ = gc.scan(lambda c, x: (c + x, None), 0.0, xs, length=3)
+    assert float(gc.evaluate(c, {xs: np.ones(3)})) == 3.0
+    with pytest.raises(gc.EvaluationError, match="xs\\[0\\] has leading dimension 4.*the loop's length is 3"):
+        gc.evaluate(c, {xs: np.ones(4)})
