@@ -17,6 +17,7 @@ from graphcomp.ops import (
     indexing,
     linalg,
     operators,
+    random,
     reduce,
     select,
     shape,
@@ -25,7 +26,7 @@ from graphcomp.ops import (
 )
 from graphcomp.ops.base import REGISTRY, Op
 
-__all__ = ["Op", "REGISTRY", "FAMILIES", "fused", "operators"]
+__all__ = ["Op", "REGISTRY", "FAMILIES", "fused", "operators", "random"]
 
 #: the modules whose ``__all__`` are public functions of ``graphcomp``
 FAMILIES = (

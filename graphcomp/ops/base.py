@@ -19,6 +19,13 @@ Traits (class attributes) that passes, backends and inspectors read:
     elementwise        each output element depends only on the input elements at
                        its (broadcast) position: fusion, SymPy forms, scalar code
     foldable           constant folding may compute it at compile time
+    stateful           its value changes from run to run although its inputs do not: it
+                       reads a state (a Parameter) that each run advances through
+                       ``state_updates`` (random draws, ``graphcomp/ops/random.py``).
+                       A stateful op is never constant-folded (set ``foldable = False``
+                       too) and never hoisted out of a loop as loop-invariant; merging
+                       two such nodes is right only when they are equal ops on the same
+                       inputs (for a draw: the same draw, hence the same numbers)
     flops_per_element  the cost model's FLOPs per output element (0: data movement)
     transcendental     a libm call per element (Numba runs these slower than NumPy)
     slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
@@ -42,6 +49,10 @@ Forms, one per kind of consumer, each None where the op has none:
                                     SymPy function of the same arity)
     flops(v, shape_of) -> int       the cost model (default: flops_per_element per
                                     output element)
+    state_updates(inputs) -> list   a stateful op's ``(Parameter, new value)`` pairs
+                                    that one run applies after it has read them all
+                                    (``gc.compile`` adds them to its updates,
+                                    ``gc.evaluate`` assigns them; default: none)
 
 A backend module holds only its own overrides, keyed by op class
 (``graphcomp/runtime/backends/``); ``docs/architecture.md`` shows how to add an
@@ -120,6 +131,7 @@ class Op:
     no_gradient: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
     foldable: ClassVar[bool] = True
+    stateful: ClassVar[bool] = False
     flops_per_element: ClassVar[int] = 1
     transcendental: ClassVar[bool] = False
     slow_in_numpy: ClassVar[bool] = False
@@ -217,6 +229,12 @@ class Op:
         ``shape_of`` giving each Variable's (runtime or static) shape."""
         per = type(self).flops_per_element
         return per * size_of_shape(shape_of(v)) if per else 0
+
+    def state_updates(self, inputs: Sequence[Variable]) -> list[tuple[Variable, Variable]]:
+        """For a ``stateful`` op applied to ``inputs``: the ``(Parameter, new value)``
+        pairs each run of a graph holding it must apply, once, after the run (a
+        random draw advances its generator's count of runs); none by default."""
+        return []
 
     def fusible(self, v: Variable) -> bool:
         """Whether node ``v`` may join a fused elementwise kernel, beyond the traits
