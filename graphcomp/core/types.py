@@ -14,6 +14,8 @@ Shape = tuple  # a tuple of int | None
 
 __all__ = [
     "Shape",
+    "as_bool",
+    "single_axis",
     "as_shape",
     "as_dtype",
     "broadcast_shapes",
@@ -36,8 +38,9 @@ def fmt_shape(shape: Shape) -> str:
     return repr(tuple(shape))
 
 
-def as_shape(shape: int | Iterable[int | None] | None) -> Shape:
-    """Normalise a user-given shape to a tuple of ``int | None``.
+def as_shape(shape: int | Iterable[int | None] | None, what: str = "shape") -> Shape:
+    """Normalise a user-given shape to a tuple of ``int | None``; ``what`` names the
+    argument in the error (``"broadcast_to: shape"``).
 
     Example:
         >>> as_shape(3), as_shape([None, 2])
@@ -45,8 +48,10 @@ def as_shape(shape: int | Iterable[int | None] | None) -> Shape:
     """
     if shape is None:
         return ()
-    if isinstance(shape, (int, np.integer)):
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
+    if isinstance(shape, (str, bytes, dict)) or not isinstance(shape, Iterable):
+        raise ArgumentError(f"{what} must be a tuple of non-negative ints or None, got {shape!r}")
     out = []
     for d in shape:
         if d is None:
@@ -54,12 +59,13 @@ def as_shape(shape: int | Iterable[int | None] | None) -> Shape:
         elif isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
             out.append(int(d))
         else:
-            raise ShapeError(f"shape entries must be non-negative ints or None, got {shape!r}")
+            raise ShapeError(f"{what} entries must be non-negative ints or None, got {shape!r}")
     return tuple(out)
 
 
-def as_dtype(dtype) -> np.dtype:
-    """Normalise a dtype spec (``"float64"``, ``np.float32``, ...) to ``np.dtype``.
+def as_dtype(dtype, what: str = "dtype") -> np.dtype:
+    """Normalise a dtype spec (``"float64"``, ``np.float32``, ...) to ``np.dtype``;
+    ``what`` names the argument in the error (``"cast: dtype"``).
 
     Example:
         >>> as_dtype("float32")
@@ -68,7 +74,24 @@ def as_dtype(dtype) -> np.dtype:
     try:
         return np.dtype(dtype)
     except TypeError as e:
-        raise ArgumentError(f"not a dtype: {dtype!r}") from e
+        raise ArgumentError(f"{what}: not a dtype: {dtype!r}") from e
+
+
+def as_bool(value, what: str) -> bool:
+    """A flag argument (``keepdims``) as a bool: True or False (NumPy's bool too), else an
+    ArgumentError naming ``what`` (a string or a number is not silently taken as a flag).
+
+    Example:
+        >>> as_bool(np.True_, "sum: keepdims")
+        True
+        >>> as_bool("yes", "sum: keepdims")
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ArgumentError: sum: keepdims must be True or False, got 'yes'
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ArgumentError(f"{what} must be True or False, got {value!r}")
 
 
 def is_fully_known(shape: Shape) -> bool:
@@ -156,17 +179,35 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise ArgumentError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise ShapeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+            raise ArgumentError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
         if not -ndim <= a < ndim:
             raise ShapeError(f"{op}: axis {a} is out of bounds for an array of dimension {ndim}")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
+
+
+def single_axis(axis, ndim: int, op: str) -> int:
+    """One ``axis`` argument as a non-negative int (softmax's): a tuple is an error.
+
+    Example:
+        >>> single_axis(-1, 3, "softmax")
+        2
+    """
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise ArgumentError(f"{op}: axis must be one int, got {axis!r}")
+    (a,) = normalize_axes(axis, ndim, op)
+    return a
 
 
 def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:

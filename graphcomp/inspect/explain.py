@@ -13,6 +13,8 @@ from graphcomp.autodiff.build_grad import is_disconnected
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors
 from graphcomp.core.types import is_differentiable_dtype
+from graphcomp.ops.creation import ones_like
+from graphcomp.ops.select import Where
 from graphcomp.runtime.evaluate import all_finite, evaluate
 
 __all__ = ["Explanation", "explain_grad"]
@@ -34,9 +36,32 @@ class Explanation:
         return f"**{self.status}**: {self.message}"
 
 
-def _where(v: Variable) -> str:
+def _where(v: Variable, consumers=None) -> str:
+    """``v`` as the user knows it: its op and line; a helper node graphcomp built
+    around a user's op (a mean's element count) also names that op."""
     what = v.owner.op.label() if v.owner is not None else v.kind
-    return f"{v.label()} ({what}, built at {v.site})"
+    text = f"{v.label()} ({what}, built at {v.site})"
+    owner = _served(v, consumers) if consumers is not None else None
+    if owner is not None:
+        text += f", a helper of {owner.label()} ({owner.owner.op.label()}, built at {owner.site})"
+    return text
+
+
+def _served(v: Variable, consumers) -> Variable | None:
+    """The first user-built op node that helper node ``v`` feeds, or None when ``v`` is
+    not a helper."""
+    seen, stack = set(), [v]
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if u is not v and u.owner is not None and not u.owner.op.helper:
+            return u
+        if u is v and (u.owner is None or not u.owner.op.helper):
+            return None
+        stack.extend(consumers(u))
+    return None
 
 
 def explain_grad(
@@ -48,8 +73,13 @@ def explain_grad(
     Without ``feed`` only the structure is examined: no path, or a path
     blocked by a ``stop_gradient``, a ``consider_constant`` node, a
     comparison or an integer value. With ``feed`` the values are examined
-    too: the first node on the path whose gradient turns non-finite (the
-    untaken branch of a ``where`` is the classic) or turns exactly zero.
+    too, and every reason given is checked on them: a cost that is itself not
+    finite (the node whose value first turns non-finite, its inputs' values
+    there and its own derivative), else the first node whose gradient term
+    turns non-finite (an infinite local derivative; times a zero from the
+    untaken branch of a ``where`` it is nan), or where it turns exactly zero.
+    A node graphcomp built around a user's op (a mean's element count) is
+    named with the op it serves.
 
     Example:
         >>> import graphcomp as gc
@@ -77,48 +107,144 @@ def explain_grad(
 
 
 def _explain_values(cost, x, r, feed) -> Explanation:
-    path = [v for v in r.pruned.variables]  # topological: x first, cost last
+    path = list(r.pruned.variables)  # topological: x first, cost last
+    read = sorted({i for v in path if v.owner is not None for i in v.owner.inputs} - set(path), key=lambda v: v.id)
     with np.errstate(all="ignore"):
-        values = dict(zip(path, evaluate(path, feed)))
+        values = dict(zip(path + read, evaluate(path + read, feed)))
         grads = dict(zip(path, evaluate([r.grad_table[v] for v in path], feed)))
-    # walk from the cost back to x: where does the gradient first go bad?
-    for v in reversed(path):
-        if all_finite(grads[v]):
-            continue
-        culprits = [c for c in r.pruned.consumers(v) if not _finite_term(r, v, c, feed)]
-        c = culprits[0] if culprits else None
-        if c is None:
-            return Explanation("non-finite", f"the gradient at {_where(v)} is not finite", v)
-        D = grads[c]
-        local = "its local derivative is infinite or undefined"
-        if not all_finite(values[v]) or not all_finite(values[c]):
-            local = f"the value of {c.label()} is {_summary(values[c])} here"
-        untaken = (
-            " A zero incoming gradient times an infinite local derivative gives nan: the untaken branch of a where."
-            if np.all(np.asarray(D) == 0)
-            else ""
-        )  # noqa: E501
-        return Explanation(
-            "non-finite",
-            f"the gradient first turns non-finite at {_where(v)}, in the term from its consumer "
-            f"{_where(c)}: {local}.{untaken} Guard the input of that branch, not its output.",
-            c,
-        )
+    consumers = r.pruned.consumers
+    if not all_finite(grads[x]):
+        if not all_finite(values[cost]):
+            origin = _first_non_finite_value(path, values)
+            if origin is not None:
+                return _non_finite_value(origin, cost, values, consumers)
+        return _non_finite_gradient(r, path, values, grads, feed, consumers)
     gx = np.asarray(grads[x])
     if np.all(gx == 0):
         for v in path:
             if np.all(np.asarray(grads[v]) == 0):
-                zero_from = [c for c in r.pruned.consumers(v) if not np.all(np.asarray(grads[c]) == 0)]
+                zero_from = [c for c in consumers(v) if not np.all(np.asarray(grads[c]) == 0)]
                 if zero_from:
                     c = zero_from[0]
                     return Explanation(
                         "zero",
-                        f"the gradient is exactly zero at these inputs: it vanishes at {_where(c)}, "
+                        f"the gradient is exactly zero at these inputs: it vanishes at {_where(c, consumers)}, "
                         f"whose local derivative with respect to {v.label()} is zero here",
                         c,
                     )
         return Explanation("zero", "the gradient is exactly zero at these inputs", x)
     return Explanation("ok", f"the gradient is connected and finite (norm {float(np.linalg.norm(gx)):.4g})")
+
+
+def _first_non_finite_value(path, values) -> Variable | None:
+    """The first op node on the path whose value is not finite while every input's is:
+    where the forward pass itself goes bad (log of 0, a division by 0)."""
+    for v in path:
+        if v.owner is not None and not all_finite(values[v]) and all(all_finite(values[i]) for i in v.owner.inputs):
+            return v
+    return None
+
+
+def _non_finite_value(v: Variable, cost: Variable, values: dict, consumers) -> Explanation:
+    """The cost is not finite because ``v`` is not: say where, at which input values, and
+    what ``v``'s own derivative is there (from its bprop, on the values)."""
+    bad = ~np.isfinite(np.asarray(values[v]))
+    inputs = ", ".join(f"{i.label()} is {_at(values[i], bad, v.shape)}" for i in v.owner.inputs if i.dtype.kind in "fc")
+    local = _local_derivative(v, values, bad)
+    hint = f" {v.owner.op.stable_hint}" if v.owner.op.stable_hint else ""
+    return Explanation(
+        "non-finite",
+        f"the cost {_where(cost)} is not finite here, so neither is its gradient: the value first turns non-finite at "
+        f"{_where(v, consumers)}, which is {_at(values[v], bad, v.shape)} where {inputs}"
+        f"{local}. Keep its input where {v.owner.op.name} is finite, or use a stable form.{hint}",
+        v,
+    )
+
+
+def _non_finite_gradient(r, path, values, grads, feed, consumers) -> Explanation:
+    """The values are finite but the gradient is not: the first term, from the cost
+    back, that is not finite although its consumer's gradient is: that consumer's local
+    derivative is infinite here (times a zero from an untaken where branch: nan)."""
+    for v in reversed(path):
+        if all_finite(grads[v]):
+            continue
+        culprits = [c for c in consumers(v) if not _finite_term(r, v, c, feed)]
+        if not culprits:
+            return Explanation("non-finite", f"the gradient at {_where(v, consumers)} is not finite", v)
+        c = culprits[0]
+        D = np.asarray(grads[c])
+        bad = ~np.isfinite(np.asarray(_term(r, v, c, feed)))
+        local = f"its local derivative with respect to {v.label()} is not finite where {v.label()} is " + _at(
+            values[v], bad, v.shape
+        )
+        message = (
+            f"the gradient first turns non-finite at {_where(v, consumers)}, in the term from {_where(c)}: {local}."
+        )
+        zero = bool(np.all(D[bad] == 0)) if D.shape == np.shape(bad) else bool(np.all(D == 0))
+        branch = _untaken_where(c, path, consumers) if zero else None
+        if branch is not None:
+            message += (
+                f" Its incoming gradient is 0 there, from the untaken branch of a where ({_where(branch)}), "
+                "and 0 times an infinite local derivative is nan: guard the input of that branch, not its output."
+            )
+        else:
+            message += f" Keep {v.label()} where {c.owner.op.name}'s derivative is finite."
+            if c.owner.op.stable_hint:
+                message += f" {c.owner.op.stable_hint}"
+        return Explanation("non-finite", message, c)
+    return Explanation("non-finite", "the gradient is not finite")
+
+
+def _untaken_where(c: Variable, path, consumers) -> Variable | None:
+    """A ``where`` between ``c`` and the cost (a consumer of c's, or further on), which
+    is where a zero gradient comes from when a branch is not taken."""
+    stack, seen = list(consumers(c)), set()
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if isinstance(u.owner.op, Where):
+            return u
+        stack.extend(consumers(u))
+    return None
+
+
+def _at(value, bad, shape) -> str:
+    """``value`` where ``bad`` holds (all of it when shapes differ), as a short text."""
+    a = np.asarray(value)
+    if a.ndim == 0 or a.shape != np.shape(bad):
+        return _summary(a)
+    picked = np.unique(a[bad])
+    shown = ", ".join(f"{float(p):.4g}" if a.dtype.kind in "fc" else str(p) for p in picked[:3])
+    more = ", ..." if picked.size > 3 else ""
+    return f"{shown}{more} (at {int(np.count_nonzero(bad))} of {a.size} places)"
+
+
+def _local_derivative(v: Variable, values: dict, bad) -> str:
+    """``; its derivative there is ...``: v's own bprop with G = 1, on the values."""
+    op, ins = v.owner.op, v.owner.inputs
+    holders = [Variable(f"in{k}", np.shape(values[i]), i.dtype) for k, i in enumerate(ins)]
+    try:
+        y = op(*holders)
+        grads = op.bprop(holders, y, ones_like(y))
+        parts = []
+        for i, g in zip(ins, grads):
+            if g is None or i.dtype.kind not in "fc":
+                continue
+            with np.errstate(all="ignore"):
+                d = evaluate(g, dict(zip(holders, (values[u] for u in ins))))
+            parts.append(f"d{v.owner.op.name}/d{i.label()} is {_at(d, bad, v.shape)}")
+    except Exception:  # an op whose bprop cannot be evaluated alone: say nothing rather than guess
+        return ""
+    return f"; its derivative {', '.join(parts)}" if parts else ""
+
+
+def _term(r, v, c, feed):
+    terms = [t.term for t in r.provenance.get(v, []) if t.consumer is c]
+    with np.errstate(all="ignore"):
+        vals = evaluate(terms, feed)
+    return vals[0] if len(vals) == 1 else sum(vals[1:], vals[0])
 
 
 def _finite_term(r, v, c, feed) -> bool:

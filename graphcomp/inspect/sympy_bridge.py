@@ -37,6 +37,8 @@ def to_sympy(output: Variable, *, symbols: dict | None = None) -> sp.Expr:
     """
     if not isinstance(output, Variable):
         raise ArgumentError(f"to_sympy: expects a Variable, got {output!r}")
+    if symbols is not None and not isinstance(symbols, dict):
+        raise ArgumentError(f"to_sympy: symbols must be a dict from Variables to SymPy symbols, got {symbols!r}")
     symbols = {} if symbols is None else symbols
     order = topological(ancestors([output]))
     _warn_if_huge(order, output)

@@ -26,6 +26,11 @@ Traits (class attributes) that passes, backends and inspectors read:
                        too) and never hoisted out of a loop as loop-invariant; merging
                        two such nodes is right only when they are equal ops on the same
                        inputs (for a draw: the same draw, hence the same numbers)
+    helper             graphcomp builds it around a user's op (a mean's element count, a
+                       bprop's sum_to), no public function alone: explanations name the
+                       user's op it serves
+    stable_hint        what to write instead where the op's value or derivative is not
+                       finite (log of 0: log_sigmoid, binary_cross_entropy_with_logits)
     flops_per_element  the cost model's FLOPs per output element (0: data movement)
     transcendental     a libm call per element (Numba runs these slower than NumPy)
     slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
@@ -132,6 +137,8 @@ class Op:
     elementwise: ClassVar[bool] = False
     foldable: ClassVar[bool] = True
     stateful: ClassVar[bool] = False
+    helper: ClassVar[bool] = False
+    stable_hint: ClassVar[str] = ""
     flops_per_element: ClassVar[int] = 1
     transcendental: ClassVar[bool] = False
     slow_in_numpy: ClassVar[bool] = False

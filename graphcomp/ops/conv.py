@@ -126,6 +126,7 @@ class Conv2DInputGrad(Op):
     """The gradient of conv2d with respect to its input: a transposed convolution
     of G (N, O, Ho, Wo) with w, back to an (N, C, height, width) image."""
 
+    helper = True
     name = "conv2d_input_grad"
     stride: int
     padding: int
@@ -150,6 +151,7 @@ class Conv2DInputGradLike(Op):
     """``Conv2DInputGrad`` for an input whose height or width is unknown until the
     graph runs: its third input is that input, read only for its shape."""
 
+    helper = True
     name = "conv2d_input_grad_like"
     stride: int
     padding: int
@@ -172,6 +174,7 @@ class Conv2DWeightGrad(Op):
     """The gradient of conv2d with respect to its weights: the windows of x
     correlated with G, giving (O, C, kh, kw)."""
 
+    helper = True
     name = "conv2d_weight_grad"
     stride: int
     padding: int
@@ -252,6 +255,7 @@ class MaxPool2DGrad(Op):
     """Route each window's gradient G to the elements holding its maximum
     (split evenly among ties), back to x's shape. Inputs: x, the pooled y, G."""
 
+    helper = True
     name = "max_pool2d_grad"
     size: int
     stride: int
@@ -285,6 +289,7 @@ class MaxPool2DRoute(Op):
     """The adjoint of MaxPool2DGrad: gather u (x's shape) back to y's shape through
     the same routing. Inputs: x, the pooled y, u."""
 
+    helper = True
     name = "max_pool2d_route"
     size: int
     stride: int

@@ -65,6 +65,7 @@ class NoGradient(Op):
     gradient build_grad gives a target the cost does not depend on, or depends on
     only through a blocked path (``gc.grad(..., disconnected="zero")``)."""
 
+    helper = True
     name, no_gradient, flops_per_element = "no_gradient", True, 0
     shape: tuple
     dtype: np.dtype
@@ -86,6 +87,7 @@ class NoGradient(Op):
 class NoGradientLike(Op):
     """``NoGradient`` shaped like ``x`` at run time (a target with unknown dimensions)."""
 
+    helper = True
     name, no_gradient, flops_per_element = "no_gradient_like", True, 0
 
     def infer(self, x):
@@ -106,6 +108,7 @@ class SizeOf(Op):
     """The number of elements of ``x`` along ``axes``, as a 0-d ``dtype`` value
     (the divisor of a mean over unknown dimensions)."""
 
+    helper = True
     name, foldable, flops_per_element = "size_of", False, 0  # it reads only a shape, known at run time
     axes: tuple
     dtype: np.dtype
@@ -127,6 +130,7 @@ class ArangeLike(Op):
     """``0, 1, ..., n - 1`` for n = the runtime size of ``x`` along ``axis`` (an index,
     not differentiable): the row numbers of a batch of unknown size."""
 
+    helper = True
     name, differentiable, foldable, flops_per_element = "arange_like", False, False, 0
     axis: int = 0
 

@@ -117,6 +117,10 @@ class Exp(Unary):
 
 class Log(Unary):
     name, fn, sympy_function = "log", np.log, "log"
+    stable_hint = (
+        "For the log of a probability p = sigmoid(z): log_sigmoid(z) = -softplus(-z), and log(1 - p) = -softplus(z); "
+        "as a loss, gc.nn.binary_cross_entropy_with_logits(z, y); for log(softmax(z)), gc.log_softmax(z)."
+    )
     scalar_form, transcendental = "_log({0})", True
     scalar_helpers = {"_log": math.log}
 
@@ -162,6 +166,7 @@ class Tanh(Unary):
 
 class Sqrt(Unary):
     name, fn, sympy_function = "sqrt", np.sqrt, "sqrt"
+    stable_hint = "sqrt's derivative 1/(2 sqrt(x)) is infinite at 0: sqrt(x + eps), or gc.norm for a length."
     scalar_form, scalar_helpers = "_sqrt({0})", {"_sqrt": math.sqrt}
 
     def grad(self, x, y, G):

@@ -83,4 +83,4 @@ def cast(x: Operand, dtype) -> Variable:
         >>> gc.cast(gc.Variable("x"), "float32").dtype
         dtype('float32')
     """
-    return Cast(as_dtype(dtype))(as_variable(x))
+    return Cast(as_dtype(dtype, "cast"))(as_variable(x))

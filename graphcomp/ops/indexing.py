@@ -230,6 +230,7 @@ class IndexGrad(Scatter):
     """The gradient of ``x[index]``: zeros of ``shape`` with ``g`` added at the
     indexed places (a scatter-add, so repeated indices accumulate)."""
 
+    helper = True
     name = "index_grad"
     template: tuple
     shape: tuple
@@ -258,6 +259,7 @@ class IndexGrad(Scatter):
 class IndexGradLike(Scatter):
     """``IndexGrad`` for a reference whose static shape has unknown dimensions."""
 
+    helper = True
     name = "index_grad_like"
     template: tuple
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import normalize_axes, reduced_shape, result_dtype
+from graphcomp.core.types import as_bool, normalize_axes, reduced_shape, result_dtype
 from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
 from graphcomp.ops.binary import divide
 from graphcomp.ops.compare import Equal
@@ -149,7 +149,7 @@ def sum(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A00
         (3,)
     """
     x = as_variable(x)
-    return Sum(normalize_axes(axis, x.ndim, "sum"), bool(keepdims))(x)
+    return Sum(normalize_axes(axis, x.ndim, "sum"), as_bool(keepdims, "sum: keepdims"))(x)
 
 
 @user_errors
@@ -163,7 +163,7 @@ def mean(x: Operand, axis=None, keepdims: bool = False) -> Variable:
     """
     x = as_variable(x)
     axes = normalize_axes(axis, x.ndim, "mean")
-    total = Sum(axes, bool(keepdims))(x)
+    total = Sum(axes, as_bool(keepdims, "mean: keepdims"))(x)
     dims = [x.shape[a] for a in axes]
     if None in dims:
         count = SizeOf(axes, result_dtype(np.mean, x.dtype))(x)
@@ -181,7 +181,7 @@ def max(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A00
         (2, 1)
     """
     x = as_variable(x)
-    return Max(normalize_axes(axis, x.ndim, "max"), bool(keepdims))(x)
+    return Max(normalize_axes(axis, x.ndim, "max"), as_bool(keepdims, "max: keepdims"))(x)
 
 
 @user_errors
@@ -194,7 +194,7 @@ def min(x: Operand, axis=None, keepdims: bool = False) -> Variable:  # noqa: A00
         ()
     """
     x = as_variable(x)
-    return Min(normalize_axes(axis, x.ndim, "min"), bool(keepdims))(x)
+    return Min(normalize_axes(axis, x.ndim, "min"), as_bool(keepdims, "min: keepdims"))(x)
 
 
 @user_errors
@@ -207,4 +207,4 @@ def logsumexp(x: Operand, axis=None, keepdims: bool = False) -> Variable:
         1000.6931471805599
     """
     x = as_variable(x)
-    return LogSumExp(normalize_axes(axis, x.ndim, "logsumexp"), bool(keepdims))(x)
+    return LogSumExp(normalize_axes(axis, x.ndim, "logsumexp"), as_bool(keepdims, "logsumexp: keepdims"))(x)

@@ -168,6 +168,7 @@ class Reshape(Movement):
 class ReshapeLike(Movement):
     """Reshape the first input to the runtime shape of the second."""
 
+    helper = True
     name = "reshape_like"
 
     sympy = identity_if_same_shape
@@ -233,6 +234,7 @@ class BroadcastTo(Movement):
 class BroadcastLike(Movement):
     """Broadcast the first input to the runtime shape of the second."""
 
+    helper = True
     name = "broadcast_like"
 
     sympy = identity_if_same_shape
@@ -265,6 +267,7 @@ class SumBack(Op):
 class SumTo(SumBack):
     """Sum a broadcast value back down to ``shape`` (leading axes, then size-1 axes)."""
 
+    helper = True
     name = "sum_to"
     shape: tuple
 
@@ -294,6 +297,7 @@ class SumTo(SumBack):
 class SumToLike(SumBack):
     """Sum the first input down to the runtime shape of the second."""
 
+    helper = True
     name = "sum_to_like"
 
     def infer(self, g, ref):
@@ -407,6 +411,7 @@ class SplitPart(Movement):
     """The ``k``-th piece of ``g`` cut along ``axis`` at the sizes of ``refs``
     (the bprop of concatenate)."""
 
+    helper = True
     name = "split_part"
     axis: int
     k: int
@@ -496,7 +501,7 @@ def broadcast_to(x: Operand, shape) -> Variable:
         >>> gc.broadcast_to(gc.Variable("x", (3,)), (2, 3)).shape
         (2, 3)
     """
-    return BroadcastTo(as_shape(shape))(as_variable(x))
+    return BroadcastTo(as_shape(shape, "broadcast_to: shape"))(as_variable(x))
 
 
 @user_errors

@@ -11,7 +11,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible
+from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible, single_axis
 from graphcomp.errors import DTypeError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable
 from graphcomp.ops.creation import SizeOf
@@ -90,6 +90,7 @@ class LogSoftmaxGrad(Op):
     reads like the lectures' and a rewrite can recognise the cross-entropy closed
     form in it (``graphcomp/passes/simplify.py``)."""
 
+    helper = True
     name, flops_per_element = "log_softmax_grad", 4
     axis: int
 
@@ -195,6 +196,7 @@ class CrossEntropyPickGrad(_LabelledGrad):
     """d cross_entropy / d lsm = -one_hot(labels) / batch, the shape of ``lsm``
     (whose values it does not read: cross_entropy is linear in lsm)."""
 
+    helper = True
     name = "cross_entropy_pick_grad"
 
     def forward(self, lsm, labels):
@@ -212,6 +214,7 @@ class CrossEntropyGrad(_LabelledGrad):
     logits' log_softmax ``lsm``, in one pass as a person writes it (softmax,
     subtract 1 at the labels, divide by the batch)."""
 
+    helper = True
     name = "cross_entropy_grad"
 
     def forward(self, lsm, labels):
@@ -239,8 +242,7 @@ def softmax(x: Operand, axis: int = -1) -> Variable:
         [0.5, 0.5]
     """
     x = as_variable(x)
-    (a,) = normalize_axes(axis, x.ndim, "softmax")
-    return Softmax(a)(x)
+    return Softmax(single_axis(axis, x.ndim, "softmax"))(x)
 
 
 @user_errors
@@ -253,8 +255,7 @@ def log_softmax(x: Operand, axis: int = -1) -> Variable:
         (2, 3)
     """
     x = as_variable(x)
-    (a,) = normalize_axes(axis, x.ndim, "log_softmax")
-    return LogSoftmax(a)(x)
+    return LogSoftmax(single_axis(axis, x.ndim, "log_softmax"))(x)
 
 
 @user_errors

@@ -105,22 +105,20 @@ class Function:
         return (self._scalar or self._generated).source
 
     def __call__(self, *args, **kwargs):
-        if self._fast is not None and not kwargs and len(args) == len(self._fast) and self._all_ready(args):
-            out = self._run_generated(args)
-            return self._finish(out) if self.updates else (out[0] if self._single else list(out))
         if self._scalar is not None and not kwargs and len(args) == len(self._args):
-            for a in args:
-                if type(a) is not float:
-                    break
-            else:
+            floats = _as_floats(args)
+            if floats is not None:
                 try:
-                    out = self._scalar.fn(*args)
+                    out = self._scalar.fn(*floats)
                 except (ArithmeticError, ValueError):
                     pass  # math refuses what NumPy answers with inf or nan: use the NumPy code
                 else:
                     if not self.updates:
                         return out[0] if self._single else list(out)
                     return self._finish(out)
+        if self._fast is not None and not kwargs and len(args) == len(self._fast) and self._all_ready(args):
+            out = self._run_generated(args)
+            return self._finish(out) if self.updates else (out[0] if self._single else list(out))
         if len(args) > len(self.inputs):
             raise SignatureError(
                 f"this function takes {len(self.inputs)} positional input(s) "
@@ -182,6 +180,34 @@ class Function:
     def __repr__(self) -> str:
         outs = ", ".join(v.label() for v in self.outputs)
         return f"<graphcomp.Function ({self._names()}) -> [{outs}]>"
+
+
+#: scalar types that hold a float64 value exactly, so the Python-float code computes with them what
+#: the NumPy code would after the input check's safe cast (np.float32 and np.float16 widen exactly)
+_EXACT_FLOATS = frozenset({float, np.float64, np.float32, np.float16})
+
+
+def _as_floats(args) -> list[float] | None:
+    """The arguments as Python floats when each is a float scalar, a 0-d float array or an
+    int that a float64 holds exactly (what the input check would accept and convert without
+    loss), else None: the NumPy path then checks them and says what is wrong.
+
+    Example:
+        >>> _as_floats([2.0, np.float32(0.5), np.array(3.0), 4]), _as_floats([np.ones(2)])
+        ([2.0, 0.5, 3.0, 4.0], None)
+    """
+    out = []
+    for a in args:
+        kind = type(a)
+        if kind is float:
+            out.append(a)
+        elif kind in _EXACT_FLOATS or (kind is int and -(2**53) <= a <= 2**53):
+            out.append(float(a))
+        elif kind is np.ndarray and a.ndim == 0 and a.dtype.type in _EXACT_FLOATS:
+            out.append(float(a))
+        else:
+            return None
+    return out
 
 
 class _Missing:
