@@ -31,6 +31,7 @@ _EXPORTS = {
     "graphcomp.runtime.compile": ("Function", "compile"),
     "graphcomp.inspect.text": ("dprint",),
     "graphcomp.inspect.dot": ("to_dot",),
+    "graphcomp.inspect.numbering": ("Numbering",),
     "graphcomp.inspect.trace": ("format_trace", "replay"),
     "graphcomp.inspect.explain": ("explain_grad",),
     "graphcomp.inspect.check": ("check_grad",),
@@ -39,7 +40,7 @@ _EXPORTS = {
     "graphcomp.errors": (
         "GraphError", "ArgumentError", "ShapeError", "DTypeError", "InputError", "InputTypeError",
         "SignatureError", "GradientError", "NonDifferentiableError", "NotInGraphError", "NonFiniteError",
-        "BpropError", "EvaluationError",
+        "BpropError", "EvaluationError", "NodeWarning",
     ),
 }  # fmt: skip
 

@@ -68,5 +68,89 @@ class BpropError(GraphError, RuntimeError):
     """An op's bprop returned a gradient of the wrong shape or kind (a bug in that op)."""
 
 
-class EvaluationError(GraphError, RuntimeError):
-    """An op failed while running; the message names the node and its inputs."""
+class EvaluationError(GraphError):
+    """An op failed while running; the message names the node, its inputs' shapes
+    and dtypes, what went wrong and where the node was built.
+
+    What is raised also derives from the built-in category of the op's own
+    exception, as NumPy and PyTensor raise it: a shape or value problem is a
+    ``ValueError``, an index out of range an ``IndexError``; an exception of no
+    more specific category is a ``RuntimeError``. ``node`` is the failing node,
+    ``__cause__`` the op's exception.
+
+    Example:
+        >>> import numpy as np, graphcomp as gc
+        >>> a, b = gc.Variable("a", (None, 4)), gc.Variable("b", (None, 3))
+        >>> try:
+        ...     gc.evaluate(a @ b, {a: np.ones((2, 4)), b: np.ones((5, 3))})
+        ... except ValueError as e:
+        ...     print(isinstance(e, gc.EvaluationError), e.node.owner.op.name)
+        True matmul
+    """
+
+    node = None
+
+    @classmethod
+    def of(cls, error: BaseException) -> type[EvaluationError]:
+        """The EvaluationError class that also derives from ``error``'s built-in
+        categories (the most specific built-in classes among its bases).
+
+        Example:
+            >>> cls = EvaluationError.of(IndexError("k"))
+            >>> issubclass(cls, EvaluationError), issubclass(cls, IndexError), issubclass(cls, RuntimeError)
+            (True, True, False)
+        """
+        return _evaluation_class(_builtin_kinds(type(error)))
+
+    def __reduce__(self):
+        return _rebuild_evaluation_error, (self.__class__.__bases__[1:], self.args)
+
+
+def _builtin_kinds(kind: type) -> tuple[type, ...]:
+    """The most specific built-in exception classes ``kind`` derives from."""
+    found = [c for c in kind.__mro__ if c.__module__ == "builtins" and c not in (BaseException, Exception, object)]
+    specific = tuple(c for c in found if not any(o is not c and issubclass(o, c) for o in found))
+    return specific or (RuntimeError,)
+
+
+_evaluation_classes: dict[tuple[type, ...], type] = {}
+
+
+def _evaluation_class(kinds: tuple[type, ...]) -> type:
+    hit = _evaluation_classes.get(kinds)
+    if hit is None:
+        try:
+            hit = type("EvaluationError", (EvaluationError, *kinds), {"__module__": __name__})
+        except TypeError:  # a built-in with its own instance layout (OSError's): no common subclass
+            hit = _evaluation_class((RuntimeError,)) if kinds != (RuntimeError,) else None
+            if hit is None:
+                raise
+        hit.__qualname__ = "EvaluationError"
+        _evaluation_classes[kinds] = hit
+    return hit
+
+
+def _rebuild_evaluation_error(kinds: tuple[type, ...], args: tuple) -> EvaluationError:
+    return _evaluation_class(kinds)(*args)
+
+
+class NodeWarning(RuntimeWarning):
+    """A NumPy floating-point warning (``log`` of a negative, a division by zero,
+    an overflow) raised while a node ran, said again naming the node and the
+    line that built it (NumPy's text, then ``(node log, built at model.py:12)``);
+    shown at that line. ``node`` is the node, ``text``
+    NumPy's own message. A ``RuntimeWarning``, so filters for those apply.
+
+    Example:
+        >>> import warnings, numpy as np, graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always", gc.NodeWarning)
+        ...     _ = gc.evaluate(gc.log(x), {x: np.array([1.0, -1.0])})
+        >>> w = caught[0].message
+        >>> type(w).__name__, w.node.owner.op.name, w.text
+        ('NodeWarning', 'log', 'invalid value encountered in log')
+    """
+
+    node = None
+    text = ""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
+import warnings
 
 from graphcomp.autodiff.backprop import backprop
-from graphcomp.cli.expr import ExpressionError, build_expression, expression_names
+from graphcomp.cli.expr import FUNCTIONS, ExpressionError, build_expression, expression_names
 from graphcomp.core.node import Variable
-from graphcomp.errors import GraphError
-from graphcomp.inspect.dot import to_dot
+from graphcomp.errors import ArgumentError, GraphError, NodeWarning
+from graphcomp.inspect.dot import output_format, to_dot
+from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.text import format_graph
 from graphcomp.inspect.trace import format_trace
 from graphcomp.runtime.evaluate import evaluate
@@ -36,36 +39,173 @@ def _parse_values(text: str) -> dict[str, float]:
             values[name] = float(number)
         except ValueError:
             raise _UsageError(f"--at: the value of {name!r} is not a number: {number!r}") from None
+    if not values:
+        raise _UsageError("--at gives no value; write e.g. --at x=2,z=3")
     return values
+
+
+def _names(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",")]
+    if not all(names):
+        raise _UsageError(f"--wrt expects comma-separated variable names, got {text!r}")
+    for k, t in enumerate(names):
+        if t in names[:k]:
+            raise _UsageError(f"--wrt names {t} twice")
+    return names
+
+
+def _integer(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer in [minimum, maximum], or a usage error saying so."""
+    span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects an integer {span}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expects an integer {span}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _file(formats: tuple[str, ...], option: str, other: str):
+    """An argparse type: a path whose suffix names one of ``formats`` and whose folder exists."""
+
+    def parse(path: str) -> str:
+        try:
+            fmt = output_format(path)
+        except GraphError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        if fmt not in formats:
+            raise argparse.ArgumentTypeError(f"{option} writes {' or '.join(formats)}, not {fmt}; use {other}")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise argparse.ArgumentTypeError(f"the folder {folder!r} does not exist")
+        return path
+
+    parse.__name__ = "file"
+    return parse
+
+
+def _argparse_type(convert):
+    """Turn a parser of ours that raises _UsageError into an argparse type."""
+
+    def parse(text: str):
+        try:
+            return convert(text)
+        except _UsageError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = convert.__name__.lstrip("_")
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="graphcomp", description="Symbolic back-propagation, as in the book.")
-    sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grad", help="value, gradients and gradient graph of a scalar expression")
-    g.add_argument("expression", help='e.g. "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"')
-    g.add_argument("--wrt", default=None, help="comma-separated targets (default: every variable)")
-    g.add_argument("--at", required=True, help="the point, e.g. x=2,z=3")
-    g.add_argument("--max-lines", type=int, default=200, help="cut the graph print after this many lines")
-    g.add_argument("--dot", metavar="FILE", help="write the augmented graph as Graphviz DOT source")
-    g.add_argument("--svg", metavar="FILE", help="draw the augmented graph (values and gradients on the edges)")
-    g.add_argument("--sympy", action="store_true", help="print the closed forms of the value and gradients")
-    g.add_argument("--trace", action="store_true", help="print every step of build_grad (Algorithm 6.6)")
-    t = sub.add_parser("train", help="train the MLP or the CNN on scikit-learn's digits (needs graphcomp[examples])")
-    t.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
-    t.add_argument("--epochs", type=int, default=40)
-    t.add_argument("--seed", type=int, default=0)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{grad,train}")
+    g = sub.add_parser(
+        "grad",
+        help="value, gradients and gradient graph of a scalar expression",
+        description="Differentiate a scalar expression by build_grad (Algorithm 6.6) and print the value, "
+        "the gradients and the gradient graph; every option below is checked before anything runs.",
+    )
+    functions = ", ".join(FUNCTIONS)
+    g.add_argument(
+        "expression",
+        help='the expression, e.g. "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)": numbers, variable names, '
+        f"+ - * / **, unary minus and the functions {functions}; it is parsed, never run",
+    )
+    g.add_argument(
+        "--wrt",
+        metavar="NAMES",
+        type=_argparse_type(_names),
+        default=None,
+        help="comma-separated variables to differentiate with respect to, each once "
+        "(default: every variable, in order of appearance)",
+    )
+    g.add_argument(
+        "--at",
+        metavar="POINT",
+        type=_argparse_type(_parse_values),
+        required=True,
+        help="the point: a number for every variable of the expression and no other, e.g. x=2,z=3",
+    )
+    g.add_argument(
+        "--max-lines",
+        metavar="N",
+        type=_integer(0),
+        default=200,
+        help="print at most N lines of the gradient graph; 0 prints none (default: 200)",
+    )
+    g.add_argument(
+        "--dot",
+        metavar="FILE",
+        type=_file(("dot",), "--dot", "--svg for a picture"),
+        help="write the augmented graph as Graphviz DOT source to FILE (.dot or .gv)",
+    )
+    g.add_argument(
+        "--svg",
+        metavar="FILE",
+        type=_file(("svg", "png", "pdf"), "--svg", "--dot for DOT source"),
+        help="draw the augmented graph, each edge with its value and gradient, to FILE; the format "
+        "follows the suffix: .svg, .png or .pdf (Graphviz's dot when installed, else matplotlib)",
+    )
+    g.add_argument("--sympy", action="store_true", help="also print the closed forms of the value and gradients")
+    g.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print every step of build_grad (Algorithm 6.6), numbered as the graph below",
+    )
+    p.grad_parser = g  # main prints its usage for an option that does not fit the expression
+    t = sub.add_parser(
+        "train",
+        help="train the MLP or the CNN on scikit-learn's digits (needs graphcomp[examples])",
+        description="Train on scikit-learn's digits and report the test accuracy.",
+    )
+    t.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp: one hidden layer; cnn: conv, max-pool, relu, linear (default: mlp)",
+    )
+    t.add_argument(
+        "--epochs",
+        metavar="N",
+        type=_integer(1),
+        default=40,
+        help="passes over the training images, at least 1 (default: 40)",
+    )
+    t.add_argument(
+        "--seed",
+        metavar="S",
+        type=_integer(0, 2**32 - 1),
+        default=0,
+        help="seed of the split, the initial weights and the batch order, 0 .. 2**32-1 (default: 0)",
+    )
     return p
 
 
 def run_train(model: str, epochs: int, seed: int) -> str:
     """Train on the digits and report the test accuracy (the ``graphcomp train`` command).
 
+    ``model`` is ``"mlp"`` or ``"cnn"``, ``epochs`` an int >= 1, ``seed`` an int
+    in 0 .. 2**32-1; anything else raises ``gc.ArgumentError``.
+
     Example:
         >>> print(run_train("mlp", 1, 0).splitlines()[0])  # doctest: +ELLIPSIS
         mlp on scikit-learn's digits: 1347 training and 450 test images, 1 epoch(s), seed 0
     """
     from graphcomp.examples import digits
+
+    if model not in ("mlp", "cnn"):
+        raise ArgumentError(f"run_train: model must be 'mlp' or 'cnn', got {model!r}")
+    for name, value, low, high in (("epochs", epochs, 1, None), ("seed", seed, 0, 2**32 - 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+            span = f">= {low}" if high is None else f"from {low} to {high}"
+            raise ArgumentError(f"run_train: {name} must be an integer {span}, got {value!r}")
 
     data = digits.load_digits(seed)
     net = digits.mlp(seed=seed) if model == "mlp" else digits.cnn(seed=seed)
@@ -82,8 +222,8 @@ def run_train(model: str, epochs: int, seed: int) -> str:
 
 def run_grad(
     expression: str,
-    wrt: str | None,
-    at: str,
+    wrt: str | list[str] | None,
+    at: str | dict[str, float],
     max_lines: int = 200,
     *,
     dot: str | None = None,
@@ -93,19 +233,25 @@ def run_grad(
 ) -> str:
     """The text ``graphcomp grad`` prints.
 
+    ``wrt`` and ``at`` are the options' text (``"x,z"``, ``"x=2,z=3"``) or
+    already parsed (a list of names, a dict of values). Every ``#k`` in the
+    trace, the gradient graph, the picture and the warnings is one numbering
+    (``gc.Numbering`` of the cost and its gradients). ``dot`` must name a
+    ``.dot``/``.gv`` file, ``svg`` a ``.svg``, ``.png`` or ``.pdf`` one.
+
     Example:
         >>> print(run_grad("x*x", "x", "x=3", max_lines=0).splitlines()[2])
         value     y     = 9.0
     """
     names = expression_names(expression)
-    values = _parse_values(at)
+    values = _parse_values(at) if isinstance(at, str) else dict(at)
     missing = [n for n in names if n not in values]
     if missing:
         raise _UsageError(f"--at gives no value for {', '.join(missing)}")
     unused = [n for n in values if n not in names]
     if unused:
         raise _UsageError(f"--at gives {', '.join(unused)}, which the expression does not use")
-    targets = names if wrt is None else [t.strip() for t in wrt.split(",") if t.strip()]
+    targets = names if wrt is None else _names(wrt) if isinstance(wrt, str) else list(wrt)
     for k, t in enumerate(targets):
         if t not in names:
             raise _UsageError(f"--wrt {t!r} does not appear in the expression")
@@ -115,9 +261,15 @@ def run_grad(
     variables = {n: Variable(n) for n in names}
     y = build_expression(expression, variables)
     feed = {variables[n]: values[n] for n in names}
+    for option, path, formats in (("--dot", dot, ("dot",)), ("--svg", svg, ("svg", "png", "pdf"))):
+        if path is not None and output_format(path) not in formats:
+            raise _UsageError(f"{option} writes {' or '.join(formats)}, not {output_format(path)}")
     result = backprop(y, [variables[t] for t in targets], trace=trace)
     grads = [result.grads[variables[t]] for t in targets]
-    results = evaluate([y, *grads], feed)
+    numbering = Numbering(result)  # one numbering for everything printed below
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NodeWarning)  # not all RuntimeWarnings: NumPy's must reach graphcomp's filter
+        results = evaluate([y, *grads], feed)
     width = max(len(f"d{out}/d{t}") for t in targets) if targets else 1
     lines = [
         f"{out} = {expression}",
@@ -126,6 +278,10 @@ def run_grad(
     ]
     for t, r in zip(targets, results[1:]):
         lines.append(f"gradient  {f'd{out}/d{t}':<{width}} = {float(r)!r}")
+    for w in caught:
+        node = getattr(w.message, "node", None)
+        where = f"{numbering.describe(node)}: " if node is not None else ""
+        lines.append(f"warning   {where}{getattr(w.message, 'text', w.message)}")
     if closed_forms:
         import sympy
 
@@ -136,12 +292,12 @@ def run_grad(
         for t, g in zip(targets, grads):
             lines.append(f"  d{out}/d{t} = {sympy.simplify(to_sympy(g, symbols=symbols))}")
     if trace:
-        lines += ["", "build_grad, step by step (Algorithm 6.6):", format_trace(result.trace)]
+        lines += ["", "build_grad, step by step (Algorithm 6.6):", format_trace(result.trace, numbering)]
     if max_lines > 0:
         lines += ["", "gradient graph (" + ", ".join(f"d{out}/d{t}" for t in targets) + "):"]
-        lines.append(format_graph(grads, max_lines=max_lines))
+        lines.append(format_graph(grads, max_lines=max_lines, numbering=numbering))
     if dot or svg:
-        picture = to_dot(result, feed=feed, title=f"{out} = {expression}")
+        picture = to_dot(result, feed=feed, title=f"{out} = {expression}", numbering=numbering)
         for path in filter(None, (dot, svg)):
             lines.append(f"wrote {picture.save(path)}")
     return "\n".join(lines)
@@ -165,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         gradient  dy/dx = 6.0
         0
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a usage error (status 2, with the usage line) or --help (0)
+        return e.code if isinstance(e.code, int) else 2
     if args.command == "train":
         try:
             print(run_train(args.model, args.epochs, args.seed))
@@ -174,21 +334,24 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     try:
-        print(
-            run_grad(
-                args.expression,
-                args.wrt,
-                args.at,
-                args.max_lines,
-                dot=args.dot,
-                svg=args.svg,
-                closed_forms=args.sympy,
-                trace=args.trace,
-            )
+        text = run_grad(
+            args.expression,
+            args.wrt,
+            args.at,
+            args.max_lines,
+            dot=args.dot,
+            svg=args.svg,
+            closed_forms=args.sympy,
+            trace=args.trace,
         )
-    except (ExpressionError, _UsageError, GraphError, OSError) as e:
+    except _UsageError as e:  # an option that does not fit the expression
+        parser.grad_parser.print_usage(sys.stderr)
+        print(f"graphcomp grad: error: {e}", file=sys.stderr)
+        return 2
+    except (ExpressionError, GraphError, OSError) as e:
         print(f"graphcomp: error: {e}", file=sys.stderr)
         return 2
+    print(text)
     return 0
 
 

@@ -14,8 +14,25 @@ _basenames: dict[str, str] = {}
 _sites: dict[str, dict[int, Site]] = {}  # filename -> line -> its Site
 
 
+def _cell_number(filename: str) -> int | None:
+    """The execution count of the IPython/Jupyter cell compiled under ``filename``
+    (IPython names cells ``/tmp/ipykernel_.../1367789182.py``), or None."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return None
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # an IPython too old or half imported: plain file names
+        return None
+    names = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    number = names.get(filename) if isinstance(names, dict) else None
+    return number if isinstance(number, int) else None
+
+
 class Site(tuple):
-    """``(filename, line)`` of a node's creation; prints as ``file.py:LINE``.
+    """``(filename, line)`` of a node's creation; prints as ``file.py:LINE``, or
+    ``In [5] line 3`` for line 3 of the notebook cell run as ``In [5]`` (the
+    number Jupyter shows beside the cell, as IPython's tracebacks name cells).
 
     Kept as a raw pair and formatted only when shown, since every node has one.
 
@@ -27,6 +44,9 @@ class Site(tuple):
     __slots__ = ()
 
     def __str__(self) -> str:
+        cell = _cell_number(self[0])  # asked each time: re-running a cell gives its file a new number
+        if cell is not None:
+            return f"In [{cell}] line {self[1]}"
         base = _basenames.get(self[0]) or _basenames.setdefault(self[0], os.path.basename(self[0]))
         return f"{base}:{self[1]}"
 

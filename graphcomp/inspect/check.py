@@ -8,11 +8,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from graphcomp.autodiff.backprop import grad
-from graphcomp.autodiff.prune import prune
+from graphcomp.autodiff.backprop import backprop, grad
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.traverse import ancestors, as_variable_list
-from graphcomp.core.types import is_differentiable_dtype
+from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.ops.identity import StopGradient
 from graphcomp.passes.rebuild import rebuilt, transform
 from graphcomp.runtime.evaluate import evaluate
 
@@ -75,6 +74,7 @@ def check_grad(
     rtol: float = 1e-4,
     atol: float = 1e-6,
     seed: int = 0,
+    consider_constant=(),
 ) -> GradCheck:
     """Compare gradients with central finite differences along random directions,
     for the whole function and for every node's bprop on the path.
@@ -85,6 +85,14 @@ def check_grad(
     ``outputs`` is reduced to a scalar by a fixed random projection. The
     per-node check runs each op's forward on its actual input values, so the
     first node whose bprop is wrong is named even inside a long graph.
+
+    Only the derivatives the gradient is built from are checked: for each node
+    of G', the input positions through which build_grad sent a term. A
+    constant (the exponent of ``x ** 2``), an integer, and a path cut by
+    ``gc.stop_gradient`` or by a node in ``consider_constant`` (as
+    ``gc.grad``'s argument) are never asked for. The whole-function finite
+    differences hold those cut nodes at their values too, since that is the
+    function whose derivative ``gc.grad`` gives.
 
     Example:
         >>> import graphcomp as gc
@@ -101,17 +109,20 @@ def check_grad(
     for o, val in zip(outs, out_values):
         term = (o * constant(rng.standard_normal(np.shape(val)))).sum() if np.ndim(val) else o
         cost = term if cost is None else cost + term
-    whole = _check_whole(cost, targets, feed, rng, eps, rtol, atol)
-    nodes = _check_nodes(cost, targets, feed, rng, eps, rtol, atol)
+    consider_constant = tuple(consider_constant)
+    whole = _check_whole(cost, targets, feed, rng, eps, rtol, atol, consider_constant)
+    nodes = _check_nodes(cost, targets, feed, rng, eps, rtol, atol, consider_constant)
     return GradCheck(whole, nodes)
 
 
-def _check_whole(cost, targets, feed, rng, eps, rtol, atol):
-    grads = evaluate(grad(cost, targets, disconnected="zero"), feed)
+def _check_whole(cost, targets, feed, rng, eps, rtol, atol, consider_constant):
+    grads = evaluate(grad(cost, targets, disconnected="zero", consider_constant=consider_constant), feed)
     values = evaluate(list(targets), feed)
+    cut = _cut_nodes(cost, consider_constant)
+    cut_values = dict(zip(cut, evaluate(cut, feed))) if cut else {}
     out = []
     for t, g, value in zip(targets, grads, values):
-        holder, f = _as_function_of(cost, t)
+        holder, f = _as_function_of(cost, t, {c: a for c, a in cut_values.items() if c is not t})
         base = _feed_for(f, feed)
         value = np.asarray(value, dtype=t.dtype)
         u = rng.standard_normal(value.shape)
@@ -130,16 +141,30 @@ def _check_whole(cost, targets, feed, rng, eps, rtol, atol):
     return out
 
 
-def _as_function_of(cost: Variable, t: Variable) -> tuple[Variable, Variable]:
+def _cut_nodes(cost: Variable, consider_constant: tuple) -> list[Variable]:
+    """The nodes gc.grad treats as constants: stop_gradient outputs and the
+    consider_constant nodes, which finite differences must hold fixed too."""
+    held = set(consider_constant)
+    return [
+        v
+        for v in topological(ancestors([cost]))
+        if v in held or (v.owner is not None and isinstance(v.owner.op, StopGradient))
+    ]
+
+
+def _as_function_of(cost: Variable, t: Variable, frozen: Mapping | None = None) -> tuple[Variable, Variable]:
     """``cost`` with ``t`` replaced by a new input: the function whose derivative
     grad_table holds for ``t`` (an input, a Parameter, a constant or an inner
-    node, whose own inputs then stay as they are)."""
+    node, whose own inputs then stay as they are). Each node in ``frozen``
+    becomes a constant holding the value given for it."""
     holder = Variable(t.name or "target", t.shape, t.dtype)
-    (f,) = transform(
-        [cost],
-        lambda v, inputs: holder if v is t else rebuilt(v, inputs),
-        lambda v: holder if v is t else v,
-    )
+    frozen = frozen or {}
+    fixed = {v: constant(np.asarray(a, dtype=v.dtype)) for v, a in frozen.items()}
+
+    def swap(v):
+        return holder if v is t else fixed.get(v, v)
+
+    (f,) = transform([cost], lambda v, inputs: swap(v) if v is t or v in fixed else rebuilt(v, inputs), swap)
     return holder, f
 
 
@@ -150,9 +175,31 @@ def _feed_for(f: Variable, feed: Mapping) -> dict:
     return {k: a for k, a in feed.items() if (k in held if isinstance(k, Variable) else k in names)}
 
 
-def _check_nodes(cost, targets, feed, rng, eps, rtol, atol):
-    path = [v for v in prune(cost, targets).variables if v.owner is not None]
-    inputs_needed = sorted({i for v in path for i in v.owner.inputs}, key=lambda v: v.id)
+def _flows(cost, targets, consider_constant) -> dict[Variable, set[int]]:
+    """For each node, the input positions whose bprop term reaches a target's
+    gradient: exactly the local derivatives that gradient is made of.
+
+    Walked back from the targets through build_grad's provenance, so a term
+    that went to a stop_gradient or consider_constant node and stopped there
+    is left out, as is every constant and integer input (which get none)."""
+    provenance = backprop(cost, targets, consider_constant=consider_constant).provenance
+    flows: dict[Variable, set[int]] = {}
+    seen = set(targets)
+    stack = list(targets)
+    while stack:
+        v = stack.pop()
+        for c in provenance.get(v, ()):
+            flows.setdefault(c.consumer, set()).add(c.position)
+            if c.consumer not in seen:
+                seen.add(c.consumer)
+                stack.append(c.consumer)
+    return flows
+
+
+def _check_nodes(cost, targets, feed, rng, eps, rtol, atol, consider_constant):
+    flows = _flows(cost, targets, consider_constant)
+    path = topological(flows)
+    inputs_needed = topological({i for v in path for i in v.owner.inputs})
     values = dict(zip(inputs_needed, evaluate(inputs_needed, feed))) if inputs_needed else {}
     out = []
     for v in path:
@@ -162,8 +209,8 @@ def _check_nodes(cost, targets, feed, rng, eps, rtol, atol):
         y = op(*holders)
         R = rng.standard_normal(y.shape)
         grads = op.bprop(holders, y, constant(R))
-        for k, (h, g) in enumerate(zip(holders, grads)):
-            if g is None or not is_differentiable_dtype(h.dtype):
+        for k, g in enumerate(grads):
+            if k not in flows[v] or g is None:
                 continue
             u = rng.standard_normal(args[k].shape)
             g_val = evaluate(g, {hh: a for hh, a in zip(holders, args)})

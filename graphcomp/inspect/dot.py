@@ -21,23 +21,97 @@ from graphcomp.core.graph import Graph, set_display
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
-from graphcomp.inspect.render import render_svg
+from graphcomp.errors import ArgumentError
+from graphcomp.inspect.numbering import Numbering
+from graphcomp.inspect.render import render as render_picture
 from graphcomp.runtime.evaluate import evaluate
 
-__all__ = ["to_dot", "DotSource"]
+__all__ = ["to_dot", "DotSource", "Picture", "output_format"]
 
 FORWARD = {"fill": "#dbe9f6", "line": "#1f5fa8"}
 GRADIENT = {"fill": "#fde3c8", "line": "#c25e00"}
 PRUNED_LINE = "#111111"
 
 
+#: file suffixes and what ``DotSource.save`` writes for each
+PICTURE_SUFFIXES = (".svg", ".png", ".pdf")
+SOURCE_SUFFIXES = (".dot", ".gv")
+
+
+def output_format(path) -> str:
+    """What a file named ``path`` gets: ``"svg"``, ``"png"`` or ``"pdf"`` (a rendered
+    picture) or ``"dot"`` (the source, for ``.dot`` and ``.gv``), by its suffix.
+
+    Raises ``gc.ArgumentError`` for any other suffix, rather than writing a file
+    whose content does not match its name.
+
+    Example:
+        >>> output_format("seed.PNG"), output_format("seed.gv")
+        ('png', 'dot')
+    """
+    import os
+
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix in PICTURE_SUFFIXES:
+        return suffix[1:]
+    if suffix in SOURCE_SUFFIXES:
+        return "dot"
+    known = ", ".join(PICTURE_SUFFIXES + SOURCE_SUFFIXES)
+    raise ArgumentError(
+        f"cannot tell the format of {str(path)!r} from its suffix {suffix or '(none)'!r}; use one of {known}"
+    )
+
+
+class Picture:
+    """The picture ``to_dot`` drew, recorded once for both renderers: the DOT
+    source Graphviz lays out, and the same nodes, labels, edge labels, legend
+    and caption for the matplotlib drawing used where ``dot`` is not installed.
+
+    ``nodes`` maps a DOT node name to ``(label, attributes)``; ``edges`` holds
+    ``(tail, head, parts, attributes)``, ``parts`` being the edge label's lines
+    as ``(text, colour)``; ``legend`` lists ``(label, attributes)``.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> pic = gc.to_dot(gc.backprop(gc.exp(x), [x]), feed={x: 0.0}).picture
+        >>> pic.nodes["v0"][0], [p for t, h, p, _ in pic.edges if t == "v0"]
+        ('x  #0', [(('0', '#2b7a0b'), ('1', '#c0392b'))])
+    """
+
+    def __init__(self, digraph: graphviz.Digraph):
+        self.digraph = digraph
+        self.nodes: dict[str, tuple[str, dict]] = {}
+        self.edges: list[tuple[str, str, tuple, dict]] = []
+        self.legend: list[tuple[str, dict]] = []
+        self.caption = ""
+
+    def node(self, name: str, label: str, **attrs) -> None:
+        self.digraph.node(name, label, **attrs)
+        self.nodes[name] = (label, attrs)
+
+    def edge(self, tail: str, head: str, parts: tuple = (), **attrs) -> None:
+        if parts:
+            html = "<br/>".join(f'<font color="{c}">{_html(t)}</font>' for t, c in parts)
+            attrs = {**attrs, "label": f"<{html}>"}
+        self.digraph.edge(tail, head, **attrs)
+        attrs.pop("label", None)
+        self.edges.append((tail, head, tuple(parts), attrs))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class DotSource(str):
     """DOT source text that also renders itself.
 
     It is a ``str`` (the DOT source), with ``.digraph`` (the
-    ``graphviz.Digraph``), ``.svg()``, ``.save(path)`` and, in Jupyter, a
-    picture: SVG from Graphviz's ``dot`` program, or a networkx + matplotlib
-    drawing where ``dot`` is not installed.
+    ``graphviz.Digraph``), ``.picture`` (what was drawn), ``.svg()``,
+    ``.render(format)``, ``.save(path)`` and, in Jupyter, a picture: from
+    Graphviz's ``dot`` program, or where ``dot`` is not installed a matplotlib
+    drawing of the same nodes, labels, edge values and gradients, legend and
+    caption (``graphcomp.inspect.render``).
 
     Example:
         >>> import graphcomp as gc
@@ -47,23 +121,38 @@ class DotSource(str):
     """
 
     digraph: graphviz.Digraph
-    _nx_args: tuple
-
-    @property
-    def nx_graph(self):
-        """The same picture as a ``networkx.DiGraph``, for the matplotlib fallback
-        (built when first asked for: networkx is not imported before)."""
-        return _nx_view(*self._nx_args)
+    picture: Picture
 
     def svg(self) -> str:
-        """The picture as SVG text (falls back to matplotlib without ``dot``)."""
-        return render_svg(self)
+        """The picture as SVG text (drawn with matplotlib where ``dot`` is missing)."""
+        return render_picture(self, "svg").decode("utf-8")
 
-    def save(self, path: str) -> str:
-        """Write ``.dot`` source or an ``.svg`` picture, chosen by the file's suffix."""
-        text = self.svg() if str(path).endswith(".svg") else str(self)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+    def render(self, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own name for it
+        """The picture as ``"svg"``, ``"png"`` or ``"pdf"`` bytes.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> gc.to_dot(gc.exp(gc.Variable("x"))).render("png")[:4]
+            b'\x89PNG'
+        """
+        return render_picture(self, format)
+
+    def save(self, path) -> str:
+        """Write the file ``path`` in the format its suffix names: ``.svg``, ``.png``
+        or ``.pdf`` a rendered picture, ``.dot`` or ``.gv`` the DOT source; any
+        other suffix raises ``gc.ArgumentError`` and writes nothing. Returns the path.
+
+        Example:
+            >>> import graphcomp as gc, os, tempfile
+            >>> src = gc.to_dot(gc.exp(gc.Variable("x")))
+            >>> path = src.save(os.path.join(tempfile.mkdtemp(), "g.gv"))
+            >>> open(path).read() == src
+            True
+        """
+        fmt = output_format(path)
+        data = str(self).encode("utf-8") if fmt == "dot" else self.render(fmt)
+        with open(path, "wb") as f:
+            f.write(data)
         return str(path)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -79,10 +168,11 @@ def _short(value) -> str:
     return f"array{fmt_shape(a.shape)}"
 
 
-def _label(v: Variable, names: Mapping | None = None, value=None) -> str:
+def _label(v: Variable, number: int, names: Mapping | None = None, value=None) -> str:
     if v.kind == "constant":
         return _short(v.value)
     head = v.name or (names or {}).get(v, "")
+    head = f"{head}  #{number}" if head else f"#{number}"  # the number dprint and the trace give it
     shape = fmt_shape(v.shape) if v.shape else ""
     shown = f"= {_short(value)}" if value is not None else ""
     return "\n".join(p for p in (head, shape, shown) if p) or " "
@@ -134,6 +224,7 @@ def to_dot(
     max_nodes: int = 300,
     rankdir: str = "LR",
     title: str | None = None,
+    numbering: Numbering | None = None,
 ) -> DotSource:
     """A Graphviz picture of the graph of ``outputs`` (Variables, a Graph, or a
     ``gc.backprop`` result, whose G' and targets are then highlighted).
@@ -142,6 +233,8 @@ def to_dot(
     where a grad_table is known, the gradient with respect to it. Graphs with
     more than ``max_nodes`` Variables keep the nodes nearest the inputs and
     the outputs and collapse the middle into one node that counts its ops.
+    Each box carries the node's ``#k``, as ``dprint`` and the trace number it
+    (pass ``numbering``, a ``gc.Numbering``, to share one with them).
 
     Example:
         >>> import graphcomp as gc
@@ -159,6 +252,7 @@ def to_dot(
     if targets is not None:
         target_set = set(as_variable_list(targets, "targets")[0])
     order = topological(ancestors(outs))
+    numbers = (numbering if numbering is not None else Numbering()).add(outs)
     shown, hidden = _collapse(order, max_nodes)
     shown_set = set(shown)
     values = _values(order, feed, table)
@@ -166,27 +260,30 @@ def to_dot(
     dot = graphviz.Digraph("graphcomp", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "fontsize": "11"})
     dot.attr("node", fontname="Helvetica", fontsize="10")
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#555555")
+    pic = Picture(dot)
     ids = {v: f"v{k}" for k, v in enumerate(order)}
     names = _gradient_names(table)
     read = {i for v in shown if v.owner is not None for i in v.owner.inputs}
     for v in shown:
         # a value with no edge leaving it is written in its box
         value = values[v][0] if v in values and v not in read else None
-        _add_variable(dot, v, ids[v], _label(v, names, value), v in in_pruned, v in target_set, v in outs)
+        label = _label(v, numbers[v], names, value)
+        _add_variable(pic, v, ids[v], label, v in in_pruned, v in target_set, v in outs)
         if v.owner is not None:
-            _add_apply(dot, v, ids, shown_set, in_pruned, values)
+            _add_apply(pic, v, ids, shown_set, in_pruned, values)
     if hidden:
-        _add_collapsed(dot, hidden, ids, shown, shown_set)
+        _add_collapsed(pic, hidden, ids, shown, shown_set)
     caption = title or ""
     if hidden:
         caption += f"{' — ' if caption else ''}showing {len(shown)} of {len(order)} variables"
     if caption:
         dot.attr(label=caption, labelloc="t")
-    if in_pruned or target_set:
-        _legend(dot)
+        pic.caption = caption
+    if in_pruned or target_set or values:
+        _legend(pic, highlights=bool(in_pruned or target_set), values=bool(values), grads=bool(table and values))
     src = DotSource(dot.source)
     src.digraph = dot
-    src._nx_args = (order, shown_set, in_pruned, target_set, names)
+    src.picture = pic
     return src
 
 
@@ -202,7 +299,7 @@ def _values(order, feed, table) -> dict:
     return out
 
 
-def _add_variable(dot, v, name, label, in_pruned, is_target, is_output):
+def _add_variable(pic, v, name, label, in_pruned, is_target, is_output):
     colors = GRADIENT if v.role == "grad" else FORWARD
     attrs = {
         "shape": "box",
@@ -219,15 +316,15 @@ def _add_variable(dot, v, name, label, in_pruned, is_target, is_output):
         attrs["peripheries"] = "2"
     if is_output:
         attrs["penwidth"] = "2.5"
-    dot.node(name, label, **attrs)
+    pic.node(name, label, **attrs)
 
 
-def _add_apply(dot, v, ids, shown_set, in_pruned, values):
+def _add_apply(pic, v, ids, shown_set, in_pruned, values):
     a = v.owner
     colors = GRADIENT if v.role == "grad" else FORWARD
     circle = f"a{ids[v][1:]}"
     pruned = v in in_pruned and any(i in in_pruned for i in a.inputs)
-    dot.node(
+    pic.node(
         circle,
         _op_label(a.op),
         shape="circle" if len(_op_label(a.op)) <= 3 else "ellipse",
@@ -236,7 +333,7 @@ def _add_apply(dot, v, ids, shown_set, in_pruned, values):
         color=PRUNED_LINE if pruned else colors["line"],
         penwidth="2.5" if pruned else "1.2",
     )
-    dot.edge(circle, ids[v], color=colors["line"])
+    pic.edge(circle, ids[v], color=colors["line"])
     seen = set()
     for i in a.inputs:
         if i in seen:
@@ -244,24 +341,29 @@ def _add_apply(dot, v, ids, shown_set, in_pruned, values):
         seen.add(i)
         if i not in shown_set:
             continue
-        dot.edge(ids[i], circle, **_edge_label(values.get(i)))
+        pic.edge(ids[i], circle, _edge_parts(values.get(i)))
 
 
-def _edge_label(pair) -> dict:
+VALUE_COLOR = "#2b7a0b"
+GRAD_COLOR = "#c0392b"
+
+
+def _edge_parts(pair) -> tuple:
+    """The edge's label, as lecture 004 writes it: the value above, the gradient below."""
     if pair is None:
-        return {}
+        return ()
     value, grad = pair
-    parts = [f'<font color="#2b7a0b">{_short(value)}</font>']
+    parts = [(_short(value), VALUE_COLOR)]
     if grad is not None:
-        parts.append(f'<font color="#c0392b">{_short(grad)}</font>')
-    return {"label": "<" + "<br/>".join(parts) + ">"}
+        parts.append((_short(grad), GRAD_COLOR))
+    return tuple(parts)
 
 
-def _add_collapsed(dot, hidden, ids, shown, shown_set):
+def _add_collapsed(pic, hidden, ids, shown, shown_set):
     counts = Counter(v.owner.op.name if v.owner is not None else v.kind for v in hidden)
     common = ", ".join(f"{n:,} {op}" for op, n in counts.most_common(4))
     more = "" if len(counts) <= 4 else f", … ({len(counts) - 4} more kinds)"
-    dot.node(
+    pic.node(
         "collapsed",
         f"⋯ {len(hidden):,} variables collapsed\n{common}{more}",
         shape="note",
@@ -273,39 +375,34 @@ def _add_collapsed(dot, hidden, ids, shown, shown_set):
     feeds_in = {ids[i] for v in hidden if v.owner is not None for i in v.owner.inputs if i in shown_set}
     reads_out = {ids[v] for v in shown if v.owner is not None and any(i in hidden_set for i in v.owner.inputs)}
     for n in sorted(feeds_in):
-        dot.edge(n, "collapsed", style="dashed")
+        pic.edge(n, "collapsed", style="dashed")
     for n in sorted(reads_out):
-        dot.edge("collapsed", n, style="dashed")
+        pic.edge("collapsed", n, style="dashed")
 
 
-def _legend(dot):
-    with dot.subgraph(name="cluster_legend") as leg:
+def _legend(pic, *, highlights: bool, values: bool, grads: bool):
+    entries = []
+    if highlights:
+        entries += [
+            ("legend_fwd", "forward", {"shape": "box", "style": "filled", "fillcolor": FORWARD["fill"]}),
+            (
+                "legend_grad",
+                "inserted by build_grad",
+                {"shape": "box", "style": "filled", "fillcolor": GRADIENT["fill"]},
+            ),  # fmt: skip
+            ("legend_pruned", "in G′", {"shape": "box", "penwidth": "2.5", "color": PRUNED_LINE}),
+            ("legend_target", "target", {"shape": "box", "peripheries": "2"}),
+        ]
+    if values:  # what the two lines on an edge are
+        entries.append(("legend_value", "value (edge label, first line)", {"shape": "plain", "fontcolor": VALUE_COLOR}))
+    if grads:
+        entries.append(("legend_gradient", "gradient of the cost (second line)",
+                        {"shape": "plain", "fontcolor": GRAD_COLOR}))  # fmt: skip
+    with pic.digraph.subgraph(name="cluster_legend") as leg:
         leg.attr(label="legend", fontsize="9", color="#bbbbbb")
-        leg.node("legend_fwd", "forward", shape="box", style="filled", fillcolor=FORWARD["fill"], fontsize="9")
-        leg.node("legend_grad", "inserted by build_grad", shape="box", style="filled",
-                 fillcolor=GRADIENT["fill"], fontsize="9")  # fmt: skip
-        leg.node("legend_pruned", "in G′", shape="box", penwidth="2.5", color=PRUNED_LINE, fontsize="9")
-        leg.node("legend_target", "target", shape="box", peripheries="2", fontsize="9")
-
-
-def _nx_view(order, shown_set, in_pruned, target_set, names):
-    """The same picture's data for the matplotlib fallback."""
-    import networkx as nx
-
-    g = nx.DiGraph()
-    for v in order:
-        if v not in shown_set:
-            continue
-        g.add_node(("v", v.id), label=_label(v, names), kind="variable", role=v.role, pruned=v in in_pruned,
-                   target=v in target_set)  # fmt: skip
-        if v.owner is not None:
-            g.add_node(("a", v.id), label=_op_label(v.owner.op), kind="op", role=v.role, pruned=v in in_pruned,
-                       target=False)  # fmt: skip
-            g.add_edge(("a", v.id), ("v", v.id))
-            for i in v.owner.inputs:
-                if i in shown_set:
-                    g.add_edge(("v", i.id), ("a", v.id))
-    return g
+        for name, text, attrs in entries:
+            leg.node(name, text, fontsize="9", **attrs)
+            pic.legend.append((text, {"fontsize": "9", **attrs}))
 
 
 def _display(obj, include=None, exclude=None) -> dict:

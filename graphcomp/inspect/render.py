@@ -1,5 +1,18 @@
-"""Turning a ``DotSource`` into SVG: Graphviz's ``dot`` when installed, else a
-networkx + matplotlib drawing (said once, as a warning)."""
+"""Turning a ``DotSource`` into a picture: Graphviz's ``dot`` program when it is
+installed, else a matplotlib drawing of the same ``Picture`` (said once, as a
+warning).
+
+The drawing is the same picture, not a sketch of it: every node with its label
+(name, ``#k``, shape, value), boxes for Variables and circles for ops in the
+same colours and line widths, every edge with its value and gradient, the
+legend and the caption. Only the layout is graphcomp's own, Graphviz's method
+in small (Sugiyama et al. 1981, as Gansner et al. 1993 use it for ``dot``):
+ranks by longest path, an edge that skips ranks routed through one point per
+rank, its label a point of its own with the label's size, two ranks per edge
+so labels never sit on nodes, barycentre sweeps for the order within a rank.
+Every label is measured with the renderer that draws it, and its node is sized
+to hold it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +21,13 @@ import warnings
 
 import graphviz
 
-__all__ = ["render_svg", "dot_available"]
+from graphcomp.errors import ArgumentError
+
+__all__ = ["render", "render_svg", "dot_available", "draw", "figure"]
 
 _warned = False
+
+FORMATS = ("svg", "png", "pdf")
 
 
 def dot_available() -> bool:
@@ -27,66 +44,395 @@ def dot_available() -> bool:
     return True
 
 
+def render(src, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own name for it
+    """The picture of a ``DotSource`` as ``"svg"``, ``"png"`` or ``"pdf"`` bytes:
+    from ``dot`` when it runs, else from ``draw`` (a warning says so once).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> render(gc.to_dot(gc.exp(gc.Variable("x"))), "svg").lstrip().startswith(b"<")
+        True
+    """
+    global _warned
+    if format not in FORMATS:
+        raise ArgumentError(f"render: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    try:
+        return src.digraph.pipe(format=format)
+    except (graphviz.ExecutableNotFound, OSError, graphviz.CalledProcessError) as e:
+        if not _warned:
+            _warned = True
+            why = "was not found" if isinstance(e, (graphviz.ExecutableNotFound, OSError)) else f"failed ({e})"
+            warnings.warn(
+                f"Graphviz's 'dot' program {why}; drawing the same picture with matplotlib instead "
+                "(install graphviz, e.g. 'apt-get install graphviz', for Graphviz's own layout)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return draw(src.picture, format)
+
+
 def render_svg(src) -> str:
-    """SVG text for a ``DotSource``.
+    """SVG text for a ``DotSource`` (``render(src, "svg")`` as text).
 
     Example:
         >>> import graphcomp as gc
         >>> render_svg(gc.to_dot(gc.exp(gc.Variable("x")))).lstrip().startswith("<")
         True
     """
-    global _warned
-    try:
-        return src.digraph.pipe(format="svg", encoding="utf-8")
-    except (graphviz.ExecutableNotFound, OSError):
-        if not _warned:
-            _warned = True
-            warnings.warn(
-                "Graphviz's 'dot' program was not found; drawing with networkx and matplotlib instead "
-                "(install graphviz, e.g. 'apt-get install graphviz', for the full picture)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return matplotlib_svg(src.nx_graph)
+    return render(src, "svg").decode("utf-8")
 
 
-def matplotlib_svg(g) -> str:
-    """Draw the picture's networkx view with matplotlib: boxes for Variables,
-    circles for ops, laid out left to right by topological generation.
+def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
+    """Draw a ``Picture`` (``to_dot(...).picture``) with matplotlib, without
+    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each text keeps
+    its characters in a comment beside its glyphs.
 
     Example:
         >>> import graphcomp as gc
-        >>> "<svg" in matplotlib_svg(gc.to_dot(gc.exp(gc.Variable("x"))).nx_graph)
+        >>> b"<!-- exp -->" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
         True
     """
-    import networkx as nx  # networkx and matplotlib load only for a picture drawn without dot
+    if format not in FORMATS:
+        raise ArgumentError(f"draw: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    fig = figure(picture)
+    buf = io.BytesIO()
+    dpi = min(100.0, 20000 * 72 / max(fig.get_size_inches().max() * 72, 1))  # PNG side at most 20000 pixels
+    fig.savefig(buf, format=format, dpi=dpi)
+    return buf.getvalue()
 
+
+def _matplotlib():
     try:
-        from matplotlib.backends.backend_svg import FigureCanvasSVG
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise RuntimeError(
             "drawing a graph needs Graphviz's 'dot' program or matplotlib (pip install 'graphcomp[viz]')"
         ) from e
-    for layer, nodes in enumerate(nx.topological_generations(g)):
-        for n in nodes:
-            g.nodes[n]["layer"] = layer
-    pos = nx.multipartite_layout(g, subset_key="layer") if len(g) else {}
-    depth = 1 + max((d["layer"] for _, d in g.nodes(data=True)), default=0)
-    fig = Figure(figsize=(min(2 + 1.2 * depth, 40), 5))
-    FigureCanvasSVG(fig)
-    ax = fig.add_subplot()
+    return Figure, FigureCanvasAgg
+
+
+# -- measures, in points ------------------------------------------------------------------------------------------
+
+_PAD_X, _PAD_Y = 8.0, 5.0  # text to border, as Graphviz's default margin (0.11 x 0.055 inches)
+_RANK_GAP = 16.0  # between a rank and the next (a node's rank and its edges' label rank)
+_NODE_GAP = 12.0  # between two nodes of one rank
+_MARGIN = 12.0
+
+
+def _fontsize(attrs: dict, default: float) -> float:
+    try:
+        return float(attrs.get("fontsize", default))
+    except ValueError:
+        return default
+
+
+class _Measure:
+    """Text extents, in points, from the renderer that will draw them."""
+
+    def __init__(self):
+        Figure, FigureCanvasAgg = _matplotlib()
+        self.fig = Figure(figsize=(1, 1), dpi=72)  # 1 pixel = 1 point
+        self.renderer = FigureCanvasAgg(self.fig).get_renderer()
+        self.cache: dict = {}
+
+    def __call__(self, text: str, size: float) -> tuple[float, float]:
+        key = (text, size)
+        hit = self.cache.get(key)
+        if hit is None:
+            t = self.fig.text(0, 0, text, fontsize=size, ha="center", va="center", multialignment="center")
+            box = t.get_window_extent(self.renderer)
+            t.remove()
+            hit = self.cache[key] = (box.width, box.height)
+        return hit
+
+
+class _Node:
+    __slots__ = ("name", "label", "attrs", "shape", "w", "h", "rank", "x", "y", "order", "parts")
+
+    def __init__(self, name, label, attrs, shape, w, h, parts=()):
+        self.name, self.label, self.attrs, self.shape = name, label, attrs, shape
+        self.w, self.h, self.parts = w, h, parts
+        self.rank, self.x, self.y, self.order = 0, 0.0, 0.0, 0.0
+
+
+def _sized(name: str, label: str, attrs: dict, measure: _Measure) -> _Node:
+    shape = attrs.get("shape", "box")
+    tw, th = measure(label, _fontsize(attrs, 10))
+    if shape == "circle":
+        d = max(tw, th) * 1.15 + 2 * _PAD_Y
+        w = h = max(d, 26.0)
+    elif shape == "ellipse":  # an ellipse through the corners of the text box, with room
+        w, h = max(tw * 1.42 + 2 * _PAD_Y, 40.0), max(th * 1.42 + 2 * _PAD_Y, 26.0)
+    elif shape == "plain":
+        w, h = tw, th
+    else:
+        w, h = max(tw + 2 * _PAD_X, 36.0), max(th + 2 * _PAD_Y, 22.0)
+    if attrs.get("peripheries") == "2":
+        w, h = w + 8, h + 8
+    return _Node(name, label, attrs, shape, w, h)
+
+
+# -- the layout ---------------------------------------------------------------------------------------------------
+
+
+def _ranks(names: list[str], edges: list) -> dict[str, int]:
+    """Longest path from a source, by Kahn's order (the picture is a DAG)."""
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    indeg = dict.fromkeys(names, 0)
+    for t, h, _, _ in edges:
+        succ[t].append(h)
+        indeg[h] += 1
+    rank = dict.fromkeys(names, 0)
+    ready = [n for n in names if indeg[n] == 0]
+    while ready:
+        n = ready.pop()
+        for m in succ[n]:
+            rank[m] = max(rank[m], rank[n] + 1)
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    return rank
+
+
+def _layout(picture, measure: _Measure):
+    """Nodes with positions (points, y downwards) and each edge's polyline of nodes."""
+    nodes = {n: _sized(n, label, attrs, measure) for n, (label, attrs) in picture.nodes.items()}
+    names = list(nodes)
+    rank = _ranks(names, picture.edges)
+    for n in names:
+        nodes[n].rank = 2 * rank[n]  # the odd ranks between hold the edges' labels and bends
+    chains = []
+    for k, (t, h, parts, attrs) in enumerate(picture.edges):
+        chain = [nodes[t]]
+        for r in range(nodes[t].rank + 1, nodes[h].rank):
+            if r == nodes[t].rank + 1 and parts:
+                text = "\n".join(p for p, _ in parts)
+                tw, th = measure(text, _fontsize(attrs, 9))
+                d = _Node(f"_e{k}_{r}", text, attrs, "label", tw + 6, th + 4, parts)
+            else:
+                d = _Node(f"_e{k}_{r}", "", attrs, "point", 0.0, 6.0)
+            d.rank = r
+            chain.append(d)
+        chain.append(nodes[h])
+        chains.append((chain, attrs))
+    every = list(nodes.values()) + [d for chain, _ in chains for d in chain[1:-1]]
+    ranks: dict[int, list[_Node]] = {}
+    for n in every:
+        ranks.setdefault(n.rank, []).append(n)
+    _order(ranks, chains)
+    _place(ranks, chains)
+    return nodes, chains
+
+
+def _neighbours(chains) -> tuple[dict, dict]:
+    up: dict = {}
+    down: dict = {}
+    for chain, _ in chains:
+        for a, b in zip(chain, chain[1:]):
+            down.setdefault(id(a), []).append(b)
+            up.setdefault(id(b), []).append(a)
+    return up, down
+
+
+def _order(ranks: dict[int, list[_Node]], chains) -> None:
+    """Barycentre sweeps: each node moves to the mean position of its neighbours
+    in the rank swept from, which uncrosses most edges of a DAG this size."""
+    up, down = _neighbours(chains)
+    for nodes in ranks.values():
+        for k, n in enumerate(nodes):
+            n.order = float(k)
+    keys = sorted(ranks)
+    for sweep in range(8):
+        seq, side = (keys[1:], up) if sweep % 2 == 0 else (keys[-2::-1], down)
+        for r in seq:
+            for n in ranks[r]:
+                near = side.get(id(n))
+                if near:
+                    n.order = sum(m.order for m in near) / len(near)
+            ranks[r].sort(key=lambda n: n.order)
+            for k, n in enumerate(ranks[r]):
+                n.order = float(k)
+
+
+def _place(ranks: dict[int, list[_Node]], chains) -> None:
+    """x by rank (each rank as wide as its widest node); y stacked in order, then
+    pulled towards the neighbours' mean while keeping every gap."""
+    x = 0.0
+    keys = sorted(ranks)
+    prev_half = 0.0
+    for r in keys:
+        half = max(n.w for n in ranks[r]) / 2
+        x += prev_half + half + (_RANK_GAP if r != keys[0] else 0.0)
+        for n in ranks[r]:
+            n.x = x
+        prev_half = half
+    for nodes in ranks.values():
+        _stack(nodes, [0.0] * len(nodes))
+    up, down = _neighbours(chains)
+    for sweep in range(24):
+        seq, side = (keys, up) if sweep % 2 == 0 else (keys[::-1], down)
+        for r in seq:
+            want = []
+            for n in ranks[r]:
+                # a bend or a label lies between its two ends: straight edges read best
+                near = up.get(id(n), []) + down.get(id(n), []) if n.shape in ("point", "label") else side.get(id(n))
+                want.append(sum(m.y for m in near) / len(near) if near else n.y)
+            _stack(ranks[r], want)
+
+
+def _stack(nodes: list[_Node], want: list[float]) -> None:
+    """Put ``nodes`` in their order at the wanted heights where the gaps allow,
+    then shift them all so that on average they sit where wanted."""
+    prev = None
+    for n, w in zip(nodes, want):
+        n.y = w if prev is None else max(w, prev.y + (prev.h + n.h) / 2 + _NODE_GAP)
+        prev = n
+    shift = sum(w - n.y for n, w in zip(nodes, want)) / len(nodes) if nodes else 0.0
+    for n in nodes:
+        n.y += shift
+
+
+# -- the drawing --------------------------------------------------------------------------------------------------
+
+
+def _color(attrs: dict, key: str, default: str) -> str:
+    return attrs.get(key, default)
+
+
+def _boundary(n: _Node, toward: tuple[float, float]) -> tuple[float, float]:
+    """Where the segment from ``n``'s centre to ``toward`` leaves ``n``."""
+    dx, dy = toward[0] - n.x, toward[1] - n.y
+    if n.shape in ("point", "label") or (dx == 0 and dy == 0):
+        return n.x, n.y
+    a, b = n.w / 2, n.h / 2
+    if n.shape in ("circle", "ellipse"):
+        t = 1.0 / ((dx / a) ** 2 + (dy / b) ** 2) ** 0.5
+    else:
+        t = min(a / abs(dx) if dx else float("inf"), b / abs(dy) if dy else float("inf"))
+    return n.x + t * dx, n.y + t * dy
+
+
+def _draw_node(ax, n: _Node, x: float, y: float) -> None:
+    a = n.attrs
+    style = a.get("style", "")
+    fill = _color(a, "fillcolor", "white") if "filled" in style else "none"
+    line = _color(a, "color", "black")
+    width = float(a.get("penwidth", 2.0 if "bold" in style else 1.0))
+    if "bold" in style:
+        width = max(width, 2.0)
+    w, h = n.w, n.h
+    if n.shape != "plain":
+        if a.get("peripheries") == "2":
+            _outline(ax, n.shape, x, y, w, h, line, width, "none", "rounded" in style)
+            w, h = w - 8, h - 8
+        _outline(ax, n.shape, x, y, w, h, line, width, fill, "rounded" in style)
+    ax.text(x, y, n.label, fontsize=_fontsize(a, 10), ha="center", va="center", multialignment="center",
+            color=_color(a, "fontcolor", "black"), zorder=4)  # fmt: skip
+
+
+def _outline(ax, shape, x, y, w, h, line, width, fill, rounded) -> None:
+    from matplotlib.patches import Circle, Ellipse, FancyBboxPatch
+
+    if shape == "circle":
+        patch = Circle((x, y), w / 2)
+    elif shape == "ellipse":
+        patch = Ellipse((x, y), w, h)
+    else:
+        style = "round,pad=0,rounding_size=5" if rounded else "square,pad=0"
+        patch = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style)
+    patch.set(facecolor=fill, edgecolor=line, linewidth=width, zorder=3)
+    ax.add_patch(patch)
+
+
+def _draw_edge(ax, chain: list[_Node], attrs: dict) -> None:
+    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.path import Path
+
+    pts = []
+    for n in chain[1:-1]:  # a label is crossed from its left side to its right
+        pts += [(n.x - n.w / 2, n.y), (n.x + n.w / 2, n.y)] if n.w else [(n.x, n.y)]
+    first = _boundary(chain[0], pts[0] if pts else (chain[-1].x, chain[-1].y))
+    last = _boundary(chain[-1], pts[-1] if pts else (chain[0].x, chain[0].y))
+    verts = [first, *pts, last]
+    color = _color(attrs, "color", "#555555")
+    arrow = FancyArrowPatch(path=Path([(x, -y) for x, y in verts]), arrowstyle="-|>", mutation_scale=9,
+                            color=color, linewidth=1.0, linestyle="--" if attrs.get("style") == "dashed" else "-",
+                            zorder=2)  # fmt: skip
+    ax.add_patch(arrow)
+    for n in chain[1:-1]:
+        if n.parts:
+            _draw_parts(ax, n, _fontsize(attrs, 9))
+
+
+def _draw_parts(ax, n: _Node, size: float) -> None:
+    """The edge label's lines, each in its colour, on a white ground over the edge."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ground = FancyBboxPatch((n.x - n.w / 2, -n.y - n.h / 2), n.w, n.h, boxstyle="round,pad=0,rounding_size=3",
+                            facecolor="white", edgecolor="none", alpha=0.9, zorder=3)  # fmt: skip
+    ax.add_patch(ground)
+    step = n.h / len(n.parts) if n.parts else 0
+    top = -n.y + n.h / 2
+    for k, (text, color) in enumerate(n.parts):
+        ax.text(n.x, top - step * (k + 0.5), text, fontsize=size, color=color, ha="center", va="center", zorder=4)
+
+
+def figure(picture):
+    """The matplotlib Figure ``draw`` saves: one point of layout is one point
+    of paper, so every label has the room it was measured to need.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> fig = figure(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
+        >>> sorted(t.get_text() for t in fig.axes[0].texts)
+        ['#1', 'exp', 'x  #0']
+    """
+    Figure, FigureCanvasAgg = _matplotlib()
+    measure = _Measure()
+    nodes, chains = _layout(picture, measure)
+    every = list(nodes.values())
+    xs = [n.x - n.w / 2 for n in every] + [n.x + n.w / 2 for n in every]
+    ys = [n.y - n.h / 2 for n in every] + [n.y + n.h / 2 for n in every]
+    for chain, _ in chains:
+        for d in chain[1:-1]:
+            xs += [d.x - d.w / 2, d.x + d.w / 2]
+            ys += [d.y - d.h / 2, d.y + d.h / 2]
+    left, right = (min(xs), max(xs)) if xs else (0.0, 0.0)
+    top, bottom = (min(ys), max(ys)) if ys else (0.0, 0.0)
+    legend = [_sized(f"_legend{k}", text, attrs, measure) for k, (text, attrs) in enumerate(picture.legend)]
+    legend_h = (max(n.h for n in legend) + 26) if legend else 0.0
+    legend_w = sum(n.w + 10 for n in legend) + 10 if legend else 0.0
+    caption_h = measure(picture.caption, 11)[1] + 8 if picture.caption else 0.0
+    caption_w = measure(picture.caption, 11)[0] if picture.caption else 0.0
+    width = max(right - left, legend_w, caption_w) + 2 * _MARGIN
+    height = (bottom - top) + legend_h + caption_h + 2 * _MARGIN
+    fig = Figure(figsize=(max(width, 1.0) / 72, max(height, 1.0) / 72))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    for kind, shape in (("variable", "s"), ("op", "o")):
-        nodes = [n for n, d in g.nodes(data=True) if d["kind"] == kind]
-        fills = ["#fde3c8" if g.nodes[n]["role"] == "grad" else "#dbe9f6" for n in nodes]
-        if kind == "op":
-            fills = ["white"] * len(nodes)
-        widths = [2.5 if g.nodes[n]["pruned"] else 1.0 for n in nodes]
-        nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_shape=shape, node_color=fills, edgecolors="#333333",
-                               linewidths=widths, node_size=900, ax=ax)  # fmt: skip
-    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, node_size=900)
-    nx.draw_networkx_labels(g, pos, labels={n: d["label"] for n, d in g.nodes(data=True)}, font_size=7, ax=ax)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    return buf.getvalue()
+    x0 = left - _MARGIN - (width - 2 * _MARGIN - (right - left)) / 2
+    ax.set_xlim(x0, x0 + width)
+    ax.set_ylim(-(bottom + _MARGIN + legend_h), -(top - _MARGIN - caption_h))
+    for chain, attrs in chains:
+        _draw_edge(ax, chain, attrs)
+    for n in every:
+        _draw_node(ax, n, n.x, -n.y)
+    if picture.caption:
+        ax.text(x0 + width / 2, -(top - caption_h / 2 - 4), picture.caption, fontsize=11, ha="center", va="center")
+    if legend:
+        _draw_legend(ax, legend, x0 + width / 2, -(bottom + 8), legend_w, legend_h)
+    return fig
+
+
+def _draw_legend(ax, legend, centre_x, top_y, w, h) -> None:
+    from matplotlib.patches import Rectangle
+
+    frame = Rectangle((centre_x - w / 2, top_y - h), w, h, facecolor="none", edgecolor="#bbbbbb", linewidth=1)
+    ax.add_patch(frame)
+    ax.text(centre_x, top_y - 8, "legend", fontsize=9, ha="center", va="center")
+    x = centre_x - w / 2 + 10
+    row = top_y - 16 - max(n.h for n in legend) / 2
+    for n in legend:
+        _draw_node(ax, n, x + n.w / 2, row)
+        x += n.w + 10

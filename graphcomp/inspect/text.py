@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from graphcomp.core.node import Variable
-from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
+from graphcomp.inspect.numbering import Numbering, outputs_of
 
 __all__ = ["dprint", "format_graph"]
 
 
-def _line(v: Variable, ids: dict[Variable, int]) -> str:
+def _line(v: Variable, ids: Numbering) -> str:
     if v.kind in ("input", "parameter"):
         what = f"{v.label()} ({v.kind})"
     elif v.kind == "constant":
@@ -25,11 +25,14 @@ def _line(v: Variable, ids: dict[Variable, int]) -> str:
     return f"{what}  #{ids[v]}  {fmt_shape(v.shape)} {v.dtype}{mark}"
 
 
-def format_graph(outputs, max_lines: int = 200) -> str:
+def format_graph(outputs, max_lines: int = 200, *, numbering: Numbering | None = None) -> str:
     """The text of ``dprint``: one node a line, children indented under it.
 
-    Nodes are numbered by their topological position in the printed graph.
-    A node read by several others is printed in full once; later mentions
+    ``outputs`` is a Variable, a list of them, a ``gc.Graph`` or a
+    ``gc.backprop`` result (the cost and the gradients). Nodes are numbered by
+    their topological position in the printed graph, or by ``numbering`` (a
+    ``gc.Numbering``) when a trace or a picture printed beside it must use the
+    same numbers. A node read by several others is printed in full once; later mentions
     say ``-> #id``. A gradient node is marked ``[grad via #k]``, where k is
     the node whose bprop (or gradient sum) built it. Past ``max_lines``
     lines the rest is counted, not shown.
@@ -43,8 +46,8 @@ def format_graph(outputs, max_lines: int = 200) -> str:
             x (input)  #0  () float64
           -> #0 x
     """
-    outs, _ = as_variable_list(outputs)
-    ids = {v: k for k, v in enumerate(topological(ancestors(outs)))}
+    outs = outputs_of(outputs)
+    ids = (numbering if numbering is not None else Numbering()).add(outs)
     lines: list[str] = []
     shown: set[Variable] = set()
     hidden: set[Variable] = set()
@@ -70,8 +73,9 @@ def format_graph(outputs, max_lines: int = 200) -> str:
     return "\n".join(lines)
 
 
-def dprint(outputs, max_lines: int = 200, file=None) -> None:
-    """Print the graph of ``outputs`` as an indented tree, gradient nodes marked.
+def dprint(outputs, max_lines: int = 200, file=None, *, numbering: Numbering | None = None) -> None:
+    """Print the graph of ``outputs`` as an indented tree, gradient nodes marked
+    (the text of ``format_graph``, whose arguments it takes).
 
     Example:
         >>> import graphcomp as gc
@@ -80,4 +84,4 @@ def dprint(outputs, max_lines: int = 200, file=None) -> None:
         sin  #1  () float64
           x (input)  #0  () float64
     """
-    print(format_graph(outputs, max_lines=max_lines), file=file)
+    print(format_graph(outputs, max_lines=max_lines, numbering=numbering), file=file)

@@ -12,6 +12,7 @@ from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import EvaluationError, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
+from graphcomp.runtime.node_warnings import register_run_loop
 from graphcomp.runtime.schedule import Plan
 from graphcomp.runtime.state import held, is_frozen, state_updates
 
@@ -102,11 +103,35 @@ def _non_finite(v: Variable, args: list, out) -> NonFiniteError:
 
 def op_failure(v: Variable, values: list, error: Exception) -> EvaluationError:
     """The error for node ``v`` failing on input ``values``: its op, its inputs'
-    shapes and dtypes, NumPy's message and where ``v`` was built."""
-    shapes = ", ".join(
-        f"{i.label()}: {fmt_shape(np.shape(a))} {np.result_type(a)}" for i, a in zip(v.owner.inputs, values)
+    shapes and dtypes, the op's exception and where ``v`` was built.
+
+    It is an ``EvaluationError`` that keeps the built-in category of ``error``
+    (``ValueError`` for NumPy's shape mismatches, ``IndexError`` for an index out
+    of range), so code catching what NumPy raises keeps working.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2,))
+        >>> e = op_failure(gc.exp(x), [np.ones(2)], ValueError("bad"))
+        >>> isinstance(e, ValueError), str(e).split(";")[0]
+        (True, 'exp failed on inputs (x: (2,) float64): ValueError: bad')
+    """
+    shapes = ", ".join(f"{i.label()}: {_shape_dtype(a)}" for i, a in zip(v.owner.inputs, values))
+    e = EvaluationError.of(error)(
+        f"{v.owner.op.label()} failed on inputs ({shapes}): {type(error).__name__}: {error}; built at {v.site}"
     )
-    return EvaluationError(f"{v.owner.op.label()} failed on inputs ({shapes}): {error}; built at {v.site}")
+    e.site = v.site
+    e.node = v
+    return e
+
+
+def _shape_dtype(a) -> str:
+    if a is None:  # a value the failing line's frame no longer holds
+        return "?"
+    try:
+        return f"{fmt_shape(np.shape(a))} {np.result_type(a)}"
+    except Exception:  # a ragged list or an object the op was never meant to get
+        return type(a).__name__
 
 
 def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *, check_finite: bool = False):
@@ -148,3 +173,6 @@ def _run_advancing(outs: list, updates: list, feed, check_finite: bool) -> list:
             for (param, _), value in zip(updates, values[len(outs) :]):
                 param.set_value(value)
     return values[: len(outs)]
+
+
+register_run_loop(run_plan, _run_checked)  # a NumPy warning while they run names their node ``v``

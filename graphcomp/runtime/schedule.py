@@ -9,6 +9,7 @@ import dataclasses
 from graphcomp.core import collector
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, topological
+from graphcomp.runtime.node_warnings import install_warning_filter
 
 __all__ = ["Plan", "Step"]
 
@@ -39,6 +40,7 @@ class Plan:
             >>> [s[0].owner.op.name for s in Plan.build([y]).steps]
             ['exp', 'multiply']
         """
+        install_warning_filter()  # so NumPy's warnings while it runs name the node
         with collector.paused():
             return cls._build(outputs)
 

@@ -66,6 +66,7 @@ def build(header: str, prelude: list[str], body: list[tuple], ret: str, namespac
     lines.append("    " + ret)
     source = "\n".join(lines) + "\n"
     filename = f"<graphcomp-compiled-{next(_counter)}>"
+    namespace["__graphcomp_lines__"] = line_of  # how a NumPy warning raised on a line finds its node
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # our own generated text, never user input
     return Generated(namespace["compiled"], source, filename, line_of)

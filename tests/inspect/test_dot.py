@@ -23,13 +23,13 @@ GOLDEN = """digraph graphcomp {
 	graph [fontname=Helvetica fontsize=11 rankdir=LR]
 	node [fontname=Helvetica fontsize=10]
 	edge [color="#555555" fontname=Helvetica fontsize=9]
-	v0 [label=x color="#1f5fa8" fillcolor="#dbe9f6" penwidth=1 shape=box style="filled,bold"]
-	v1 [label=y color="#1f5fa8" fillcolor="#dbe9f6" penwidth=1 shape=box style="filled,bold"]
-	v2 [label=" " color="#1f5fa8" fillcolor="#dbe9f6" penwidth=1 shape=box style="filled,rounded"]
+	v0 [label="x  #0" color="#1f5fa8" fillcolor="#dbe9f6" penwidth=1 shape=box style="filled,bold"]
+	v1 [label="y  #1" color="#1f5fa8" fillcolor="#dbe9f6" penwidth=1 shape=box style="filled,bold"]
+	v2 [label="#2" color="#1f5fa8" fillcolor="#dbe9f6" penwidth=1 shape=box style="filled,rounded"]
 	a2 [label=sin color="#1f5fa8" fillcolor=white penwidth=1.2 shape=circle style=filled]
 	a2 -> v2 [color="#1f5fa8"]
 	v0 -> a2
-	v3 [label=" " color="#1f5fa8" fillcolor="#dbe9f6" penwidth=2.5 shape=box style="filled,rounded"]
+	v3 [label="#3" color="#1f5fa8" fillcolor="#dbe9f6" penwidth=2.5 shape=box style="filled,rounded"]
 	a3 [label="×" color="#1f5fa8" fillcolor=white penwidth=1.2 shape=circle style=filled]
 	a3 -> v3 [color="#1f5fa8"]
 	v2 -> a3
