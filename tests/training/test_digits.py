@@ -75,3 +75,40 @@ def test_the_train_command(capsys):
     assert main(["train", "--model", "mlp", "--epochs", "3"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1].startswith("test accuracy") and "epoch   3" in out
+
+
+def test_the_train_command_takes_the_optimizer_dropout_and_batch_norm(capsys):
+    argv = ["train", "--model", "cnn", "--optimizer", "adam", "--batch-norm", "--dropout", "0.25", "--epochs", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("cnn+bn+dropout 0.25 with adam on scikit-learn's digits")
+    assert out[-1].startswith("test accuracy")
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["train", "--dropout", "1"], "--dropout"),
+        (["train", "--dropout", "-0.1"], "--dropout"),
+        (["train", "--dropout", "half"], "--dropout"),
+        (["train", "--optimizer", "rmsprop"], "--optimizer"),
+        (["train", "--model", "mlp", "--batch-norm"], "--batch-norm"),
+    ],
+)
+def test_bad_train_options_are_usage_errors(argv, option, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "usage: graphcomp" in captured.err and option in captured.err
+
+
+def test_run_train_refuses_bad_arguments():
+    from graphcomp.cli.main import run_train
+
+    for kwargs, what in [
+        ({"optimizer": "adagrad"}, "optimizer"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": True}, "dropout"),
+        ({"batch_norm": True}, "batch_norm"),  # the MLP has none
+    ]:
+        with pytest.raises(gc.ArgumentError, match=what):
+            run_train("mlp", 1, 0, **kwargs)
