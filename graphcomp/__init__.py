@@ -47,7 +47,7 @@ _EXPORTS = {
 }  # fmt: skip
 
 #: submodules that are public namespaces of their own (``gc.nn.cross_entropy``)
-_NAMESPACES = ("nn", "optim", "data")
+_NAMESPACES = ("nn", "optim", "data", "random")
 
 # The SymPy bridge imports SymPy, half a second that a script which never asks
 # for a closed form should not pay: it is imported on first use of these names.

@@ -8,6 +8,7 @@ from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
 from graphcomp.errors import ArgumentError, DTypeError
 from graphcomp.nn import init  # a submodule: gc.nn.init.kaiming_uniform
+from graphcomp.nn.dropout import dropout
 from graphcomp.nn.losses import binary_cross_entropy_with_logits, mse
 from graphcomp.nn.norm import RunningStats, batch_norm, layer_norm
 from graphcomp.ops.base import Operand, as_variable
@@ -18,7 +19,7 @@ from graphcomp.ops.softmax import cross_entropy, log_softmax, softmax
 
 __all__ = [
     "one_hot", "cross_entropy", "softmax", "log_softmax", "mse", "binary_cross_entropy_with_logits",
-    "batch_norm", "layer_norm", "RunningStats", "init",
+    "batch_norm", "layer_norm", "RunningStats", "init", "dropout",
 ]  # fmt: skip
 
 

@@ -3,8 +3,8 @@
 Each returns a NumPy array of ``shape`` and ``dtype`` to give to
 ``gc.Parameter``. The random numbers come from ``rng``: a NumPy
 ``Generator`` (or an int seed for ``np.random.default_rng``; None for a fresh
-unseeded one); one place (``_draw``) turns it into numbers, so that a
-``gc.random.Generator`` can be accepted there too.
+unseeded one) or a ``gc.random.Generator`` (one draw, evaluated at once, which
+advances its state).
 
 **Fans.** PyTorch computes fan-in and fan-out from its own layouts: a linear
 weight is (out, in), a convolution's (out, in, kh, kw). graphcomp's
@@ -27,7 +27,9 @@ import math
 
 import numpy as np
 
+from graphcomp import random as gc_random
 from graphcomp.errors import ArgumentError, ShapeError
+from graphcomp.runtime.evaluate import evaluate
 
 __all__ = [
     "calculate_gain",
@@ -127,16 +129,21 @@ def fan_in_and_fan_out(shape, in_axis: int | None = None, out_axis: int | None =
 
 def _draw(who: str, rng, kind: str, scale: float, shape, dtype) -> np.ndarray:
     """``uniform(-scale, scale)`` or ``normal(0, scale)`` numbers from ``rng``."""
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        rng = np.random.default_rng(rng)
-    if not isinstance(rng, np.random.Generator):
-        raise ArgumentError(f"{who}: rng must be a numpy Generator, an int seed or None, got {rng!r}")
     try:
         dtype = np.dtype(dtype)
     except TypeError:
         dtype = None
     if dtype is None or dtype.kind != "f":
         raise ArgumentError(f"{who}: dtype must be a float dtype, got {dtype!r}")
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        rng = np.random.default_rng(rng)
+    if isinstance(rng, gc_random.Generator):  # a graph of one draw, run now: it advances rng's state
+        draw = rng.uniform(shape, -scale, scale) if kind == "uniform" else rng.normal(shape, 0.0, scale)
+        return np.asarray(evaluate(draw)).astype(dtype, copy=False)
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentError(
+            f"{who}: rng must be a numpy Generator, a gc.random.Generator, an int seed or None, got {rng!r}"
+        )
     values = rng.uniform(-scale, scale, shape) if kind == "uniform" else rng.normal(0.0, scale, shape)
     return values.astype(dtype, copy=False)
 

@@ -20,6 +20,7 @@ from graphcomp.ops import (
     linalg,
     loops,
     operators,
+    random,
     reduce,
     select,
     shape,
@@ -28,7 +29,7 @@ from graphcomp.ops import (
 )
 from graphcomp.ops.base import REGISTRY, Op
 
-__all__ = ["Op", "REGISTRY", "FAMILIES", "composite", "fused", "operators"]
+__all__ = ["Op", "REGISTRY", "FAMILIES", "composite", "fused", "operators", "random"]
 
 #: the modules whose ``__all__`` are public functions of ``graphcomp``
 FAMILIES = (

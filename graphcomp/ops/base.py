@@ -19,6 +19,13 @@ Traits (class attributes) that passes, backends and inspectors read:
     elementwise        each output element depends only on the input elements at
                        its (broadcast) position: fusion, SymPy forms, scalar code
     foldable           constant folding may compute it at compile time
+    stateful           its value changes from run to run although its inputs do not: it
+                       reads a state (a Parameter) that each run advances through
+                       ``state_updates`` (random draws, ``graphcomp/ops/random.py``).
+                       A stateful op is never constant-folded (set ``foldable = False``
+                       too) and never hoisted out of a loop as loop-invariant; merging
+                       two such nodes is right only when they are equal ops on the same
+                       inputs (for a draw: the same draw, hence the same numbers)
     helper             graphcomp builds it around a user's op (a mean's element count, a
                        bprop's sum_to), no public function alone: explanations name the
                        user's op it serves
@@ -52,6 +59,10 @@ Forms, one per kind of consumer, each None where the op has none:
                                     output element)
     inner() -> (inputs, output)     the inner graph of an op that holds one (an
                                     op_from_graph group), for the printers to expand
+    state_updates(inputs) -> list   a stateful op's ``(Parameter, new value)`` pairs
+                                    that one run applies after it has read them all
+                                    (``gc.compile`` adds them to its updates,
+                                    ``gc.evaluate`` assigns them; default: none)
 
 Hooks for ops that hold graphs of their own (a loop's body), each with a default
 that suits every other op:
@@ -143,6 +154,7 @@ class Op:
     no_gradient: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
     foldable: ClassVar[bool] = True
+    stateful: ClassVar[bool] = False
     helper: ClassVar[bool] = False
     stable_hint: ClassVar[str] = ""
     flops_per_element: ClassVar[int] = 1
@@ -280,6 +292,12 @@ class Op:
         the same backend and compiles a function from lines. A backend overriding
         this op's class (JAX's ``lax.scan``) is asked instead."""
         return None
+
+    def state_updates(self, inputs: Sequence[Variable]) -> list[tuple[Variable, Variable]]:
+        """For a ``stateful`` op applied to ``inputs``: the ``(Parameter, new value)``
+        pairs each run of a graph holding it must apply, once, after the run (a
+        random draw advances its generator's count of runs); none by default."""
+        return []
 
     def fusible(self, v: Variable) -> bool:
         """Whether node ``v`` may join a fused elementwise kernel, beyond the traits

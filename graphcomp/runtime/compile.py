@@ -25,6 +25,7 @@ from graphcomp.runtime.evaluate import run_plan
 from graphcomp.runtime.feed import check_value, missing_input_message
 from graphcomp.runtime.scalar import generate_scalar
 from graphcomp.runtime.schedule import Plan
+from graphcomp.runtime.state import held, is_frozen, state_updates
 
 __all__ = ["Function", "compile"]
 
@@ -247,7 +248,9 @@ def compile(  # noqa: A001
     lines that repeats (an unrolled chain of layers and its gradient) as one
     ``for`` loop, ``False`` never does; the default rolls schedules of 2000 nodes
     or more, where straight-line code stops being readable and CPython's compiler
-    dominates the compile time.
+    dominates the compile time. A graph that draws random numbers
+    (``gc.random``) gets the updates that advance its generators' states added
+    to ``updates``: each call draws new numbers.
 
     Example:
         >>> import graphcomp as gc
@@ -260,7 +263,9 @@ def compile(  # noqa: A001
     if loops not in (None, True, False):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
     pairs = _check_updates(updates)
-    graph_inputs = Graph(outs + [new for _, new in pairs]).input_variables
+    graph = Graph(outs + [new for _, new in pairs])
+    graph_inputs = graph.input_variables
+    states = _state_updates(graph, pairs)
     if inputs is None:
         ins = graph_inputs
     else:
@@ -275,7 +280,45 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v.label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
-    return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
+    if not states:
+        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
+    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops)
+    return _DrawingFunction([p for p, _ in states], *args)
+
+
+def _state_updates(graph: Graph, pairs: list) -> list[tuple[Variable, Variable]]:
+    """The updates that advance the states the graph's stateful ops read (random
+    generators), refusing a user's update of one."""
+    states = state_updates(graph.variables)
+    mine = {p for p, _ in pairs}
+    for param, _ in states:
+        if param in mine:
+            raise ArgumentError(
+                f"compile: Parameter {param.label()!r} is the state of a random generator, which every call "
+                "advances by itself; it cannot also be in updates"
+            )
+    return states
+
+
+class _DrawingFunction(Function):
+    """A Function whose graph draws random numbers: each call holds its generators'
+    locks from reading their states to writing them back (concurrent calls take
+    turns, each with its own draws; see ``graphcomp.runtime.state``)."""
+
+    def __init__(self, states: list, *args):
+        super().__init__(*args)
+        self._states = states
+
+    def __call__(self, *args, **kwargs):
+        with held(self._states):
+            if not is_frozen():
+                return super().__call__(*args, **kwargs)
+            kept = [p.value for p in self._states]
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:
+                for p, value in zip(self._states, kept):
+                    p.set_value(value)
 
 
 def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:

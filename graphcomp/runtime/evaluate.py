@@ -14,6 +14,7 @@ from graphcomp.errors import EvaluationError, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
 from graphcomp.runtime.node_warnings import register_run_loop
 from graphcomp.runtime.schedule import Plan
+from graphcomp.runtime.state import held, is_frozen, state_updates
 
 __all__ = ["evaluate", "run_plan", "all_finite", "op_failure"]
 
@@ -141,6 +142,8 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
     With ``check_finite=True`` evaluation stops at the first node whose
     output holds NaN or Inf and raises ``gc.NonFiniteError`` naming it, its
     inputs (shape, min, max, non-finite count) and where it was built.
+    A graph that draws random numbers (``gc.random``) advances its generators'
+    states after each evaluation, so the next one draws new numbers.
 
     Example:
         >>> import graphcomp as gc
@@ -150,8 +153,26 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
     """
     outs, single = as_variable_list(outputs)
     plan = Plan.build(outs)
-    values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
+    # a draw reads a Parameter (its generator's state): only graphs reading one may draw
+    updates = state_updates(s[0] for s in plan.steps) if plan.parameters else []
+    if updates:
+        values = _run_advancing(outs, updates, feed, check_finite)
+    else:
+        values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
     return values[0] if single else values
+
+
+def _run_advancing(outs: list, updates: list, feed, check_finite: bool) -> list:
+    """Run ``outs`` and the stateful ops' updates, then assign those (see
+    ``graphcomp.runtime.state``): the next run draws new numbers."""
+    plan = Plan.build(outs + [new for _, new in updates])
+    env = bind_feed(plan.inputs, feed)
+    with held(p for p, _ in updates):
+        values = run_plan(plan, env, check_finite)
+        if not is_frozen():
+            for (param, _), value in zip(updates, values[len(outs) :]):
+                param.set_value(value)
+    return values[: len(outs)]
 
 
 register_run_loop(run_plan, _run_checked)  # a NumPy warning while they run names their node ``v``

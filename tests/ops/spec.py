@@ -298,6 +298,37 @@ spec("no_gradient", lambda x: x + NoGradient((2, 3), np.dtype("float64"))(), lam
 spec("no_gradient_like", lambda x: NoGradientLike()(x), np.zeros_like, [(2, 3)], grad=False)
 spec("ones_like-api", gc.ones_like, np.ones_like, [(2, 3)], grad=False)
 
+# -- random draws: a fresh generator per build, so each row's first run reads state 0 ---------------------------------
+# The reference is the stream's definition (graphcomp/ops/random.py) written with NumPy alone: Philox keyed by the
+# seed's SeedSequence, counter [0, 0, draw, calls]. Gradients into mean/std/low/high: tests/random/ (draws held fixed).
+
+
+def _stream(seed, draw=0, calls=0):
+    key = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+    return np.random.Generator(np.random.Philox(key=key, counter=np.array([0, 0, draw, calls], np.uint64)))
+
+
+def probability(rng, shape):
+    return rng.uniform(0.0, 1.0, shape)
+
+
+spec("random_normal", lambda x: x + gc.random.Generator(5).normal((2, 3)),
+     lambda x: x + _stream(5).standard_normal((2, 3)), [(2, 3)], grad=False)  # fmt: skip
+spec("random_normal-mean-std", lambda m, s: gc.random.Generator(5).normal((2, 3), mean=m, std=s),
+     lambda m, s: _stream(5).standard_normal((2, 3)) * s + m, [(3,), (2, 3)], [normal, positive],
+     grad=False)  # fmt: skip
+spec("random_normal_like", lambda x: gc.random.Generator(6).normal_like(x),
+     lambda x: _stream(6).standard_normal(x.shape), [(4, 2)], grad=False)  # fmt: skip
+spec("random_uniform-low-high", lambda x: gc.random.Generator(7).uniform((2, 3), -1.0, 3.0) + x,
+     lambda x: _stream(7).uniform(-1.0, 3.0, (2, 3)) + x, [(2, 3)], grad=False)  # fmt: skip
+spec("random_uniform_like", lambda x: gc.random.Generator(8).uniform_like(x), lambda x: _stream(8).random(x.shape),
+     [(3, 2)], grad=False)  # fmt: skip
+spec("random_bernoulli", lambda p: gc.random.Generator(9).bernoulli((2, 3), p),
+     lambda p: (_stream(9).random((2, 3)) < p).astype("float64"), [(3,)], probability, grad=False)  # fmt: skip
+spec("random_bernoulli_like", lambda x, p: gc.random.Generator(9).bernoulli_like(x, p),
+     lambda x, p: (_stream(9).random(x.shape) < p).astype("float64"), [(2, 3), ()], [normal, probability],
+     grad=False)  # fmt: skip
+
 # -- ops defined by a SymPy expression -----------------------------------------------------------------------------
 
 _t, _u = sp.symbols("t u")

@@ -43,6 +43,19 @@ def test_each_draw_is_numpys_with_the_closed_form_scale(fn, kw, shape, scale, ki
     assert small.dtype == np.float32 and np.allclose(small, want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("fn,kw,shape,scale,kind", CASES[:3])
+def test_a_graphcomp_generator_draws_its_documented_stream_and_advances(fn, kw, shape, scale, kind):
+    rng = gc.random.Generator(21)
+    first, second = fn(shape, **kw, rng=rng), fn(shape, **kw, rng=rng, dtype="float32")
+    key = np.random.SeedSequence(21).generate_state(2, np.uint64)
+    for k, got in enumerate((first, second)):
+        # draw k of the generator, at state k: Philox keyed by the seed, counter [0, 0, k, k]
+        np_rng = np.random.Generator(np.random.Philox(key=key, counter=np.array([0, 0, k, k], np.uint64)))
+        want = np_rng.uniform(-scale, scale, shape) if kind == "uniform" else np_rng.normal(0.0, scale, shape)
+        np.testing.assert_allclose(got, want, rtol=1e-6 if k else 1e-14, atol=1e-15)
+    assert first.dtype == np.float64 and second.dtype == np.float32 and int(rng.state.value) == 2
+
+
 def test_fans_and_gains_are_pytorchs():
     torch = pytest.importorskip("torch")
     fans = torch.nn.init._calculate_fan_in_and_fan_out
