@@ -100,6 +100,11 @@ class LogSoftmaxGrad(Op):
         return lsm.shape, np.result_type(lsm.dtype, G.dtype)
 
     def forward(self, lsm, G):
+        if np.shape(G) != np.shape(lsm):  # unknown dimensions: a gradient of another batch would broadcast
+            raise ShapeError(
+                f"{self.name}: the gradient has shape {fmt_shape(np.shape(G))} at run time, but log_softmax's "
+                f"value has shape {fmt_shape(np.shape(lsm))}; they must be equal"
+            )
         return G - np.exp(lsm) * np.sum(G, axis=self.axis, keepdims=True)
 
     def bprop(self, inputs, output, H):
@@ -115,9 +120,19 @@ class LogSoftmaxGrad(Op):
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
 
 
-def _rows_and_labels(labels, classes: int):
-    """The index ``(rows, labels)`` of each row's label; an IndexError naming the
-    first label outside 0 .. classes-1 (NumPy would wrap a negative one)."""
+def _rows_and_labels(lsm, labels):
+    """The index ``(rows, labels)`` of each row's label, once there is one label per
+    row of ``lsm``: a ShapeError naming both shapes otherwise (PyTorch's "Expected
+    input batch_size (3) to match target batch_size (2)"), never a label count that
+    silently leaves rows without a label or reads past the last row; an IndexError
+    naming the first label outside 0 .. classes-1 (NumPy would wrap a negative one)."""
+    if labels.shape != lsm.shape[:1]:
+        raise ShapeError(
+            f"cross_entropy: {lsm.shape[0]} row(s) of logits (shape {fmt_shape(lsm.shape)}) but "
+            f"{labels.shape[0] if labels.ndim else 'no'} label(s) (shape {fmt_shape(labels.shape)}); "
+            "each row needs exactly one label"
+        )
+    classes = lsm.shape[1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise IndexError(f"label {bad} is out of range for {classes} classes (labels are 0 .. {classes - 1})")
@@ -175,7 +190,7 @@ class CrossEntropy(Op):
         return (), logits.dtype
 
     def forward(self, logits, lsm, labels):
-        picked = lsm[_rows_and_labels(labels, lsm.shape[1])]
+        picked = lsm[_rows_and_labels(lsm, labels)]
         return -(np.add.reduce(picked) / len(labels)) if len(labels) else np.float64(np.nan)
 
     def bprop(self, inputs, output, G):
@@ -201,7 +216,7 @@ class CrossEntropyPickGrad(_LabelledGrad):
 
     def forward(self, lsm, labels):
         p = np.zeros_like(lsm)
-        p[_rows_and_labels(labels, lsm.shape[1])] = -1.0 / max(len(labels), 1)
+        p[_rows_and_labels(lsm, labels)] = -1.0 / max(len(labels), 1)
         return p
 
     def bprop(self, inputs, output, G):
@@ -219,7 +234,7 @@ class CrossEntropyGrad(_LabelledGrad):
 
     def forward(self, lsm, labels):
         p = np.exp(lsm)
-        p[_rows_and_labels(labels, lsm.shape[1])] -= 1.0
+        p[_rows_and_labels(lsm, labels)] -= 1.0
         p /= max(len(labels), 1)  # no rows: an empty gradient
         return p
 

@@ -26,6 +26,7 @@ from graphcomp.ops.conv import (
 )
 from graphcomp.ops.creation import ArangeLike, NoGradient, NoGradientLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.fused import fused
+from graphcomp.ops.identity import MinCount
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
 from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad
@@ -514,6 +515,7 @@ _outer = gc.op_from_graph(lambda x, W: gc.exp(-_layer(x, W)) + x.sum(), name="ou
 spec("op_from_graph-nested", _outer, lambda x, W: np.exp(-np.tanh(x @ W) / (1 + np.exp(-(x @ W)))) + x.sum(),
      [(2, 3), (3, 4)], second=True)  # fmt: skip
 spec("match_shape", lambda v, x: gc.match_shape(v, x) * x, lambda v, x: v * x, [(2, 3), (2, 3)], second=True)
+spec("min_count", lambda x: MinCount((0, 1), 2, "spec")(x) * x, lambda x: x * x, [(3, 2)], second=True)
 
 # -- loops: one scan node, its projections, and its gradient (a scan over the reversed steps) ----------------
 
