@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from graphcomp.core.types import as_bool
 from graphcomp.errors import ArgumentError, ShapeError
 
 __all__ = ["batches", "Batches"]
@@ -34,9 +35,9 @@ class Batches:
         self.arrays = _check_arrays(arrays)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ArgumentError(f"batches: batch_size must be a positive int, got {batch_size!r}")
-        for what, flag in (("shuffle", shuffle), ("drop_last", drop_last), ("progress", progress)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ArgumentError(f"batches: {what} must be True or False, got {flag!r}")
+        shuffle = as_bool(shuffle, "batches: shuffle")
+        drop_last = as_bool(drop_last, "batches: drop_last")
+        progress = as_bool(progress, "batches: progress")
         self.n = len(self.arrays[0])
         self.batch_size = int(batch_size)
         if drop_last and self.n < self.batch_size:

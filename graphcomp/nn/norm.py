@@ -84,11 +84,12 @@ class RunningStats:
 def _axes(who: str, axis, ndim: int) -> tuple[int, ...]:
     raw = (axis,) if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) else axis
     try:
-        axes = tuple(int(a) for a in raw)
+        raw = tuple(raw)
     except TypeError:
         raise ArgumentError(f"{who}: axis must be an int or a tuple of ints, got {axis!r}") from None
-    if any(isinstance(a, bool) for a in raw) or not axes:
+    if not raw or any(isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) for a in raw):
         raise ArgumentError(f"{who}: axis must be an int or a tuple of ints, got {axis!r}")
+    axes = tuple(int(a) for a in raw)
     out = []
     for a in axes:
         if not -ndim <= a < ndim:

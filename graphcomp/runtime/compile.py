@@ -15,7 +15,7 @@ from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import check_pass_names, optimize, pass_names
@@ -259,8 +259,10 @@ def compile(  # noqa: A001
         >>> [float(v) for v in f(2.0, z=3.0)]
         [6.0, 3.0]
     """
+    check_finite = as_bool(check_finite, "compile: check_finite")
+    verify_passes = as_bool(verify_passes, "compile: verify_passes")
     outs, single = as_variable_list(outputs)
-    if loops not in (None, True, False):
+    if loops is not None and not isinstance(loops, (bool, np.bool_)):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])

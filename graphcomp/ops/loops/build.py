@@ -9,7 +9,7 @@ import numpy as np
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.site import user_errors
 from graphcomp.core.traverse import ancestors
-from graphcomp.core.types import fmt_shape, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import weak_constant
 from graphcomp.ops.loops.body import Body, close_over
@@ -156,6 +156,7 @@ def _check_xs(xs_vars, paths, length, what) -> int | None:
 
 
 def _scan(f, init, xs, length, reverse, checkpoint, *, indexed: bool, what: str):
+    reverse, checkpoint = as_bool(reverse, f"{what}: reverse"), as_bool(checkpoint, f"{what}: checkpoint")
     if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
         raise ArgumentError(f"{what}: length must be a non-negative int, got {length!r}")
     if not callable(f):
