@@ -71,10 +71,11 @@ class Batches:
             for k in range(count):
                 start = k * self.batch_size
                 if order is None:
-                    part = slice(start, start + self.batch_size)
+                    # a copy, as a shuffled batch (fancy indexing) is one: a batch changed in
+                    # place never changes the caller's arrays (PyTorch's DataLoader collates anew)
+                    batch = tuple(a[start : start + self.batch_size].copy() for a in self.arrays)
                 else:
-                    part = order[start : start + self.batch_size]
-                batch = tuple(a[part] for a in self.arrays)
+                    batch = tuple(a[order[start : start + self.batch_size]] for a in self.arrays)
                 yield batch[0] if self._single else batch
                 if bar is not None:
                     bar.update(1)
@@ -161,8 +162,12 @@ def batches(
     Generator; the same seed gives the same sequence of epochs) when
     ``shuffle``, else in order. The last batch holds the ``n % batch_size``
     remaining examples, or is dropped with ``drop_last=True`` (as PyTorch's
-    DataLoader). ``progress=True`` shows a tqdm bar per epoch (tqdm is in the
-    ``examples`` extra) with the losses reported by ``.set_loss(value)``.
+    DataLoader; with batch norm in the model, drop it: a last batch of one
+    example has no batch variance, and ``gc.nn.batch_norm`` refuses it). Each
+    batch is a new array, shuffled or not, as PyTorch's DataLoader collates
+    into new tensors: changing a batch in place never changes ``arrays``.
+    ``progress=True`` shows a tqdm bar per epoch (tqdm is in the ``examples``
+    extra) with the losses reported by ``.set_loss(value)``.
 
     Raises ShapeError for arrays of different lengths or no examples,
     ArgumentError for ``batch_size < 1`` or a ``drop_last`` that would drop

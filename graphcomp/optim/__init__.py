@@ -12,7 +12,10 @@ number of steps taken so far: 0 during the first call, then 1, 2, ... (the
 optimiser's update adds 1 after each call). A learning-rate schedule is a graph
 computed from it (``gc.optim.schedules``); the optimiser advances the counter
 that ``lr`` reads, or the one passed as ``step=``, or (Adam and friends need
-one for their bias correction) a fresh one of its own.
+one for their bias correction) a fresh one of its own. A ``step=`` other than
+the counter ``lr`` reads gets a UserWarning at the user's line: that schedule
+would stay frozen unless something else advances its counter (an epoch
+counter the training loop sets between epochs does).
 
 Example:
     >>> import graphcomp as gc
@@ -28,12 +31,13 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 import graphcomp as gc
-from graphcomp.core.site import user_errors
+from graphcomp.core.site import creation_site, user_errors
 from graphcomp.core.types import as_bool
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.optim import schedules
@@ -66,17 +70,31 @@ def _is_counter(v) -> bool:
 def _counter(who: str, lr, step):
     """The step counter this optimiser reads and advances, or None if it needs none.
 
-    ``step`` given: that one. Else the 0-d integer Parameter that a scheduled
-    ``lr`` reads (a counter nobody advanced would freeze the schedule)."""
+    ``step`` given: that one, with a warning when ``lr`` reads another counter,
+    which this optimiser then leaves where it is (a frozen schedule, unless the
+    user advances it: an epoch counter set between epochs is one). Else the 0-d
+    integer Parameter that a scheduled ``lr`` reads (a counter nobody advanced
+    would freeze the schedule)."""
+    found = [v for v in gc.Graph(lr).variables if _is_counter(v)] if isinstance(lr, gc.Variable) else []
     if step is not None:
         if not _is_counter(step):
             raise ArgumentError(
                 f"{who}: step must be a step counter (a 0-d integer Parameter, gc.optim.step_counter()), got {step!r}"
             )
+        others = [v for v in found if v is not step]
+        if others:
+            read = ", ".join(f"{v.label()!r} (built at {v.site})" for v in others)
+            given = f"{step.label()!r} (built at {step.site})"
+            site = creation_site()
+            warnings.warn_explicit(
+                f"{who}: lr reads the step counter {read}, but step= is {given}, the only counter this "
+                "optimiser advances: the schedule stays where it is unless something else advances its "
+                "counter (pass that counter as step=, or build the schedule from the one given)",
+                UserWarning,
+                site.filename,
+                site.line,
+            )
         return step
-    if not isinstance(lr, gc.Variable):
-        return None
-    found = [v for v in gc.Graph(lr).variables if _is_counter(v)]
     if len(found) > 1:
         names = ", ".join(repr(v.label()) for v in found)
         raise ArgumentError(f"{who}: lr reads several step counters ({names}); say which one to advance with step=")
@@ -214,7 +232,9 @@ def sgd(
 
     Args: ``cost`` a 0-d Variable; ``params`` float Parameters; ``lr`` a
     number or a 0-d Variable (a schedule of ``step``); ``step`` a step counter
-    to advance (default: the one ``lr`` reads, if any). Raises ArgumentError
+    to advance (default: the one ``lr`` reads, if any; a UserWarning when
+    ``lr`` reads another one, which this optimiser then leaves where it is).
+    Raises ArgumentError
     for a bad hyper-parameter, ``nesterov`` without momentum, or a
     non-Parameter; GradientError when ``cost`` does not depend on a parameter.
 
