@@ -420,7 +420,9 @@ def close_over(
                 raise GraphError(f"loop body: {v.label()} (built at {v.site}) is neither an input nor a capture")
         else:
             ins = v.owner.inputs
-            if any(i in per_step for i in ins):
+            # a stateful op (a random draw) is never hoisted: it differs from run to run, and a
+            # draw reading the step number differs from step to step (graphcomp/ops/random.py)
+            if v.owner.op.stateful or any(i in per_step for i in ins):
                 new_ins = tuple(inner(i) for i in ins)
                 per_step[v] = v if new_ins == ins else rebuild(v, new_ins)
             else:

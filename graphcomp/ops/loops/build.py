@@ -15,6 +15,7 @@ from graphcomp.ops.base import weak_constant
 from graphcomp.ops.loops.body import Body, close_over
 from graphcomp.ops.loops.op import Scan, ScanOutput
 from graphcomp.ops.loops.tree import flatten, unflatten
+from graphcomp.ops.random import tracing_loop
 
 __all__ = ["scan", "fori_loop", "map"]
 
@@ -212,7 +213,8 @@ def _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_pa
     start = carry_in[0].id if carry_in else x_in[0].id if x_in else index.id  # the body's nodes come after
     carry = unflatten(init_tree, carry_in)
     x = unflatten(xs_tree, x_in)
-    out = f(carry, x, index) if indexed else f(carry, x)
+    with tracing_loop(index):  # a random draw in the body reads the step number: new numbers each step
+        out = f(carry, x, index) if indexed else f(carry, x)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise ArgumentError(
             f"{what}: f must return a pair (new_carry, y), got {_describe(out)}; "
