@@ -278,8 +278,17 @@ def cross_entropy(logits: Operand, labels: Operand) -> Variable:
     """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
     ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
     logits of any size. One op; its compiled gradient is the lectures' closed form
-    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node. A label outside
-    0 .. classes-1 is an error when the graph runs.
+    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node (PyTorch's
+    ``F.cross_entropy`` with reduction "mean").
+
+    Each row needs exactly one label: a label count other than the row count is
+    a ShapeError when both are known at build time, and an EvaluationError (a
+    ValueError, as PyTorch's "Expected input batch_size (3) to match target
+    batch_size (2)") naming cross_entropy and both shapes when the graph runs,
+    from the loss and from each of its gradient ops alike. A label outside
+    0 .. classes-1 is an EvaluationError (an IndexError) when the graph runs.
+    Raises ShapeError/DTypeError for logits that are not a float (batch,
+    classes) array or labels that are not 1-D integers.
 
     Example:
         >>> import graphcomp as gc

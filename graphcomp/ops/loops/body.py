@@ -359,7 +359,9 @@ def close_over(
     Walks back from ``outputs`` (inner Variables of a traced body) and sorts
     each node: *per step* when it depends on a step placeholder
     (``step_leaves``, or a node in ``cut``, which is replaced by its
-    placeholder ``cut[node]``), *invariant* otherwise. Invariant values are
+    placeholder ``cut[node]``) or when its op is ``stateful`` (a random draw
+    differs from run to run and from step to step: never hoisted), *invariant*
+    otherwise. Invariant values are
     computed once, outside the loop: each one a per-step node reads (or that
     is an output) gets a capture placeholder, paired with its outer value
     (``outer_of[v]`` for a placeholder standing for an outer value; an
