@@ -28,6 +28,9 @@ W7 adam: one training step of W2's medium MLP with Adam (cost, gradients, update
    weights and the moments); reference: the closed-form gradients and torch.optim.Adam's
    rule written in NumPy; PyTorch's row is autograd + torch.optim.Adam.
 
+``python bench/run.py conv``: the convolution and pooling ops alone, per shape, each op's
+NumPy form against the Numba backend's choice and PyTorch's kernel.
+
 PyTorch rows run when torch is installed (``pip install 'graphcomp[bench]'``),
 otherwise they say "not installed".
 """
@@ -40,6 +43,7 @@ import sys
 import common  # noqa: F401 - first: it pins every library to one thread before they load
 import numpy as np
 from common import NUMBA, NUMBA_ROW, peers, torch  # noqa: F401 - the benchmark's public names
+from conv import conv_kernels  # noqa: F401
 from harness import disagreeing, interleaved, run  # noqa: F401
 from w1 import W1_ARGUMENTS, w1_hand, w1_systems  # noqa: F401
 from w2 import (  # noqa: F401
@@ -95,4 +99,4 @@ def loops() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(loops() if sys.argv[1:] == ["loops"] else main())
+    sys.exit(loops() if sys.argv[1:] == ["loops"] else conv_kernels() if sys.argv[1:] == ["conv"] else main())
