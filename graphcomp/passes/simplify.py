@@ -238,7 +238,8 @@ def _softmax_bprop_of_log(v, a, b):
             continue
         d, total = t.owner.inputs
         axis = y.owner.op.axis % y.ndim
-        if not (_is(d, Divide) and d.owner.inputs[1] is y and _is(total, Sum)):
+        # G of y's own shape, as a gradient of log y is (a hand-written G could broadcast y)
+        if not (_is(d, Divide) and d.owner.inputs[1] is y and d.owner.inputs[0].shape == y.shape and _is(total, Sum)):
             continue
         summed = total.owner
         if summed.op.axes != (axis,) or not summed.op.keepdims or not _is(summed.inputs[0], Multiply):

@@ -192,6 +192,20 @@ def test_a_softmax_with_another_consumer_besides_the_log_is_left_as_built():
     np.testing.assert_allclose(f(Lv, Yv)[1], _fd_grad(loss, Lv, Yv), rtol=1e-6, atol=1e-9)
 
 
+def test_the_softmax_pattern_written_by_hand_with_a_broadcasting_numerator_is_left_alone():
+    """y * (A/y - sum(A/y * y)) with A of another shape than y is not a gradient of log y:
+    the rule must neither fire nor fail."""
+    x, a = gc.Variable("x", (3, 4)), gc.Variable("a", (4,))
+    y = gc.softmax(x, axis=1)
+    d = a / y
+    out = y * (d - (d * y).sum(axis=1, keepdims=True))
+    f = gc.compile(out, [x, a])
+    assert SOFTMAX_OF_LOG not in [r for r, *_ in f.rewrites]
+    xv, av = np.random.default_rng(7).standard_normal((3, 4)), np.array([1.0, -2.0, 0.5, 3.0])
+    p = _np_softmax(xv)
+    np.testing.assert_allclose(f(xv, av), p * (av / p - av.sum()), rtol=1e-12)
+
+
 def test_broadcasts_of_a_scalar_collapse_into_one():
     """A mean's gradient over unknown dimensions is the scalar 1/n broadcast step by step
     back up (expand_dims, broadcast_like per reduction): one broadcast is left."""
