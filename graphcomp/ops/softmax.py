@@ -11,13 +11,22 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible, single_axis
+from graphcomp.core.types import (
+    broadcast_shapes,
+    fmt_shape,
+    is_fully_known,
+    normalize_axes,
+    result_dtype,
+    shapes_compatible,
+    single_axis,
+)
 from graphcomp.errors import DTypeError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable
-from graphcomp.ops.creation import SizeOf
+from graphcomp.ops.creation import SizeOf, ZerosLike
 from graphcomp.ops.elementwise import exp
 from graphcomp.ops.identity import cast
 from graphcomp.ops.reduce import Sum
+from graphcomp.ops.shape import SumToLike, check_sum_to, sum_to_array
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -115,6 +124,57 @@ class LogSoftmaxGrad(Op):
         dG = H - Sum(axis, keepdims=True)(e * H)
         dlsm = -(H * e) * Sum(axis, keepdims=True)(G)
         return [dlsm, dG]
+
+
+def _joint_to(y, shape):
+    """``y`` broadcast as an elementwise product with a ``shape`` array broadcasts it, then
+    summed back to ``shape`` (multiply's gradient does that summing); ``y`` itself when
+    it already has that shape, the common case."""
+    if y.shape == shape:
+        return y
+    return sum_to_array(np.broadcast_to(y, np.broadcast_shapes(y.shape, shape)), shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxCrossEntropyGrad(Op):
+    """d/dz of the soft-target cross-entropy ``-sum(Y * log_softmax(z))`` (summed over
+    every element, Y broadcasting as the product broadcasts it) from ``lsm`` =
+    log_softmax(z) along ``axis``: ``softmax(z) * sum(Y, axis) - Y``, in one pass.
+
+    With one-hot (or any probability) rows of Y this is the lectures' closed form
+    softmax(z) - Y, bit for bit (the row sums are exactly 1); rows that sum to
+    something else get their own sum, so nothing is assumed about Y. A mean over the
+    batch scales it by 1/B outside the op. The simplify pass writes it in place of
+    ``log_softmax_grad(lsm, s * Y)`` (``graphcomp/passes/simplify.py``)."""
+
+    helper = True
+    name, flops_per_element = "softmax_cross_entropy_grad", 4
+    axis: int
+
+    def infer(self, lsm, y):
+        joint = broadcast_shapes(lsm.shape, y.shape, op=self.name)
+        check_sum_to(self.name, joint, lsm.shape)
+        return lsm.shape, np.result_type(lsm.dtype, y.dtype)
+
+    def forward(self, lsm, y):
+        y = _joint_to(y, lsm.shape)
+        out = np.exp(lsm).astype(np.result_type(lsm, y), copy=False)
+        out *= np.add.reduce(y, axis=self.axis, keepdims=True)
+        out -= y
+        return out
+
+    def bprop(self, inputs, output, H):
+        # out = e * S - Y~ with e = exp(lsm), Y~ = Y brought to lsm's shape, S = sum(Y~, axis):
+        # d/dlsm is H * e * S; d/dY~ is sum(H * e, axis) - H, carried back to Y's shape
+        lsm, y = inputs
+        axis = (self.axis,)
+        e = exp(lsm)
+        same = y.shape == lsm.shape and is_fully_known(y.shape)
+        yt = y if same else SumToLike()(y + ZerosLike()(lsm), lsm)
+        dlsm = H * e * Sum(axis, keepdims=True)(yt)
+        dyt = Sum(axis, keepdims=True)(H * e) - H
+        dy = dyt if same else SumToLike()(dyt + ZerosLike()(y), y)
+        return [dlsm, dy]
 
 
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
