@@ -128,12 +128,17 @@ def mean(x: Operand, axis=None, keepdims: bool = False) -> Variable:
     """
     x = as_variable(x)
     axes = normalize_axes(axis, x.ndim, "mean")
-    total = _r.Sum(axes, bool(keepdims))(x)
+    # NumPy's mean sums float16 in float32 (70000 ones would sum to inf); the count is
+    # exact (an int, or float64 at run time) and the division is done where it is exact
+    wide = x.dtype == np.float16
+    total = _r.Sum(axes, bool(keepdims))(_c.Cast(np.dtype(np.float32))(x) if wide else x)
     dims = [x.shape[a] for a in axes]
     if None in dims:
-        count = _c.SizeOf(axes, result_dtype(np.mean, x.dtype))(x)
-        return divide(total, count)
-    return divide(total, math.prod(dims))
+        count = _c.SizeOf(axes, np.dtype(np.float64) if x.dtype.kind == "f" else result_dtype(np.mean, x.dtype))(x)
+    else:
+        count = math.prod(dims)
+    out = _c.divide_by_count(total, count)
+    return _c.Cast(x.dtype)(out) if wide else out
 
 
 @user_errors

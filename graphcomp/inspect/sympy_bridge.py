@@ -44,6 +44,7 @@ _UNARY = {
     "cos": sp.cos,
     "tan": sp.tan,
     "tanh": sp.tanh,
+    "sech2": lambda a: sp.sech(a) ** 2,
     "sqrt": sp.sqrt,
     "abs": sp.Abs,
     "sign": sp.sign,

@@ -119,3 +119,47 @@ class ArangeLike(Op):
 
     def forward(self, x):
         return np.arange(np.shape(x)[self.axis], dtype=np.int64)
+
+
+_WIDE = np.dtype(np.float64)
+
+
+def holds_count(dtype: np.dtype, n: int) -> bool:
+    """Whether the float ``dtype`` holds every count up to ``n`` exactly (float16: 2048,
+    float32: 2**24, float64: 2**53).
+
+    Example:
+        >>> holds_count(np.dtype("float16"), 70000), holds_count(np.dtype("float32"), 70000)
+        (False, True)
+    """
+    return n <= 2 ** (np.finfo(dtype).nmant + 1)
+
+
+def divide_by_count(x, count):
+    """``x / count`` for a count of elements (a mean's size, a number of ties, a batch),
+    with the count exact: counted as an integer, divided in float64 (exact up to
+    2**53) and cast back to x's dtype, unless x's own dtype holds the count exactly.
+    A float16 count of 70000 is inf, and a float32 one of 2**24 + 1 rounds; NumPy's
+    ``mean`` likewise computes float16 means in float32.
+
+    ``count`` is a Python int (a known size) or an integer or float64 Variable.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> g = gc.constant(np.ones(2, np.float16))
+        >>> out = divide_by_count(g, 70000)
+        >>> out.dtype, gc.evaluate(out, {}).tolist()
+        (dtype('float16'), [1.430511474609375e-05, 1.430511474609375e-05])
+    """
+    from graphcomp.ops.binary import divide
+
+    dtype = x.dtype
+    if dtype.kind != "f" or dtype.itemsize >= _WIDE.itemsize:
+        return divide(x, count)
+    if isinstance(count, (int, np.integer)):
+        if holds_count(dtype, count):  # the usual case: one rounding, as NumPy's x / n
+            return divide(x, int(count))
+        return Cast(dtype)(divide(Cast(_WIDE)(x), int(count)))
+    if count.dtype != _WIDE:
+        count = Cast(_WIDE)(count)
+    return Cast(dtype)(divide(Cast(_WIDE)(x), count))

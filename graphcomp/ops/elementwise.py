@@ -17,8 +17,27 @@ from graphcomp.ops.base import Op, Operand
 
 
 def _sigmoid(x):
-    # exp(-log(1 + exp(-x))) never overflows, for either sign of x
-    return np.exp(-np.logaddexp(0, -x))
+    # 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|) <= 1: never
+    # overflows, and each step rounds once, so the result is within 2-3 ulps (relative)
+    # down to the smallest normal numbers (exp(-log1p(exp(-x))) lost up to 31 ulps)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+#: per float dtype, an |x| beyond which cosh(x) would overflow (log of the largest number)
+_COSH_LIMIT: dict = {}
+
+
+def _sech2(x):
+    # 1 / cosh(x)**2; |x| is capped below cosh's overflow (sech(x)**2 is no longer a normal
+    # number there), so no overflow warning, and 1/cosh squared underflows quietly to 0
+    a = np.abs(x)
+    limit = _COSH_LIMIT.get(a.dtype)
+    if limit is None:
+        kind = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+        limit = _COSH_LIMIT[a.dtype] = np.log(np.finfo(kind).max).astype(kind)
+    r = 1 / np.cosh(np.minimum(a, limit))
+    return r * r
 
 
 def _softplus(x):
@@ -98,7 +117,9 @@ class Tanh(Unary):
     name, fn = "tanh", np.tanh
 
     def grad(self, x, y, G):
-        return G * (1 - square(y))
+        # 1 - y**2 loses every digit once y rounds to +-1 (|x| > 19 in float64, 9 in
+        # float32) while the true derivative is still a normal number down to |x| ~ 355
+        return G * sech2(x)
 
 
 class Sqrt(Unary):
@@ -126,14 +147,17 @@ class Expm1(Unary):
     name, fn = "expm1", np.expm1
 
     def grad(self, x, y, G):
-        return G * (y + 1)
+        # exp(x), not y + 1: expm1(-40) + 1 is -1 + 1 = 0, while exp(-40) = 4.2e-18
+        return G * exp(x)
 
 
 class Sigmoid(Unary):
     name, fn = "sigmoid", staticmethod(_sigmoid)
 
     def grad(self, x, y, G):
-        return G * (y * (1 - y))
+        # sigmoid(x) * sigmoid(-x) is y * (1 - y) with the 1 - y computed from x: once y
+        # rounds to 1 (x > 37 in float64, 17 in float32) 1 - y is 0, the true value is not
+        return G * (y * sigmoid(-x))
 
 
 class Softplus(Unary):
@@ -141,6 +165,17 @@ class Softplus(Unary):
 
     def grad(self, x, y, G):
         return G * sigmoid(x)
+
+
+class Sech2(Unary):
+    """sech(x)**2 = 1 / cosh(x)**2 = 1 - tanh(x)**2: tanh's derivative, accurate to a few
+    ulps (relative) wherever it is a normal number (``1 - tanh(x)**2`` is 0 from |x| ~ 19)."""
+
+    name, fn = "sech2", staticmethod(_sech2)
+
+    def grad(self, x, y, G):
+        # d/dx sech(x)**2 = -2 sech(x)**2 tanh(x)
+        return G * (-2 * (y * tanh(x)))
 
 
 # -- non-differentiable points -------------------------------------------------
@@ -321,6 +356,20 @@ def softplus(x: Operand) -> Variable:
         0.6931471805599453
     """
     return Softplus()(x)
+
+
+def sech2(x: Operand) -> Variable:
+    """sech(x)**2 = 1 / cosh(x)**2, the derivative of tanh, computed from x so that it
+    keeps its digits where tanh(x) rounds to +-1 (float dtypes; ints give float64).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> float(gc.evaluate(sech2(gc.constant(0.0)), {}))
+        1.0
+        >>> float(gc.evaluate(sech2(gc.constant(20.0)), {}))  # 1 - tanh(20)**2 is 0.0
+        1.6993417021166355e-17
+    """
+    return Sech2()(x)
 
 
 def abs(x: Operand) -> Variable:  # noqa: A001 - the NumPy name

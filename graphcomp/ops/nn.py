@@ -100,6 +100,17 @@ def _cross_entropy_closed_form(lsm, G):
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
 
 
+def _divided_by_count(p: np.ndarray, n: int) -> np.ndarray:
+    """p / n in place where p's dtype holds n exactly (float32: n <= 2**24), else
+    divided in float64 and cast back (a float16 batch of 70000 is inf in float16)."""
+    from graphcomp.ops.control import holds_count
+
+    if holds_count(p.dtype, n):
+        p /= n
+        return p
+    return (p / np.float64(n)).astype(p.dtype)
+
+
 def _rows_and_labels(labels, classes: int):
     """The index ``(rows, labels)`` of each row's label; an IndexError naming the
     first label outside 0 .. classes-1 (NumPy would wrap a negative one)."""
@@ -163,7 +174,10 @@ class CrossEntropy(Op):
 
     def forward(self, logits, lsm, labels):
         picked = lsm[_rows_and_labels(labels, lsm.shape[1])]
-        return -(np.add.reduce(picked) / len(labels)) if len(labels) else np.float64(np.nan)
+        if not len(labels):
+            return np.float64(np.nan)
+        # summed and divided in float64: a float16 sum of a big batch, or its size, overflows
+        return lsm.dtype.type(-(np.add.reduce(picked, dtype=np.float64) / len(labels)))
 
     def bprop(self, inputs, output, G):
         logits, lsm, labels = inputs
@@ -187,7 +201,7 @@ class CrossEntropyPickGrad(_LabelledGrad):
 
     def forward(self, lsm, labels):
         p = np.zeros_like(lsm)
-        p[_rows_and_labels(labels, lsm.shape[1])] = -1.0 / max(len(labels), 1)
+        p[_rows_and_labels(labels, lsm.shape[1])] = -1.0 / max(len(labels), 1)  # float64, then stored
         return p
 
     def bprop(self, inputs, output, G):
@@ -205,13 +219,12 @@ class CrossEntropyGrad(_LabelledGrad):
     def forward(self, lsm, labels):
         p = np.exp(lsm)
         p[_rows_and_labels(labels, lsm.shape[1])] -= 1.0
-        p /= max(len(labels), 1)  # no rows: an empty gradient
-        return p
+        return _divided_by_count(p, max(len(labels), 1))  # no rows: an empty gradient
 
     def bprop(self, inputs, output, G):
         # d/dlsm of sum(U * exp(lsm)) / batch; log_softmax's own bprop carries it on to z
-        from graphcomp.ops.control import SizeOf
+        from graphcomp.ops.control import SizeOf, divide_by_count
         from graphcomp.ops.elementwise import exp
 
         lsm = inputs[0]
-        return [G * exp(lsm) / SizeOf((0,), lsm.dtype)(lsm), None]
+        return [divide_by_count(G * exp(lsm), SizeOf((0,), np.dtype(np.int64))(lsm)), None]

@@ -75,11 +75,11 @@ class Min(Reduce):
 
 def _extremum_grad(op: Reduce, x, y, G):
     from graphcomp.ops.binary import Equal, where
-    from graphcomp.ops.control import Cast
+    from graphcomp.ops.control import divide_by_count
 
     hit = Equal()(x, op.expand(y))
-    count = Cast(G.dtype)(Sum(op.axes, keepdims=True)(hit))
-    share = op.expand(G) / count if op.keepdims or not op.axes else ExpandDims(op.axes)(G) / count
+    count = Sum(op.axes, keepdims=True)(hit)  # int64: 70000 ties are not inf, as in float16
+    share = divide_by_count(op.expand(G) if op.keepdims or not op.axes else ExpandDims(op.axes)(G), count)
     return where(hit, share, 0)
 
 

@@ -30,7 +30,7 @@ _KINDS = (np.dtype("float64"), np.dtype(bool))
 
 #: Numba compiles these to one libm call per element, about 4x slower than NumPy's SIMD
 #: loops for them: they stay NumPy calls between the groups
-TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1"})
+TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "sech2", "log1p", "expm1"})
 
 #: worth a kernel even alone: NumPy spends several passes (sigmoid, softplus) or a slow
 #: NaN-aware loop (maximum: 5x Numba's) on them

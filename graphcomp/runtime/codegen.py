@@ -299,6 +299,7 @@ SCALAR_FORMS = {
     "cos": "_cos({0})",
     "tan": "_tan({0})",
     "tanh": "_tanh({0})",
+    "sech2": "(1.0 / _cosh({0})) ** 2",  # math.cosh raises OverflowError past |x| ~ 710: NumPy then
     "sqrt": "_sqrt({0})",
     "square": "{0} * {0}",
     "log1p": "_log1p({0})",
@@ -339,7 +340,8 @@ def _generate_scalar(outputs, args, plan, loops) -> Generated | None:
     if any(s[0].owner.op.name not in SCALAR_FORMS and s[0].owner.op.name != "add_n" for s in plan.steps):
         return None
     namespace = {
-        f"_{f}": getattr(math, f) for f in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "log1p", "expm1", "pow")
+        f"_{f}": getattr(math, f)
+        for f in ("exp", "log", "sin", "cos", "tan", "tanh", "cosh", "sqrt", "log1p", "expm1", "pow")
     }
     namespace["_f64"] = np.float64
     fixed, header, _ = _fixed_names(plan, args, namespace)

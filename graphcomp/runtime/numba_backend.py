@@ -147,7 +147,8 @@ def kernel(op: Fused) -> np.ufunc:
         [1.5, 4.5]
     """
     numba = _numba()
-    namespace = {f"_{f}": getattr(math, f) for f in ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "log1p")}
+    names = ("exp", "log", "sin", "cos", "tan", "tanh", "cosh", "sqrt", "log1p")
+    namespace = {f"_{f}": getattr(math, f) for f in names}
     namespace.update({"_expm1": math.expm1, "_pow": math.pow})
     namespace.update({h.__name__: _jitted(h) for h in _HELPERS})
     exec(kernel_source(op), namespace)  # our own generated text, never user input

@@ -25,6 +25,7 @@ from graphcomp.ops.conv import (
     MaxPool2DGrad,
     MaxPool2DRoute,
 )
+from graphcomp.ops.elementwise import sech2
 from graphcomp.ops.fused import fused
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.nn import CrossEntropyGrad, CrossEntropyPickGrad
@@ -100,6 +101,7 @@ UNARY = [
     ("cos", gc.cos, np.cos, normal),
     ("tan", gc.tan, np.tan, small),
     ("tanh", gc.tanh, np.tanh, normal),
+    ("sech2", sech2, lambda x: 1 / np.cosh(x) ** 2, normal),
     ("sqrt", gc.sqrt, np.sqrt, positive),
     ("abs", gc.abs, np.abs, away_from_zero),
     ("square", gc.square, np.square, normal),
