@@ -82,7 +82,17 @@ class Exp(Unary):
     name, fn = "exp", np.exp
 
     def grad(self, x, y, G):
-        return G * y
+        # e * broadcast(g / sum(e)), log(sum(exp x))'s gradient, is inf * 0 where e overflows
+        # and 0 * inf where the sum underflows: it is broadcast(g) * exp(x - logsumexp(x))
+        from graphcomp.ops.binary import add_n
+        from graphcomp.ops.cancel import REDUCTION, split_quotients
+
+        split = split_quotients(G, lambda d: _sum_of(d, y), REDUCTION, _puts_back_the_sum)
+        if split is None:
+            return G * y
+        found, rest = split
+        terms = [g * exp(x - s.owner.op.expand(_logsumexp_of(s, x))) for s, g in found]
+        return add_n(*terms, *([] if rest is None else [rest * y]))
 
 
 class Log(Unary):
@@ -156,8 +166,18 @@ class Sigmoid(Unary):
 
     def grad(self, x, y, G):
         # sigmoid(x) * sigmoid(-x) is y * (1 - y) with the 1 - y computed from x: once y
-        # rounds to 1 (x > 37 in float64, 17 in float32) 1 - y is 0, the true value is not
-        return G * (y * sigmoid(-x))
+        # rounds to 1 (x > 37 in float64, 17 in float32) 1 - y is 0, the true value is not.
+        # Quotients by y or 1 - y (the gradients of log(sigmoid x), log(1 - sigmoid x) and
+        # log1p(-sigmoid x)) cancel: g/y * y(1-y) = g * sigmoid(-x), g/(1-y) * y(1-y) = g * y
+        from graphcomp.ops.binary import add_n
+        from graphcomp.ops.cancel import split_quotients
+
+        split = split_quotients(G, lambda d: _sigmoid_quotient(d, y))
+        if split is None:
+            return G * (y * sigmoid(-x))
+        found, rest = split
+        terms = [g * (sigmoid(-x) if kind == "y" else y) for kind, g in found]
+        return add_n(*terms, *([] if rest is None else [rest * (y * sigmoid(-x))]))
 
 
 class Softplus(Unary):
@@ -176,6 +196,58 @@ class Sech2(Unary):
     def grad(self, x, y, G):
         # d/dx sech(x)**2 = -2 sech(x)**2 tanh(x)
         return G * (-2 * (y * tanh(x)))
+
+
+def _ones(v: Variable) -> bool:
+    return v.kind == "constant" and v.value.size > 0 and bool(np.all(v.value == 1))
+
+
+def _sigmoid_quotient(d: Variable, y: Variable) -> str | None:
+    """"y" when d is the sigmoid's value y, "1-y" when d is 1 - y (or 1 + (-y), which
+    log1p(-y)'s bprop divides by), else None."""
+    if d is y:
+        return "y"
+    op = None if d.owner is None else d.owner.op.name
+    if op == "subtract" and d.owner.inputs[1] is y and _ones(d.owner.inputs[0]):
+        return "1-y"
+    if op == "add":
+        for one, other in (d.owner.inputs, reversed(d.owner.inputs)):
+            if _ones(one) and other.owner is not None and other.owner.op.name == "negative":
+                if other.owner.inputs[0] is y:
+                    return "1-y"
+    return None
+
+
+def _sum_of(d: Variable, e: Variable) -> Variable | None:
+    """d itself when it is a sum (over any axes) of the exp's value e."""
+    if d.owner is not None and d.owner.op.name == "sum" and d.owner.inputs[0] is e:
+        return d
+    return None
+
+
+def _puts_back_the_sum(s: Variable, chain: tuple) -> bool:
+    """Whether the plumbing from g / s up to exp's gradient is the sum's own bprop (its
+    axes put back, then a broadcast to e), so that it carries the division by s as a
+    division by s broadcast the same way."""
+    op, e = s.owner.op, s.owner.inputs[0]
+    steps = [(o, extra) for o, extra in chain if o.name != "negative"]
+    if not op.keepdims and op.axes:
+        if not steps or steps[0][0].name != "expand_dims" or tuple(steps[0][0].axes) != tuple(op.axes):
+            return False
+        steps = steps[1:]
+    if len(steps) > 1:
+        return False
+    if steps:
+        o, extra = steps[0]
+        return o.name == "broadcast_like" and extra[0] is e or o.name == "broadcast_to" and o.shape == e.shape
+    return True
+
+
+def _logsumexp_of(s: Variable, x: Variable) -> Variable:
+    """logsumexp(x) over s's axes, as the stabilize pass writes log(s) (so the two merge)."""
+    from graphcomp.ops.reduce import LogSumExp
+
+    return LogSumExp(s.owner.op.axes, s.owner.op.keepdims)(x)
 
 
 # -- non-differentiable points -------------------------------------------------

@@ -51,8 +51,19 @@ class Softmax(Op):
 
     def bprop(self, inputs, output, G):
         # J^T G for J = diag(y) - y y^T, without building J
+        from graphcomp.ops.binary import add_n
+        from graphcomp.ops.cancel import split_quotients
+
         y = output
-        return [y * (G - Sum((self.axis % y.ndim,), keepdims=True)(G * y))]
+        total = Sum((self.axis % y.ndim,), keepdims=True)
+        # quotients g / y (log(softmax x)'s gradient, inf where y underflows) cancel:
+        # y * (g/y - sum(g/y * y)) = g - y * sum(g)
+        split = split_quotients(G, lambda d: True if d is y else None)
+        if split is None:
+            return [y * (G - total(G * y))]
+        found, rest = split
+        g = add_n(*(n for _, n in found))
+        return [add_n(g - y * total(g), *([] if rest is None else [y * (rest - total(rest * y))]))]
 
 
 @dataclasses.dataclass(frozen=True)
