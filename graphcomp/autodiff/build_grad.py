@@ -105,6 +105,9 @@ class GradState:
     trace: list | None = None
     bprops: dict = dataclasses.field(default_factory=dict)
     provenance: dict = dataclasses.field(default_factory=dict)
+    #: a consumer of many inputs (an add_n, stack or concatenate of n terms) -> where it reads
+    #: each: asked once per input, so scanning its inputs each time would cost n**2
+    positions: dict = dataclasses.field(default_factory=dict)
 
 
 def build_grad(
@@ -198,7 +201,17 @@ def _gradient_of(v: Variable, consumers, grad_table, state: GradState) -> Variab
                 roles.pop()
             state.bprops[c] = grads
         ins = c.owner.inputs
-        positions = (0,) if len(ins) == 1 else [k for k, i in enumerate(ins) if i is v]
+        if len(ins) == 1:
+            positions = (0,)
+        elif len(ins) <= 8:
+            positions = [k for k, i in enumerate(ins) if i is v]
+        else:
+            where = state.positions.get(c)
+            if where is None:
+                where = state.positions[c] = {}
+                for k, i in enumerate(ins):
+                    where.setdefault(i, []).append(k)
+            positions = where[v]
         for k in positions:
             g = grads[k]
             if g is None:

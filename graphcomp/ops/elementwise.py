@@ -203,7 +203,7 @@ def _ones(v: Variable) -> bool:
 
 
 def _sigmoid_quotient(d: Variable, y: Variable) -> str | None:
-    """"y" when d is the sigmoid's value y, "1-y" when d is 1 - y (or 1 + (-y), which
+    """ "y" when d is the sigmoid's value y, "1-y" when d is 1 - y (or 1 + (-y), which
     log1p(-y)'s bprop divides by), else None."""
     if d is y:
         return "y"

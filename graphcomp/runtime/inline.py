@@ -30,6 +30,11 @@ NAMESPACE = {
 }
 
 
+#: sums of more terms call add_n's forward (one result buffer, added into in place) instead of
+#: a chain of ``+`` that allocates a temporary per term
+_LONG_SUM = 64
+
+
 def _index_text(template: tuple) -> str:
     # the op's own label spells a basic index as Python does; an empty one is ()
     return _template_text(template) or "()"
@@ -78,7 +83,7 @@ _FORMS = {
     Reshape: lambda op, v, a: f"{a[0]}.reshape({op.shape!r})",
     Transpose: lambda op, v, a: f"{a[0]}.transpose({op.axes!r})",
     MatMul: lambda op, v, a: f"{a[0]} @ {a[1]}",
-    AddN: lambda op, v, a: " + ".join(a),
+    AddN: lambda op, v, a: " + ".join(a) if len(a) <= _LONG_SUM else None,  # a long one: add_n's in-place loop
     Where: lambda op, v, a: f"_where({', '.join(a)})",
 }
 
