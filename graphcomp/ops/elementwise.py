@@ -35,9 +35,14 @@ def _sech2(x):
     limit = _COSH_LIMIT.get(a.dtype)
     if limit is None:
         kind = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
-        limit = _COSH_LIMIT[a.dtype] = np.log(np.finfo(kind).max).astype(kind)
-    r = 1 / np.cosh(np.minimum(a, limit))
-    return r * r
+        limit = _COSH_LIMIT[a.dtype] = float(np.log(np.finfo(kind).max))
+    if type(a) is not np.ndarray or a.dtype.kind != "f":  # a 0-d value or an int: no buffer to reuse
+        r = 1 / np.cosh(np.minimum(a, limit))
+        return r * r
+    np.minimum(a, limit, out=a)  # a is abs's fresh array: every step writes into it
+    np.cosh(a, out=a)
+    np.reciprocal(a, out=a)
+    return np.multiply(a, a, out=a)
 
 
 def _softplus(x):

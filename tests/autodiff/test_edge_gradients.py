@@ -174,7 +174,9 @@ def test_pytorch_agrees_at_the_edge_points():
         a = torch.tensor(xv, dtype=torch.float64, requires_grad=True)
         b = torch.tensor(yv, dtype=torch.float64, requires_grad=True)
         ga, gb = torch.autograd.grad(a**b, [a, b])
-        got_a, got_b = (float(v) for v in gc.evaluate(gc.grad(x**y, [x, y]), {x: xv, y: yv}))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 0**-0.5 = inf: the derivative in x at y = 0.5 is infinite
+            got_a, got_b = (float(v) for v in gc.evaluate(gc.grad(x**y, [x, y]), {x: xv, y: yv}))
         if np.isfinite(float(ga)):
             assert got_a == pytest.approx(float(ga), abs=1e-12)
         assert got_b == pytest.approx(float(gb), abs=1e-12)
