@@ -109,14 +109,15 @@ def _power_dx(x, y):
         hi, lo = _two_sum_minus_one(c)
         hi, lo = np.where(c == 0, c, hi)[()], np.where(c == 0, c, lo)[()]
         power = x ** weak_constant(hi, x)
-        if np.any(lo != 0):
-            power = power * x ** weak_constant(lo, x)
+        if np.any(lo != 0):  # at x == 0 the correction is 0**0 = 1, not 0 * inf
+            power = power * x ** where(Equal()(x, 0), 0, weak_constant(lo, x))
         return c * power
     # a variable exponent: only the point x == y == 0 has 0 * inf, and there the
     # derivative in x is 0 (x**0 = 1); elsewhere the expression is untouched, so
     # its derivatives in y at y == 0 (1/x for x > 0) stay right
+    at_zero = Equal()(x, 0)
     hi, lo = _two_sum_minus_one(y)
-    return y * (x ** where(Equal()(x, 0), where(Equal()(y, 0), 1, hi), hi) * x**lo)
+    return y * (x ** where(at_zero, where(Equal()(y, 0), 1, hi), hi) * x ** where(at_zero, 0, lo))
 
 
 def _two_sum_minus_one(y):
