@@ -48,6 +48,7 @@ def _huge(d):
     return np.finfo(d).max / 4
 
 
+C = float(np.float32(-7.4666667))  # the same number as a float32 and as a float64
 WIDE = (745.0, 104.0)  # past where exp and the saturating ops underflow (float64, float32)
 TOP = (709.0, 88.0)  # below where exp overflows
 
@@ -91,6 +92,8 @@ UNARY = {
     "abs": Row(gc.abs, (mp.sign,), _sym(1e300, 1e30)),
     "relu": Row(gc.relu, (lambda x: 1 if x > 0 else 0,), _sym(1e300, 1e30)),
     "sign": Row(gc.sign, (lambda x: 0,), _sym(10.0, 10.0)),
+    # a constant exponent whose c - 1 rounds in float32 (not a registry name: power's second row)
+    "power, constant exponent": Row(lambda x: x**C, (lambda x: C * x ** (C - 1),), _geo(lambda d: 1e-3, lambda d: 1e3)),
 }
 
 _POS = _geo(lambda d: np.finfo(d).tiny ** 0.25, lambda d: np.finfo(d).max ** 0.25)
