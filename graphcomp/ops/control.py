@@ -132,7 +132,13 @@ def holds_count(dtype: np.dtype, n: int) -> bool:
         >>> holds_count(np.dtype("float16"), 70000), holds_count(np.dtype("float32"), 70000)
         (False, True)
     """
-    return n <= 2 ** (np.finfo(dtype).nmant + 1)
+    limit = _EXACT_UP_TO.get(dtype)
+    if limit is None:  # np.finfo is slow for a check that runs with every cross-entropy gradient
+        limit = _EXACT_UP_TO[dtype] = 2 ** (np.finfo(dtype).nmant + 1)
+    return n <= limit
+
+
+_EXACT_UP_TO: dict = {}
 
 
 def divide_by_count(x, count):
