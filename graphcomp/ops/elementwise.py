@@ -1,6 +1,13 @@
 """Unary elementwise ops. Each: its NumPy function, its scalar and SymPy forms,
 and its derivative written with graph ops so it can be differentiated again.
 
+Derivatives keep their digits: each is accurate to a few ulps (relative) wherever
+it is a normal number of the dtype, tails included. Where the textbook form loses
+them (``1 - tanh(x)**2`` is 0 from |x| ~ 19, ``s * (1 - s)`` once s rounds to 1),
+the derivative is an op of its own computed from x (``tanh_grad``,
+``sigmoid_grad``: one node each, differentiable again, which the stabilize pass
+can also recognise).
+
 Conventions at non-differentiable points: relu'(0) = 0, abs'(0) = sign(0) = 0.
 """
 
@@ -12,10 +19,11 @@ import math
 import numpy as np
 
 from graphcomp.core.node import Variable
-from graphcomp.core.types import result_dtype
+from graphcomp.core.types import broadcast_shapes, result_dtype
 from graphcomp.ops.base import Op, Operand
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.select import maximum_scalar, where
+from graphcomp.ops.shape import sum_to
 
 __all__ = [
     "negative", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "square", "log1p", "expm1",
@@ -46,9 +54,68 @@ class Unary(Op):
 # -- numerics shared by the NumPy and scalar forms -----------------------------------------------------
 
 
+def _exp_minus_abs(x):
+    """exp(-|x|), in (0, 1]: never overflows; a fresh array when x is a float array."""
+    e = np.abs(x)
+    if type(e) is np.ndarray and e.dtype.kind == "f":  # abs's fresh array: the next steps write into it
+        np.negative(e, out=e)
+        return np.exp(e, out=e)
+    return np.exp(-e)
+
+
 def _sigmoid(x):
-    # exp(-log(1 + exp(-x))) never overflows, for either sign of x
-    return np.exp(-np.logaddexp(0, -x))
+    # 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|) <= 1: never
+    # overflows, and each step rounds once, so the result is within 2-3 ulps (relative)
+    # down to the smallest normal numbers (exp(-log1p(exp(-x))) lost up to 31 ulps)
+    e = _exp_minus_abs(x)
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def _sigmoid_grad(x, g):
+    # sigmoid'(x) = sigmoid(x) sigmoid(-x) = e / (1 + e)**2 with e = exp(-|x|) (even in x):
+    # four roundings, never 0 * inf, and no 1 - s that rounds to 0 once s rounds to 1
+    e = _exp_minus_abs(x)
+    d = 1 + e
+    d *= d
+    e /= d
+    return _into(e, np.multiply, e, g)
+
+
+#: per float dtype, an |x| beyond which cosh(x) would overflow (the log of its largest number)
+_COSH_LIMIT: dict = {}
+
+
+def _cosh_limit(dtype: np.dtype) -> float:
+    limit = _COSH_LIMIT.get(dtype)
+    if limit is None:
+        limit = _COSH_LIMIT[dtype] = float(np.log(np.finfo(dtype if dtype.kind == "f" else np.float64).max))
+    return limit
+
+
+def _tanh_grad(x, g):
+    # g * (1 / cosh(x))**2 = g * (1 - tanh(x)**2), without the 1 - tanh**2 that is 0 once
+    # tanh rounds to +-1 (|x| > 19 in float64). |x| is capped below cosh's overflow (the
+    # result is no longer a normal number there): no warning, and (1/c)**2 underflows
+    # quietly to 0. The steps and their order are TanhGrad.expression's, so compile and
+    # evaluate agree to the bit.
+    c = np.abs(x)
+    limit = _cosh_limit(c.dtype)
+    if type(c) is not np.ndarray or c.dtype.kind != "f":  # a 0-d value or an int: no buffer to reuse
+        r = np.reciprocal(np.cosh(np.minimum(c, limit)))
+        return np.multiply(g, np.square(r))
+    np.minimum(c, limit, out=c)  # c is abs's fresh array: every step writes into it
+    np.cosh(c, out=c)
+    np.reciprocal(c, out=c)
+    np.square(c, out=c)
+    return _into(c, np.multiply, g, c)
+
+
+def _into(fresh, ufunc, a, b):
+    """``ufunc(a, b)``, written into ``fresh`` (a temporary array) when it can hold the result."""
+    shape = fresh.shape if type(fresh) is np.ndarray else None
+    if np.shape(a) == shape and np.shape(b) == shape and np.result_type(a, b) == fresh.dtype:
+        return ufunc(a, b, out=fresh)
+    return ufunc(a, b)
 
 
 def _softplus(x):
@@ -70,6 +137,29 @@ def sigmoid_scalar(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)  # never overflows for x < 0
     return e / (1.0 + e)
+
+
+def sigmoid_grad_scalar(x: float, g: float) -> float:
+    """g * sigmoid'(x) of floats, rounded as ``sigmoid_grad``'s NumPy form.
+
+    Example:
+        >>> sigmoid_grad_scalar(0.0, 1.0), sigmoid_grad_scalar(-1000.0, 1.0)
+        (0.25, 0.0)
+    """
+    e = math.exp(-math.fabs(x))
+    d = 1.0 + e
+    return e / (d * d) * g
+
+
+def tanh_grad_scalar(x: float, g: float) -> float:
+    """g * (1 / cosh(x))**2 of floats, as ``tanh_grad``'s NumPy form (|x| capped below overflow).
+
+    Example:
+        >>> tanh_grad_scalar(0.0, 2.0), tanh_grad_scalar(1000.0, 1.0)
+        (2.0, 0.0)
+    """
+    r = 1.0 / math.cosh(min(math.fabs(x), 709.782712893384))  # log of float64's largest number
+    return g * (r * r)
 
 
 def softplus_scalar(x: float) -> float:
@@ -161,7 +251,9 @@ class Tanh(Unary):
     scalar_helpers = {"_tanh": math.tanh}
 
     def grad(self, x, y, G):
-        return G * (1 - square(y))
+        # sech(x)**2 from x: 1 - y**2 loses every digit once y rounds to +-1 (|x| > 19 in
+        # float64, 9 in float32) while the true derivative is a normal number to |x| ~ 355
+        return TanhGrad()(x, G)
 
 
 class Sqrt(Unary):
@@ -202,7 +294,8 @@ class Expm1(Unary):
     scalar_helpers = {"_expm1": math.expm1}
 
     def grad(self, x, y, G):
-        return G * (y + 1)
+        # exp(x), not y + 1: expm1(-40) + 1 is -1 + 1 = 0, while exp(-40) = 4.2e-18
+        return G * exp(x)
 
     def sympy(self, sp, v, args):
         return sp.exp(args[0]) - 1
@@ -214,7 +307,9 @@ class Sigmoid(Unary):
     slow_in_numpy, flops_per_element = True, 4  # several NumPy passes: worth a kernel even alone
 
     def grad(self, x, y, G):
-        return G * (y * (1 - y))
+        # sigmoid(x) * sigmoid(-x) from x: y * (1 - y) is 0 once y rounds to 1 (x > 37 in
+        # float64, 17 in float32), the true value is not
+        return SigmoidGrad()(x, G)
 
     def sympy(self, sp, v, args):
         return 1 / (1 + sp.exp(-args[0]))
@@ -230,6 +325,72 @@ class Softplus(Unary):
 
     def sympy(self, sp, v, args):
         return sp.log(1 + sp.exp(args[0]))
+
+
+# -- derivatives that keep their digits: one op each -----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class UnaryGrad(Op):
+    """``G * f'(x)``, the gradient through a unary op f as one elementwise op of
+    ``(x, G)``, computed from x where the textbook form from f's value loses digits."""
+
+    elementwise, helper = True, True
+
+    def infer(self, x, G):
+        return broadcast_shapes(x.shape, G.shape, op=self.name), np.result_type(result_dtype(np.exp, x.dtype), G.dtype)
+
+    def forward(self, x, G):
+        return type(self).fn(x, G)
+
+
+class TanhGrad(UnaryGrad):
+    """G * sech(x)**2 = G * (1 / cosh(x))**2: tanh's derivative, accurate to a few ulps
+    wherever it is a normal number (1 - tanh(x)**2 is 0 from |x| ~ 19 in float64). Six
+    NumPy calls written inline (|x|, a cap below overflow, cosh, reciprocal, square,
+    the product): no Python function between them."""
+
+    name, fn, flops_per_element = "tanh_grad", staticmethod(_tanh_grad), 5
+    scalar_form, scalar_helpers = "tanh_grad_scalar({0}, {1})", {"tanh_grad_scalar": tanh_grad_scalar}
+    transcendental = True  # a libm cosh per element: NumPy's loop is faster than a kernel's
+    numpy_helpers = {
+        "_abs": np.abs, "_minimum": np.minimum, "_cosh": np.cosh, "_reciprocal": np.reciprocal,
+        "_square": np.square, "_multiply": np.multiply,
+    }  # fmt: skip
+
+    def expression(self, v, args):
+        x = v.owner.inputs[0]
+        if x.dtype.kind != "f":
+            return None  # an integer x: the forward's own promotion
+        cosh = f"_cosh(_minimum(_abs({args[0]}), {_cosh_limit(x.dtype)!r}))"
+        return f"_multiply({args[1]}, _square(_reciprocal({cosh})))"
+
+    def bprop(self, inputs, output, H):
+        # d/dx G sech(x)**2 = -2 G sech(x)**2 tanh(x); tanh(x) is the forward's own node
+        x, G = inputs
+        return [sum_to((H * output) * (-2.0 * tanh(x)), x), sum_to(TanhGrad()(x, H), G)]
+
+    def sympy(self, sp, v, args):
+        return args[1] * (1 - sp.tanh(args[0]) ** 2)  # as SymPy writes tanh's derivative
+
+
+class SigmoidGrad(UnaryGrad):
+    """G * sigmoid(x) * sigmoid(-x) = G * e / (1 + e)**2 with e = exp(-|x|): sigmoid's
+    derivative, accurate to a few ulps wherever it is a normal number (s * (1 - s) is 0
+    once s rounds to 1: x > 37 in float64, 17 in float32)."""
+
+    name, fn, flops_per_element = "sigmoid_grad", staticmethod(_sigmoid_grad), 7
+    scalar_form, scalar_helpers = "sigmoid_grad_scalar({0}, {1})", {"sigmoid_grad_scalar": sigmoid_grad_scalar}
+    slow_in_numpy = True  # seven NumPy passes: worth a kernel even alone
+
+    def bprop(self, inputs, output, H):
+        # d/dx G s'(x) = G s'(x) (1 - 2 s(x)) = -G s'(x) tanh(x / 2), exact in the tails too
+        x, G = inputs
+        return [sum_to(-((H * output) * tanh(0.5 * x)), x), sum_to(SigmoidGrad()(x, H), G)]
+
+    def sympy(self, sp, v, args):
+        e = sp.exp(-args[0])
+        return args[1] * e / (1 + e) ** 2  # as SymPy writes sigmoid's derivative
 
 
 # -- non-differentiable points ---------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class _Callees:
         self.namespace = namespace
         self.names: dict = {}
         self.by_op: dict = {}  # id(op) -> name: every layer's Multiply() is one object
+        self.suffix: dict = {}  # base name -> the last number given it: 10^4 distinct ops stay linear
 
     def of(self, op, backend) -> str:
         """The name of the callee the backend gives for ``op``."""
@@ -83,10 +84,11 @@ class _Callees:
             key, hit = (id(fn), fn), None
         if hit is None:
             base = "_" + re.sub(r"\W", "_", getattr(fn, "__name__", "") if isinstance(fn, np.ufunc) else op.name)
-            hit, k = base, 1
+            hit, k = base, self.suffix.get(base, 1)
             while hit in self.namespace:
                 k += 1
                 hit = f"{base}_{k}"
+            self.suffix[base] = k
             self.namespace[hit] = fn
             self.names[key] = hit
         return hit
