@@ -142,6 +142,11 @@ class Scan(Op):
         (outputs,) = graphs
         return dataclasses.replace(self, body=self.body.with_outputs(outputs))
 
+    def inner_backprop(self):
+        """The body's back-propagation a backward loop was built from (None for a forward loop)."""
+        info = self.gradient
+        return None if info is None else info.backprop
+
     def generated_callee(self, v, writer):
         from graphcomp.ops.loops.codegen import loop_function  # codegen imports body, as this module does
 
