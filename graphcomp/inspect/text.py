@@ -46,10 +46,14 @@ def _body_items(v: Variable, lead: str, ids: Numbering, roles: dict) -> list[tup
         roles[b.index] = "the step number t"
     steps = "t = T-1 ... 0" if op.reverse else "t = 0 ... T-1"
     info = op.gradient
-    if info is None:
+    of = v.grad_of
+    if op.base is not None:  # a copy of a forward loop, stacking what a gradient reads
+        whose = f"the body of #{ids[of]}" if of is not None and of.owner is not None and of.op is op.base else "body"
+        extra = ", ".join(b.y_names[len(op.base.body.ys) :])
+        head = f"{whose}, run at each step {steps}, also stacking per step: {extra}:"
+    elif info is None:
         head = f"body, run at each step {steps}:"
     else:
-        of = v.grad_of
         loop = f" of #{ids[of]}" if of is not None and of.owner is not None and of.op is info.forward else ""
         kept = ", ".join(ids.describe(k) for k in info.kept) or "nothing"
         how = "only the carries (checkpoint), the rest recomputed" if info.checkpoint else kept
