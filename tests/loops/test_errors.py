@@ -126,12 +126,6 @@ def test_an_op_failing_inside_the_body_names_the_step_and_the_body_line():
     assert "step t=0" in msg and "reshape" in msg and msg.count(LINE) == 2
 
 
-def test_loops_are_not_saved_yet(tmp_path):
-    c = gc.fori_loop(0, 2, lambda i, c: c * 2.0, gc.Variable("x"))
-    with pytest.raises(gc.ArgumentError, match="save"):
-        gc.save(c, tmp_path / "loop.json")
-
-
 def test_length_and_xs_of_unknown_length_must_agree_at_run_time():
     xs = gc.Variable("xs", (None,))
     c, _ = gc.scan(lambda c, x: (c + x, None), 0.0, xs, length=3)
