@@ -142,11 +142,14 @@ def _with_inner_traces(trace: list[TraceStep]) -> list[TraceStep]:
             continue
         for node in (s.term, *s.term.owner.inputs):  # the backward loop, or a projection of it
             inner = node.owner.op.inner_backprop() if node.owner is not None else None
-            if inner is None or not inner.trace or node in spliced:
+            if inner is None or not inner.trace or id(node) in spliced:
                 continue
-            spliced.add(node)
+            spliced.add(id(node))
             out.append(TraceStep("body", s.consumer, term=node, depth=s.depth, loop=s.loop))
-            out += [dataclasses.replace(t, depth=t.depth + 1, loop=t.loop or s.consumer) for t in inner.trace]
+            out += [
+                dataclasses.replace(t, depth=t.depth + 1, loop=t.loop if t.loop is not None else s.consumer)
+                for t in inner.trace
+            ]
             break
     return out
 
