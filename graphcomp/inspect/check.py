@@ -267,7 +267,9 @@ def _check_body(loop: Variable, args: list, rng, eps, rtol, atol) -> list[NodeCh
         return []
     inside = set(b.nodes())  # not the projection built here to check them
     checks = _check_nodes(cost, targets, feed, rng, eps, rtol, atol, ())
-    return [c if c.loop is not None else dataclasses.replace(c, loop=loop) for c in checks if c.node in inside]
+    # a loop inside the body brings its own body's checks (``loop`` set to it), kept as they are
+    return [c if c.loop is not None else dataclasses.replace(c, loop=loop) for c in checks
+            if c.loop is not None or c.node in inside]  # fmt: skip
 
 
 def _projects_a_loop(v: Variable) -> bool:
