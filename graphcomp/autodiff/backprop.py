@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from graphcomp.autodiff.blocked import describe_block
-from graphcomp.autodiff.build_grad import GradState, build_grad, is_disconnected
+from graphcomp.autodiff.build_grad import GradState, TraceStep, build_grad, is_disconnected
 from graphcomp.autodiff.forward import jacobian_forward
 from graphcomp.autodiff.prune import prune
 from graphcomp.core import collector, provenance
@@ -116,6 +116,8 @@ def backprop(
         state = GradState(consider_constant=frozenset(consts), trace=[] if trace else None)
         for V in ts:
             build_grad(V, G, G_pruned, grad_table, state=state)
+    if state.trace:
+        state.trace = _with_inner_traces(state.trace)
     grads = {V: grad_table[V] for V in ts}
     return BackpropResult(
         grads=grads,
@@ -126,6 +128,31 @@ def backprop(
         trace=state.trace,
         blockers={V: state.blocker(V) for V in ts if is_disconnected(grads[V])},
     )
+
+
+def _with_inner_traces(trace: list[TraceStep]) -> list[TraceStep]:
+    """``trace`` with the build_grad steps a bprop ran inside an inner graph (a loop's
+    body, ``Op.inner_backprop``) spliced in after the contribution that built it:
+    a ``"body"`` step, then that trace one level deeper, each step knowing its loop.
+    A loop's bprop is built once for all its inputs, so it is spliced once."""
+    out: list[TraceStep] = []
+    spliced: set = set()
+    for s in trace:
+        out.append(s)
+        if s.kind != "contribution" or s.term is None or s.term.owner is None:
+            continue
+        for node in (s.term, *s.term.owner.inputs):  # the backward loop, or a projection of it
+            inner = node.owner.op.inner_backprop() if node.owner is not None else None
+            if inner is None or not inner.trace or id(node) in spliced:
+                continue
+            spliced.add(id(node))
+            out.append(TraceStep("body", s.consumer, term=node, depth=s.depth, loop=s.loop))
+            out += [
+                dataclasses.replace(t, depth=t.depth + 1, loop=t.loop if t.loop is not None else s.consumer)
+                for t in inner.trace
+            ]
+            break
+    return out
 
 
 def _why_disconnected(cost: Variable, target: Variable, b: Variable | None, constants: tuple = ()) -> str:

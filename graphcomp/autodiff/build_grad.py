@@ -68,7 +68,11 @@ class TraceStep:
 
     ``kind`` is ``"visit"`` (V and its consumers in G'), ``"contribution"``
     (one consumer's bprop term), ``"sum"`` (the entry stored in grad_table),
-    ``"memo"`` (V was already in grad_table) or ``"blocked"``.
+    ``"memo"`` (V was already in grad_table) or ``"blocked"``; ``"body"`` says
+    that the bprop of the loop node ``variable`` ran build_grad on its body,
+    whose steps follow. ``depth`` is 0 for the graph's own steps and 1 + the
+    loop's for a step of build_grad on a loop's body (spliced in after the
+    loop's contribution by ``gc.backprop``); ``loop`` is that loop node.
     """
 
     kind: str
@@ -77,6 +81,8 @@ class TraceStep:
     term: Variable | None = None
     consumers: tuple[Variable, ...] = ()
     note: str = ""
+    depth: int = 0
+    loop: Variable | None = None
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ from graphcomp.autodiff.backprop import backprop, grad
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.ops.identity import StopGradient
+from graphcomp.ops.loops.op import Scan, ScanCotangent, ScanOutput
 from graphcomp.passes.rebuild import rebuilt, transform
 from graphcomp.runtime.evaluate import evaluate
 
@@ -28,6 +29,7 @@ class NodeCheck:
     analytic: float
     numeric: float
     ok: bool
+    loop: Variable | None = None  # the loop node whose body ``node`` is in (checked at its first step)
 
 
 @dataclasses.dataclass
@@ -54,6 +56,8 @@ class GradCheck:
                 if c.position is None
                 else f"{c.node.owner.op.label()} input {c.position} ({c.node.site})"
             )
+            if c.loop is not None:  # a node of a loop's body
+                what = f"  body: {what}"
             lines.append(f"{what[:48]:<48} {c.analytic:>14.6g} {c.numeric:>14.6g}  {'yes' if c.ok else 'NO'}")
         bad = self.first_failure
         lines.append("all bprops agree" if self.ok else f"first wrong bprop: {bad.node.owner.op.label()} "
@@ -93,6 +97,13 @@ def check_grad(
     ``gc.grad``'s argument) are never asked for. The whole-function finite
     differences hold those cut nodes at their values too, since that is the
     function whose derivative ``gc.grad`` gives.
+
+    A loop (``gc.scan``) and its projections are checked as one op: its bprop
+    (the backward loop) is given random cotangents of all its float outputs at
+    once and compared with finite differences of the whole loop; before it, the
+    bprops of its body's nodes are checked at the values of its first step
+    (rows ``body:``; ``NodeCheck.loop`` is the loop node), so a wrong one is named
+    on the line of the body that built it.
 
     Example:
         >>> import graphcomp as gc
@@ -198,7 +209,8 @@ def _flows(cost, targets, consider_constant) -> dict[Variable, set[int]]:
 
 def _check_nodes(cost, targets, feed, rng, eps, rtol, atol, consider_constant):
     flows = _flows(cost, targets, consider_constant)
-    path = topological(flows)
+    # a loop and its projections are one unit: its packed value is no array to move
+    path = [v for v in topological(flows) if not _projects_a_loop(v)]
     inputs_needed = topological({i for v in path for i in v.owner.inputs})
     values = dict(zip(inputs_needed, evaluate(inputs_needed, feed))) if inputs_needed else {}
     out = []
@@ -207,8 +219,14 @@ def _check_nodes(cost, targets, feed, rng, eps, rtol, atol, consider_constant):
         args = [np.asarray(values[i]) for i in ins]
         holders = [Variable(f"in{k}", a.shape, a.dtype) for k, a in enumerate(args)]
         y = op(*holders)
-        R = rng.standard_normal(y.shape)
-        grads = op.bprop(holders, y, constant(R))
+        if isinstance(op, Scan):
+            R, G = _loop_cotangent(op, args, rng)
+        else:
+            R = rng.standard_normal(y.shape)
+            G = constant(R)
+        grads = op.bprop(holders, y, G)
+        if isinstance(op, Scan):  # its body's bprops first: a wrong one is named, not only the loop
+            out += _check_body(v, args, rng, eps, rtol, atol)
         for k, g in enumerate(grads):
             if k not in flows[v] or g is None:
                 continue
@@ -220,12 +238,68 @@ def _check_nodes(cost, targets, feed, rng, eps, rtol, atol, consider_constant):
     return out
 
 
+def _check_body(loop: Variable, args: list, rng, eps, rtol, atol) -> list[NodeCheck]:
+    """Every bprop of loop node ``loop``'s body, checked as ``_check_nodes`` checks a
+    graph, at the values of its first step (t = 0, or T-1 when reversed), against
+    a random projection of the step's outputs (new carries and ys); none when T = 0.
+    A loop in the body is checked the same way, one level down."""
+    op: Scan = loop.op
+    b = op.body
+    nc, nx = len(b.carry_in), len(b.x_in)
+    xs = args[nc : nc + nx]
+    T = op.length if op.length is not None else (len(xs[0]) if xs else 0)
+    if T == 0:
+        return []
+    t = T - 1 if op.reverse else 0
+    feed = dict(zip(b.carry_in, args[:nc]))
+    feed.update({p: a[t] for p, a in zip(b.x_in, xs)})
+    feed.update(zip(b.captured, args[nc + nx :]))
+    if b.index is not None:
+        feed[b.index] = np.int64(t)
+    cost = None
+    for o in b.outputs:
+        if o.dtype.kind == "f":
+            term = (o * constant(rng.standard_normal(np.shape(evaluate(o, feed))))).sum()
+            cost = term if cost is None else cost + term
+    read = ancestors([cost]) if cost is not None else set()
+    targets = [p for p in b.inputs if p.dtype.kind == "f" and p in read]
+    if not targets:
+        return []
+    inside = set(b.nodes())  # not the projection built here to check them
+    checks = _check_nodes(cost, targets, feed, rng, eps, rtol, atol, ())
+    # a loop inside the body brings its own body's checks (``loop`` set to it), kept as they are
+    return [c if c.loop is not None else dataclasses.replace(c, loop=loop) for c in checks
+            if c.loop is not None or c.node in inside]  # fmt: skip
+
+
+def _projects_a_loop(v: Variable) -> bool:
+    """A projection (``scan_output``) of a loop node: checked with its loop."""
+    return isinstance(v.op, ScanOutput) and isinstance(v.owner.inputs[0].op, Scan)
+
+
+def _loop_cotangent(op: Scan, args: list, rng) -> tuple[list, Variable]:
+    """Random weights R_k for each float output of the loop (run once on ``args`` for
+    their shapes) and the packed cotangent G = ScanCotangent(slots, n)(*R_k) that the
+    loop's bprop reads, as build_grad would assemble it from the projections."""
+    outputs = op.forward(*args).values
+    R: list = [None] * len(outputs)
+    for k, a in enumerate(outputs):
+        if np.asarray(a).dtype.kind == "f":
+            R[k] = rng.standard_normal(np.shape(a))
+    slots = tuple(k for k, r in enumerate(R) if r is not None)
+    return R, ScanCotangent(slots, len(outputs))(*[constant(R[k]) for k in slots])
+
+
 def _local_fd(op, args, k, u, R, eps) -> float:
-    """d/dt sum(R * op(args with input k moved by t u)) at t = 0, by central differences."""
+    """d/dt sum(R * op(args with input k moved by t u)) at t = 0, by central differences
+    (for a loop, R holds one weight array per output, None for an integer one)."""
 
     def f(shift):
         moved = list(args)
         moved[k] = args[k] + shift * u
-        return float(np.sum(np.asarray(op.forward(*moved)) * R))
+        out = op.forward(*moved)
+        if isinstance(op, Scan):
+            return sum(float(np.sum(np.asarray(a) * r)) for a, r in zip(out.values, R) if r is not None)
+        return float(np.sum(np.asarray(out) * R))
 
     return (f(eps) - f(-eps)) / (2 * eps)

@@ -25,9 +25,11 @@ from graphcomp.core.provenance import ROLES
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import ArgumentError
+from graphcomp.inspect.bodies import BINDING, body_size, draw_loop
 from graphcomp.inspect.groups import draw_group
 from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.render import render as render_picture
+from graphcomp.ops.loops.op import Scan
 from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["to_dot", "DotSource", "Picture", "output_format"]
@@ -79,7 +81,10 @@ class Picture:
 
     ``nodes`` maps a DOT node name to ``(label, attributes)``; ``edges`` holds
     ``(tail, head, parts, attributes)``, ``parts`` being the edge label's lines
-    as ``(text, colour)``; ``legend`` lists ``(label, attributes)``.
+    as ``(text, colour)``; ``legend`` lists ``(label, attributes)``. A loop's
+    body is a cluster: ``clusters`` maps a cluster's name to ``(label,
+    attributes, parent cluster or None)`` and ``members`` a node's name to the
+    cluster it is drawn in (``finish()`` puts the clusters into the DOT source).
 
     Example:
         >>> import graphcomp as gc
@@ -95,10 +100,30 @@ class Picture:
         self.edges: list[tuple[str, str, tuple, dict]] = []
         self.legend: list[tuple[str, dict]] = []
         self.caption = ""
+        self.clusters: dict[str, tuple[str, dict, str | None]] = {}
+        self.members: dict[str, str] = {}
+        self._subgraphs: dict[str, graphviz.Digraph] = {}
 
-    def node(self, name: str, label: str, **attrs) -> None:
-        self.digraph.node(name, label, **attrs)
+    def cluster(self, name: str, label: str, parent: str | None = None, **attrs) -> None:
+        """A cluster (a loop's body) named ``name`` (starting ``cluster``), inside ``parent``."""
+        sub = graphviz.Digraph(name=name)
+        sub.attr(label=label, **attrs)
+        self._subgraphs[name] = sub
+        self.clusters[name] = (label, attrs, parent)
+
+    def node(self, name: str, label: str, cluster: str | None = None, **attrs) -> None:
+        (self.digraph if cluster is None else self._subgraphs[cluster]).node(name, label, **attrs)
         self.nodes[name] = (label, attrs)
+        if cluster is not None:
+            self.members[name] = cluster
+
+    def finish(self) -> None:
+        """Put the clusters into the DOT source, each inside its parent (a subgraph is
+        copied when added, so the innermost go first)."""
+        for name in reversed(list(self._subgraphs)):
+            parent = self.clusters[name][2]
+            (self.digraph if parent is None else self._subgraphs[parent]).subgraph(self._subgraphs[name])
+        self._subgraphs.clear()
 
     def edge(self, tail: str, head: str, parts: tuple = (), **attrs) -> None:
         if parts:
@@ -248,6 +273,13 @@ def to_dot(
     (pass ``numbering``, a ``gc.Numbering``, to share one with them).
     An op_from_graph group is one op; ``expand=True`` draws its inner graph
     inside it, as a cluster (groups inside groups too; Graphviz's picture only).
+    A loop (``gc.scan``) is drawn as a cluster around its body in place of its
+    op (a gradient loop: the gradient body build_grad made, its nodes coloured
+    as gradient nodes), dashed edges binding the loop's inputs to the body's
+    placeholders and its outputs to the loop's value, a grey one from each new
+    carry to the next step's; bodies whose boxes would pass ``max_nodes`` (all
+    bodies counted together) are drawn as one op, as the caption says. The
+    matplotlib drawing shows the same clusters.
 
     Example:
         >>> import graphcomp as gc
@@ -277,12 +309,23 @@ def to_dot(
     ids = {v: f"v{k}" for k, v in enumerate(order)}
     names = _gradient_names(table)
     read = {i for v in shown if v.owner is not None for i in v.owner.inputs}
+    budget, undrawn, body_roles = max_nodes, 0, set()  # boxes left for loop bodies; loops drawn without one
     for v in shown:
         # a value with no edge leaving it is written in its box
         value = values[v][0] if v in values and v not in read else None
         label = _label(v, numbers[v], names, value)
         _add_variable(pic, v, ids[v], label, v in in_pruned, v in target_set, v in outs)
-        if v.owner is not None and expand and v.owner.op.inner() is not None:
+        loop = v.owner is not None and isinstance(v.op, Scan)
+        if loop and body_size(v) <= budget:
+            budget -= body_size(v)
+            body_roles |= {u.role for u in v.op.body.nodes()}
+            inputs = [(ids[i], _edge_parts(values.get(i))) if i in shown_set else None for i in v.owner.inputs]
+            draw_loop(pic, v, ids[v], inputs, colors_of=lambda u: ROLE_COLORS[u.role], op_label=_op_label,
+                      label_of=lambda u: _label(u, numbers[u], names), number=numbers.__getitem__)  # fmt: skip
+        elif loop:
+            undrawn += 1
+            _add_apply(pic, v, ids, shown_set, in_pruned, values)
+        elif v.owner is not None and expand and v.owner.op.inner() is not None:
             inputs = [ids[i] if i in shown_set else None for i in v.owner.inputs]
             draw_group(dot, v, ids[v], inputs, lambda u: ROLE_COLORS[u.role], _op_label)
         elif v.owner is not None:
@@ -292,18 +335,22 @@ def to_dot(
     caption = title or ""
     if hidden:
         caption += f"{' — ' if caption else ''}showing {len(shown)} of {len(order)} variables"
+    if undrawn:
+        caption += f"{' — ' if caption else ''}{undrawn} loop bodies not drawn (over max_nodes={max_nodes})"
     if caption:
         dot.attr(label=caption, labelloc="t")
         pic.caption = caption
-    roles = {v.role for v in shown}
-    if in_pruned or target_set or values or roles - _PLAIN_ROLES:
+    roles = {v.role for v in shown} | body_roles
+    if in_pruned or target_set or values or roles - _PLAIN_ROLES or pic.clusters:
         _legend(
             pic,
             highlights=bool(in_pruned or target_set),
             values=bool(values),
             grads=bool(table and values),
             roles=roles,
+            loops=bool(pic.clusters),
         )
+    pic.finish()
     src = DotSource(dot.source)
     src.digraph = dot
     src.picture = pic
@@ -403,10 +450,11 @@ def _add_collapsed(pic, hidden, ids, shown, shown_set):
         pic.edge("collapsed", n, style="dashed")
 
 
-def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set):
+def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set, loops: bool = False):
     entries = []
-    for role, text in ROLES.items():  # the roles drawn (forward and grad around a G′)
-        if (role in roles and role not in _PLAIN_ROLES) or (highlights and role in _PLAIN_ROLES):
+    for role, text in ROLES.items():  # the roles drawn (forward and grad around a G′; both in loop bodies)
+        plain = role in _PLAIN_ROLES
+        if (role in roles and not plain) or (highlights and plain) or (loops and plain and role in roles):
             legend_name = {"forward": "legend_fwd", "grad": "legend_grad"}.get(role, f"legend_{role}")
             entries.append(
                 (legend_name, text, {"shape": "box", "style": "filled", "fillcolor": ROLE_COLORS[role]["fill"]})
@@ -416,6 +464,9 @@ def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set):
             ("legend_pruned", "in G′", {"shape": "box", "penwidth": "2.5", "color": PRUNED_LINE}),
             ("legend_target", "target", {"shape": "box", "peripheries": "2"}),
         ]
+    if loops:
+        entries.append(("legend_loop", "loop body: dashed edges bind it to its loop, grey ones carry to the next step",
+                        {"shape": "box", "style": "rounded,dashed", "color": BINDING}))  # fmt: skip
     if values:  # what the two lines on an edge are
         entries.append(("legend_value", "value (edge label, first line)", {"shape": "plain", "fontcolor": VALUE_COLOR}))
     if grads:

@@ -42,7 +42,8 @@ class Numbering:
 
     ``Numbering(outputs)`` numbers every node ``outputs`` are computed from
     (Variables, a ``gc.Graph`` or a ``gc.backprop`` result) in topological
-    order, from 0. A node asked for later (a gradient term that a trace
+    order, from 0; then the nodes of each loop's body (``Op.inner_graphs``), loop
+    by loop in that order, and the bodies of loops inside those. A node asked for later (a gradient term that a trace
     mentions but the printed graph does not hold) gets the next free number,
     after its own unnumbered inputs, so no two nodes ever share one. Pass the
     same Numbering to ``dprint``, ``format_trace``, ``to_dot`` and
@@ -73,9 +74,13 @@ class Numbering:
             (0, 1, 2)
         """
         numbers = self._numbers
-        for v in topological(ancestors(outputs_of(outputs))):
-            if v not in numbers:
-                numbers[v] = len(numbers)
+        graphs = [outputs_of(outputs)]
+        while graphs:  # a graph, then the inner graphs (loop bodies) of its nodes, level by level
+            order = topological(ancestors(graphs.pop(0)))
+            for v in order:
+                if v not in numbers:
+                    numbers[v] = len(numbers)
+            graphs += [list(g) for v in order if v.owner is not None for g in v.owner.op.inner_graphs()]
         return self
 
     def __getitem__(self, v: Variable) -> int:

@@ -148,12 +148,13 @@ class _Measure:
 
 
 class _Node:
-    __slots__ = ("name", "label", "attrs", "shape", "w", "h", "rank", "x", "y", "order", "parts")
+    __slots__ = ("name", "label", "attrs", "shape", "w", "h", "rank", "x", "y", "order", "parts", "inside")
 
     def __init__(self, name, label, attrs, shape, w, h, parts=()):
         self.name, self.label, self.attrs, self.shape = name, label, attrs, shape
         self.w, self.h, self.parts = w, h, parts
         self.rank, self.x, self.y, self.order = 0, 0.0, 0.0, 0.0
+        self.inside: tuple = ()  # a cluster's frame: (what it holds, their centre x and y, its title's height)
 
 
 def _sized(name: str, label: str, attrs: dict, measure: _Measure) -> _Node:
@@ -177,10 +178,11 @@ def _sized(name: str, label: str, attrs: dict, measure: _Measure) -> _Node:
 
 
 def _ranks(names: list[str], edges: list) -> dict[str, int]:
-    """Longest path from a source, by Kahn's order (the picture is a DAG)."""
+    """Longest path from a source, by Kahn's order (the picture is a DAG); ``edges``
+    are ``(tail, head)`` pairs."""
     succ: dict[str, list[str]] = {n: [] for n in names}
     indeg = dict.fromkeys(names, 0)
-    for t, h, _, _ in edges:
+    for t, h in edges:
         succ[t].append(h)
         indeg[h] += 1
     rank = dict.fromkeys(names, 0)
@@ -195,34 +197,129 @@ def _ranks(names: list[str], edges: list) -> dict[str, int]:
     return rank
 
 
+_CLUSTER_PAD = 10.0  # a cluster's frame around what it holds
+
+
 def _layout(picture, measure: _Measure):
-    """Nodes with positions (points, y downwards) and each edge's polyline of nodes."""
+    """Nodes with positions (points, y downwards), each cluster's frame, each edge
+    laid out as a polyline of nodes (by its index in ``picture.edges``).
+
+    A cluster (a loop's body) is laid out first, innermost first, as a graph of
+    its own; then it is one node of its parent's layout, of its frame's size, and
+    what it holds is moved into the frame. An edge into or out of a cluster, and
+    one against the flow (``constraint="false"``: a carry to the next step), is
+    drawn straight across, but still orders and ranks the nodes it joins."""
     nodes = {n: _sized(n, label, attrs, measure) for n, (label, attrs) in picture.nodes.items()}
-    names = list(nodes)
-    rank = _ranks(names, picture.edges)
+    clusters = getattr(picture, "clusters", {})
+    members = getattr(picture, "members", {})
+    parent = {c: p for c, (_, _, p) in clusters.items()}
+    depth: dict = {}
+    for c in clusters:  # a parent is made before its clusters
+        depth[c] = 0 if parent[c] is None else depth[parent[c]] + 1
+    frames = {}
+    for c, (label, attrs, _) in clusters.items():
+        frames[c] = _Node(c, label, attrs, "cluster", 0.0, 0.0)
+
+    def rep(n: str, level):
+        """The item of ``level`` (a cluster, or None: the top) that holds ``n``, or None."""
+        while True:
+            holder = members.get(n) if n in nodes else parent[n]
+            if holder == level:
+                return n
+            if holder is None:
+                return None
+            n = holder
+
+    chains: dict[int, list] = {}
+    for level in sorted(clusters, key=lambda c: -depth[c]) + [None]:
+        items = {n: nodes[n] for n in nodes if members.get(n) == level}
+        items.update({c: frames[c] for c in clusters if parent[c] == level})
+        drawn, guides = [], []
+        for k, (t, h, parts, attrs) in enumerate(picture.edges):
+            if attrs.get("constraint") == "false":
+                continue
+            rt, rh = rep(t, level), rep(h, level)
+            if rt is None or rh is None or rt == rh:
+                continue
+            if rt == t and rh == h:
+                drawn.append((k, t, h, parts, attrs))
+            else:
+                guides.append((k, rt, rh, nodes[t], nodes[h], parts, attrs))
+        level_chains, dummies = _arrange(items, drawn, guides, measure)
+        chains.update(level_chains)
+        if level is not None:
+            _fit(frames[level], list(items.values()) + dummies, measure)
+    for c in sorted(clusters, key=lambda c: depth[c]):  # each frame is where its parent put it: fill it
+        f = frames[c]
+        held, cx, cy, title = f.inside
+        dx, dy = f.x - cx, f.y + title / 2 - cy
+        for n in held:
+            n.x += dx
+            n.y += dy
+    return nodes, frames, chains
+
+
+def _arrange(items: dict, drawn: list, guides: list, measure: _Measure) -> tuple[dict, list]:
+    """Lay out one graph (the top, or a cluster's inside): ranks, bends and labels of
+    the ``drawn`` edges, order within ranks, positions. ``guides`` are edges that
+    only rank and order (they join something inside a cluster)."""
+    names = list(items)
+    rank = _ranks(names, [(t, h) for _, t, h, _, _ in drawn] + [(t, h) for _, t, h, *_ in guides])
     for n in names:
-        nodes[n].rank = 2 * rank[n]  # the odd ranks between hold the edges' labels and bends
-    chains = []
-    for k, (t, h, parts, attrs) in enumerate(picture.edges):
-        chain = [nodes[t]]
-        for r in range(nodes[t].rank + 1, nodes[h].rank):
-            if r == nodes[t].rank + 1 and parts:
-                text = "\n".join(p for p, _ in parts)
-                tw, th = measure(text, _fontsize(attrs, 9))
-                d = _Node(f"_e{k}_{r}", text, attrs, "label", tw + 6, th + 4, parts)
+        items[n].rank = 2 * rank[n]  # the odd ranks between hold the edges' labels and bends
+    chains, dummies, layout = {}, [], []
+    for k, t, h, parts, attrs in drawn:
+        chain = [items[t]]
+        for r in range(items[t].rank + 1, items[h].rank):
+            if r == items[t].rank + 1 and parts:
+                d = _label_node(k, r, parts, attrs, measure)
             else:
                 d = _Node(f"_e{k}_{r}", "", attrs, "point", 0.0, 6.0)
             d.rank = r
             chain.append(d)
-        chain.append(nodes[h])
-        chains.append((chain, attrs))
-    every = list(nodes.values()) + [d for chain, _ in chains for d in chain[1:-1]]
+            dummies.append(d)
+        chain.append(items[h])
+        chains[k] = (chain, attrs)
+        layout.append((chain, attrs))
+    for k, t, h, tail, head, parts, attrs in guides:  # into a cluster: its label gets a place at this level
+        if parts and items[h].rank > items[t].rank + 1:
+            d = _label_node(k, items[t].rank + 1, parts, attrs, measure)
+            d.rank = items[t].rank + 1
+            dummies.append(d)
+            chains[k] = ([tail, d, head], attrs)
+            layout.append(([items[t], d, items[h]], attrs))
+        else:
+            layout.append(([items[t], items[h]], attrs))
     ranks: dict[int, list[_Node]] = {}
-    for n in every:
+    for n in list(items.values()) + dummies:
         ranks.setdefault(n.rank, []).append(n)
-    _order(ranks, chains)
-    _place(ranks, chains)
-    return nodes, chains
+    _order(ranks, layout)
+    _place(ranks, layout)
+    return chains, dummies
+
+
+def _label_node(k: int, r: int, parts: tuple, attrs: dict, measure: _Measure) -> _Node:
+    """The point of edge ``k`` at rank ``r`` that holds its label, of the label's size."""
+    text = "\n".join(p for p, _ in parts)
+    tw, th = measure(text, _fontsize(attrs, 9))
+    return _Node(f"_e{k}_{r}", text, attrs, "label", tw + 6, th + 4, parts)
+
+
+def _fit(frame: _Node, held: list, measure: _Measure) -> None:
+    """Size a cluster's frame around what it holds (laid out), its title on top."""
+    size = _fontsize(frame.attrs, 10)
+    tw, th = measure(frame.label, size)
+    title = th + 6
+    if held:
+        left = min(n.x - n.w / 2 for n in held)
+        right = max(n.x + n.w / 2 for n in held)
+        top = min(n.y - n.h / 2 for n in held)
+        bottom = max(n.y + n.h / 2 for n in held)
+    else:
+        left = right = top = bottom = 0.0
+    frame.w = max(right - left, tw) + 2 * _CLUSTER_PAD
+    frame.h = bottom - top + 2 * _CLUSTER_PAD + title
+    frame.inside = (held, (left + right) / 2, (top + bottom) / 2, title)
 
 
 def _neighbours(chains) -> tuple[dict, dict]:
@@ -345,6 +442,51 @@ def _outline(ax, shape, x, y, w, h, line, width, fill, rounded) -> None:
     ax.add_patch(patch)
 
 
+def _draw_frame(ax, f: _Node) -> None:
+    """A cluster: a rounded (dashed) frame, its title along the top."""
+    from matplotlib.patches import FancyBboxPatch
+
+    a = f.attrs
+    color = _color(a, "color", "#888888")
+    frame = FancyBboxPatch((f.x - f.w / 2, -f.y - f.h / 2), f.w, f.h, boxstyle="round,pad=0,rounding_size=8",
+                           facecolor="none", edgecolor=color, linewidth=1.0,
+                           linestyle="--" if "dashed" in a.get("style", "") else "-", zorder=1)  # fmt: skip
+    ax.add_patch(frame)
+    size = _fontsize(a, 10)
+    ax.text(f.x, -f.y + f.h / 2 - _CLUSTER_PAD / 2, f.label, fontsize=size, ha="center", va="top",
+            color=_color(a, "fontcolor", "black"), zorder=4)  # fmt: skip
+
+
+def _draw_across(ax, a: _Node, b: _Node, parts: tuple, attrs: dict, measure: _Measure) -> None:
+    """An edge drawn straight from ``a`` to ``b`` (into a cluster), or bent (a carry
+    going back to the next step), its label at the middle."""
+    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.path import Path
+
+    back = attrs.get("constraint") == "false"
+    first, last = _boundary(a, (b.x, b.y)), _boundary(b, (a.x, a.y))
+    mx, my = (first[0] + last[0]) / 2, (first[1] + last[1]) / 2
+    if back:  # bow out of the straight line so it is not drawn over the forward path
+        dx, dy = last[0] - first[0], last[1] - first[1]
+        length = max((dx * dx + dy * dy) ** 0.5, 1.0)
+        bow = max(40.0, 0.2 * length)
+        cx, cy = mx + dy / length * bow, my - dx / length * bow
+        path = Path([(first[0], -first[1]), (cx, -cy), (last[0], -last[1])], [Path.MOVETO, Path.CURVE3, Path.CURVE3])
+        mx, my = (mx + cx) / 2, (my + cy) / 2  # the curve's apex, where its label goes
+    else:
+        path = Path([(first[0], -first[1]), (last[0], -last[1])])
+    arrow = FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=9, color=_color(attrs, "color", "#555555"),
+                            linewidth=1.0, linestyle="--" if attrs.get("style") == "dashed" else "-",
+                            zorder=2)  # fmt: skip
+    ax.add_patch(arrow)
+    if parts:
+        text = "\n".join(p for p, _ in parts)
+        tw, th = measure(text, _fontsize(attrs, 9))
+        label = _Node("_across", text, attrs, "label", tw + 6, th + 4, parts)
+        label.x, label.y = mx, my
+        _draw_parts(ax, label, _fontsize(attrs, 9))
+
+
 def _draw_edge(ax, chain: list[_Node], attrs: dict) -> None:
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.path import Path
@@ -390,11 +532,12 @@ def figure(picture):
     """
     Figure, FigureCanvasAgg = _matplotlib()
     measure = _Measure()
-    nodes, chains = _layout(picture, measure)
+    nodes, frames, chains = _layout(picture, measure)
     every = list(nodes.values())
-    xs = [n.x - n.w / 2 for n in every] + [n.x + n.w / 2 for n in every]
-    ys = [n.y - n.h / 2 for n in every] + [n.y + n.h / 2 for n in every]
-    for chain, _ in chains:
+    outline = every + list(frames.values())
+    xs = [n.x - n.w / 2 for n in outline] + [n.x + n.w / 2 for n in outline]
+    ys = [n.y - n.h / 2 for n in outline] + [n.y + n.h / 2 for n in outline]
+    for chain, _ in chains.values():
         for d in chain[1:-1]:
             xs += [d.x - d.w / 2, d.x + d.w / 2]
             ys += [d.y - d.h / 2, d.y + d.h / 2]
@@ -414,8 +557,13 @@ def figure(picture):
     x0 = left - _MARGIN - (width - 2 * _MARGIN - (right - left)) / 2
     ax.set_xlim(x0, x0 + width)
     ax.set_ylim(-(bottom + _MARGIN + legend_h), -(top - _MARGIN - caption_h))
-    for chain, attrs in chains:
-        _draw_edge(ax, chain, attrs)
+    for f in frames.values():
+        _draw_frame(ax, f)
+    for k, (t, h, parts, attrs) in enumerate(picture.edges):
+        if k in chains:
+            _draw_edge(ax, *chains[k])
+        else:  # into or out of a cluster, or back to the next step
+            _draw_across(ax, nodes[t], nodes[h], parts, attrs, measure)
     for n in every:
         _draw_node(ax, n, n.x, -n.y)
     if picture.caption:

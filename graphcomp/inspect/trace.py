@@ -25,7 +25,19 @@ def describe_step(step: TraceStep, numbering: Numbering | None = None) -> str:
         'build_grad(x): its consumers in G′ are [exp#1]'
     """
     name = (numbering if numbering is not None else _numbering([step])).describe
+    text = _sentence(step, name)
+    # a step of build_grad on a loop's body: marked with a bar per level of loop it is in
+    return "  " + "| " * step.depth + text if step.depth else text
+
+
+def _sentence(step: TraceStep, name) -> str:
     v = name(step.variable)
+    if step.kind == "body":
+        return (
+            f"  {v}.bprop ran build_grad on its loop body (Algorithm 6.6 on one step, seeded with the "
+            f"cotangents of the new carry and y; the backward loop {name(step.term)} runs it over the "
+            "steps in reverse: back-propagation through time, section 10.2.2):"
+        )
     if step.kind == "visit":
         cons = ", ".join(name(c) for c in step.consumers)
         return f"build_grad({v}): its consumers in G′ are [{cons}]"

@@ -76,6 +76,9 @@ that suits every other op:
                                     runs inside itself, for the passes to optimise
     generated_callee(v, writer)     a function written for node ``v`` in generated code
                                     (a loop: a ``for`` statement around its body's lines)
+    inner_backprop() -> result      the back-propagation an op built to run inside itself
+                                    (a backward loop: build_grad on the forward body), whose
+                                    trace ``gc.backprop(..., trace=True)`` splices in
 
 A backend module holds only its own overrides, keyed by op class
 (``graphcomp/runtime/backends/``); ``docs/architecture.md`` shows how to add an
@@ -291,6 +294,12 @@ class Op:
         (``graphcomp.runtime.codegen.Writer``): it writes an inner graph's lines with
         the same backend and compiles a function from lines. A backend overriding
         this op's class (JAX's ``lax.scan``) is asked instead."""
+        return None
+
+    def inner_backprop(self):
+        """The ``gc.backprop`` result this op's inner graph was built from (a backward
+        loop's body: build_grad on the forward loop's body), for traces; None for
+        other ops."""
         return None
 
     def state_updates(self, inputs: Sequence[Variable]) -> list[tuple[Variable, Variable]]:
