@@ -111,7 +111,7 @@ def cost_report(cost: Variable, grads, feed: Mapping | None = None) -> CostRepor
         >>> h, _ = gc.scan(lambda h, xt: (gc.tanh(h * xt), None), 1.0, xs)
         >>> r = cost_report(h, gc.grad(h, xs))
         >>> r.forward_flops, r.kept_bytes_per_step, r.kept_bytes    # 100 steps of 2 FLOPs; h_{t-1} and h*x_t kept
-        (200, 8, 800)
+        (200, 16, 1600)
     """
     grad_list, _ = as_variable_list(grads, "grads")
     cost, *grad_list = merge_loops.run([cost, *grad_list])
