@@ -12,6 +12,7 @@ red), as lecture 004 writes them.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping
 
@@ -59,8 +60,6 @@ def output_format(path) -> str:
         >>> output_format("seed.PNG"), output_format("seed.gv")
         ('png', 'dot')
     """
-    import os
-
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix in PICTURE_SUFFIXES:
         return suffix[1:]
@@ -78,8 +77,11 @@ class Picture:
     and caption for the matplotlib drawing used where ``dot`` is not installed.
 
     ``nodes`` maps a DOT node name to ``(label, attributes)``; ``edges`` holds
-    ``(tail, head, parts, attributes)``, ``parts`` being the edge label's lines
-    as ``(text, colour)``; ``legend`` lists ``(label, attributes)``.
+    ``(tail, head, parts, attributes)`` as the DOT source writes them, ``parts``
+    being the edge label's lines as ``(text, colour)`` (an edge between two
+    gradient nodes is written from the node that reads to the node read, with
+    ``dir=back``, so that the gradient graph runs back beside the forward graph
+    instead of after it); ``legend`` lists ``(label, attributes)``.
 
     Example:
         >>> import graphcomp as gc
@@ -100,7 +102,12 @@ class Picture:
         self.digraph.node(name, label, **attrs)
         self.nodes[name] = (label, attrs)
 
-    def edge(self, tail: str, head: str, parts: tuple = (), **attrs) -> None:
+    def edge(self, tail: str, head: str, parts: tuple = (), *, backward: bool = False, **attrs) -> None:
+        """An edge from ``tail`` (the value) to ``head`` (who reads it); ``backward``
+        lays it out against the rank direction: written ``head -> tail`` with
+        ``dir=back``, so the arrow still points at ``head``."""
+        if backward:
+            tail, head, attrs = head, tail, {**attrs, "dir": "back"}
         if parts:
             html = "<br/>".join(f'<font color="{c}">{_html(t)}</font>' for t, c in parts)
             attrs = {**attrs, "label": f"<{html}>"}
@@ -133,24 +140,30 @@ class DotSource(str):
     digraph: graphviz.Digraph
     picture: Picture
 
-    def svg(self) -> str:
-        """The picture as SVG text (drawn with matplotlib where ``dot`` is missing)."""
-        return render_picture(self, "svg").decode("utf-8")
+    def svg(self, *, timeout: float | None = None) -> str:
+        """The picture as SVG text (drawn with matplotlib where ``dot`` is missing
+        or runs past ``timeout`` seconds, as ``render``)."""
+        return render_picture(self, "svg", timeout=timeout).decode("utf-8")
 
-    def render(self, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own name for it
+    def render(self, format: str = "svg", *, timeout: float | None = None) -> bytes:  # noqa: A002 - Graphviz's name
         """The picture as ``"svg"``, ``"png"`` or ``"pdf"`` bytes.
+
+        Graphviz's ``dot`` lays it out when installed, given ``timeout`` seconds
+        (default ``graphcomp.inspect.render.LAYOUT_TIMEOUT``, 20 s); past that, or
+        without ``dot``, the same picture is drawn with matplotlib and a warning says so.
 
         Example:
             >>> import graphcomp as gc
             >>> gc.to_dot(gc.exp(gc.Variable("x"))).render("png")[:4]
             b'\x89PNG'
         """
-        return render_picture(self, format)
+        return render_picture(self, format, timeout=timeout)
 
-    def save(self, path) -> str:
+    def save(self, path, *, timeout: float | None = None) -> str:
         """Write the file ``path`` in the format its suffix names: ``.svg``, ``.png``
-        or ``.pdf`` a rendered picture, ``.dot`` or ``.gv`` the DOT source; any
-        other suffix raises ``gc.ArgumentError`` and writes nothing. Returns the path.
+        or ``.pdf`` a rendered picture (``timeout`` as for ``render``), ``.dot`` or
+        ``.gv`` the DOT source; any other suffix, or a path that is not a string
+        or ``os.PathLike``, raises ``gc.ArgumentError`` and writes nothing. Returns the path.
 
         Example:
             >>> import graphcomp as gc, os, tempfile
@@ -159,8 +172,10 @@ class DotSource(str):
             >>> open(path).read() == src
             True
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentError(f"save: path must be a file name (a str or os.PathLike), got {path!r}")
         fmt = output_format(path)
-        data = str(self).encode("utf-8") if fmt == "dot" else self.render(fmt)
+        data = str(self).encode("utf-8") if fmt == "dot" else self.render(fmt, timeout=timeout)
         with open(path, "wb") as f:
             f.write(data)
         return str(path)
@@ -246,6 +261,12 @@ def to_dot(
     the outputs and collapse the middle into one node that counts its ops.
     Each box carries the node's ``#k``, as ``dprint`` and the trace number it
     (pass ``numbering``, a ``gc.Numbering``, to share one with them).
+    The gradient graph runs back beside the forward graph, from the cost
+    towards the inputs (its edges are written ``head -> tail`` with
+    ``dir=back``), so a gradient node sits near the forward values it reads:
+    Graphviz then lays out a chain of 50 layers and its gradient in seconds,
+    where drawing the gradient after the forward graph took it minutes.
+    Rendering gives ``dot`` a timeout (``DotSource.render``).
     An op_from_graph group is one op; ``expand=True`` draws its inner graph
     inside it, as a cluster (groups inside groups too; Graphviz's picture only).
 
@@ -356,7 +377,8 @@ def _add_apply(pic, v, ids, shown_set, in_pruned, values):
         color=PRUNED_LINE if pruned else colors["line"],
         penwidth="2.5" if pruned else "1.2",
     )
-    pic.edge(circle, ids[v], color=colors["line"])
+    backward = v.role == "grad"
+    pic.edge(circle, ids[v], color=colors["line"], backward=backward)
     seen = set()
     for i in a.inputs:
         if i in seen:
@@ -364,7 +386,7 @@ def _add_apply(pic, v, ids, shown_set, in_pruned, values):
         seen.add(i)
         if i not in shown_set:
             continue
-        pic.edge(ids[i], circle, _edge_parts(values.get(i)))
+        pic.edge(ids[i], circle, _edge_parts(values.get(i)), backward=backward and i.role == "grad")
 
 
 VALUE_COLOR = "#2b7a0b"
