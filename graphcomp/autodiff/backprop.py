@@ -17,7 +17,7 @@ from graphcomp.core import collector, provenance
 from graphcomp.core.graph import Graph, show
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, GradientError, NonDifferentiableError, ShapeError
 from graphcomp.ops.creation import ones_like
 from graphcomp.ops.shape import broadcast_to, reshape, stack
@@ -106,8 +106,9 @@ def backprop(
     """
     if not isinstance(z, Variable):
         raise ArgumentError(f"backprop: z must be a Variable, got {z!r}")
-    ts, _ = as_variable_list(targets, "targets")
-    consts, _ = as_variable_list(list(consider_constant), "consider_constant")
+    ts, _ = as_variable_list(targets, "backprop: targets")
+    consts, _ = as_variable_list(consider_constant, "backprop: consider_constant")
+    trace = as_bool(trace, "backprop: trace")
     with collector.paused():
         G = Graph(z)
         G_pruned = prune(z, ts)
@@ -167,14 +168,15 @@ def grad(
         raise NonDifferentiableError(
             f"grad: the cost {cost.label()} has dtype {cost.dtype}; only float costs can be differentiated"
         )
-    targets, single = as_variable_list(wrt, "wrt")
+    targets, single = as_variable_list(wrt, "grad: wrt")
     for t in targets:
         if not is_differentiable_dtype(t.dtype):
             raise NonDifferentiableError(
                 f"grad: cannot differentiate with respect to {t.label()} of dtype {t.dtype} "
                 f"(built at {t.site}); gradients exist only for float values"
             )
-    consider_constant = tuple(consider_constant)  # read twice: by backprop, and to explain a block
+    # read twice: by backprop, and to explain a block
+    consider_constant = tuple(as_variable_list(consider_constant, "grad: consider_constant")[0])
     result = backprop(cost, targets, consider_constant=consider_constant)
     out = []
     for t in targets:
@@ -251,10 +253,18 @@ def hessian(
         >>> gc.evaluate(gc.hessian((x ** 3).sum(), x), {x: [1.0, 2.0]}).tolist()
         [[6.0, 0.0], [0.0, 12.0]]
     """
+    _variables("hessian", cost=cost, x=x)
     if not is_fully_known(x.shape):
         raise ShapeError(f"hessian: x's shape {fmt_shape(x.shape)} must be fully known")
     g = grad(cost, x, consider_constant=consider_constant, disconnected=disconnected)
     return jacobian(g, x, disconnected="zero")
+
+
+def _variables(who: str, **named) -> None:
+    """An ArgumentError naming ``who`` and the argument for one that is not a Variable."""
+    for what, v in named.items():
+        if not isinstance(v, Variable):
+            raise ArgumentError(f"{who}: {what} must be a Variable, got {type(v).__name__}: {v!r}"[:300])
 
 
 def hvp(cost: Variable, x: Variable, v, *, consider_constant: Iterable[Variable] = ()) -> Variable:
@@ -268,8 +278,12 @@ def hvp(cost: Variable, x: Variable, v, *, consider_constant: Iterable[Variable]
         >>> gc.evaluate(gc.hvp((x ** 3).sum(), x, [1.0, 1.0]), {x: [1.0, 2.0]}).tolist()
         [6.0, 12.0]
     """
+    _variables("hvp", cost=cost, x=x)
     if not isinstance(v, Variable):
-        v = constant(np.asarray(v, dtype=x.dtype))
+        try:
+            v = constant(np.asarray(v, dtype=x.dtype))
+        except (TypeError, ValueError) as e:
+            raise ArgumentError(f"hvp: v must be a Variable or an array of x's shape, got {v!r}"[:300]) from e
     if not shapes_compatible(v.shape, x.shape):
         raise ShapeError(f"hvp: v has shape {fmt_shape(v.shape)} but x has shape {fmt_shape(x.shape)}")
     g = grad(cost, x, consider_constant=consider_constant)
