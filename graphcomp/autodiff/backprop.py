@@ -155,8 +155,7 @@ def grad(
         >>> float(gc.evaluate(dx, {x: 2.0})), float(gc.evaluate(gc.grad(dx, x), {x: 2.0}))
         (12.0, 12.0)
     """
-    if disconnected not in ("raise", "zero"):
-        raise ArgumentError(f'grad: disconnected must be "raise" or "zero", got {disconnected!r}')
+    _disconnected("grad", disconnected)
     if not isinstance(cost, Variable):
         raise ArgumentError(f"grad: cost must be a Variable, got {cost!r}")
     if cost.shape != ():
@@ -215,6 +214,7 @@ def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise", mode: str
         >>> gc.evaluate(gc.jacobian(x * x, x, mode="forward"), {x: [1.0, 3.0]}).tolist()
         [[2.0, 0.0], [0.0, 6.0]]
     """
+    _disconnected("jacobian", disconnected)
     if mode not in ("reverse", "forward"):
         raise ArgumentError(f'jacobian: mode must be "reverse" or "forward", got {mode!r}')
     if mode == "forward":
@@ -254,10 +254,17 @@ def hessian(
         [[6.0, 0.0], [0.0, 12.0]]
     """
     _variables("hessian", cost=cost, x=x)
+    _disconnected("hessian", disconnected)
+    consider_constant = as_variable_list(consider_constant, "hessian: consider_constant")[0]
     if not is_fully_known(x.shape):
         raise ShapeError(f"hessian: x's shape {fmt_shape(x.shape)} must be fully known")
     g = grad(cost, x, consider_constant=consider_constant, disconnected=disconnected)
     return jacobian(g, x, disconnected="zero")
+
+
+def _disconnected(who: str, value) -> None:
+    if not isinstance(value, str) or value not in ("raise", "zero"):
+        raise ArgumentError(f'{who}: disconnected must be "raise" or "zero", got {value!r}'[:300])
 
 
 def _variables(who: str, **named) -> None:
@@ -279,6 +286,7 @@ def hvp(cost: Variable, x: Variable, v, *, consider_constant: Iterable[Variable]
         [6.0, 12.0]
     """
     _variables("hvp", cost=cost, x=x)
+    consider_constant = as_variable_list(consider_constant, "hvp: consider_constant")[0]
     if not isinstance(v, Variable):
         try:
             v = constant(np.asarray(v, dtype=x.dtype))

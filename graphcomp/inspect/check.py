@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from graphcomp.autodiff.backprop import backprop, grad
 from graphcomp.autodiff.build_grad import is_disconnected
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
-from graphcomp.errors import ArgumentError
+from graphcomp.errors import ArgumentError, named
 from graphcomp.inspect.fd import coarsest, compare, defaults, symmetric_step, tolerance_argument
 from graphcomp.ops.identity import StopGradient
 from graphcomp.passes.rebuild import rebuilt, transform
@@ -140,7 +140,8 @@ def check_grad(
 
     Raises ``gc.ArgumentError`` (naming check_grad) for ``eps`` that is not a
     positive finite number, ``rtol``/``atol`` that are not non-negative finite
-    numbers, a ``seed`` that is not an int, or a ``feed`` that is not a mapping.
+    numbers, a ``seed`` that is not an int >= 0, a ``feed`` that is not a
+    mapping, or ``outputs``/``wrt``/``consider_constant`` that are not Variables.
 
     Example:
         >>> import graphcomp as gc
@@ -154,8 +155,15 @@ def check_grad(
     settings = _settings(eps, rtol, atol, seed, feed)
     rng = np.random.default_rng(seed)
     outs, _ = as_variable_list(outputs, "check_grad: outputs")
+    if not outs:
+        raise ArgumentError("check_grad: outputs must hold at least one Variable, got an empty sequence")
     targets, _ = as_variable_list(wrt, "check_grad: wrt")
-    consider_constant = _constants(consider_constant)
+    consider_constant = tuple(as_variable_list(consider_constant, "check_grad: consider_constant")[0])
+    with named("check_grad"):
+        return _check(outs, targets, feed, rng, settings, consider_constant)
+
+
+def _check(outs, targets, feed, rng, settings, consider_constant) -> GradCheck:
     with np.errstate(all="ignore"):
         out_values = evaluate(outs, feed)
     cost = None
@@ -169,8 +177,8 @@ def check_grad(
 
 def _settings(eps, rtol, atol, seed, feed) -> tuple:
     """The user's ``(eps, rtol, atol)`` (None: by dtype), checked."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ArgumentError(f"check_grad: seed must be an int, got {seed!r}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ArgumentError(f"check_grad: seed must be an int >= 0 (NumPy's default_rng seed), got {seed!r}")
     if not isinstance(feed, Mapping):
         raise ArgumentError(f"check_grad: feed must be a mapping from Variables (or names) to values, got {feed!r}")
     return (
@@ -178,18 +186,6 @@ def _settings(eps, rtol, atol, seed, feed) -> tuple:
         tolerance_argument(rtol, "check_grad: rtol", positive=False),
         tolerance_argument(atol, "check_grad: atol", positive=False),
     )
-
-
-def _constants(consider_constant) -> tuple:
-    if isinstance(consider_constant, Variable):
-        return (consider_constant,)
-    if isinstance(consider_constant, (str, bytes)) or not isinstance(consider_constant, Iterable):
-        raise ArgumentError(f"check_grad: consider_constant must be a sequence of Variables, got {consider_constant!r}")
-    out = tuple(consider_constant)
-    for v in out:
-        if not isinstance(v, Variable):
-            raise ArgumentError(f"check_grad: consider_constant must hold Variables, got {type(v).__name__}: {v!r}")
-    return out
 
 
 def _resolved(settings, precision) -> tuple[float, float, float]:

@@ -12,6 +12,8 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.errors import ArgumentError, named
+from graphcomp.inspect.arguments import feed_or_none
 from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["CostReport", "cost_report", "flops"]
@@ -75,7 +77,9 @@ class CostReport:
 def cost_report(cost: Variable, grads, feed: Mapping | None = None) -> CostReport:
     """Count the forward graph of ``cost`` against the gradient nodes of ``grads``.
 
-    With ``feed``, FLOPs use the runtime shapes of an evaluation.
+    With ``feed``, FLOPs use the runtime shapes of an evaluation. Raises
+    ``gc.ArgumentError`` naming cost_report for a ``cost`` that is not a
+    Variable, ``grads`` that are not Variables or a ``feed`` that is not a mapping.
 
     Example:
         >>> import graphcomp as gc
@@ -85,13 +89,17 @@ def cost_report(cost: Variable, grads, feed: Mapping | None = None) -> CostRepor
         >>> r.forward_flops, r.gradient_flops
         (4160, 4192)
     """
-    grad_list, _ = as_variable_list(grads, "grads")
+    if not isinstance(cost, Variable):
+        raise ArgumentError(f"cost_report: cost must be a Variable, got {type(cost).__name__}: {cost!r}"[:300])
+    grad_list, _ = as_variable_list(grads, "cost_report: grads")
+    feed = feed_or_none(feed, "cost_report: feed")
     forward = ancestors([cost])
     gradient = ancestors(grad_list) - forward
     shapes = None
     if feed is not None:
         everything = topological(forward | gradient)
-        shapes = {v: np.shape(val) for v, val in zip(everything, evaluate(everything, feed))}
+        with named("cost_report"):
+            shapes = {v: np.shape(val) for v, val in zip(everything, evaluate(everything, feed))}
     f_ops = [v for v in forward if v.owner is not None]
     g_ops = [v for v in gradient if v.owner is not None]
     return CostReport(

@@ -24,8 +24,9 @@ from graphcomp.core.graph import Graph, set_display
 from graphcomp.core.node import Variable
 from graphcomp.core.provenance import ROLES
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
-from graphcomp.core.types import fmt_shape
-from graphcomp.errors import ArgumentError
+from graphcomp.core.types import as_bool, fmt_shape
+from graphcomp.errors import ArgumentError, named
+from graphcomp.inspect.arguments import choice, count, feed_or_none, numbering_or_none, text_or_none
 from graphcomp.inspect.groups import draw_group
 from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.render import render as render_picture
@@ -42,6 +43,8 @@ ROLE_COLORS = {"forward": FORWARD, "grad": GRADIENT, "tangent": TANGENT}
 #: back-propagation result's legend names them); any other role drawn brings the legend
 _PLAIN_ROLES = {"forward", "grad"}
 PRUNED_LINE = "#111111"
+#: Graphviz's directions for the ranks: left to right, right to left, top to bottom, bottom to top
+RANKDIRS = ("LR", "RL", "TB", "BT")
 
 
 #: file suffixes and what ``DotSource.save`` writes for each
@@ -194,8 +197,8 @@ def _short(value) -> str:
 
 
 def _label(v: Variable, number: int, names: Mapping | None = None, value=None) -> str:
-    if v.kind == "constant":
-        return _short(v.value)
+    if v.kind == "constant":  # its value, and the #k dprint and the trace give it
+        return f"{_short(v.value)}  #{number}"
     head = v.name or (names or {}).get(v, "")
     head = f"{head}  #{number}" if head else f"#{number}"  # the number dprint and the trace give it
     shape = fmt_shape(v.shape) if v.shape else ""
@@ -228,7 +231,7 @@ def _unpack(outputs):
         return outs, set(outputs.pruned.variables), set(outputs.grads), outputs.grad_table
     if isinstance(outputs, Graph):
         return list(outputs.outputs), set(), set(), None
-    outs, _ = as_variable_list(outputs)
+    outs, _ = as_variable_list(outputs, "to_dot: outputs")
     return outs, set(), set(), None
 
 
@@ -259,8 +262,8 @@ def to_dot(
     where a grad_table is known, the gradient with respect to it. Graphs with
     more than ``max_nodes`` Variables keep the nodes nearest the inputs and
     the outputs and collapse the middle into one node that counts its ops.
-    Each box carries the node's ``#k``, as ``dprint`` and the trace number it
-    (pass ``numbering``, a ``gc.Numbering``, to share one with them).
+    Each box carries the node's ``#k``, as ``dprint`` and the trace number it,
+    constants too (pass ``numbering``, a ``gc.Numbering``, to share one with them).
     The gradient graph runs back beside the forward graph, from the cost
     towards the inputs (its edges are written ``head -> tail`` with
     ``dir=back``), so a gradient node sits near the forward values it reads:
@@ -269,6 +272,11 @@ def to_dot(
     Rendering gives ``dot`` a timeout (``DotSource.render``).
     An op_from_graph group is one op; ``expand=True`` draws its inner graph
     inside it, as a cluster (groups inside groups too; Graphviz's picture only).
+    ``rankdir`` is Graphviz's (``"LR"``, ``"RL"``, ``"TB"``, ``"BT"``); ``title``
+    a caption. Raises ``gc.ArgumentError`` naming to_dot and the argument for
+    one of the wrong kind: ``max_nodes`` not an int >= 1, another ``rankdir``,
+    a ``title`` that is not a string, a ``feed`` or ``grad_table`` that is not
+    a mapping, ``outputs``/``targets``/``pruned`` that are not Variables.
 
     Example:
         >>> import graphcomp as gc
@@ -279,17 +287,26 @@ def to_dot(
         True
     """
     outs, in_pruned, target_set, table = _unpack(outputs)
+    feed = feed_or_none(feed, "to_dot: feed")
+    max_nodes = count(max_nodes, "to_dot: max_nodes", least=1)
+    rankdir = choice(rankdir, RANKDIRS, "to_dot: rankdir")
+    title = text_or_none(title, "to_dot: title")
+    numbering = numbering_or_none(numbering, "to_dot: numbering")
+    expand = as_bool(expand, "to_dot: expand")
     if grad_table is not None:
-        table = grad_table
+        table = _grad_table(grad_table)
     if pruned is not None:
-        in_pruned = set(pruned.variables if isinstance(pruned, Graph) else pruned)
+        in_pruned = set(
+            pruned.variables if isinstance(pruned, Graph) else as_variable_list(pruned, "to_dot: pruned")[0]
+        )
     if targets is not None:
-        target_set = set(as_variable_list(targets, "targets")[0])
+        target_set = set(as_variable_list(targets, "to_dot: targets")[0])
     order = topological(ancestors(outs))
     numbers = (numbering if numbering is not None else Numbering()).add(outs)
     shown, hidden = _collapse(order, max_nodes)
     shown_set = set(shown)
-    values = _values(order, feed, table)
+    with named("to_dot"):
+        values = _values(order, feed, table)
 
     dot = graphviz.Digraph("graphcomp", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "fontsize": "11"})
     dot.attr("node", fontname="Helvetica", fontsize="10")
@@ -329,6 +346,17 @@ def to_dot(
     src.digraph = dot
     src.picture = pic
     return src
+
+
+def _grad_table(table) -> Mapping:
+    """A grad_table: Variables to their gradients (Variables), as gc.backprop returns it."""
+    if not isinstance(table, Mapping) or not all(
+        isinstance(k, Variable) and isinstance(g, Variable) for k, g in table.items()
+    ):
+        raise ArgumentError(
+            f"to_dot: grad_table must map Variables to their gradients (Variables), got {table!r}"[:300]
+        )
+    return table
 
 
 def _values(order, feed, table) -> dict:

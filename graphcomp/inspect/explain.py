@@ -13,7 +13,7 @@ from graphcomp.autodiff.build_grad import is_disconnected
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype
-from graphcomp.errors import ArgumentError, GradientError
+from graphcomp.errors import ArgumentError, GradientError, named
 from graphcomp.ops.creation import ones_like
 from graphcomp.ops.select import Where
 from graphcomp.runtime.evaluate import all_finite, evaluate
@@ -97,6 +97,11 @@ def explain_grad(
         non-finite
     """
     consider_constant = _arguments(cost, x, feed, consider_constant)
+    with named("explain_grad"):
+        return _explain(cost, x, feed, consider_constant)
+
+
+def _explain(cost, x, feed, consider_constant) -> Explanation:
     if x not in ancestors([cost]):
         return Explanation("no path", f"{cost.label()} does not depend on {_where(x)} at all: no path joins them")
     if not is_differentiable_dtype(x.dtype):

@@ -140,12 +140,14 @@ def render_svg(src) -> str:
 
 def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
     """Draw a ``Picture`` (``to_dot(...).picture``) with matplotlib, without
-    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each text keeps
-    its characters in a comment beside its glyphs.
+    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each line of text
+    is a ``<text>`` element (matplotlib's ``svg.fonttype = "none"``), as in
+    Graphviz's SVG: labels can be searched, selected and copied, and a viewer
+    draws them in its own font.
 
     Example:
         >>> import graphcomp as gc
-        >>> b"<!-- exp -->" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
+        >>> b">exp</text>" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
         True
     """
     if format not in FORMATS:
@@ -153,7 +155,10 @@ def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
     fig = figure(picture)
     buf = io.BytesIO()
     dpi = min(100.0, 20000 * 72 / max(fig.get_size_inches().max() * 72, 1))  # PNG side at most 20000 pixels
-    fig.savefig(buf, format=format, dpi=dpi)
+    from matplotlib import rc_context
+
+    with rc_context({"svg.fonttype": "none"}):  # text stays text, not glyph outlines
+        fig.savefig(buf, format=format, dpi=dpi)
     return buf.getvalue()
 
 

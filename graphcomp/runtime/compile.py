@@ -15,7 +15,7 @@ from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import check_pass_names, optimize, pass_names
@@ -259,8 +259,13 @@ def compile(  # noqa: A001
         >>> [float(v) for v in f(2.0, z=3.0)]
         [6.0, 3.0]
     """
-    outs, single = as_variable_list(outputs)
-    if loops not in (None, True, False):
+    outs, single = as_variable_list(outputs, "compile: outputs")
+    if not outs:
+        raise ArgumentError("compile: outputs must hold at least one Variable, got an empty sequence")
+    check_finite = as_bool(check_finite, "compile: check_finite")
+    verify_passes = as_bool(verify_passes, "compile: verify_passes")
+    passes = _pass_list(passes)
+    if loops is not None and not isinstance(loops, (bool, np.bool_)):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])
@@ -269,7 +274,7 @@ def compile(  # noqa: A001
     if inputs is None:
         ins = graph_inputs
     else:
-        ins, _ = as_variable_list(inputs, "inputs")
+        ins, _ = as_variable_list(inputs, "compile: inputs")
         for v in ins:
             if not v.is_input:
                 raise InputError(f"compile: {v.label()!r} (built at {v.site}) is a {v.kind} node, not an input")
@@ -284,6 +289,20 @@ def compile(  # noqa: A001
         return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
     args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops)
     return _DrawingFunction([p for p, _ in states], *args)
+
+
+def _pass_list(passes) -> list[str] | None:
+    """``passes`` as a list of names: one name alone is that pass, not its letters."""
+    if passes is None:
+        return None
+    if isinstance(passes, str):
+        return [passes]
+    if not isinstance(passes, Iterable) or isinstance(passes, Mapping):
+        raise ArgumentError(f"compile: passes must be a pass name or a sequence of them, got {passes!r}"[:300])
+    out = list(passes)
+    if not all(isinstance(p, str) for p in out):
+        raise ArgumentError(f"compile: passes must be a pass name or a sequence of them, got {passes!r}"[:300])
+    return out
 
 
 def _state_updates(graph: Graph, pairs: list) -> list[tuple[Variable, Variable]]:

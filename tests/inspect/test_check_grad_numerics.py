@@ -163,7 +163,8 @@ def test_a_nan_fed_to_another_input_is_a_value_that_is_not_finite():
         ({"rtol": -1e-3}, "rtol must be a non-negative finite number"),
         ({"atol": float("inf")}, "atol must be a non-negative finite number"),
         ({"seed": 1.5}, "seed must be an int"),
-        ({"consider_constant": 5}, "consider_constant must be a sequence of Variables"),
+        ({"seed": -3}, "seed must be an int >= 0"),
+        ({"consider_constant": 5}, "consider_constant must be a Variable or a sequence of Variables"),
     ],
 )
 def test_bad_settings_are_argument_errors_naming_check_grad(kwargs, message):
