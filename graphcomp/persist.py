@@ -49,6 +49,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -334,7 +335,9 @@ def _dtype(text: str) -> np.dtype:
 
 
 def save(outputs: Variable | Sequence[Variable], path) -> str:
-    """Write the graph of ``outputs`` (gradient nodes, names, shapes and all) to ``path``.
+    """Write the graph of ``outputs`` (gradient nodes, names, shapes and all) to ``path``
+    (a file name or an open binary file). Raises ``gc.ArgumentError`` naming save for
+    ``outputs`` that are not Variables or a ``path`` that is neither.
 
     Example:
         >>> import graphcomp as gc, tempfile, os
@@ -345,7 +348,8 @@ def save(outputs: Variable | Sequence[Variable], path) -> str:
         >>> float(gc.evaluate(dy2, {"x": 0.0}))
         2.0
     """
-    outs, single = as_variable_list(outputs)
+    outs, single = as_variable_list(outputs, "save: outputs")
+    _check_path(path, "save")
     saving = _Saving()
     with collector.paused():
         order = topological(ancestors(outs))
@@ -409,6 +413,10 @@ _UNSAVED = object()
 def load(path):
     """Read a graph written by ``gc.save``; returns its outputs as they were saved.
 
+    Raises ``gc.LoadError`` for a file that is not a graphcomp graph (damaged,
+    newer, changed), one that is also a ``FileNotFoundError`` where there is no
+    file, and ``gc.ArgumentError`` for a path that is not a file name or file.
+
     Example:
         >>> import graphcomp as gc, tempfile, os
         >>> p = gc.save(gc.Variable("x", (None, 2)).sum(axis=1), os.path.join(tempfile.mkdtemp(), "g.gcz"))
@@ -430,7 +438,26 @@ def load(path):
         raise LoadError(f"load: {path} does not describe a valid graph: {e}") from None
 
 
+class NoSuchFileError(LoadError, FileNotFoundError):
+    """``gc.load`` was given a path where there is no file: a LoadError, and the
+    FileNotFoundError Python raises for one."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno 2] ..." from its fields
+        return str(self.args[0])
+
+
+def _check_path(path, who: str) -> None:
+    """A file name (str or os.PathLike) or an open binary file, else an ArgumentError naming ``who``."""
+    if isinstance(path, (str, os.PathLike)):
+        return
+    if callable(getattr(path, "write" if who == "save" else "read", None)):
+        return
+    raise ArgumentError(f"{who}: path must be a file name (a str or os.PathLike) or an open binary file, "
+                        f"got {path!r}"[:300])  # fmt: skip
+
+
 def _read_members(path):
+    _check_path(path, "load")
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
@@ -441,6 +468,10 @@ def _read_members(path):
             const_bytes = z.read("constants.npz")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, ValueError) as e:
         raise LoadError(f"load: {path} is not a readable graphcomp file (truncated or damaged: {e})") from None
+    except FileNotFoundError as e:
+        missing = NoSuchFileError(f"load: there is no file {str(path)!r}")
+        missing.errno, missing.filename = e.errno, e.filename
+        raise missing from None
     if not isinstance(manifest, dict) or manifest.get("format") != "graphcomp":
         raise LoadError(f"load: {path} is not a graphcomp file")
     version = manifest.get("version")

@@ -13,6 +13,8 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.errors import ArgumentError, named
+from graphcomp.inspect.arguments import feed_or_none
 from graphcomp.ops.base import size_of_shape
 from graphcomp.ops.loops.op import Scan
 from graphcomp.passes import merge_loops
@@ -98,7 +100,9 @@ def cost_report(cost: Variable, grads, feed: Mapping | None = None) -> CostRepor
     (``gc.scan``) is one node of T times its body's FLOPs; the graph is counted
     as ``gc.evaluate`` and ``gc.compile`` run it, a loop and the copies of it
     that keep values for a gradient merged into one forward loop (so keeping
-    costs memory, ``kept_bytes_per_step``, not FLOPs).
+    costs memory, ``kept_bytes_per_step``, not FLOPs). Raises
+    ``gc.ArgumentError`` naming cost_report for a ``cost`` that is not a
+    Variable, ``grads`` that are not Variables or a ``feed`` that is not a mapping.
 
     Example:
         >>> import graphcomp as gc
@@ -113,14 +117,18 @@ def cost_report(cost: Variable, grads, feed: Mapping | None = None) -> CostRepor
         >>> r.forward_flops, r.kept_bytes_per_step, r.kept_bytes    # 100 steps of 2 FLOPs; h_{t-1} and h*x_t kept
         (200, 16, 1600)
     """
-    grad_list, _ = as_variable_list(grads, "grads")
+    if not isinstance(cost, Variable):
+        raise ArgumentError(f"cost_report: cost must be a Variable, got {type(cost).__name__}: {cost!r}"[:300])
+    grad_list, _ = as_variable_list(grads, "cost_report: grads")
+    feed = feed_or_none(feed, "cost_report: feed")
     cost, *grad_list = merge_loops.run([cost, *grad_list])
     forward = ancestors([cost])
     gradient = ancestors(grad_list) - forward
     shapes = None
     if feed is not None:
         everything = topological(forward | gradient)
-        shapes = {v: np.shape(val) for v, val in zip(everything, evaluate(everything, feed))}
+        with named("cost_report"):
+            shapes = {v: np.shape(val) for v, val in zip(everything, evaluate(everything, feed))}
     f_ops = [v for v in forward if v.owner is not None]
     g_ops = [v for v in gradient if v.owner is not None]
     per_step, total = _kept_bytes(g_ops, shapes or {})

@@ -11,8 +11,9 @@ from graphcomp.autodiff.backprop import backprop
 from graphcomp.autodiff.blocked import describe_block
 from graphcomp.autodiff.build_grad import is_disconnected
 from graphcomp.core.node import Variable
-from graphcomp.core.traverse import ancestors
-from graphcomp.core.types import is_differentiable_dtype
+from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.core.types import fmt_shape, is_differentiable_dtype
+from graphcomp.errors import ArgumentError, GradientError, named
 from graphcomp.ops.creation import ones_like
 from graphcomp.ops.loops.body import Body, first_non_finite, run_loop
 from graphcomp.ops.loops.op import Scan, ScanOutput, body_backprop
@@ -81,7 +82,14 @@ def explain_grad(
     turns non-finite (an infinite local derivative; times a zero from the
     untaken branch of a ``where`` it is nan), or where it turns exactly zero.
     A node graphcomp built around a user's op (a mean's element count) is
-    named with the op it serves.
+    named with the op it serves. A non-finite value fed in (NaN in ``x``, or
+    in ``w`` of ``x * w``) is named as the cause, not the derivative of the
+    op that reads it.
+
+    Raises ``gc.GradientError`` for a cost that is not a scalar (as
+    ``gc.grad`` does) and ``gc.ArgumentError`` (naming explain_grad) for a
+    ``cost`` or ``x`` that is not a Variable, a ``feed`` that is not a
+    mapping, or a ``consider_constant`` that is not a sequence of Variables.
 
     Example:
         >>> import graphcomp as gc
@@ -90,11 +98,16 @@ def explain_grad(
         >>> print(gc.explain_grad(y, x, {x: 0.0}).status)
         non-finite
     """
+    consider_constant = _arguments(cost, x, feed, consider_constant)
+    with named("explain_grad"):
+        return _explain(cost, x, feed, consider_constant)
+
+
+def _explain(cost, x, feed, consider_constant) -> Explanation:
     if x not in ancestors([cost]):
         return Explanation("no path", f"{cost.label()} does not depend on {_where(x)} at all: no path joins them")
     if not is_differentiable_dtype(x.dtype):
         return Explanation("blocked", f"{_where(x)} has dtype {x.dtype}; gradients exist only for floats", x)
-    consider_constant = tuple(consider_constant)  # read twice: by backprop, and to describe a block
     r = backprop(cost, [x], consider_constant=consider_constant)
     g = r.grads[x]
     if is_disconnected(g):
@@ -115,22 +128,40 @@ def explain_grad(
     return _explain_values(cost, x, r, feed)
 
 
+def _arguments(cost, x, feed, consider_constant) -> tuple:
+    """The arguments checked as gc.grad checks its own; consider_constant as a tuple
+    (read twice: by backprop, and to describe a block)."""
+    for what, v in (("cost", cost), ("x", x)):
+        if not isinstance(v, Variable):
+            raise ArgumentError(f"explain_grad: {what} must be a Variable, got {type(v).__name__}: {v!r}"[:300])
+    if feed is not None and not isinstance(feed, Mapping):
+        raise ArgumentError(f"explain_grad: feed must be a mapping from Variables (or names) to values, got {feed!r}")
+    if cost.shape != ():
+        raise GradientError(
+            f"explain_grad: the cost must be a scalar, but {cost.label()} has shape {fmt_shape(cost.shape)} "
+            f"(built at {cost.site}); reduce it with .sum(), as gc.grad asks"
+        )
+    return tuple(as_variable_list(consider_constant, "explain_grad: consider_constant")[0])
+
+
 def _explain_values(cost, x, r, feed) -> Explanation:
     path = list(r.pruned.variables)  # topological: x first, cost last
-    read = sorted({i for v in path if v.owner is not None for i in v.owner.inputs} - set(path), key=lambda v: v.id)
+    everything = topological(ancestors([cost]))
     with np.errstate(all="ignore"):
-        values = dict(zip(path + read, evaluate(path + read, feed)))
+        values = dict(zip(everything, evaluate(everything, feed)))
         grads = dict(zip(path, evaluate([r.grad_table[v] for v in path], feed)))
     consumers = r.pruned.consumers
+    if not all_finite(values[cost]):
+        origin = _first_non_finite_value(everything, values)
+        if origin is not None and origin.owner is None:
+            return _non_finite_leaf(origin, cost, values)
+        if origin is not None and _projected_loop(origin) is not None:
+            inside = _non_finite_in_loop(_projected_loop(origin), cost, values)
+            if inside is not None:
+                return inside
+        if origin is not None:
+            return _non_finite_value(origin, cost, values, consumers)
     if not all_finite(grads[x]):
-        if not all_finite(values[cost]):
-            origin = _first_non_finite_value(path, values)
-            if origin is not None and _projected_loop(origin) is not None:
-                inside = _non_finite_in_loop(_projected_loop(origin), cost, values)
-                if inside is not None:
-                    return inside
-            if origin is not None:
-                return _non_finite_value(origin, cost, values, consumers)
         return _non_finite_gradient(r, path, values, grads, feed, consumers)
     gx = np.asarray(grads[x])
     if np.all(gx == 0):
@@ -149,13 +180,29 @@ def _explain_values(cost, x, r, feed) -> Explanation:
     return Explanation("ok", f"the gradient is connected and finite (norm {float(np.linalg.norm(gx)):.4g})")
 
 
-def _first_non_finite_value(path, values) -> Variable | None:
-    """The first op node on the path whose value is not finite while every input's is:
-    where the forward pass itself goes bad (log of 0, a division by 0)."""
-    for v in path:
-        if v.owner is not None and not all_finite(values[v]) and all(all_finite(values[i]) for i in v.owner.inputs):
+def _first_non_finite_value(order, values) -> Variable | None:
+    """The first node (in topological ``order``) whose value is not finite while every
+    input's is: where the forward pass itself goes bad (log of 0, a division by 0), or
+    a value fed, stored or written in that is not finite."""
+    for v in order:
+        if all_finite(values[v]):
+            continue
+        if v.owner is None or all(all_finite(values[i]) for i in v.owner.inputs):
             return v
     return None
+
+
+def _non_finite_leaf(v: Variable, cost: Variable, values: dict) -> Explanation:
+    """The cost is not finite because a value it reads already was: fed, a Parameter's or a constant."""
+    text = _non_finite(values[v])
+    held = {"input": f"{_where(v)} is fed {text}", "parameter": f"the Parameter {_where(v)} holds {text}"}
+    return Explanation(
+        "non-finite",
+        f"the cost {_where(cost)} is not finite here, so neither is its gradient: a value it reads is not finite "
+        f"before any op runs: {held.get(v.kind, f'the constant {_where(v)} holds {text}')}. Feed finite values "
+        "(np.isfinite), or find where they turned non-finite before (gc.evaluate(..., check_finite=True))",
+        v,
+    )
 
 
 def _non_finite_value(v: Variable, cost: Variable, values: dict, consumers, inside: str = "") -> Explanation:
@@ -165,7 +212,8 @@ def _non_finite_value(v: Variable, cost: Variable, values: dict, consumers, insi
     bad = ~np.isfinite(np.asarray(values[v]))
     inputs = ", ".join(f"{i.label()} is {_at(values[i], bad, v.shape)}" for i in v.owner.inputs if i.dtype.kind in "fc")
     local = _local_derivative(v, values, bad)
-    hint = f" {v.owner.op.stable_hint}" if v.owner.op.stable_hint else ""
+    hint = v.owner.op.stable_hint_for(v)
+    hint = f" {hint}" if hint else ""
     return Explanation(
         "non-finite",
         f"the cost {_where(cost)} is not finite here, so neither is its gradient: the value first turns non-finite "
@@ -359,6 +407,16 @@ def _non_finite_gradient(r, path, values, grads, feed, consumers) -> Explanation
                 return inside
         D = np.asarray(grads[c])
         bad = ~np.isfinite(np.asarray(_term(r, v, c, feed)))
+        others = [i for i in c.owner.inputs if i is not v and i.dtype.kind in "fc" and not all_finite(values[i])]
+        if others:  # the derivative reads a value that is not finite: that value is the cause
+            w = others[0]
+            return Explanation(
+                "non-finite",
+                f"the gradient first turns non-finite at {_where(v, consumers)}, in the term from {_where(c)}: "
+                f"its input {_where(w)} is not finite ({_non_finite(values[w])}) and the derivative with respect to "
+                f"{v.label()} reads it. Keep {w.label()} finite.",
+                w,
+            )
         local = f"its local derivative with respect to {v.label()} is not finite where {v.label()} is " + _at(
             values[v], bad, v.shape
         )
@@ -374,8 +432,9 @@ def _non_finite_gradient(r, path, values, grads, feed, consumers) -> Explanation
             )
         else:
             message += f" Keep {v.label()} where {c.owner.op.name}'s derivative is finite."
-            if c.owner.op.stable_hint:
-                message += f" {c.owner.op.stable_hint}"
+            hint = c.owner.op.stable_hint_for(c)
+            if hint:
+                message += f" {hint}"
         return Explanation("non-finite", message, c)
     return Explanation("non-finite", "the gradient is not finite")
 
@@ -446,3 +505,12 @@ def _summary(a) -> str:
         return str(a.item())
     bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
     return f"non-finite in {bad} of {a.size} places"
+
+
+def _non_finite(a) -> str:
+    """Which values are not finite and how many: ``nan at 1 of 3 places``."""
+    a = np.asarray(a)
+    bad = a[~np.isfinite(a)]
+    if a.ndim == 0:
+        return str(a.item())
+    return f"{', '.join(str(b) for b in np.unique(bad)[:3])} at {bad.size} of {a.size} places"

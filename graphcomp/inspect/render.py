@@ -17,6 +17,8 @@ to hold it.
 from __future__ import annotations
 
 import io
+import math
+import subprocess
 import warnings
 
 import graphviz
@@ -44,9 +46,21 @@ def dot_available() -> bool:
     return True
 
 
-def render(src, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own name for it
+#: seconds Graphviz's ``dot`` may take to lay a picture out before the matplotlib drawing is used instead
+LAYOUT_TIMEOUT = 20.0
+
+
+def render(src, format: str = "svg", *, timeout: float | None = None) -> bytes:  # noqa: A002 - Graphviz's own name
     """The picture of a ``DotSource`` as ``"svg"``, ``"png"`` or ``"pdf"`` bytes:
     from ``dot`` when it runs, else from ``draw`` (a warning says so once).
+
+    ``dot`` gets ``timeout`` seconds (default ``LAYOUT_TIMEOUT``, 20): a layout
+    that runs past it is stopped and the same picture is drawn with matplotlib,
+    with a warning naming the picture's size; later renders of the same
+    ``DotSource`` use the drawing at once rather than wait again (unless given
+    a longer timeout). Raises
+    ``gc.ArgumentError`` for another format or a timeout that is not a positive
+    number of seconds.
 
     Example:
         >>> import graphcomp as gc
@@ -56,19 +70,61 @@ def render(src, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own na
     global _warned
     if format not in FORMATS:
         raise ArgumentError(f"render: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    seconds = layout_timeout(timeout, "render")
+    if seconds <= getattr(src, "_layout_timed_out", 0.0):  # dot ran out of this much time on it before
+        return draw(src.picture, format)
     try:
-        return src.digraph.pipe(format=format)
-    except (graphviz.ExecutableNotFound, OSError, graphviz.CalledProcessError) as e:
+        return _run_dot(str(src), format, seconds)
+    except subprocess.TimeoutExpired:
+        src._layout_timed_out = seconds
+        nodes, edges = len(src.picture.nodes), len(src.picture.edges)
+        warnings.warn(
+            f"Graphviz's 'dot' did not lay out this picture ({nodes} nodes, {edges} edges) within {seconds:g} s; "
+            "drawing the same picture with matplotlib instead (pass timeout= to wait longer, or a smaller "
+            "max_nodes to to_dot)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    except (OSError, _DotFailed) as e:
         if not _warned:
             _warned = True
-            why = "was not found" if isinstance(e, (graphviz.ExecutableNotFound, OSError)) else f"failed ({e})"
+            why = "was not found" if isinstance(e, OSError) else f"failed ({e})"
             warnings.warn(
                 f"Graphviz's 'dot' program {why}; drawing the same picture with matplotlib instead "
                 "(install graphviz, e.g. 'apt-get install graphviz', for Graphviz's own layout)",
                 RuntimeWarning,
                 stacklevel=3,
             )
-        return draw(src.picture, format)
+    return draw(src.picture, format)
+
+
+def layout_timeout(timeout, who: str) -> float:
+    """``timeout`` as seconds (None: ``LAYOUT_TIMEOUT``), or an ArgumentError naming ``who``.
+
+    Example:
+        >>> layout_timeout(None, "render") == LAYOUT_TIMEOUT, layout_timeout(2, "save")
+        (True, 2.0)
+    """
+    if timeout is None:
+        return float(LAYOUT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 or timeout == math.inf:
+        raise ArgumentError(f"{who}: timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+class _DotFailed(Exception):
+    """``dot`` ran and exited with an error (its message says why)."""
+
+
+def _run_dot(source: str, format: str, seconds: float) -> bytes:  # noqa: A002
+    """Graphviz's own ``dot -T<format>`` on ``source``, stopped after ``seconds``
+    (``subprocess.run`` kills it then and raises ``TimeoutExpired``)."""
+    done = subprocess.run(
+        ["dot", f"-T{format}"], input=source.encode("utf-8"), capture_output=True, timeout=seconds, check=False
+    )
+    if done.returncode != 0:
+        raise _DotFailed(done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}")
+    return done.stdout
 
 
 def render_svg(src) -> str:
@@ -84,12 +140,14 @@ def render_svg(src) -> str:
 
 def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
     """Draw a ``Picture`` (``to_dot(...).picture``) with matplotlib, without
-    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each text keeps
-    its characters in a comment beside its glyphs.
+    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each line of text
+    is a ``<text>`` element (matplotlib's ``svg.fonttype = "none"``), as in
+    Graphviz's SVG: labels can be searched, selected and copied, and a viewer
+    draws them in its own font.
 
     Example:
         >>> import graphcomp as gc
-        >>> b"<!-- exp -->" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
+        >>> b">exp</text>" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
         True
     """
     if format not in FORMATS:
@@ -97,7 +155,10 @@ def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
     fig = figure(picture)
     buf = io.BytesIO()
     dpi = min(100.0, 20000 * 72 / max(fig.get_size_inches().max() * 72, 1))  # PNG side at most 20000 pixels
-    fig.savefig(buf, format=format, dpi=dpi)
+    from matplotlib import rc_context
+
+    with rc_context({"svg.fonttype": "none"}):  # text stays text, not glyph outlines
+        fig.savefig(buf, format=format, dpi=dpi)
     return buf.getvalue()
 
 
@@ -178,22 +239,42 @@ def _sized(name: str, label: str, attrs: dict, measure: _Measure) -> _Node:
 
 
 def _ranks(names: list[str], edges: list) -> dict[str, int]:
-    """Longest path from a source, by Kahn's order (the picture is a DAG); ``edges``
-    are ``(tail, head)`` pairs."""
+    """Longest path from a source, by Kahn's order. Edges as the DOT source writes
+    them (the gradient graph's drawn backward) can close a cycle, as in a graph of
+    second derivatives: then, as ``dot`` does, the cycle is broken by turning an
+    edge round: the first waiting node in ``names`` is taken as if ready, and each
+    edge is laid out from the end taken first to the other."""
     succ: dict[str, list[str]] = {n: [] for n in names}
     indeg = dict.fromkeys(names, 0)
     for t, h in edges:
         succ[t].append(h)
         indeg[h] += 1
-    rank = dict.fromkeys(names, 0)
     ready = [n for n in names if indeg[n] == 0]
-    while ready:
+    order: dict[str, int] = {}
+    waiting = iter(names)
+    while len(order) < len(names):
+        if not ready:  # a cycle: break it at the first node not taken yet
+            ready.append(next(n for n in waiting if n not in order))
         n = ready.pop()
+        if n in order:
+            continue
+        order[n] = len(order)
         for m in succ[n]:
-            rank[m] = max(rank[m], rank[n] + 1)
             indeg[m] -= 1
-            if indeg[m] == 0:
+            if indeg[m] == 0 and m not in order:
                 ready.append(m)
+    later: dict[str, list[str]] = {n: [] for n in names}  # each edge from the end taken first: a DAG
+    for t, h in edges:
+        a, b = (t, h) if order[t] < order[h] else (h, t)
+        later[a].append(b)
+    rank = dict.fromkeys(names, 0)
+    for n in sorted(names, key=order.__getitem__):
+        for m in later[n]:
+            rank[m] = max(rank[m], rank[n] + 1)
+    fed = {b for bs in later.values() for b in bs}
+    for n in names:  # a constant or an input sits just before its first reader, as dot puts it
+        if n not in fed and later[n]:
+            rank[n] = min(rank[m] for m in later[n]) - 1
     return rank
 
 
@@ -269,6 +350,10 @@ def _arrange(items: dict, drawn: list, guides: list, measure: _Measure) -> tuple
         items[n].rank = 2 * rank[n]  # the odd ranks between hold the edges' labels and bends
     chains, dummies, layout = {}, [], []
     for k, t, h, parts, attrs in drawn:
+        points_at = t if attrs.get("dir") == "back" else h
+        if items[h].rank < items[t].rank:  # turned round to break a cycle: laid out from h
+            t, h = h, t
+        attrs = {**attrs, "arrow": "end" if points_at == h else "start"}
         chain = [items[t]]
         for r in range(items[t].rank + 1, items[h].rank):
             if r == items[t].rank + 1 and parts:
@@ -282,6 +367,10 @@ def _arrange(items: dict, drawn: list, guides: list, measure: _Measure) -> tuple
         chains[k] = (chain, attrs)
         layout.append((chain, attrs))
     for k, t, h, tail, head, parts, attrs in guides:  # into a cluster: its label gets a place at this level
+        points_at = tail if attrs.get("dir") == "back" else head
+        if items[h].rank < items[t].rank:
+            t, h, tail, head = h, t, head, tail
+        attrs = {**attrs, "arrow": "end" if points_at is head else "start"}
         if parts and items[h].rank > items[t].rank + 1:
             d = _label_node(k, items[t].rank + 1, parts, attrs, measure)
             d.rank = items[t].rank + 1
@@ -475,7 +564,8 @@ def _draw_across(ax, a: _Node, b: _Node, parts: tuple, attrs: dict, measure: _Me
         mx, my = (mx + cx) / 2, (my + cy) / 2  # the curve's apex, where its label goes
     else:
         path = Path([(first[0], -first[1]), (last[0], -last[1])])
-    arrow = FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=9, color=_color(attrs, "color", "#555555"),
+    style = "<|-" if attrs.get("dir") == "back" else "-|>"  # written head -> tail: the arrow points at the tail
+    arrow = FancyArrowPatch(path=path, arrowstyle=style, mutation_scale=9, color=_color(attrs, "color", "#555555"),
                             linewidth=1.0, linestyle="--" if attrs.get("style") == "dashed" else "-",
                             zorder=2)  # fmt: skip
     ax.add_patch(arrow)
@@ -498,7 +588,8 @@ def _draw_edge(ax, chain: list[_Node], attrs: dict) -> None:
     last = _boundary(chain[-1], pts[-1] if pts else (chain[0].x, chain[0].y))
     verts = [first, *pts, last]
     color = _color(attrs, "color", "#555555")
-    arrow = FancyArrowPatch(path=Path([(x, -y) for x, y in verts]), arrowstyle="-|>", mutation_scale=9,
+    style = "-|>" if attrs.get("arrow", "end") == "end" else "<|-"
+    arrow = FancyArrowPatch(path=Path([(x, -y) for x, y in verts]), arrowstyle=style, mutation_scale=9,
                             color=color, linewidth=1.0, linestyle="--" if attrs.get("style") == "dashed" else "-",
                             zorder=2)  # fmt: skip
     ax.add_patch(arrow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape
+from graphcomp.inspect.arguments import count, numbering_or_none, stream
 from graphcomp.inspect.numbering import Numbering, outputs_of
 from graphcomp.ops.loops.op import Scan
 
@@ -83,7 +84,12 @@ def format_graph(outputs, max_lines: int = 200, *, numbering: Numbering | None =
     placeholders, which say what is bound to them (the carry entering step t
     and its init, row t of an xs, a captured value); under a gradient loop, the
     gradient body build_grad made and what the forward loop kept for it. Past
-    ``max_lines`` lines the rest is counted, not shown.
+    ``max_lines`` lines (an int >= 0) the rest is counted, not shown.
+
+    Raises ``gc.ArgumentError`` naming the function and the argument for
+    ``outputs`` that are not Variables (a Graph, a backprop result), a
+    ``max_lines`` that is not an int >= 0, or a ``numbering`` that is not a
+    ``gc.Numbering``.
 
     Example:
         >>> import graphcomp as gc
@@ -105,7 +111,13 @@ def format_graph(outputs, max_lines: int = 200, *, numbering: Numbering | None =
             1.0 (constant)  #1  () float64
             xs (input)  #0  (5,) float64
     """
-    outs = outputs_of(outputs)
+    return _format(outputs, max_lines, numbering, "format_graph")
+
+
+def _format(outputs, max_lines, numbering, who: str) -> str:
+    outs = outputs_of(outputs, f"{who}: outputs")
+    max_lines = count(max_lines, f"{who}: max_lines")
+    numbering = numbering_or_none(numbering, f"{who}: numbering")
     ids = (numbering if numbering is not None else Numbering()).add(outs)
     lines: list[str] = []
     shown: set[Variable] = set()
@@ -143,7 +155,9 @@ def format_graph(outputs, max_lines: int = 200, *, numbering: Numbering | None =
 
 def dprint(outputs, max_lines: int = 200, file=None, *, numbering: Numbering | None = None) -> None:
     """Print the graph of ``outputs`` as an indented tree, gradient nodes marked
-    (the text of ``format_graph``, whose arguments it takes).
+    (the text of ``format_graph``, whose arguments it takes), to ``file`` (a text
+    stream; default standard output). A wrong argument raises ``gc.ArgumentError``
+    naming dprint and the argument.
 
     Example:
         >>> import graphcomp as gc
@@ -152,4 +166,5 @@ def dprint(outputs, max_lines: int = 200, file=None, *, numbering: Numbering | N
         sin  #1  () float64
           x (input)  #0  () float64
     """
-    print(format_graph(outputs, max_lines=max_lines, numbering=numbering), file=file)
+    file = stream(file, "dprint: file")
+    print(_format(outputs, max_lines, numbering, "dprint"), file=file)

@@ -30,7 +30,9 @@ Traits (class attributes) that passes, backends and inspectors read:
                        bprop's sum_to), no public function alone: explanations name the
                        user's op it serves
     stable_hint        what to write instead where the op's value or derivative is not
-                       finite (log of 0: log_sigmoid, binary_cross_entropy_with_logits)
+                       finite (log of 0: log_sigmoid, binary_cross_entropy_with_logits);
+                       ``stable_hint_for(v)`` gives it for one node (a power's depends
+                       on its exponent)
     flops_per_element  the cost model's FLOPs per output element (0: data movement)
     transcendental     a libm call per element (Numba runs these slower than NumPy)
     slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
@@ -270,6 +272,11 @@ class Op:
         inputs, bound in order to the node's inputs, and its output; None for other ops.
         ``to_dot(..., expand=True)`` draws it inside the node."""
         return None
+
+    def stable_hint_for(self, v: Variable) -> str:
+        """What to write instead where node ``v``'s value or derivative is not finite:
+        ``stable_hint``, unless the op can tell more from v's inputs (a power's exponent)."""
+        return self.stable_hint
 
     def no_gradient_of(self, v: Variable) -> Variable | None:
         """The zero standing for "no differentiable path" to this op's output ``v``

@@ -114,6 +114,15 @@ class Power(Binary):
         x, y = inputs
         return [sum_to(G * _power_dx(x, y), x), sum_to(G * (output * _log_or_zero_at_zero(x)), y)]
 
+    def stable_hint_for(self, v):
+        # x ** p with a constant 0 < p < 1 is sqrt's case: the derivative p x**(p-1) is infinite at 0
+        e = v.owner.inputs[1]
+        if e.kind != "constant" or e.shape != () or not 0 < float(e.value) < 1:
+            return ""
+        p = float(e.value)
+        length = ", or gc.norm for a length" if p == 0.5 else ""
+        return f"x ** {p:g}'s derivative {p:g} x ** ({p - 1:g}) is infinite at 0: (x + eps) ** {p:g}{length}."
+
     def scalar(self, *args):
         if args[1] == "2.0":  # NumPy computes x**2 as x*x, exactly: so do the scalar code and kernels
             return f"{args[0]} * {args[0]}"

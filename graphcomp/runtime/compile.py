@@ -272,9 +272,12 @@ def compile(  # noqa: A001
         >>> [float(v) for v in f(2.0, z=3.0)]
         [6.0, 3.0]
     """
+    outs, single = as_variable_list(outputs, "compile: outputs")
+    if not outs:
+        raise ArgumentError("compile: outputs must hold at least one Variable, got an empty sequence")
     check_finite = as_bool(check_finite, "compile: check_finite")
     verify_passes = as_bool(verify_passes, "compile: verify_passes")
-    outs, single = as_variable_list(outputs)
+    passes = _pass_list(passes)
     if loops is not None and not isinstance(loops, (bool, np.bool_)):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
     pairs = _check_updates(updates)
@@ -284,7 +287,7 @@ def compile(  # noqa: A001
     if inputs is None:
         ins = graph_inputs
     else:
-        ins, _ = as_variable_list(inputs, "inputs")
+        ins, _ = as_variable_list(inputs, "compile: inputs")
         for v in ins:
             if not v.is_input:
                 raise InputError(f"compile: {v.label()!r} (built at {v.site}) is a {v.kind} node, not an input")
@@ -299,6 +302,20 @@ def compile(  # noqa: A001
         return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
     args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops)
     return _DrawingFunction([p for p, _ in states], *args)
+
+
+def _pass_list(passes) -> list[str] | None:
+    """``passes`` as a list of names: one name alone is that pass, not its letters."""
+    if passes is None:
+        return None
+    if isinstance(passes, str):
+        return [passes]
+    if not isinstance(passes, Iterable) or isinstance(passes, Mapping):
+        raise ArgumentError(f"compile: passes must be a pass name or a sequence of them, got {passes!r}"[:300])
+    out = list(passes)
+    if not all(isinstance(p, str) for p in out):
+        raise ArgumentError(f"compile: passes must be a pass name or a sequence of them, got {passes!r}"[:300])
+    return out
 
 
 def _state_updates(graph: Graph, pairs: list) -> list[tuple[Variable, Variable]]:

@@ -10,7 +10,7 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import as_bool, fmt_shape
-from graphcomp.errors import EvaluationError, NonFiniteError  # noqa: F401 (EvaluationError: importable from here, as before)
+from graphcomp.errors import EvaluationError, NonFiniteError, named  # noqa: F401 (EvaluationError: importable from here)
 from graphcomp.runtime.failure import op_failure
 from graphcomp.runtime.feed import bind_feed
 from graphcomp.runtime.node_warnings import register_run_loop
@@ -121,18 +121,19 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
         >>> float(gc.evaluate(x * z + 1, {x: 2.0, "z": 3.0}))
         7.0
     """
+    outs, single = as_variable_list(outputs, "evaluate: outputs")
     check_finite = as_bool(check_finite, "evaluate: check_finite")
-    outs, single = as_variable_list(outputs)
     plan = Plan.build(outs)
     if any(type(s[0].owner.op).multiple_outputs for s in plan.steps):
         plan = _one_run_per_loop(outs, plan)
         outs = plan.outputs
     # a draw reads a Parameter (its generator's state): only graphs reading one may draw
     updates = state_updates(s[0] for s in plan.steps) if plan.parameters else []
-    if updates:
-        values = _run_advancing(outs, updates, feed, check_finite)
-    else:
-        values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
+    with named("evaluate"):
+        if updates:
+            values = _run_advancing(outs, updates, feed, check_finite)
+        else:
+            values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
     return values[0] if single else values
 
 
