@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from common import peers, torch
+from common import JAX, JAX_ROW, peers, torch
 
 import graphcomp as gc
 
@@ -29,10 +29,12 @@ def w1_systems():
     y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
     outs = [y, *gc.grad(y, [x, z])]
     f = gc.compile(outs, [x, z])
+    fj = gc.compile(outs, [x, z], backend="jax") if JAX else None
     systems = {
         "hand (plain Python + math)": lambda: w1_hand(2.0, 3.0),
         "graphcomp compile": lambda: f(2.0, 3.0),
         "graphcomp evaluate": lambda: gc.evaluate(outs, {x: 2.0, z: 3.0}),
+        JAX_ROW: (lambda: fj(2.0, 3.0)) if fj else None,
     }
     if torch is not None:
 
