@@ -347,6 +347,11 @@ for name, backend, shard in [("numpy", "numpy", False), ("one", "jax", False), (
 for name in ("one", "four"):
     for got, want in zip(results[name], results["numpy"]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+# an input already on one of the devices is moved where the function needs it
+cost = gc.compile(J, [X, y], backend="jax", shard={X: "batch", y: "batch"})
+with jax.enable_x64(True):
+    on_device_3 = jax.device_put(Xv, jax.devices()[3])
+np.testing.assert_allclose(cost(on_device_3, yv), cost(Xv, yv), rtol=1e-15)
 print("OK")
 """
 

@@ -915,15 +915,19 @@ class DeviceFunction:
             mesh = Mesh(np.array(devices), ("batch",))
             split, whole = NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
             self.place = whole
-            ins = [split if v in shard else whole for v in args] + [whole] * len(params)
+            self.arg_places = [split if v in shard else whole for v in args]
+            ins = self.arg_places + [whole] * len(params)
             outs = ([whole] * n_outputs, [whole] * len(self.updated), whole)
             self.jitted = jax.jit(self._traced, donate_argnums=donate, in_shardings=ins, out_shardings=outs)
         else:
             from jax.sharding import SingleDeviceSharding
 
             self.place = SingleDeviceSharding(devices[0])
+            self.arg_places = [self.place] * len(args)
             self.jitted = jax.jit(self._traced, donate_argnums=donate)
-        self._placed: dict = {}  # Parameter -> the device array this function last gave or read it
+        # Parameter -> the device array this function last gave it or placed for it: that one needs no
+        # sharding comparison (a stale entry, the Parameter since set elsewhere, lives until the next call)
+        self._placed: dict = {}
 
     def _traced(self, *arrays):
         """The generated function, with the index checks it records and the updates'
@@ -981,6 +985,10 @@ class DeviceFunction:
                     f"the {self.devices} devices JAX sees; use a batch size divisible by {self.devices}"
                 )
         with _x64() if self.x64 else _Nothing():
+            for k, a in enumerate(args):
+                if type(a) is not np.ndarray and isinstance(a, jax.Array) and a.sharding != self.arg_places[k]:
+                    args = list(args)
+                    args[k] = jax.device_put(a, self.arg_places[k])  # a device array given elsewhere: moved
             params = [self._param(p) for p in self.params]
             try:
                 outs, news, bad = self.jitted(*args, *params)
@@ -995,8 +1003,10 @@ class DeviceFunction:
             for p, new in zip(self.updated, news):
                 p.set_device_value(new)
                 self._placed[p] = new
-            if bad is not None and bool(jnp.any(bad)):
-                raise self._located(args, None, np.asarray(bad))
+            if bad is not None:
+                bad = np.asarray(bad)  # a few booleans back to the host: no second dispatch to XLA
+                if bad.any():
+                    raise self._located(args, None, bad)
         return [np.asarray(o) for o in outs]
 
     def _located(self, args, error, bad=None) -> Exception:
