@@ -100,6 +100,13 @@ class Function:
             self._plan = plan if check_finite else None
             # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
             scalar = not check_finite and len(self._args) == len(inputs) and self._device is None
+            # a device backend's all-scalar float64 graph takes Python floats without the full input checks
+            self._device_floats = (
+                self._device is not None
+                and not check_finite
+                and len(self._args) == len(inputs)
+                and all(v.shape == () and v.dtype == np.float64 for v in inputs)
+            )
             self._scalar = generate_scalar(optimized, inputs, plan=plan, loops=loops) if scalar else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
@@ -118,6 +125,10 @@ class Function:
         return (self._scalar or self._generated).source
 
     def __call__(self, *args, **kwargs):
+        if self._device_floats and not kwargs and len(args) == len(self._args):
+            floats = _as_floats(args)
+            if floats is not None:
+                return self._finish(self._device([np.float64(a) for a in floats]))
         if self._scalar is not None and not kwargs and len(args) == len(self._args):
             floats = _as_floats(args)
             if floats is not None:

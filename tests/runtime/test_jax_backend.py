@@ -142,6 +142,23 @@ def test_a_subclass_that_replaces_forward_does_not_inherit_its_parents_jax_form(
     assert JaxBackend.has_form(Sum) and not JaxBackend.has_form(SumOfSquares)
 
 
+@pytest.mark.parametrize(
+    "shape, index",
+    [((5,), np.s_[1:]), ((5,), np.s_[::-2]), ((3, 4), np.s_[:, 0]), ((3, 4, 5), np.s_[None, 1, ...]),
+     ((3, 4, 5), np.s_[..., 2]), ((3, 4), -1), ((6, 5), np.s_[4:0:-3, 1:4:2]), ((3, 4), np.s_[2:2]),
+     ((2, 3, 4), np.s_[1, None, :, None, -2]), ((5,), np.s_[10:20]), ((3, 4), np.s_[()])],
+)  # fmt: skip
+def test_the_gradient_of_a_basic_index_is_g_in_zeros_where_the_index_reads(shape, index):
+    """Written as a pad of g (as JAX transposes a slice), checked against NumPy's assignment."""
+    x = gc.Variable("x", shape)
+    y = x[index]
+    g = np.random.default_rng(0).standard_normal(y.shape)
+    want = np.zeros(shape)
+    want[index] = g
+    got = gc.compile(gc.grad((y * gc.constant(g)).sum(), x), [x], backend="jax")(np.ones(shape))
+    np.testing.assert_array_equal(got, want)
+
+
 # -- Parameters and updates -------------------------------------------------------------------------------------
 
 

@@ -440,8 +440,55 @@ def _getitem(op: GetItem):
 
 
 def _scatter(template, shape, g, arrays):
-    # repeated indices accumulate, as NumPy's np.add.at (a basic index never repeats one)
-    return jnp.zeros(shape, np.dtype(g.dtype)).at[_index(template, tuple(shape), arrays)].add(g)
+    shape = tuple(shape)
+    index = _index(template, shape, arrays)
+    if not arrays:  # ints and slices: g padded with zeros, as JAX transposes a slice (XLA fuses a pad)
+        return _padded(template, shape, jnp.broadcast_to(g, _indexed_shape(shape, index)))
+    # repeated indices accumulate, as NumPy's np.add.at
+    return jnp.zeros(shape, np.dtype(g.dtype)).at[index].add(g)
+
+
+def _indexed_shape(shape: tuple, index: tuple) -> tuple:
+    return np.broadcast_to(np.empty((), bool), shape)[index].shape  # a view of no memory: only its shape
+
+
+def _padded(template: tuple, shape: tuple, g):
+    """Zeros of ``shape`` holding ``g`` where the basic index ``template`` (ints, slices,
+    None, ...) reads: each int's axis put back, each slice's elements spread by its step
+    (interior padding) after the zeros before it, a reversed slice flipped first."""
+    fill = [("s", None, None, None)] * (len(shape) - sum(1 for t in template if t[0] in "is"))
+    entries = []
+    for t in template:
+        entries += fill if t[0] == "e" else [t]
+    if not any(t[0] == "e" for t in template):
+        entries += fill
+    squeeze, expand, flip, config = [], [], [], []
+    axis = 0  # g's axis for the entry at hand
+    for t in entries:
+        if t[0] == "n":
+            squeeze.append(axis)
+            axis += 1
+            continue
+        n = shape[len(config)]
+        if t[0] == "i":
+            k = t[1] % n
+            expand.append(len(config))
+            config.append((k, n - 1 - k, 0))
+            continue
+        start, stop, step = slice(t[1], t[2], t[3]).indices(n)
+        count = len(range(start, stop, step))
+        if step < 0:
+            flip.append(len(config))
+            start, step = start + (count - 1) * step, -step  # the same elements, ascending
+        if count == 0:
+            config.append((n, 0, 0))
+        else:
+            config.append((start, n - 1 - (start + (count - 1) * step), step - 1))
+        axis += 1
+    g = jnp.squeeze(g, tuple(squeeze)) if squeeze else g
+    g = jnp.expand_dims(g, tuple(expand)) if expand else g
+    g = jnp.flip(g, tuple(flip)) if flip else g
+    return lax.pad(g, np.array(0, np.dtype(g.dtype)), config)
 
 
 def _index_grad(op: IndexGrad):
@@ -510,14 +557,22 @@ def _cross_entropy(logits, lsm, labels):
     return -(jnp.sum(jnp.asarray(lsm)[index]) / n)
 
 
+def _one_hot(labels, classes: int, op_name: str):
+    """Where each row's label is, as a comparison (XLA fuses it; a scatter it would not),
+    checking the labels as ``_rows_and_labels`` does."""
+    _rows_and_labels(labels, classes, op_name)
+    return labels[:, None] == jnp.arange(classes)
+
+
 def _cross_entropy_pick_grad(lsm, labels):
-    index = _rows_and_labels(labels, np.shape(lsm)[1], "cross_entropy_pick_grad")
-    return jnp.zeros_like(lsm).at[index].set(-1.0 / max(np.shape(labels)[0], 1))
+    hit = _one_hot(labels, np.shape(lsm)[1], "cross_entropy_pick_grad")
+    return jnp.where(hit, -1.0 / max(np.shape(labels)[0], 1), 0.0).astype(np.dtype(lsm.dtype))
 
 
 def _cross_entropy_grad(lsm, labels):
-    index = _rows_and_labels(labels, np.shape(lsm)[1], "cross_entropy_grad")
-    return jnp.exp(lsm).at[index].add(-1.0) / max(np.shape(labels)[0], 1)
+    # exp(lsm) - 1 at the labels, exp(lsm) - 0 elsewhere: NumPy's in-place subtraction, value for value
+    hit = _one_hot(labels, np.shape(lsm)[1], "cross_entropy_grad")
+    return (jnp.exp(lsm) - hit.astype(np.dtype(lsm.dtype))) / max(np.shape(labels)[0], 1)
 
 
 # convolution and pooling (NCHW images, OIHW weights)
@@ -883,12 +938,18 @@ class _Nothing:
 
 def _x64():
     """A context turning ``jax_enable_x64`` on for this thread only."""
-    enable = getattr(jax, "enable_x64", None)
-    if enable is not None:
-        return enable(True)
-    from jax.experimental import enable_x64  # JAX before 0.6
+    return _ENABLE_X64(True)
+
+
+def _experimental_x64(_):
+    from jax.experimental import enable_x64  # older JAX: no jax.enable_x64
 
     return enable_x64()
+
+
+_ENABLE_X64 = getattr(jax, "enable_x64", None)
+if _ENABLE_X64 is None:
+    _ENABLE_X64 = _experimental_x64
 
 
 class DeviceFunction:
@@ -984,7 +1045,7 @@ class DeviceFunction:
                     f"compile(shard=...): input {v.label()!r} has batch size {n}, which does not split evenly over "
                     f"the {self.devices} devices JAX sees; use a batch size divisible by {self.devices}"
                 )
-        with _x64() if self.x64 else _Nothing():
+        with _x64() if self.x64 and not jax.config.jax_enable_x64 else _Nothing():
             for k, a in enumerate(args):
                 if type(a) is not np.ndarray and isinstance(a, jax.Array) and a.sharding != self.arg_places[k]:
                     args = list(args)
