@@ -80,6 +80,18 @@ def test_the_mlp_gradient_matches_the_lectures_closed_form():
     np.testing.assert_allclose(got[1], Xv.T @ ((G @ W2v.T) * (Z > 0)) + 1e-2 * W1v, rtol=1e-12, atol=1e-15)
 
 
+def test_an_all_scalar_graph_takes_python_numbers_and_checks_the_rest():
+    x, z = gc.Variable("x"), gc.Variable("z")
+    y = gc.exp(x * z) + x * z / gc.log(x)
+    f = gc.compile([y, *gc.grad(y, [x, z])], [x, z], backend="jax")
+    want = [np.exp(6.0) + 6.0 / np.log(2.0), 3 * np.exp(6.0) + 3 / np.log(2.0) - 3 / np.log(2.0) ** 2]
+    for args in [(2.0, 3.0), (2, np.float32(3.0)), (np.array(2.0), 3.0)]:
+        got = f(*args)
+        np.testing.assert_allclose(got[:2], want, rtol=1e-14)
+    with pytest.raises(gc.GraphError):
+        f(2.0, "three")
+
+
 def test_float32_graphs_stay_float32_and_outputs_are_numpy_arrays():
     x = gc.Variable("x", (3,), "float32")
     f = gc.compile([gc.exp(x) * 2.0, gc.grad(gc.exp(x).sum(), x)], backend="jax")
