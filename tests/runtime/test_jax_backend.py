@@ -229,6 +229,18 @@ def test_set_value_between_calls_is_what_the_next_call_reads():
     assert held.tolist() == [2.0, 4.0]  # donation never wrote into a NumPy array
 
 
+def test_donation_never_writes_into_the_numpy_value_a_user_holds():
+    w = gc.Parameter(np.arange(4096.0), "w")  # large enough for JAX to consider sharing host memory
+    step = gc.compile(w.sum(), [], updates={w: w + 1.0}, backend="jax")
+    for _ in range(2):
+        held = w.value  # the NumPy value the next step starts from
+        before = held.copy()
+        step()
+        np.testing.assert_array_equal(held, before)
+        np.testing.assert_array_equal(w.get_value(), before + 1.0)
+        w.set_value(w.get_value())  # back to a NumPy value: the next step places it again
+
+
 def test_numpy_and_jax_functions_share_parameters():
     w = gc.Parameter(np.array([1.0, 2.0]), "w")
     jx = gc.compile(w.sum(), [], updates={w: w + 1.0}, backend="jax")
