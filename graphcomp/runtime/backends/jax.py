@@ -16,7 +16,7 @@ whose forward is NumPy code has a form here, keyed by its class
 ``.at[].add``, convolutions with ``lax.conv_general_dilated``, max-pooling
 with ``lax.reduce_window`` and graphcomp's own tie rule for its gradient).
 ``gc.compile`` refuses a graph with an op that has neither, listing every
-such op. To run an op of your own, subclass ``JaxBackend`` with
+such op, and a boolean mask (``x[mask]``: XLA compiles static shapes only). To run an op of your own, subclass ``JaxBackend`` with
 ``overrides = {**JaxBackend.overrides, MyOp: lambda op: my_jax_function}`` and
 pass an instance as ``backend``.
 
@@ -72,6 +72,7 @@ from graphcomp.core.types import fmt_shape, result_dtype
 from graphcomp.errors import ArgumentError, EvaluationError, InputError, ShapeError
 from graphcomp.ops.base import Op
 from graphcomp.ops.binary import AddN
+from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.conv import (
     Conv2D,
     Conv2DInputGrad,
@@ -81,19 +82,32 @@ from graphcomp.ops.conv import (
     MaxPool2DGrad,
     MaxPool2DRoute,
 )
-from graphcomp.ops.creation import ArangeLike, NoGradient, NoGradientLike, OnesLike, SizeOf, ZerosLike
-from graphcomp.ops.elementwise import Relu, Sigmoid, Softplus
+from graphcomp.ops.creation import (
+    Arange,
+    ArangeLike,
+    Eye,
+    Full,
+    NoGradient,
+    NoGradientLike,
+    OnesLike,
+    SizeOf,
+    ZerosLike,
+)
+from graphcomp.ops.cumulative import AffineScan, Cumsum, ExclusiveCumprod
+from graphcomp.ops.elementwise import Erf, LogSigmoid, Relu, Round, Sigmoid, Softplus
 from graphcomp.ops.fused import Fused, interpret, step_op
-from graphcomp.ops.identity import Cast, StopGradient
-from graphcomp.ops.indexing import GetItem, IndexGrad, IndexGradLike
-from graphcomp.ops.linalg import MatMul
-from graphcomp.ops.reduce import LogSumExp, Max, Min, Sum
-from graphcomp.ops.select import Where
+from graphcomp.ops.identity import Cast, MatchShape, StopGradient
+from graphcomp.ops.indexing import BooleanMask, BooleanMaskGrad, GetItem, IndexGrad, IndexGradLike
+from graphcomp.ops.linalg import Einsum, MatMul, Norm
+from graphcomp.ops.reduce import ArgMax, ArgMin, LogSumExp, Max, Min, Prod, Std, Sum, Var
+from graphcomp.ops.select import Clip, Where
 from graphcomp.ops.shape import (
     BroadcastLike,
     BroadcastTo,
     Concatenate,
     ExpandDims,
+    Flip,
+    Pad,
     Reshape,
     ReshapeLike,
     SplitPart,
@@ -750,6 +764,179 @@ def _sympy_elementwise(op: SymPyElementwise):
     return run
 
 
+# ops added with #16
+
+
+def _erf(x):
+    from jax.scipy.special import erf
+
+    return erf(_as(x, result_dtype(np.sin, np.dtype(x.dtype))))
+
+
+def _log_sigmoid(x):
+    x = _as(x, result_dtype(np.exp, np.dtype(x.dtype)))
+    return -jnp.logaddexp(0, -x)
+
+
+def _round(x):
+    return jnp.round(x)  # halves to even, as np.round; integers keep their dtype
+
+
+def _clip(x, a_min, a_max):
+    d = result_dtype(np.clip, np.dtype(x.dtype), np.dtype(a_min.dtype), np.dtype(a_max.dtype))
+    return jnp.minimum(jnp.maximum(_as(x, d), _as(a_min, d)), _as(a_max, d))  # np.clip's own definition
+
+
+def _flip(op: Flip):
+    def run(x):
+        return jnp.flip(x, op.axes)
+
+    return run
+
+
+def _pad(op: Pad):
+    def run(x, c):
+        return jnp.pad(x, op.widths, constant_values=_as(c, np.dtype(x.dtype)))
+
+    return run
+
+
+def _full(op: Full):
+    def run(value):
+        return jnp.full(op.shape, value, np.dtype(value.dtype))
+
+    return run
+
+
+def _eye(op: Eye):
+    def run():
+        return np.eye(op.n, op.m, op.k, dtype=op.dtype)  # NumPy's own values, a constant of the program
+
+    return run
+
+
+def _arange(op: Arange):
+    def run():
+        return np.arange(op.start, op.stop, op.step, dtype=op.dtype)  # NumPy's own length and values
+
+    return run
+
+
+def _along(axis: int, ndim: int, index) -> tuple:
+    return (slice(None),) * (axis % ndim) + (index,)
+
+
+def _cumsum(op: Cumsum):
+    def run(x):
+        d = result_dtype(np.cumsum, np.dtype(x.dtype))
+        if not op.reverse:
+            return jnp.cumsum(x, axis=op.axis, dtype=d)
+        return jnp.flip(jnp.cumsum(jnp.flip(x, op.axis), axis=op.axis, dtype=d), op.axis)
+
+    return run
+
+
+def _exclusive_cumprod(op: ExclusiveCumprod):
+    def run(x):
+        x = _as(jnp.asarray(x), result_dtype(np.cumprod, np.dtype(x.dtype)))
+        x = jnp.flip(x, op.axis) if op.reverse else x
+        ones = jnp.ones_like(x[_along(op.axis, x.ndim, slice(0, 1))])
+        inner = jnp.cumprod(x[_along(op.axis, x.ndim, slice(None, -1))], axis=op.axis)
+        out = jnp.concatenate([ones, inner], axis=op.axis)[_along(op.axis, x.ndim, slice(0, x.shape[op.axis]))]
+        return jnp.flip(out, op.axis) if op.reverse else out
+
+    return run
+
+
+def _affine_scan(op: AffineScan):
+    """out[0] = 0, out[k + 1] = a[k] out[k] + b[k] along the axis: the pairs (a, b) composed by
+    ``lax.associative_scan`` (NumPy's forward composes them by doubling, the same products)."""
+
+    def combine(first, then):
+        (a1, b1), (a2, b2) = first, then
+        return a1 * a2, a2 * b1 + b2
+
+    def run(a, b):
+        d = result_dtype(np.multiply, np.dtype(a.dtype), np.dtype(b.dtype))
+        shape = jnp.broadcast_shapes(np.shape(a), np.shape(b))
+        a, b = jnp.broadcast_to(_as(a, d), shape), jnp.broadcast_to(_as(b, d), shape)
+        axis = op.axis % len(shape)
+        _, inclusive = lax.associative_scan(combine, (a, b), reverse=op.reverse, axis=axis)
+        zero = jnp.zeros_like(inclusive[_along(axis, len(shape), slice(0, 1))])
+        n = shape[axis]
+        if op.reverse:  # out[k] = inclusive[k + 1], the last 0
+            rest = inclusive[_along(axis, len(shape), slice(1, n))]
+            return jnp.concatenate([rest, zero], axis=axis)
+        return jnp.concatenate([zero, inclusive[_along(axis, len(shape), slice(0, n - 1))]], axis=axis)
+
+    return run
+
+
+def _match_shape(op: MatchShape):
+    def run(x, like):
+        if np.shape(x) != np.shape(like):  # shapes are known while JAX traces: checked then
+            raise InputError(
+                f"{op.what}: its value has shape {fmt_shape(np.shape(x))}, "
+                f"which must be {fmt_shape(np.shape(like))} at run time"
+            )
+        return x
+
+    return run
+
+
+def _prod(op: Prod):
+    def run(x):
+        return jnp.prod(x, axis=op.axes, keepdims=op.keepdims, dtype=op.out_dtype(np.dtype(x.dtype)))
+
+    return run
+
+
+def _moment(op):
+    fn = jnp.std if isinstance(op, Std) else jnp.var
+
+    def run(x):
+        return fn(_as(x, op.out_dtype(np.dtype(x.dtype))), axis=op.axes, ddof=op.ddof, keepdims=op.keepdims)
+
+    return run
+
+
+def _arg_extremum(op):
+    fn = jnp.argmax if isinstance(op, ArgMax) else jnp.argmin
+
+    def run(x):
+        return fn(x, axis=op.numpy_axis(), keepdims=op.keepdims).astype(np.int64)
+
+    return run
+
+
+def _einsum(op: Einsum):
+    def run(*xs):
+        d = np.result_type(*(np.dtype(x.dtype) for x in xs))
+        return jnp.einsum(op.subscripts, *(_as(x, d) for x in xs), precision=_precision())
+
+    return run
+
+
+def _norm(op: Norm):
+    def run(x):
+        x = _as(x, op.out_dtype(np.dtype(x.dtype))) if np.dtype(x.dtype).kind != "f" else x
+        return jnp.sqrt(jnp.sum(x * x, axis=op.axes, keepdims=op.keepdims))
+
+    return run
+
+
+def _op_from_graph(op: OpFromGraph):
+    """The inner graph generated by this backend, as the outer one (what a loop's body will be)."""
+    from graphcomp.runtime.codegen import generate
+
+    inner = generate([op.graph.output], list(op.graph.inputs), backend=JaxBackend())
+
+    def run(*arrays):
+        return inner.fn(*arrays)[0]
+
+    return run
+
+
 #: op class -> form(op) giving the JAX callable, for every op whose forward is NumPy code
 #: (looked up along the class hierarchy, for a subclass that keeps its parent's forward)
 OVERRIDES: dict[type, Callable] = {
@@ -801,6 +988,33 @@ OVERRIDES: dict[type, Callable] = {
     MaxPool2DRoute: _max_pool2d_route,
     Fused: _fused,
     SymPyElementwise: _sympy_elementwise,
+    Erf: _same(_erf),
+    LogSigmoid: _same(_log_sigmoid),
+    Round: _same(_round),
+    Clip: _same(_clip),
+    Flip: _flip,
+    Pad: _pad,
+    Full: _full,
+    Eye: _eye,
+    Arange: _arange,
+    Cumsum: _cumsum,
+    ExclusiveCumprod: _exclusive_cumprod,
+    AffineScan: _affine_scan,
+    MatchShape: _match_shape,
+    Prod: _prod,
+    Var: _moment,
+    Std: _moment,
+    ArgMax: _arg_extremum,
+    ArgMin: _arg_extremum,
+    Einsum: _einsum,
+    Norm: _norm,
+    OpFromGraph: _op_from_graph,
+}
+
+#: why an op cannot run on JAX, for ``gc.compile``'s refusal
+UNSUPPORTED: dict[type, str] = {
+    BooleanMask: "x[mask] has as many rows as the mask has True values, and XLA needs every shape when compiling",
+    BooleanMaskGrad: "it is x[mask]'s gradient",
 }
 
 
@@ -853,8 +1067,8 @@ class JaxBackend(Backend):
 
     name = "jax"
     overrides = OVERRIDES
-    #: op classes this backend cannot run (none: every graphcomp op has a form)
-    unsupported: tuple[type, ...] = ()
+    #: op classes this backend cannot run: a boolean mask's result has a data-dependent shape
+    unsupported: tuple[type, ...] = tuple(UNSUPPORTED)
     #: op classes whose inline NumPy expression is also JAX code (Python operators, indexing
     #: and methods that ``jax.Array`` shares with ``numpy.ndarray``, meaning the same)
     inline: tuple[type, ...] = (GetItem, Reshape, Transpose, ExpandDims)
@@ -899,7 +1113,15 @@ class JaxBackend(Backend):
 
     def check(self, ops) -> None:
         """Refuse a graph with an op that has no JAX form, listing every such op."""
-        missing = sorted({op.name for op in ops if isinstance(op, self.unsupported) or not self.has_form(type(op))})
+        ops = list(ops)
+        refused = {type(op): op.name for op in ops if isinstance(op, self.unsupported)}
+        if refused:
+            why = "; ".join(f"{name}: {UNSUPPORTED.get(cls, 'no JAX form')}" for cls, name in refused.items())
+            raise ArgumentError(
+                f"compile: backend 'jax' cannot run the op(s) {sorted(set(refused.values()))} ({why}); "
+                "gc.where(mask, x, 0) keeps the shape"
+            )
+        missing = sorted({op.name for op in ops if not self.has_form(type(op))})
         if missing:
             raise ArgumentError(
                 f"compile: backend 'jax' has no JAX form for the op(s) {missing}; give them one with a JaxBackend "
