@@ -16,9 +16,10 @@ whose forward is NumPy code has a form here, keyed by its class
 ``.at[].add``, convolutions with ``lax.conv_general_dilated``, max-pooling
 with ``lax.reduce_window`` and graphcomp's own tie rule for its gradient).
 ``gc.compile`` refuses a graph with an op that has neither, listing every
-such op, and a boolean mask (``x[mask]``: XLA compiles static shapes only). To run an op of your own, subclass ``JaxBackend`` with
-``overrides = {**JaxBackend.overrides, MyOp: lambda op: my_jax_function}`` and
-pass an instance as ``backend``.
+such op, and a boolean mask (``x[mask]``: XLA compiles static shapes only).
+To run an op of your own, subclass ``JaxBackend`` with ``overrides =
+{**JaxBackend.overrides, MyOp: lambda op: my_jax_function}`` and pass an
+instance as ``backend``.
 
 Loops: a loop op (``gc.scan``, on its own branch) gets its form the same way,
 ``OVERRIDES[Scan] = form``, the form running ``lax.scan`` over its body's
