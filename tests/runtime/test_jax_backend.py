@@ -428,3 +428,66 @@ def test_data_parallel_steps_over_four_devices_give_the_single_device_result():
     assert out.strip().endswith("OK"), out
     (error,) = [line for line in out.splitlines() if line.startswith("ERROR")]
     assert "'X'" in error and "batch size 10" in error and "4 devices" in error
+
+
+# -- loops and random draws ---------------------------------------------------------------------------------------
+
+
+def _rnn(T=None):
+    W, h0, xs = gc.Variable("W", (3, 3)), gc.Variable("h0", (3,)), gc.Variable("xs", (T, 3))
+    hT, ys = gc.scan(lambda h, x: (gc.tanh(W @ h + x), gc.sin(h).sum()), h0, xs)
+    return (hT * hT).sum() + ys.sum(), [h0, xs, W]
+
+
+@pytest.mark.parametrize("T", [None, 4])
+def test_a_loop_runs_as_lax_scan_with_the_numpy_backends_values_and_gradients(T):
+    cost, ins = _rnn(T)
+    outs = [cost, *gc.grad(cost, ins)]
+    f = gc.compile(outs, ins, backend="jax")
+    assert "the function it runs" in f.source and "for _step" not in f.source  # the body's JAX code, no for
+    rng = np.random.default_rng(0)
+    for steps in (0, 1, 5) if T is None else (4,):
+        feed = [rng.standard_normal(3), rng.standard_normal((steps, 3)), rng.standard_normal((3, 3)) * 0.5]
+        for got, want in zip(f(*feed), gc.compile(outs, ins)(*feed)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_nested_loops_reversed_loops_and_the_step_number():
+    xs, w = gc.Variable("xs", (None, 3)), gc.Variable("w", (3,))
+
+    def row(c, x):
+        inner, ys = gc.scan(lambda a, xi: (a * 0.5 + xi * w.sum(), a), c, x, reverse=True)
+        return inner, ys
+
+    c, ys = gc.scan(row, 1.0, xs)
+    d = gc.fori_loop(0, 4, lambda i, acc: acc * gc.sin(w).sum() + i.astype("float64"), c)
+    outs = [c, ys, d, *gc.grad(d + ys.sum(), [xs, w])]
+    feed = [np.random.default_rng(1).standard_normal((3, 3)), np.array([0.3, -0.2, 0.5])]
+    got = gc.compile(outs, [xs, w], backend="jax")(*feed)
+    for g, want in zip(got, gc.evaluate(outs, dict(zip([xs, w], feed)))):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-13)
+
+
+def test_an_index_out_of_range_inside_a_loop_body_names_the_step_and_the_node():
+    xs, w = gc.Variable("xs", (None,), "int64"), gc.Variable("w", (3,))
+    c, _ = gc.scan(lambda c, i: (c + w[i] * 2.0, None), 0.0, xs)
+    f = gc.compile(c, [xs, w], backend="jax")
+    assert float(f(np.array([0, 2]), np.ones(3))) == 4.0
+    with pytest.raises(EvaluationError, match=r"at step t=2.*getitem.*index 5 is out of bounds"):
+        f(np.array([0, 1, 5, 0]), np.ones(3))
+
+
+def test_dropout_training_draws_the_numpy_backends_numbers_step_after_step():
+    runs = {}
+    for backend in ("numpy", "jax"):
+        J, X, y, W1, W2, (Xv, yv), _ = _mlp(B=16)
+        gen = gc.random.Generator(3)
+        X2, y2 = gc.Variable("X", (None, 5)), gc.Variable("y", (None,), "int64")
+        h = gc.nn.dropout(gc.relu(X2 @ W1), 0.5, gen)
+        J = gc.nn.cross_entropy(h @ W2, y2)
+        step = gc.compile(J, [X2, y2], updates=gc.optim.sgd(J, [W1, W2], lr=0.1), backend=backend)
+        losses = [float(step(Xv, yv)) for _ in range(4)]
+        runs[backend] = losses, W1.get_value(), W2.get_value()
+    for got, want in zip(runs["jax"], runs["numpy"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert len(set(runs["jax"][0])) == 4  # each step its own mask
