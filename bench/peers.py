@@ -178,6 +178,27 @@ def pytensor_w3(x0, w, b):
     return lambda: f(x0, w, b)
 
 
+# -- W4 --------------------------------------------------------------------------------------------------------
+
+
+def jax_w4(x, y, w, Wl):
+    """The CNN written in JAX: conv, max-pool with reduce_window, relu, linear, cross-entropy; jax.grad."""
+    if jax is None:
+        return None
+    from jax import lax
+
+    n, flat = x.shape[0], Wl.shape[0]
+
+    def loss(w, Wl, x, y):
+        z1 = lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        z2 = lax.reduce_window(z1, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        logits = jnp.maximum(z2, 0).reshape(n, flat) @ Wl
+        return jnp.mean(jax.nn.logsumexp(logits, axis=1) - logits[jnp.arange(n), y])
+
+    f = _jit(lambda w, Wl, x, y: (loss(w, Wl, x, y), *jax.grad(loss, (0, 1))(w, Wl, x, y)))
+    return lambda: f(w, Wl, x, y)
+
+
 # -- W5 --------------------------------------------------------------------------------------------------------
 
 
@@ -221,6 +242,43 @@ def numba_w5(x, v):
         return out
 
     return lambda: (hv(x, v),)
+
+
+# -- W7 --------------------------------------------------------------------------------------------------------
+
+
+def jax_w7(X, y, W1, W2, lam, lr, betas, eps):
+    """One Adam step of W2's MLP in JAX, as a JAX user writes it: value_and_grad, torch.optim.Adam's
+    rule, the state passed in and returned with its buffers donated; a call returns (J, W1, W2)."""
+    if jax is None:
+        return None
+    import functools
+
+    b1, b2 = betas
+
+    def loss(W1, W2, X, y):
+        return _w2_loss(jnp, lambda o: jax.nn.logsumexp(o, axis=1), X, y, W1, W2, lam)
+
+    @functools.partial(jax.jit, donate_argnums=(0,))
+    def step(state, X, y):
+        params, ms, vs, t = state
+        J, grads = jax.value_and_grad(loss, (0, 1))(*params, X, y)
+        t = t + 1
+        step_size = lr / (1 - b1**t)
+        bc2_sqrt = jnp.sqrt(1 - b2**t)
+        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
+        vs = [b2 * v + (1 - b2) * (g * g) for v, g in zip(vs, grads)]
+        params = [p - step_size * m / (jnp.sqrt(v) / bc2_sqrt + eps) for p, m, v in zip(params, ms, vs)]
+        return J, (params, ms, vs, t)
+
+    zeros = [jnp.zeros_like(W1), jnp.zeros_like(W2)]
+    state = [([jnp.asarray(W1), jnp.asarray(W2)], zeros, [jnp.zeros_like(W1), jnp.zeros_like(W2)], 0)]
+
+    def call():
+        J, state[0] = step(state[0], X, y)
+        return np.asarray(J), *state[0][0]
+
+    return call
 
 
 def versions() -> str:

@@ -4,7 +4,8 @@ reference, measured in the same run, single-threaded (``make bench`` pins BLAS
 and OpenMP to one thread; PyTorch is told too). The systems are timed in
 interleaved rounds and a ratio is the median of the ratios within a round, so
 a shared machine's drift cancels out of it (the medians still move with it).
-"graphcomp compile (Numba)" is ``gc.compile(..., backend="numba")``.
+"graphcomp compile (Numba)" is ``gc.compile(..., backend="numba")``, "graphcomp compile (JAX)"
+``gc.compile(..., backend="jax")`` (CPU here, beside "JAX jit": JAX's jit of hand-written JAX code).
 
 W1 scalar: the lecture's y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at x=2,
    z=3 with dy/dx and dy/dz; reference: the hand derivation in plain Python. One row
@@ -59,10 +60,11 @@ from w2 import (  # noqa: F401
     w2_systems,
 )
 from w3 import w3, w3_build, w3_data, w3_hand, w3_peers, w3_prepare, w3_prepare_in_child, w3_scan  # noqa: F401
-from w4 import w4_data, w4_hand, w4_systems  # noqa: F401
+from w4 import w4_data, w4_function, w4_hand, w4_systems  # noqa: F401
 from w5 import w5_hand, w5_systems  # noqa: F401
 from w6 import w6, w6_build, w6_data, w6_hand, w6_prepare  # noqa: F401
 from w7 import HandAdam, w7_function, w7_systems  # noqa: F401
+from wjax import jax_compile_times, w2_data_parallel  # noqa: F401
 
 
 def main() -> int:
@@ -84,6 +86,8 @@ def main() -> int:
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
     ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
     ok &= run("W7 adam: one Adam training step of the W2 medium MLP (B=256, d=784, h=512, q=10)", w7_systems())
+    jax_compile_times()
+    w2_data_parallel()
     ok &= w6()
     ok &= w3_scan()
     ok &= w3()

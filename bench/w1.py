@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from common import peers, torch
+from common import JAX, JAX_ROW, peers, torch
 
 import graphcomp as gc
 
@@ -42,10 +42,12 @@ def w1_systems(arguments: str = "Python float"):
     y = gc.exp(x * z) + x * z / gc.log(x) + gc.sin(gc.log(x)) / (x * z)
     outs = [y, *gc.grad(y, [x, z])]
     f = gc.compile(outs, [x, z])
+    fj = gc.compile(outs, [x, z], backend="jax") if JAX else None
     systems = {
         "hand (plain Python + math)": lambda: w1_hand(2.0, 3.0),
         "graphcomp compile": lambda: f(xa, za),
         "graphcomp evaluate": lambda: gc.evaluate(outs, {x: xa, z: za}),
+        JAX_ROW: (lambda: fj(xa, za)) if fj else None,
     }
     if torch is not None:
 

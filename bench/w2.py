@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from common import NUMBA, NUMBA_ROW, _in_child, peers, torch
+from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, _in_child, peers, torch
 
 import graphcomp as gc
 
@@ -41,10 +41,12 @@ def w2_systems(B, d, h, q):
     W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
     f = w2_function(d, h, q, lam)
     fn = w2_function(d, h, q, lam, backend="numba") if NUMBA else None
+    fj = w2_function(d, h, q, lam, backend="jax") if JAX else None
     systems = {
         "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
         "graphcomp compile": lambda: f(Xv, yv, W1v, W2v),
         NUMBA_ROW: (lambda: fn(Xv, yv, W1v, W2v)) if fn else None,
+        JAX_ROW: (lambda: fj(Xv, yv, W1v, W2v)) if fj else None,
     }
     if torch is not None:
         Xt, yt = torch.from_numpy(Xv), torch.from_numpy(yv)

@@ -232,7 +232,8 @@ class Writer:
 
 def fixed_names(plan: Plan, args: list[Variable], namespace: dict) -> tuple[dict, str, list]:
     """Names of the values that are not steps: arguments, constants (bound in the
-    namespace), Parameters (read at each call); the def line and the prelude.
+    namespace), Parameters (read at each call, unless ``args`` lists them); the def
+    line and the prelude.
 
     Example:
         >>> import graphcomp as gc
@@ -251,6 +252,8 @@ def fixed_names(plan: Plan, args: list[Variable], namespace: dict) -> tuple[dict
         namespace[fixed[v]] = v.value
     prelude = []
     for p in plan.parameters:
+        if p in fixed:  # passed in as an argument (a device backend carries its state that way)
+            continue
         fixed[p] = f"_p{p.id}"
         namespace[f"_P{p.id}"] = p
         prelude.append(f"{fixed[p]} = _P{p.id}.value  # Parameter {p.label()}, its value at this call")

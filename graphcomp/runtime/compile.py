@@ -56,6 +56,7 @@ class Function:
         verify_passes: bool = False,
         backend=None,
         loops: bool | None = None,
+        shard: Mapping | None = None,
     ):
         self.outputs = outputs
         self.backend = backend = backend_of(backend)
@@ -83,10 +84,29 @@ class Function:
             needed = set(plan.inputs)
             self._needed = [v in needed for v in inputs]
             self._args = [v for v in inputs if v in needed]
-            self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
+            # a backend that keeps values on a device (JAX) runs the code itself, Parameters as arguments
+            device = getattr(backend, "device_function", None)
+            if shard and device is None:
+                raise ArgumentError(
+                    f"compile: shard splits inputs over devices, which backend {backend.name!r} does not run on; "
+                    "use backend='jax'"
+                )
+            params = plan.parameters if device is not None else []
+            self._generated = generate(optimized, self._args + params, backend=backend, plan=plan, loops=loops)
+            self._device = None
+            if device is not None:
+                n = len(outputs)
+                self._device = device(self._generated, plan, self._args, params, n, self.updates, shard or {})
             self._plan = plan if check_finite else None
             # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
-            scalar = not check_finite and len(self._args) == len(inputs)
+            scalar = not check_finite and len(self._args) == len(inputs) and self._device is None
+            # a device backend's all-scalar float64 graph takes Python floats without the full input checks
+            self._device_floats = (
+                self._device is not None
+                and not check_finite
+                and len(self._args) == len(inputs)
+                and all(v.shape == () and v.dtype == np.float64 for v in inputs)
+            )
             self._scalar = generate_scalar(optimized, inputs, plan=plan, loops=loops) if scalar else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
@@ -105,6 +125,10 @@ class Function:
         return (self._scalar or self._generated).source
 
     def __call__(self, *args, **kwargs):
+        if self._device_floats and not kwargs and len(args) == len(self._args):
+            floats = _as_floats(args)
+            if floats is not None:
+                return self._finish(self._device([np.float64(a) for a in floats]))
         if self._scalar is not None and not kwargs and len(args) == len(self._args):
             floats = _as_floats(args)
             if floats is not None:
@@ -140,6 +164,9 @@ class Function:
                 continue
             if value is _MISSING:
                 raise SignatureError(missing_input_message(var))
+            if self._device is not None and self._device.accepts(var, value):
+                checked.append(value)  # already on the device, of the right dtype and shape
+                continue
             checked.append(check_value(var, value))
         if self._plan is not None:
             out = run_plan(self._plan, dict(zip(self._args, checked)), check_finite=True)
@@ -149,6 +176,8 @@ class Function:
 
     def _run_generated(self, args):
         """Call the generated function; an exception inside it names the failing node."""
+        if self._device is not None:
+            return self._device(args)  # it stores the updated Parameters itself
         try:
             return self._generated.fn(*args)
         except Exception as e:
@@ -235,6 +264,7 @@ def compile(  # noqa: A001
     verify_passes: bool = False,
     backend=None,
     loops: bool | None = None,
+    shard: Mapping | None = None,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
@@ -257,7 +287,12 @@ def compile(  # noqa: A001
     ``verify_passes`` checks the graph after every pass. ``backend`` is
     ``"numpy"`` (the default), ``"numba"`` (fuses elementwise chains into
     compiled loops; needs the ``numba`` extra) or a backend object (see
-    ``graphcomp.runtime.backends``). ``loops=True`` writes a block of
+    ``graphcomp.runtime.backends``); ``"jax"`` writes ``jax.numpy`` code that
+    ``jax.jit`` compiles for any device JAX sees (needs the ``jax`` extra; see
+    ``graphcomp.runtime.backends.jax``). ``shard={x: "batch", ...}`` (JAX only) splits
+    those inputs along their leading axis over all the devices JAX sees, replicates
+    everything else, and XLA combines the gradients: data parallelism, each call one
+    step of the whole batch. ``loops=True`` writes a block of
     lines that repeats (an unrolled chain of layers and its gradient) as one
     ``for`` loop, ``False`` never does; the default rolls schedules of 2000 nodes
     or more, where straight-line code stops being readable and CPython's compiler
@@ -298,9 +333,10 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v.label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
+    shard = _check_shard(shard, ins)
     if not states:
-        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
-    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops)
+        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, shard)
+    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, shard)
     return _DrawingFunction([p for p, _ in states], *args)
 
 
@@ -351,6 +387,26 @@ class _DrawingFunction(Function):
             finally:
                 for p, value in zip(self._states, kept):
                     p.set_value(value)
+
+
+def _check_shard(shard: Mapping | None, inputs: list[Variable]) -> dict:
+    """Validate ``{input: "batch"}``: inputs of this function with a leading axis."""
+    if shard is None:
+        return {}
+    if not isinstance(shard, Mapping):
+        raise ArgumentError(f'compile: shard must be a dict from inputs to "batch", got {shard!r}')
+    listed = set(inputs)
+    for v, how in shard.items():
+        if not isinstance(v, Variable) or v not in listed:
+            raise ArgumentError(f"compile: shard names {v!r}, which is not an input of this function")
+        if how != "batch":
+            raise ArgumentError(
+                f'compile: shard[{v.label()!r}] is {how!r}; the one way to split an input is "batch" '
+                "(along its leading axis)"
+            )
+        if v.ndim == 0:
+            raise ShapeError(f"compile: input {v.label()!r} is 0-d: it has no leading (batch) axis to split")
+    return dict(shard)
 
 
 def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
