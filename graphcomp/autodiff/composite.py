@@ -137,6 +137,11 @@ def op_from_graph(fn: Callable, *, bprop: Callable | None = None, name: str | No
         raise ArgumentError(f"op_from_graph: name must be a str, got {name!r}")
     title = name or getattr(fn, "__name__", "") or "op_from_graph"
     if title == "<lambda>":
+        if bprop is not None:
+            raise ArgumentError(
+                "op_from_graph: a custom bprop needs name=: gc.save stores the gradient by that name and gc.load "
+                "finds the function defined under it (fn is a lambda, which has no name of its own)"
+            )
         title = "op_from_graph"
     custom = register_gradient(title, bprop) if bprop is not None else None
 

@@ -181,7 +181,8 @@ class Variable(_Frozen):
 
     # -- printing ----------------------------------------------------------------
     def label(self) -> str:
-        """A short text naming this node: its name, a constant's value, else its op's name.
+        """A short text naming this node: its name, a constant's value, else its op's short
+        label (``Op.short_label``: the op's name, an op_from_graph group's own name).
 
         Example:
             >>> import graphcomp as gc
@@ -196,7 +197,7 @@ class Variable(_Frozen):
                 return repr(v.item())
             return f"const{fmt_shape(v.shape)}"
         if self.owner is not None:
-            return self.owner.op.name
+            return self.owner.op.short_label()
         return f"{self.kind}#{self.id}"
 
     def __repr__(self) -> str:

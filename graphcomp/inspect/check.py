@@ -11,6 +11,7 @@ import numpy as np
 from graphcomp.autodiff.backprop import backprop, grad
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.identity import StopGradient
 from graphcomp.passes.rebuild import rebuilt, transform
 from graphcomp.runtime.evaluate import evaluate
@@ -28,6 +29,9 @@ class NodeCheck:
     analytic: float
     numeric: float
     ok: bool
+    #: what was compared: "finite differences", or "linear in G" (a custom bprop at
+    #: bprop(a G1 + b G2) against a bprop(G1) + b bprop(G2), projected alike)
+    test: str = "finite differences"
 
 
 @dataclasses.dataclass
@@ -53,11 +57,14 @@ class GradCheck:
                 f"d cost / d {c.node.label()}"
                 if c.position is None
                 else f"{c.node.owner.op.label()} input {c.position} ({c.node.site})"
+                if c.test == "finite differences"
+                else f"{c.node.owner.op.label()} input {c.position} {c.test}"
             )
             lines.append(f"{what[:48]:<48} {c.analytic:>14.6g} {c.numeric:>14.6g}  {'yes' if c.ok else 'NO'}")
         bad = self.first_failure
+        why = "" if bad is None or bad.test == "finite differences" else " (its custom bprop is not linear in G)"
         lines.append("all bprops agree" if self.ok else f"first wrong bprop: {bad.node.owner.op.label()} "
-                     f"built at {bad.node.site}" if bad else "the whole gradient disagrees")  # fmt: skip
+                     f"built at {bad.node.site}{why}" if bad else "the whole gradient disagrees")  # fmt: skip
         return "\n".join(lines)
 
 
@@ -93,6 +100,12 @@ def check_grad(
     ``gc.grad``'s argument) are never asked for. The whole-function finite
     differences hold those cut nodes at their values too, since that is the
     function whose derivative ``gc.grad`` gives.
+
+    A custom bprop (``gc.op_from_graph(..., bprop=)``) is also checked to be
+    linear in G, as every bprop must be (J^T G): at cotangents a thousand times
+    larger and smaller than the finite-difference one, of either sign, and
+    summed (``bprop(a G1 + b G2) = a bprop(G1) + b bprop(G2)``), so a bprop that
+    clips or squares G is named even where a unit cotangent would pass.
 
     Example:
         >>> import graphcomp as gc
@@ -217,6 +230,39 @@ def _check_nodes(cost, targets, feed, rng, eps, rtol, atol, consider_constant):
             analytic = float(np.sum(np.asarray(g_val) * u))
             numeric = _local_fd(op, args, k, u, R, eps)
             out.append(NodeCheck(v, k, analytic, numeric, _close(analytic, numeric, rtol, atol)))
+        if isinstance(op, OpFromGraph) and op.custom is not None:
+            out += _check_linear_in_G(v, holders, args, flows[v], rng, rtol, atol)
+    return out
+
+
+#: (a, b) of the cotangents a G1 + b G2 a custom bprop is checked at: large, small, of both signs, summed
+_COMBINATIONS = ((1e3, 0.0), (-1e-3, 0.0), (1.0, 1.0), (-250.0, 4e-2))
+
+
+def _check_linear_in_G(v, holders, args, positions, rng, rtol, atol) -> list[NodeCheck]:
+    """A custom bprop's linearity in G on the node's own values: bprop(a G1 + b G2)
+    against a bprop(G1) + b bprop(G2), each projected on a random direction."""
+    op = v.owner.op
+    G = Variable("G", v.shape, v.dtype)
+    grads = op.bprop(holders, op(*holders), G)
+    feed = dict(zip(holders, args))
+    out = []
+    for k in sorted(positions):
+        if grads[k] is None:
+            continue
+        u = rng.standard_normal(args[k].shape)
+
+        def project(R, g=grads[k], u=u):
+            return float(np.sum(np.asarray(evaluate(g, {**feed, G: R}), dtype=np.float64) * u))
+
+        G1, G2 = rng.standard_normal(v.shape), rng.standard_normal(v.shape)
+        base1, base2 = project(G1), project(G2)
+        for a, b in _COMBINATIONS:
+            combined, expected = project(a * G1 + b * G2), a * base1 + b * base2
+            scale = max(abs(a), abs(b))
+            ok = bool(np.isclose(combined, expected, rtol=rtol, atol=atol * scale))
+            at = f"{a:g} G" if b == 0 else f"{a:g} G1 + {b:g} G2"
+            out.append(NodeCheck(v, k, combined, expected, ok, f"linear in G ({at})"))
     return out
 
 

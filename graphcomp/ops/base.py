@@ -10,6 +10,8 @@ graphcomp asks the op, never a table keyed by its name:
     bprop(inputs, output, G) -> list     one gradient per input position, built
                                          from graph ops (None: no gradient)
     label()                              the op with its parameters, for printing
+    short_label()                        the op in a word, as an unnamed node is called in
+                                         back-references and messages (its name; a group's own)
 
 Traits (class attributes) that passes, backends and inspectors read:
 
@@ -40,6 +42,12 @@ Traits (class attributes) that passes, backends and inspectors read:
     fn                 set when forward is exactly ``fn(*arrays)`` (a NumPy function):
                        the generated code calls it directly; when it is a ufunc, its
                        result may reuse a dying buffer through ``out=``
+    linear             in which inputs the output is linear (f(a u + w) = a f(u) + f(w),
+                       the other inputs held fixed): "all" (jointly in every input: add,
+                       sum, reshape), "each" (in any one input alone: multiply, matmul),
+                       or a tuple of positions (jointly in those: where's two branches);
+                       None (the default): not known to be. Forward mode reads it to
+                       check that a custom bprop is linear in G (``linear_in``)
     multiple_outputs   its value packs several outputs (a loop's) that projection ops
                        take apart: it carries a gradient whatever its dtype (object),
                        the packed cotangents of its projections
@@ -164,6 +172,7 @@ class Op:
     infix: ClassVar[tuple[str, int, str] | None] = None
     fn: ClassVar[Callable | None] = None
     multiple_outputs: ClassVar[bool] = False
+    linear: ClassVar[str | tuple[int, ...] | None] = None
     scalar_form: ClassVar[str | None] = None
     scalar_helpers: ClassVar[dict[str, Callable]] = {}
     numpy_helpers: ClassVar[dict[str, object]] = {}
@@ -231,6 +240,42 @@ class Op:
             return self.name
         params = ",".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{self.name}[{params}]"
+
+    def linear_in(self, varying: frozenset, zero: frozenset, n: int) -> bool:
+        """Whether the output is linear in the inputs at positions ``varying`` together,
+        the others held fixed, where the inputs at ``zero`` are zeros: some set the op
+        is jointly linear in (the ``linear`` trait) holds every varying position, and
+        its other positions are zeros (``x + 0`` is linear in x, ``x + 1`` is not).
+
+        Example:
+            >>> from graphcomp.ops.binary import Add, Multiply
+            >>> Add().linear_in({0}, set(), 2), Add().linear_in({0}, {1}, 2), Multiply().linear_in({0}, set(), 2)
+            (False, True, True)
+            >>> Multiply().linear_in({0, 1}, set(), 2)
+            False
+        """
+        trait = type(self).linear
+        if trait is None or not varying:
+            return False
+        if trait == "all":
+            sets = [frozenset(range(n))]
+        elif trait == "each":
+            sets = [frozenset((k,)) for k in range(n)]
+        else:
+            sets = [frozenset(trait)]
+        return any(varying <= s and s <= (set(varying) | set(zero)) for s in sets)
+
+    def short_label(self) -> str:
+        """The op in one word, naming an unnamed node in back-references (``-> #3 exp``)
+        and messages: ``name`` for graphcomp's ops; an op whose instances differ in kind
+        (an op_from_graph group: ``layer``) says which.
+
+        Example:
+            >>> from graphcomp.ops.reduce import Sum
+            >>> Sum((0,)).short_label(), Sum((0,)).label()
+            ('sum', 'sum[axis=(0,)]')
+        """
+        return self.name
 
     # -- forms ------------------------------------------------------------------------------------
     def scalar(self, *args: str) -> str | None:

@@ -44,6 +44,7 @@ class Binary(Op):
 
 
 class Add(Binary):
+    linear = "all"
     name, fn, symbol = "add", np.add, "+"
     infix = ("+", 4, "both")
     scalar_form = "{0} + {1}"
@@ -57,6 +58,7 @@ class Add(Binary):
 
 
 class Subtract(Binary):
+    linear = "all"
     name, fn, symbol = "subtract", np.subtract, "−"
     infix = ("-", 4, "left")
     scalar_form = "{0} - {1}"
@@ -70,6 +72,7 @@ class Subtract(Binary):
 
 
 class Multiply(Binary):
+    linear = "each"
     name, fn, symbol = "multiply", np.multiply, "×"
     infix = ("*", 5, "both")
     scalar_form = "{0} * {1}"
@@ -88,6 +91,7 @@ class Multiply(Binary):
 
 
 class Divide(Binary):
+    linear = (0,)
     name, fn, symbol = "divide", np.true_divide, "÷"
     infix = ("/", 5, "left")
     scalar_form = "{0} / {1}"
@@ -156,6 +160,7 @@ class Arctan2(Binary):
 class AddN(Op):
     """The sum of n same-shaped terms: build_grad's one add node per gradient."""
 
+    linear = "all"
     name, symbol, elementwise = "add_n", "Σ", True
 
     def infer(self, *xs):

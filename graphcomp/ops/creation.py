@@ -28,6 +28,7 @@ constant = user_errors(_constant)
 class ZerosLike(Op):
     """Zeros of ``x``'s runtime shape and dtype."""
 
+    linear = "all"
     name, flops_per_element = "zeros_like", 0
 
     def infer(self, x):
@@ -150,7 +151,7 @@ class Full(Op):
     """An array of ``shape`` filled with the 0-d input (``np.full``), in the input's dtype.
     The fill value's gradient is the sum of G."""
 
-    name, flops_per_element = "full", 0
+    name, flops_per_element, linear = "full", 0, "all"
     shape: tuple
 
     def infer(self, value):

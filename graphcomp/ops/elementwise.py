@@ -186,6 +186,7 @@ def sympy_round(sp):
 
 
 class Negative(Unary):
+    linear = "all"
     name, fn, symbol = "negative", np.negative, "neg"
     scalar_form, infix = "-{0}", ("-", 6, "prefix")
 

@@ -185,6 +185,7 @@ def index_text(template: tuple) -> str:
 class GetItem(Op):
     """``x[index]``: inputs are ``x`` then the integer-array entries of the index."""
 
+    linear = (0,)
     name, flops_per_element = "getitem", 0
     template: tuple
 
@@ -239,6 +240,7 @@ class IndexGrad(Scatter):
     """The gradient of ``x[index]``: zeros of ``shape`` with ``g`` added at the
     indexed places (a scatter-add, so repeated indices accumulate)."""
 
+    linear = (0,)
     helper = True
     name = "index_grad"
     template: tuple
@@ -268,6 +270,7 @@ class IndexGrad(Scatter):
 class IndexGradLike(Scatter):
     """``IndexGrad`` for a reference whose static shape has unknown dimensions."""
 
+    linear = (0,)
     helper = True
     name = "index_grad_like"
     template: tuple

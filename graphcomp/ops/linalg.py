@@ -49,6 +49,7 @@ def _swap_last(v):
 class MatMul(Op):
     """``np.matmul``: a ufunc, so the generated code calls it directly."""
 
+    linear = "each"
     name, fn, symbol = "matmul", np.matmul, "@"
 
     def infer(self, a, b):
@@ -352,6 +353,7 @@ class Einsum(Op):
     for each operand is an einsum of G and the other operands (so it differentiates
     again), as for matmul: dL/dA of ``ij,jk->ik`` is ``ik,jk->ij`` of (G, B)."""
 
+    linear = "each"
     name, numpy_helpers = "einsum", {"_einsum": np.einsum}
     subscripts: str
 

@@ -85,6 +85,7 @@ class UfuncReduce(Reduce):
 
 
 class Sum(UfuncReduce):
+    linear = "all"
     name, numpy_helpers = "sum", {"_add_reduce": np.add.reduce}
 
     def out_dtype(self, dtype):

@@ -53,6 +53,7 @@ class Where(Op):
     the untaken branch gets zeros, but a NaN or Inf *inside* the untaken
     branch's own gradient still shows (0 * inf = nan), as in every autodiff system."""
 
+    linear = (1, 2)
     name, elementwise = "where", True
     scalar_form = "({1} if {0} else {2})"
     numpy_helpers = {"_where": np.where}

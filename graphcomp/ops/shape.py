@@ -131,6 +131,7 @@ class Movement(Op):
 class Reshape(Movement):
     """``x.reshape(shape)``; one entry may be -1, as in NumPy."""
 
+    linear = "all"
     name = "reshape"
     shape: tuple
 
@@ -168,6 +169,7 @@ class Reshape(Movement):
 class ReshapeLike(Movement):
     """Reshape the first input to the runtime shape of the second."""
 
+    linear = (0,)
     helper = True
     name = "reshape_like"
 
@@ -187,6 +189,7 @@ class ReshapeLike(Movement):
 class Transpose(Movement):
     """Permute axes; ``axes`` is a full permutation."""
 
+    linear = "all"
     name = "transpose"
     axes: tuple
 
@@ -209,6 +212,7 @@ class Transpose(Movement):
 class BroadcastTo(Movement):
     """``np.broadcast_to(x, shape)`` (a read-only view)."""
 
+    linear = "all"
     name = "broadcast_to"
     shape: tuple
 
@@ -234,6 +238,7 @@ class BroadcastTo(Movement):
 class BroadcastLike(Movement):
     """Broadcast the first input to the runtime shape of the second."""
 
+    linear = (0,)
     helper = True
     name = "broadcast_like"
 
@@ -267,6 +272,7 @@ class SumBack(Op):
 class SumTo(SumBack):
     """Sum a broadcast value back down to ``shape`` (leading axes, then size-1 axes)."""
 
+    linear = "all"
     helper = True
     name = "sum_to"
     shape: tuple
@@ -297,6 +303,7 @@ class SumTo(SumBack):
 class SumToLike(SumBack):
     """Sum the first input down to the runtime shape of the second."""
 
+    linear = (0,)
     helper = True
     name = "sum_to_like"
 
@@ -315,6 +322,7 @@ class SumToLike(SumBack):
 class ExpandDims(Movement):
     """Insert size-1 axes at ``axes`` (positions in the output)."""
 
+    linear = "all"
     name = "expand_dims"
     axes: tuple
 
@@ -343,6 +351,7 @@ class ExpandDims(Movement):
 class Squeeze(Movement):
     """Remove the size-1 axes ``axes``."""
 
+    linear = "all"
     name = "squeeze"
     axes: tuple
 
@@ -384,6 +393,7 @@ def _merge_dims(xs, i):
 class Concatenate(Movement):
     """``np.concatenate(xs, axis)``."""
 
+    linear = "all"
     name = "concatenate"
     axis: int
 
@@ -411,6 +421,7 @@ class SplitPart(Movement):
     """The ``k``-th piece of ``g`` cut along ``axis`` at the sizes of ``refs``
     (the bprop of concatenate)."""
 
+    linear = "all"
     helper = True
     name = "split_part"
     axis: int
@@ -437,6 +448,7 @@ class SplitPart(Movement):
 class Stack(Movement):
     """``np.stack(xs, axis)``."""
 
+    linear = "all"
     name = "stack"
     axis: int
 
@@ -461,6 +473,7 @@ class Flip(Movement):
     """``np.flip(x, axes)``: the elements in reverse order along ``axes`` (a view). Its
     gradient is G flipped the same way."""
 
+    linear = "all"
     name = "flip"
     axes: tuple
 
@@ -484,6 +497,7 @@ class Pad(Op):
     ``(before, after)`` pair per axis; ``c`` is a 0-d input of x's dtype. The gradient of x
     is G without the padding; c's, the sum of G over the padding."""
 
+    linear = "all"
     name, flops_per_element = "pad", 0
     widths: tuple
 
