@@ -53,11 +53,19 @@ class Unary(Op):
 
 def _sigmoid(x):
     # exp(-log(1 + exp(-x))) never overflows, for either sign of x
-    return np.exp(-np.logaddexp(0, -x))
+    return np.exp(-_logaddexp0(-x))
 
 
 def _softplus(x):
-    return np.logaddexp(0, x)
+    return _logaddexp0(x)
+
+
+def _logaddexp0(x):
+    # np.logaddexp raises the invalid flag for a NaN operand (it compares it), which no other
+    # ufunc does for a NaN passing through: NaN in, NaN out, quietly, as in NumPy's exp or
+    # maximum and the Numba kernels; for (0, x) with x not NaN it raises no invalid flag at all
+    with np.errstate(invalid="ignore"):
+        return np.logaddexp(0, x)
 
 
 def _relu(x):
@@ -111,7 +119,7 @@ def _erf(x):
 
 def _log_sigmoid(x):
     # -softplus(-x): logaddexp never overflows, so the value is finite for every finite x
-    return np.negative(np.logaddexp(0, np.negative(x)))
+    return np.negative(_logaddexp0(np.negative(x)))
 
 
 def floor_scalar(x: float) -> float:
