@@ -18,9 +18,10 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
 from graphcomp.ops.base import Op, Operand, operands, size_of_shape, weak_constant
-from graphcomp.ops.compare import Equal
+from graphcomp.ops.compare import Equal, Greater
 from graphcomp.ops.elementwise import abs as abs_
 from graphcomp.ops.elementwise import log, square
+from graphcomp.ops.identity import StopGradient
 from graphcomp.ops.select import maximum, where
 from graphcomp.ops.shape import sum_to
 
@@ -137,22 +138,34 @@ class Power(Binary):
 class Arctan2(Binary):
     """The angle of the point (x, y), ``np.arctan2(y, x)``, in [-pi, pi]. Its gradients
     are x/(x**2 + y**2) for y and -y/(x**2 + y**2) for x, both 0 at (0, 0) where there is
-    no derivative. Both are computed with x and y scaled by max(|x|, |y|), so that
-    x**2 + y**2 neither underflows (|x|, |y| < 1e-154, or 1e-19 in float32) nor overflows."""
+    no derivative, and 0 at an infinite x or y (their limit: the gradient's size is 1/r;
+    JAX and PyTorch give 0 for one and NaN for the other). Both are computed with x and y
+    scaled by s = max(|x|, |y|), so that x**2 + y**2 neither underflows (|x|, |y| <
+    1e-154, or 1e-19 in float32) nor overflows; s is held constant (a stop_gradient):
+    x/(x**2 + y**2) is homogeneous of degree -1, so (x/s)/((x/s)**2 + (y/s)**2)/s equals
+    it for any constant s, and so do its derivatives, which are then computed scaled
+    too: every order is right wherever its true value is a float (the second at
+    (1e-150, 2e-150) is -1.6e299, where unscaled formulas give -inf or NaN)."""
 
     name, fn, sympy_function = "arctan2", np.arctan2, "atan2"
     scalar_form, scalar_helpers, transcendental = "_atan2({0}, {1})", {"_atan2": math.atan2}, True
 
     def bprop(self, inputs, output, G):
         y, x = inputs
-        s = maximum(abs_(x), abs_(y))
+        s = StopGradient()(maximum(abs_(x), abs_(y)))
         origin = Equal()(s, weak_constant(0, s))
-        s = where(origin, 1, s)  # the guards keep 0/0 out of the branch not taken, and of its gradient
-        xs, ys = x / s, y / s
-        r2 = where(origin, 1, square(xs) + square(ys))  # in [1, 2] away from the origin
-        # the outer where makes the gradient, and so its own derivatives, 0 at the origin
-        gy = where(origin, 0, G * ((xs / r2) / s))
-        gx = where(origin, 0, -(G * ((ys / r2) / s)))
+        far = Greater()(s, weak_constant(float(np.finfo(output.dtype).max), s))  # an infinite x or y
+
+        def guarded(value, v):
+            # value at the origin and at infinity; the guards keep 0/0 and inf/inf out of the branch
+            # not taken, and of its gradients, where a NaN would show through a zero multiplier
+            return where(origin, value, where(far, value, v))
+
+        scale = guarded(1, s)
+        xs, ys = guarded(0, x) / scale, guarded(0, y) / scale
+        r2 = guarded(1, square(xs) + square(ys))  # in [1, 2] where the gradient is taken
+        gy = guarded(0, G * ((xs / r2) / scale))
+        gx = guarded(0, -(G * ((ys / r2) / scale)))
         return [sum_to(gy, y), sum_to(gx, x)]
 
 

@@ -439,7 +439,11 @@ def einsum(subscripts: str, *operands: Operand) -> Variable:
 
 class Norm(Reduce):
     """The Euclidean (Frobenius) norm sqrt(sum(x**2)) over ``axes`` (``np.linalg.norm``
-    with ``ord=None``). Its gradient x / norm is 0 where the norm is 0."""
+    with ``ord=None``), computed as ``hypot`` is: scaled by s = max|x| first,
+    s * sqrt(sum((x/s)**2)), so it neither underflows to 0 nor overflows to inf
+    where the norm itself is a normal number (NumPy's sqrt(dot(x, x)) does: 0 for
+    float32 [3e-25, 4e-25], whose norm is 5e-25). Its gradient x / norm is 0 where
+    the norm is 0, and x / norm, not x, where the squares underflow."""
 
     name, flops_per_element = "norm", 2
 
@@ -454,7 +458,13 @@ class Norm(Reduce):
         x = np.asarray(x)
         if x.dtype.kind != "f":
             x = x.astype(self.out_dtype(x.dtype))
-        return np.sqrt(np.add.reduce(x * x, axis=self.axes, keepdims=self.keepdims))
+        scale = np.max(np.abs(x), axis=self.axes, keepdims=True, initial=0.0)
+        # divide by 1 where there is nothing to scale (all 0) or scaling cannot help (inf, nan)
+        safe = np.where((scale == 0) | ~np.isfinite(scale), np.ones_like(scale), scale)
+        y = x / safe
+        out = np.sqrt(np.add.reduce(y * y, axis=self.axes, keepdims=True)) * safe
+        out = np.where(np.isinf(scale), scale, out)  # an inf entry: inf, as NumPy (inf / 1 would square to inf too)
+        return out if self.keepdims else np.squeeze(out, self.axes)
 
     def bprop(self, inputs, output, G):
         # at the origin x is 0 too: divide by 1 there, so the gradient is 0 and no inf appears downstream
