@@ -305,10 +305,18 @@ def _owned(value, dtype, refusal: str) -> np.ndarray:
     """A private, read-only numeric copy of ``value`` (the caller's array may change)."""
     try:
         arr = np.array(value, dtype=dtype)
-    except (TypeError, ValueError, OverflowError) as e:
+    except OverflowError as e:
+        if isinstance(value, int) and dtype is None:
+            raise ArgumentError(
+                f"{refusal} the int {value}: beyond every NumPy integer dtype (int64, uint64)"
+            ) from None
+        raise ArgumentError(f"{refusal} a {type(value).__name__} value: {e}") from None
+    except (TypeError, ValueError) as e:
         raise ArgumentError(f"{refusal} a {type(value).__name__} value: {e}") from None
     if arr.dtype.kind not in "biufc":
-        raise ArgumentError(f"{refusal} a value of dtype {arr.dtype} ({type(value).__name__})")
+        big = isinstance(value, int) or any(isinstance(v, int) and not -(2**63) <= v < 2**64 for v in np.ravel(arr))
+        why = ": an int beyond every NumPy integer dtype (int64, uint64)" if arr.dtype == object and big else ""
+        raise ArgumentError(f"{refusal} a value of dtype {arr.dtype} ({type(value).__name__}){why}")
     arr.setflags(write=False)
     return arr
 

@@ -368,16 +368,31 @@ def parameter_names(op_class: type) -> tuple[str, ...]:
     return names
 
 
-def as_variable(value) -> Variable:
-    """A Variable as is; a number or array becomes a constant.
+def as_variable(value, what: str | None = None) -> Variable:
+    """A Variable as is; a number or array becomes a constant. A value that cannot be
+    one (a ragged list, an int beyond int64) raises ``gc.ArgumentError`` naming
+    ``what`` (the function and argument) when given.
 
     Example:
         >>> as_variable(2.0).is_constant
         True
+        >>> as_variable([[1, 2], [3]], "add")
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ArgumentError: add: an operand is not a number or a rectangular array (gc.constant: cannot ...
     """
     if isinstance(value, Variable):
         return value
-    return constant(value)
+    return _embedded(value, what)
+
+
+def _embedded(value, what: str | None, dtype=None) -> Variable:
+    try:
+        return constant(value, dtype=dtype)
+    except ArgumentError as e:
+        if what is None:
+            raise
+        raise ArgumentError(f"{what}: an operand is not a number or a rectangular array ({e})"[:400]) from None
 
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -385,7 +400,7 @@ _REPRESENTATIVE = {bool: True, int: 1, float: 1.0, complex: 1j}
 _weak_dtypes: dict = {}
 
 
-def weak_constant(value, like: Variable) -> Variable:
+def weak_constant(value, like: Variable, what: str | None = None) -> Variable:
     """A Python number next to ``like`` takes ``like``'s dtype when NumPy would.
 
     NumPy treats Python scalars as "weak": ``float32_array * 2.0`` stays
@@ -407,13 +422,17 @@ def weak_constant(value, like: Variable) -> Variable:
             dtype = _weak_dtypes[key] = np.result_type(like.dtype, _REPRESENTATIVE[kind])
         try:
             return constant(value, dtype=dtype)
-        except OverflowError:  # an int too large for like's integer dtype
-            return constant(value)
-    return constant(value)
+        except ArgumentError:  # an int that like's integer dtype cannot hold: NumPy refuses it too (NEP 50)
+            raise ArgumentError(
+                f"{what or 'gc.constant'}: the Python {kind.__name__} {value!r} does not fit {dtype}, the dtype of "
+                f"{like.label()} (NumPy refuses it too)"
+            ) from None
+    return _embedded(value, what)
 
 
-def operands(x: Operand, y) -> tuple[Variable, Variable]:
-    """Coerce a pair of operands, Python numbers taking the other side's dtype.
+def operands(x: Operand, y, what: str | None = None) -> tuple[Variable, Variable]:
+    """Coerce a pair of operands, Python numbers taking the other side's dtype; ``what``
+    (the function's name) names a failure to make one a constant.
 
     Example:
         >>> import graphcomp as gc
@@ -422,7 +441,7 @@ def operands(x: Operand, y) -> tuple[Variable, Variable]:
         dtype('float32')
     """
     if isinstance(x, Variable):
-        return x, weak_constant(y, x)
+        return x, weak_constant(y, x, what)
     if isinstance(y, Variable):
-        return weak_constant(x, y), y
-    return as_variable(x), as_variable(y)
+        return weak_constant(x, y, what), y
+    return as_variable(x, what), as_variable(y, what)

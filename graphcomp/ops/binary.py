@@ -213,7 +213,7 @@ def add(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.add(2.0, gc.constant(3.0)), {}))
         5.0
     """
-    return Add()(*operands(x, y))
+    return Add()(*operands(x, y, "add"))
 
 
 def subtract(x: Operand, y: Operand) -> Variable:
@@ -224,7 +224,7 @@ def subtract(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.subtract(2.0, gc.constant(3.0)), {}))
         -1.0
     """
-    return Subtract()(*operands(x, y))
+    return Subtract()(*operands(x, y, "subtract"))
 
 
 def multiply(x: Operand, y: Operand) -> Variable:
@@ -235,7 +235,7 @@ def multiply(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.multiply(2.0, gc.constant(3.0)), {}))
         6.0
     """
-    return Multiply()(*operands(x, y))
+    return Multiply()(*operands(x, y, "multiply"))
 
 
 def divide(x: Operand, y: Operand) -> Variable:
@@ -246,7 +246,7 @@ def divide(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.divide(3.0, gc.constant(2.0)), {}))
         1.5
     """
-    return Divide()(*operands(x, y))
+    return Divide()(*operands(x, y, "divide"))
 
 
 def power(x: Operand, y: Operand) -> Variable:
@@ -257,7 +257,7 @@ def power(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.power(gc.constant(2.0), 3.0), {}))
         8.0
     """
-    return Power()(*operands(x, y))
+    return Power()(*operands(x, y, "power"))
 
 
 def arctan2(y: Operand, x: Operand) -> Variable:
@@ -279,7 +279,7 @@ def arctan2(y: Operand, x: Operand) -> Variable:
         >>> gc.evaluate([dy, dx], {y: [1.0, 0.0, 0.0], x: [1.0, 2.0, 0.0]})[0].tolist()
         [0.5, 0.5, 0.0]
     """
-    return Arctan2()(*operands(y, x))
+    return Arctan2()(*operands(y, x, "arctan2"))
 
 
 def add_n(*xs: Variable) -> Variable:

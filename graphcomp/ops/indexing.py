@@ -61,7 +61,15 @@ def parse_index(index) -> tuple[tuple, list[Variable]]:
         else:
             v = e if isinstance(e, Variable) else None
             if v is None:
-                arr = np.asarray(e)
+                try:
+                    arr = np.asarray(e)
+                except (ValueError, TypeError, OverflowError):
+                    arr = np.asarray(None)  # refused below, as NumPy refuses it
+                if arr.dtype == object:
+                    raise ArgumentError(
+                        f"getitem: the index entry {e!r} is not an array of ints: a ragged nested list (rows of "
+                        "different lengths), an int beyond int64 or another object; NumPy refuses it too"[:300]
+                    )
                 if arr.dtype == bool:
                     raise ArgumentError(_MASK_ALONE)
                 if arr.dtype.kind not in "iu":
@@ -342,7 +350,10 @@ def _as_mask(index) -> Variable | None:
     if isinstance(index, Variable):
         return index if index.dtype == bool else None
     if isinstance(index, (np.ndarray, list)):
-        arr = np.asarray(index)
+        try:
+            arr = np.asarray(index)
+        except (ValueError, TypeError, OverflowError):  # ragged: not a mask; parse_index says what it is
+            return None
         if arr.dtype == bool and arr.ndim >= 1:
             return constant(arr)
     return None
