@@ -17,7 +17,7 @@ from graphcomp.core import collector, provenance
 from graphcomp.core.graph import Graph, show
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, GradientError, NonDifferentiableError, ShapeError
 from graphcomp.ops.creation import ones_like
 from graphcomp.ops.shape import broadcast_to, reshape, stack
@@ -106,6 +106,7 @@ def backprop(
     """
     if not isinstance(z, Variable):
         raise ArgumentError(f"backprop: z must be a Variable, got {z!r}")
+    trace = as_bool(trace, "backprop: trace")
     ts, _ = as_variable_list(targets, "targets")
     consts, _ = as_variable_list(list(consider_constant), "consider_constant")
     with collector.paused():

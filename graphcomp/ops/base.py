@@ -401,15 +401,26 @@ _weak_dtypes: dict = {}
 
 
 def weak_constant(value, like: Variable, what: str | None = None) -> Variable:
-    """A Python number next to ``like`` takes ``like``'s dtype when NumPy would.
+    """A Python number, or a list or tuple of them, next to ``like`` takes ``like``'s
+    dtype when NumPy would for a Python number; ``what`` (the function's name) names
+    a value that cannot be a constant.
 
-    NumPy treats Python scalars as "weak": ``float32_array * 2.0`` stays
-    float32. Arrays keep their own dtype.
+    NumPy treats Python scalars as "weak" (NEP 50): ``float32_array * 2.0`` stays
+    float32, ``int8_array + 1`` stays int8, ``int_array * 0.5`` becomes float64.
+    graphcomp extends the rule to Python lists and tuples of numbers, which NumPy
+    would first turn into a float64 (int64, ...) array: written next to a Variable
+    they are literals of the same kind as a Python number, as a fed list takes its
+    Variable's dtype (``graphcomp/runtime/feed.py``); so a float32 model stays float32
+    when a loss target or a batch-norm scale is written as a list. A Python int that
+    ``like``'s integer dtype cannot hold (``300`` next to int8) is an ArgumentError, as
+    NumPy raises OverflowError. NumPy arrays and NumPy scalars keep their dtype (they
+    are strong, as in NumPy).
 
     Example:
         >>> import graphcomp as gc
-        >>> weak_constant(2.0, gc.Variable("x", dtype="float32")).dtype
-        dtype('float32')
+        >>> x = gc.Variable("x", dtype="float32")
+        >>> weak_constant(2.0, x).dtype, weak_constant([0.0, 1.0], x).dtype, weak_constant(np.ones(2), x).dtype
+        (dtype('float32'), dtype('float32'), dtype('float64'))
     """
     if isinstance(value, Variable):
         return value
@@ -427,12 +438,41 @@ def weak_constant(value, like: Variable, what: str | None = None) -> Variable:
                 f"{what or 'gc.constant'}: the Python {kind.__name__} {value!r} does not fit {dtype}, the dtype of "
                 f"{like.label()} (NumPy refuses it too)"
             ) from None
+    if kind in (list, tuple):
+        dtype = _weak_list_dtype(value, like)
+        if dtype is None:  # not a list of Python numbers (ragged, NumPy scalars): as NumPy takes it
+            return _embedded(value, what)
+        try:
+            return constant(value, dtype=dtype)
+        except ArgumentError:
+            raise ArgumentError(
+                f"{what or 'gc.constant'}: the Python {kind.__name__} {value!r} does not fit {dtype}, the dtype of "
+                f"{like.label()} (NumPy refuses its numbers too)"[:400]
+            ) from None
     return _embedded(value, what)
 
 
+#: the dtype NumPy gives a list of Python numbers of each kind, and that kind's representative
+_PYTHON_DEFAULT = {np.dtype(bool): True, np.dtype(np.int_): 1, np.dtype(float): 1.0, np.dtype(complex): 1j}
+
+
+def _weak_list_dtype(value, like: Variable):
+    """The dtype a list or tuple of Python numbers takes next to ``like``, or None for a
+    value that is not one (ragged, of NumPy scalars of other dtypes, of Variables)."""
+    try:
+        converted = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    representative = _PYTHON_DEFAULT.get(converted.dtype)
+    if representative is None:
+        return None
+    return np.result_type(like.dtype, representative)
+
+
 def operands(x: Operand, y, what: str | None = None) -> tuple[Variable, Variable]:
-    """Coerce a pair of operands, Python numbers taking the other side's dtype; ``what``
-    (the function's name) names a failure to make one a constant.
+    """Coerce a pair of operands, Python numbers (and lists of them) taking the other
+    side's dtype (``weak_constant``); ``what`` (the function's name) names a failure
+    to make one a constant.
 
     Example:
         >>> import graphcomp as gc

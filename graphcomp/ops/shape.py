@@ -90,7 +90,14 @@ def sum_to_axes(src: tuple, shape: tuple) -> tuple[tuple[int, ...], int]:
     return tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and src[lead + i] != 1), lead
 
 
-def _sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
+def sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """``g`` summed down to ``shape`` (leading axes, then size-1 axes), as a bprop undoes
+    broadcasting; ``g`` itself when nothing is to be summed.
+
+    Example:
+        >>> sum_to_array(np.ones((2, 3)), (1, 3)).tolist()
+        [[2.0, 2.0, 2.0]]
+    """
     g = np.asarray(g)
     axes, lead = sum_to_axes(g.shape, shape)
     if axes:
@@ -100,7 +107,16 @@ def _sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g
 
 
-def _check_sum_to(op: str, src: tuple, dst: tuple) -> None:
+def check_sum_to(op: str, src: tuple, dst: tuple) -> None:
+    """A ShapeError naming ``op`` unless a ``src`` array can be summed down to ``dst``.
+
+    Example:
+        >>> check_sum_to("sum_to", (4, 3), (3,))
+        >>> check_sum_to("sum_to", (3,), (4, 3))
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ShapeError: sum_to: cannot sum shape (3,) down to (4, 3)
+    """
     try:
         ok = len(dst) <= len(src) and shapes_compatible(broadcast_shapes(src, dst), src)
     except ShapeError:
@@ -278,11 +294,11 @@ class SumTo(SumBack):
     shape: tuple
 
     def infer(self, g):
-        _check_sum_to(self.name, g.shape, self.shape)
+        check_sum_to(self.name, g.shape, self.shape)
         return self.shape, g.dtype
 
     def forward(self, g):
-        return _sum_to_array(g, self.shape)
+        return sum_to_array(g, self.shape)
 
     def bprop(self, inputs, output, G):
         return [broadcast_like(G, inputs[0])]
@@ -308,11 +324,11 @@ class SumToLike(SumBack):
     name = "sum_to_like"
 
     def infer(self, g, ref):
-        _check_sum_to(self.name, g.shape, ref.shape)
+        check_sum_to(self.name, g.shape, ref.shape)
         return ref.shape, g.dtype
 
     def forward(self, g, ref):
-        return _sum_to_array(g, np.shape(ref))
+        return sum_to_array(g, np.shape(ref))
 
     def bprop(self, inputs, output, G):
         return [broadcast_like(G, inputs[0]), None]

@@ -15,7 +15,7 @@ from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import check_pass_names, optimize, pass_names
@@ -169,6 +169,13 @@ class Function:
         if self.updates:
             # every new value was computed from the old ones; only now assign them all
             n = len(self.outputs)
+            for (param, new), value in zip(self.updates, out[n:]):
+                if np.shape(value) != param.shape:  # all checked first: a refused update assigns none
+                    raise InputError(
+                        f"compile: the update of Parameter {param.label()!r} (built at {new.site}) has shape "
+                        f"{fmt_shape(np.shape(value))} in this call, but the Parameter's shape is "
+                        f"{fmt_shape(param.shape)}; no Parameter was updated"
+                    )
             for (param, _), value in zip(self.updates, out[n:]):
                 param.set_value(value)
             out = out[:n]
@@ -235,7 +242,13 @@ def compile(  # noqa: A001
     creation order); keyword arguments are taken by Variable name. Listed
     inputs the outputs do not need are accepted and ignored. ``updates``
     maps Parameters to new values: each call computes every new value from
-    the old ones, then assigns them all. With
+    the old ones, then assigns them all. Each new value must have its
+    Parameter's shape (checked here where known, and before anything is
+    assigned where unknown dimensions leave it to the call) and a dtype that
+    casts to the Parameter's without loss (NumPy's "safe" casting, as fed
+    values): a float64 update of a float32 Parameter is a DTypeError (compute
+    it in float32, or ``gc.cast`` it), while a Python number, or a list of
+    them, takes the Parameter's dtype (``{w: 0.0}`` for a float32 ``w``). With
     ``check_finite=True`` each call stops at the first node whose output
     holds NaN or Inf (see ``gc.evaluate``); it then runs only the passes that
     keep every value as the user's graph makes it. ``passes`` names the rewrite passes
@@ -259,8 +272,10 @@ def compile(  # noqa: A001
         >>> [float(v) for v in f(2.0, z=3.0)]
         [6.0, 3.0]
     """
+    check_finite = as_bool(check_finite, "compile: check_finite")
+    verify_passes = as_bool(verify_passes, "compile: verify_passes")
     outs, single = as_variable_list(outputs)
-    if loops not in (None, True, False):
+    if loops is not None and not isinstance(loops, (bool, np.bool_)):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])
@@ -337,10 +352,13 @@ def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
                 f"compile: the update of Parameter {param.label()!r} has shape {fmt_shape(new.shape)} "
                 f"(built at {new.site}), but the Parameter's shape is {fmt_shape(param.shape)}"
             )
-        if not np.can_cast(new.dtype, param.dtype, "same_kind"):
+        if not np.can_cast(new.dtype, param.dtype, "safe"):
+            # NumPy's "safe" casting, the rule fed values follow: a float64 update of a float32
+            # Parameter would compute in float64 and round on every step without saying so
             raise DTypeError(
-                f"compile: the update of Parameter {param.label()!r} has dtype {new.dtype}, "
-                f"which cannot be stored in its {param.dtype}"
+                f"compile: the update of Parameter {param.label()!r} has dtype {new.dtype} (built at {new.site}), "
+                f"which cannot be stored in its {param.dtype} without loss; compute it in {param.dtype} "
+                f"or cast it (gc.cast(update, {str(param.dtype)!r}))"
             )
         pairs.append((param, new))
     return pairs

@@ -9,7 +9,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape
+from graphcomp.core.types import as_bool, fmt_shape
 from graphcomp.errors import EvaluationError, NonFiniteError
 from graphcomp.runtime.feed import bind_feed
 from graphcomp.runtime.node_warnings import register_run_loop
@@ -151,6 +151,7 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
         >>> float(gc.evaluate(x * z + 1, {x: 2.0, "z": 3.0}))
         7.0
     """
+    check_finite = as_bool(check_finite, "evaluate: check_finite")
     outs, single = as_variable_list(outputs)
     plan = Plan.build(outs)
     # a draw reads a Parameter (its generator's state): only graphs reading one may draw

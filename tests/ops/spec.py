@@ -26,9 +26,10 @@ from graphcomp.ops.conv import (
 )
 from graphcomp.ops.creation import ArangeLike, NoGradient, NoGradientLike, OnesLike, SizeOf, ZerosLike
 from graphcomp.ops.fused import fused
+from graphcomp.ops.identity import MinCount
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
-from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad
+from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad, SoftmaxCrossEntropyGrad
 
 
 def normal(rng, shape):
@@ -505,6 +506,22 @@ spec("cross_entropy_pick_grad", lambda z, y: CrossEntropyPickGrad()(gc.log_softm
      lambda z, y: -np.eye(z.shape[1])[y] / len(y) * z, [(5, 4), (5,)], [normal, ints(4)],
      dtypes=["float64", "int64"], second=True)  # fmt: skip
 
+
+def _soft_ce_grad_ref(z, y):
+    """d/dz of -sum(y * log_softmax(z)) with y broadcast as the product broadcasts it,
+    summed back to z's shape: softmax(z) * sum(y) - y, row by row."""
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    y = np.broadcast_to(y, np.broadcast_shapes(y.shape, z.shape))
+    y = y.sum(0, keepdims=True) if z.shape[0] == 1 < y.shape[0] else y
+    return p * y.sum(1, keepdims=True) - y
+
+
+# targets whose rows do not sum to one; and targets broadcast over the batch either way
+for _zs, _ys in [((3, 4), (3, 4)), ((3, 4), (1, 4)), ((1, 4), (3, 4))]:
+    spec(f"softmax_cross_entropy_grad-{_zs}-{_ys}", lambda z, y: SoftmaxCrossEntropyGrad(1)(gc.log_softmax(z), y),
+         _soft_ce_grad_ref, [_zs, _ys], second=True)  # fmt: skip
+
 # -- op_from_graph groups and the run-time shape check ------------------------------------------------------
 
 # a group (its gradient is another group: both covered, first and second order)
@@ -514,6 +531,7 @@ _outer = gc.op_from_graph(lambda x, W: gc.exp(-_layer(x, W)) + x.sum(), name="ou
 spec("op_from_graph-nested", _outer, lambda x, W: np.exp(-np.tanh(x @ W) / (1 + np.exp(-(x @ W)))) + x.sum(),
      [(2, 3), (3, 4)], second=True)  # fmt: skip
 spec("match_shape", lambda v, x: gc.match_shape(v, x) * x, lambda v, x: v * x, [(2, 3), (2, 3)], second=True)
+spec("min_count", lambda x: MinCount((0, 1), 2, "spec")(x) * x, lambda x: x * x, [(3, 2)], second=True)
 
 # -- loops: one scan node, its projections, and its gradient (a scan over the reversed steps) ----------------
 

@@ -359,7 +359,9 @@ def close_over(
     Walks back from ``outputs`` (inner Variables of a traced body) and sorts
     each node: *per step* when it depends on a step placeholder
     (``step_leaves``, or a node in ``cut``, which is replaced by its
-    placeholder ``cut[node]``), *invariant* otherwise. Invariant values are
+    placeholder ``cut[node]``) or when its op is ``stateful`` (a random draw
+    differs from run to run and from step to step: never hoisted), *invariant*
+    otherwise. Invariant values are
     computed once, outside the loop: each one a per-step node reads (or that
     is an output) gets a capture placeholder, paired with its outer value
     (``outer_of[v]`` for a placeholder standing for an outer value; an
@@ -420,7 +422,9 @@ def close_over(
                 raise GraphError(f"loop body: {v.label()} (built at {v.site}) is neither an input nor a capture")
         else:
             ins = v.owner.inputs
-            if any(i in per_step for i in ins):
+            # a stateful op (a random draw) is never hoisted: it differs from run to run, and a
+            # draw reading the step number differs from step to step (graphcomp/ops/random.py)
+            if v.owner.op.stateful or any(i in per_step for i in ins):
                 new_ins = tuple(inner(i) for i in ins)
                 per_step[v] = v if new_ins == ins else rebuild(v, new_ins)
             else:

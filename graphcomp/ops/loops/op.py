@@ -35,6 +35,7 @@ from graphcomp.ops.base import REGISTRY, Op
 from graphcomp.ops.binary import AddN, add, add_n
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.loops.body import Body, LoopValues, close_over, run_loop
+from graphcomp.ops.loops.draws import loop_state_updates, stateful_nodes
 
 __all__ = ["Scan", "ScanOutput", "ScanCotangent", "PackedNoGradient", "GradientInfo", "PACKED"]
 
@@ -134,6 +135,15 @@ class Scan(Op):
 
     def no_gradient_of(self, v):
         return PackedNoGradient(self.n_outputs)()
+
+    @property
+    def stateful(self) -> bool:
+        """A loop whose body draws random numbers differs from run to run, as its draws do
+        (``graphcomp/ops/loops/draws.py``)."""
+        return bool(stateful_nodes(self))
+
+    def state_updates(self, inputs):
+        return loop_state_updates(self, inputs)
 
     def inner_graphs(self):
         return (list(self.body.outputs),)

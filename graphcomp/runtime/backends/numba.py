@@ -25,6 +25,7 @@ import numpy as np
 
 from graphcomp.errors import ArgumentError
 from graphcomp.ops.fused import Fused, literal, program_dtype, step_op
+from graphcomp.runtime.backends.numba_conv import OVERRIDES as CONV_OVERRIDES
 from graphcomp.runtime.backends.numba_quiet import QUIET_FORMS, quiet_helpers
 from graphcomp.runtime.backends.numpy import NumpyBackend
 
@@ -50,7 +51,7 @@ class NumbaBackend(NumpyBackend):
 
     name = "numba"
     passes = ("fuse",)
-    overrides = {Fused: _kernel_callee}
+    overrides = {Fused: _kernel_callee, **CONV_OVERRIDES}
 
     def __init__(self):
         _numba()  # say now, not at the first fused node, that Numba is missing
