@@ -96,6 +96,9 @@ class GradState:
     bprops: dict = dataclasses.field(default_factory=dict)
     provenance: dict = dataclasses.field(default_factory=dict)
     blockers: dict = dataclasses.field(default_factory=dict)
+    #: a consumer of many inputs (an add_n, stack or concatenate of n terms) -> where it reads
+    #: each: asked once per input, so scanning its inputs each time would cost n**2
+    positions: dict = dataclasses.field(default_factory=dict)
 
     def note(self, kind: str, V: Variable, **fields) -> None:
         """Record one step of the algorithm, when a trace is kept."""
@@ -216,8 +219,7 @@ def _terms(V: Variable, C: Variable, D: Variable, state: GradState) -> tuple[lis
         finally:
             provenance.leave()
         state.bprops[C] = grads
-    inputs = C.owner.inputs
-    positions = (0,) if len(inputs) == 1 else [k for k, i in enumerate(inputs) if i is V]
+    positions = _positions(V, C, state)
     out, passes_none = [], False
     for k in positions:
         g = grads[k]
@@ -229,6 +231,22 @@ def _terms(V: Variable, C: Variable, D: Variable, state: GradState) -> tuple[lis
         out.append(Contribution(C, k, g))
         state.note("contribution", V, consumer=C, term=g)
     return out, passes_none
+
+
+def _positions(V: Variable, C: Variable, state: GradState):
+    """Where C reads V. A consumer of many inputs (an add_n, stack or concatenate of n
+    terms) is asked once per input: its positions are indexed once, not scanned n times."""
+    inputs = C.owner.inputs
+    if len(inputs) == 1:
+        return (0,)
+    if len(inputs) <= 8:
+        return [k for k, i in enumerate(inputs) if i is V]
+    where = state.positions.get(C)
+    if where is None:
+        where = state.positions[C] = {}
+        for k, i in enumerate(inputs):
+            where.setdefault(i, []).append(k)
+    return where[V]
 
 
 def _sum(V: Variable, terms: list[Variable], state: GradState) -> Variable:

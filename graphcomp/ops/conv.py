@@ -244,7 +244,7 @@ def _window_hits(x, y, size, stride):
     and the number of such elements per window (the tie count)."""
     ho, wo = y.shape[2], y.shape[3]
     hits = {}
-    count = np.zeros(y.shape, dtype=np.int16)
+    count = np.zeros(y.shape, dtype=np.intp)
     for i in range(size):
         for j in range(size):
             h = x[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] == y
@@ -336,10 +336,12 @@ class MaxPool2DRoute(Op):
         hits, count = _window_hits(x, y, self.size, self.stride)
         ho, wo = y.shape[2], y.shape[3]
         s = self.stride
-        out = np.zeros(y.shape, dtype=np.result_type(u))
+        # float16 sums its ties' terms in float32 (as NumPy's mean does), and divides by
+        # the exact count in float64: 2048 + 1 is 2048 in float16
+        out = np.zeros(y.shape, dtype=np.promote_types(u.dtype, np.float32))
         for (i, j), h in hits.items():
             out += h * u[:, :, i : i + s * ho : s, j : j + s * wo : s]
-        return out / count
+        return (out / count).astype(u.dtype, copy=False)
 
     def bprop(self, inputs, output, G):
         x, y, u = inputs

@@ -24,7 +24,7 @@ from graphcomp.core.types import (
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.arguments import int_tuple, number, number_as, operand_list
 from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
-from graphcomp.ops.indexing import getitem, index_text, take_along
+from graphcomp.ops.indexing import GetItem, getitem, index_text, take_along
 
 __all__ = ["transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack", "flip", "pad"]
 
@@ -429,7 +429,43 @@ class Concatenate(Movement):
         return np.concatenate(xs, axis=self.axis)
 
     def bprop(self, inputs, output, G):
-        return [SplitPart(self.axis, k)(G, *inputs) for k in range(len(inputs))]
+        axis = self.axis % output.ndim
+        sizes = [x.shape[axis] for x in inputs]
+        if None not in sizes:
+            # every offset is known: each piece is a basic slice of G (a view, one input),
+            # not a split_part reading all n inputs' sizes (n**2 edges for n pieces)
+            starts = np.cumsum([0] + sizes)
+            full = (("s", None, None, None),) * axis
+            return [GetItem(full + (("s", int(a), int(b), None),))(G) for a, b in zip(starts[:-1], starts[1:])]
+        return _split_by_blocks(self.axis, G, list(inputs))
+
+
+#: a split_part reads the sizes of at most this many pieces; more are split through blocks
+_FAN = 16
+
+
+def _split_by_blocks(axis: int, G, pieces: list) -> list:
+    """G cut along ``axis`` at the run-time sizes of ``pieces``: split_part reads every
+    piece's size, so n pieces at once would make n nodes of n inputs (n**2 edges, and
+    as many names in the generated code). Pieces are grouped ``_FAN`` to a block
+    (a block's size is that of its pieces concatenated), G is cut into blocks, and
+    each block into its pieces: about n * _FAN edges per level, a few levels."""
+    levels = [pieces]
+    while len(levels[-1]) > _FAN:
+        below = levels[-1]
+        levels.append([_joined(axis, below[k : k + _FAN]) for k in range(0, len(below), _FAN)])
+    parts = _cut(axis, G, levels[-1])
+    for level in reversed(levels[:-1]):
+        parts = [p for j, whole in enumerate(parts) for p in _cut(axis, whole, level[j * _FAN : (j + 1) * _FAN])]
+    return parts
+
+
+def _joined(axis: int, group: list):
+    return group[0] if len(group) == 1 else Concatenate(axis)(*group)
+
+
+def _cut(axis: int, whole, group: list) -> list:
+    return [whole] if len(group) == 1 else [SplitPart(axis, k)(whole, *group) for k in range(len(group))]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ from graphcomp.ops.base import Op, Operand, as_variable
 from graphcomp.ops.creation import SizeOf, ZerosLike
 from graphcomp.ops.elementwise import exp
 from graphcomp.ops.identity import cast
-from graphcomp.ops.reduce import Sum
+from graphcomp.ops.reduce import Sum, divide_by_count, holds_count
 from graphcomp.ops.shape import SumToLike, check_sum_to, sum_to_array
 
 __all__ = ["softmax", "log_softmax"]
@@ -68,9 +68,7 @@ class Softmax(Op):
         return np.exp(_log_softmax(x, self.axis))
 
     def bprop(self, inputs, output, G):
-        # J^T G for J = diag(y) - y y^T, without building J
-        y = output
-        return [y * (G - Sum((self.axis % y.ndim,), keepdims=True)(G * y))]
+        return [SoftmaxGrad(self.axis % output.ndim)(output, G)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +175,46 @@ class SoftmaxCrossEntropyGrad(Op):
         return [dlsm, dy]
 
 
+@dataclasses.dataclass(frozen=True)
+class SoftmaxGrad(Op):
+    """The gradient through softmax as one op: ``s * (G - sum(G * s, axis))``, given
+    s = softmax(x) and G = dcost/ds (J^T G for the Jacobian diag(s) - s s^T, without
+    building it). One node, so that the stabilize pass can recognise a quotient by s
+    in G (log(softmax x)'s gradient) and cancel it: ``G - s * sum(G)``."""
+
+    helper = True
+    name, flops_per_element = "softmax_grad", 4
+    axis: int
+
+    def infer(self, s, G):
+        if not shapes_compatible(s.shape, G.shape):
+            raise ShapeError(f"{self.name}: gradient {fmt_shape(G.shape)} does not match {fmt_shape(s.shape)}")
+        return s.shape, np.result_type(s.dtype, G.dtype)
+
+    def forward(self, s, G):
+        gs = G * s
+        out = np.subtract(G, np.add.reduce(gs, axis=self.axis, keepdims=True), out=gs)
+        out *= s
+        return out
+
+    def bprop(self, inputs, output, H):
+        # out = s * (G - S) with S = sum(G * s): d/dG is softmax_grad(s, H) (J is symmetric),
+        # d/ds is H * (G - S) - G * sum(H * s)
+        s, G = inputs
+        total = Sum((self.axis,), keepdims=True)
+        return [H * (G - total(G * s)) - G * total(H * s), SoftmaxGrad(self.axis)(s, H)]
+
+
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
+
+
+def _divided_by_count(p: np.ndarray, n: int) -> np.ndarray:
+    """p / n in place where p's dtype holds n exactly (float32: n <= 2**24), else
+    divided in float64 and cast back (a float16 batch of 70000 is inf in float16)."""
+    if holds_count(p.dtype, n):
+        p /= n
+        return p
+    return (p / np.float64(n)).astype(p.dtype)
 
 
 def _rows_and_labels(lsm, labels):
@@ -251,7 +288,10 @@ class CrossEntropy(Op):
 
     def forward(self, logits, lsm, labels):
         picked = lsm[_rows_and_labels(lsm, labels)]
-        return -(np.add.reduce(picked) / len(labels)) if len(labels) else np.float64(np.nan)
+        if not len(labels):
+            return np.float64(np.nan)
+        # summed and divided in float64: a float16 sum of a big batch, or its size, overflows
+        return lsm.dtype.type(-(np.add.reduce(picked, dtype=np.float64) / len(labels)))
 
     def bprop(self, inputs, output, G):
         logits, lsm, labels = inputs
@@ -276,7 +316,7 @@ class CrossEntropyPickGrad(_LabelledGrad):
 
     def forward(self, lsm, labels):
         p = np.zeros_like(lsm)
-        p[_rows_and_labels(lsm, labels)] = -1.0 / max(len(labels), 1)
+        p[_rows_and_labels(lsm, labels)] = -1.0 / max(len(labels), 1)  # float64, then stored
         return p
 
     def bprop(self, inputs, output, G):
@@ -295,13 +335,12 @@ class CrossEntropyGrad(_LabelledGrad):
     def forward(self, lsm, labels):
         p = np.exp(lsm)
         p[_rows_and_labels(lsm, labels)] -= 1.0
-        p /= max(len(labels), 1)  # no rows: an empty gradient
-        return p
+        return _divided_by_count(p, max(len(labels), 1))  # no rows: an empty gradient
 
     def bprop(self, inputs, output, G):
         # d/dlsm of sum(U * exp(lsm)) / batch; log_softmax's own bprop carries it on to z
         lsm = inputs[0]
-        return [G * exp(lsm) / SizeOf((0,), lsm.dtype)(lsm), None]
+        return [divide_by_count(G * exp(lsm), SizeOf((0,), np.dtype(np.int64))(lsm)), None]
 
 
 # -- builders ---------------------------------------------------------------------------

@@ -17,13 +17,11 @@ from graphcomp.ops.binary import Add, AddN, Divide, Multiply, Power, Subtract
 from graphcomp.ops.creation import ones_like, zeros_like
 from graphcomp.ops.elementwise import Negative
 from graphcomp.ops.identity import Cast
-from graphcomp.ops.reduce import Sum
 from graphcomp.ops.select import Maximum, Minimum, Where
 from graphcomp.ops.shape import BroadcastLike, BroadcastTo, ExpandDims, Reshape, SumTo, SumToLike, Transpose
 from graphcomp.ops.softmax import (
     CrossEntropyGrad,
     CrossEntropyPickGrad,
-    LogSoftmax,
     LogSoftmaxGrad,
     Softmax,
     SoftmaxCrossEntropyGrad,
@@ -229,26 +227,6 @@ def _broadcast_of_scalar(v, x, *ref):
     return None if s is None or s is x else v.owner.op(s, *ref)
 
 
-def _softmax_bprop_of_log(v, a, b):
-    """``y * (D - sum(D * y)) -> log_softmax_grad(log_softmax x, G)`` for y = softmax x
-    and D = G / y: softmax's bprop of log's (``G / y``) is log_softmax's gradient, with
-    no division by a softmax that may have underflowed to 0."""
-    for y, t in ((a, b), (b, a)):
-        if not (_is(y, Softmax) and _is(t, Subtract)):
-            continue
-        d, total = t.owner.inputs
-        axis = y.owner.op.axis % y.ndim
-        # G of y's own shape, as a gradient of log y is (a hand-written G could broadcast y)
-        if not (_is(d, Divide) and d.owner.inputs[1] is y and d.owner.inputs[0].shape == y.shape and _is(total, Sum)):
-            continue
-        summed = total.owner
-        if summed.op.axes != (axis,) or not summed.op.keepdims or not _is(summed.inputs[0], Multiply):
-            continue
-        if set(summed.inputs[0].owner.inputs) == {d, y}:
-            return LogSoftmaxGrad(axis)(LogSoftmax(axis)(y.owner.inputs[0]), d.owner.inputs[0])
-    return None
-
-
 def _scaled_targets(G: Variable, lsm: Variable) -> tuple[Variable, Variable] | None:
     """``(s, Y)`` with ``G = s * Y~`` for a 0-d ``s``, where Y~ is ``Y`` as the product
     ``Y * lsm`` broadcasts it, summed back to lsm's shape: the gradient a sum or mean of
@@ -328,8 +306,6 @@ RULES = [
     Rule("log_softmax_grad(lsm, [s*]pick(lsm, y)) -> [s*]cross_entropy_grad(lsm, y)", (LogSoftmaxGrad,),
          _cross_entropy_closed_form, True),
     Rule("broadcast(broadcasts of a 0-d s) -> broadcast(s)", (BroadcastLike, BroadcastTo), _broadcast_of_scalar, True),
-    Rule("y*(G/y - sum(G/y*y)) -> log_softmax_grad(log_softmax x, G) for y = softmax x", (Multiply,),
-         _softmax_bprop_of_log, True),
     Rule("log_softmax_grad(lsm, s*Y) -> (-s)*softmax_cross_entropy_grad(lsm, Y)", (LogSoftmaxGrad,),
          _soft_target_closed_form, True),
 ]  # fmt: skip

@@ -68,6 +68,7 @@ class _Callees:
         self.writer = writer
         self.names: dict = {}
         self.by_op: dict = {}  # id(op) -> name: every layer's Multiply() is one object
+        self.suffix: dict = {}  # base name -> the last number given it: 10^4 distinct ops stay linear
 
     def of(self, op, backend, v: Variable) -> str:
         """The name of the callee for ``op``: a function it writes (a loop), else the backend's."""
@@ -91,10 +92,11 @@ class _Callees:
             key, hit = (id(fn), fn), None
         if hit is None:
             base = "_" + re.sub(r"\W", "_", getattr(fn, "__name__", "") if isinstance(fn, np.ufunc) else op.name)
-            hit, k = base, 1
+            hit, k = base, self.suffix.get(base, 1)
             while hit in self.namespace:
                 k += 1
                 hit = f"{base}_{k}"
+            self.suffix[base] = k
             self.namespace[hit] = fn
             self.names[key] = hit
         return hit

@@ -25,11 +25,18 @@ from graphcomp.ops.conv import (
     MaxPool2DRoute,
 )
 from graphcomp.ops.creation import ArangeLike, NoGradient, NoGradientLike, OnesLike, SizeOf, ZerosLike
+from graphcomp.ops.elementwise import ErfGrad, SigmoidGrad, TanhGrad
 from graphcomp.ops.fused import fused
 from graphcomp.ops.identity import MinCount
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
-from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad, SoftmaxCrossEntropyGrad
+from graphcomp.ops.softmax import (
+    CrossEntropyGrad,
+    CrossEntropyPickGrad,
+    LogSoftmaxGrad,
+    SoftmaxCrossEntropyGrad,
+    SoftmaxGrad,
+)
 
 
 def normal(rng, shape):
@@ -114,6 +121,15 @@ UNARY = [
 for name, fn, ref, dom in UNARY:
     for shape in [(), (3,), (2, 3, 4)]:
         spec(f"{name}{shape}", fn, ref, [shape], dom, second=True)
+
+# derivatives that are ops of (x, G): G * f'(x), differentiable again
+for shapes in [[(), ()], [(3,), (3,)], [(2, 3), (2, 3)], [(2, 3), (3,)], [(3,), (2, 3)]]:
+    spec(f"tanh_grad{shapes[0]}{shapes[1]}", lambda x, g: TanhGrad()(x, g), lambda x, g: g / np.cosh(x) ** 2, shapes,
+         second=True)  # fmt: skip
+    spec(f"sigmoid_grad{shapes[0]}{shapes[1]}", lambda x, g: SigmoidGrad()(x, g),
+         lambda x, g: g * np.exp(-x) / (1 + np.exp(-x)) ** 2, shapes, second=True)  # fmt: skip
+    spec(f"erf_grad{shapes[0]}{shapes[1]}", lambda x, g: ErfGrad()(x, g),
+         lambda x, g: g * 2 / np.sqrt(np.pi) * np.exp(-x * x), shapes, second=True)  # fmt: skip
 
 # -- binary elementwise with broadcasting ------------------------------------------------------------
 
@@ -491,10 +507,19 @@ def _ce_grad_ref(z, y):
     return (p - np.eye(z.shape[1])[y]) / len(y)
 
 
+def _softmax_grad_ref(x, g, axis):
+    s = np.exp(x - x.max(axis, keepdims=True))
+    s /= s.sum(axis, keepdims=True)
+    return s * g - s * (s * g).sum(axis, keepdims=True)  # (diag(s) - s s^T) g along the axis
+
+
 def _lsm_ref(x):
     return x - np.log(np.exp(x).sum(1, keepdims=True))
 
 
+for axis in (0, 1):
+    spec(f"softmax_grad-axis{axis}", lambda x, g, axis=axis: SoftmaxGrad(axis)(gc.softmax(x, axis), g),
+         lambda x, g, axis=axis: _softmax_grad_ref(x, g, axis), [(3, 4), (3, 4)], second=True)  # fmt: skip
 spec("log_softmax_grad", lambda x, g: LogSoftmaxGrad(1)(gc.log_softmax(x), g),
      lambda x, g: g - np.exp(_lsm_ref(x)) * g.sum(1, keepdims=True), [(3, 4), (3, 4)], second=True)  # fmt: skip
 spec("cross_entropy", lambda z, y: gc.nn.cross_entropy(z, y), _ce_ref, [(5, 4), (5,)], [normal, ints(4)],

@@ -38,11 +38,13 @@ import numpy as np
 from graphcomp.ops.compare import Greater, GreaterEqual, Less, LessEqual
 from graphcomp.ops.elementwise import (
     ceil_scalar,
+    erf_grad_scalar,
     floor_scalar,
     round_scalar,
     sigmoid_scalar,
     sign_scalar,
     softplus_scalar,
+    tanh_grad_scalar,
 )
 from graphcomp.ops.select import maximum_scalar, minimum_scalar
 
@@ -56,6 +58,7 @@ QUIET_FORMS = {
     GreaterEqual: "_le({1}, {0})",
 }
 
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)  # as erf_grad_scalar's constant, bit for bit
 _SIGN = -9223372036854775808  # -2**63: the bits of -0.0 as an int64
 
 
@@ -148,6 +151,23 @@ def quiet_helpers() -> dict:
     def softplus_quiet(x):
         return (x if _lt(0.0, x) else 0.0) + math.log1p(math.exp(-math.fabs(x)))
 
+    # tanh_grad and erf_grad cap |x| with Python's min(a, limit), which is a unless limit < a
+    # (so NaN passes through): the same with _lt
+    def tanh_grad_quiet(x, g):
+        a = math.fabs(x)
+        r = 1.0 / math.cosh(709.782712893384 if _lt(709.782712893384, a) else a)
+        return g * (r * r)
+
+    def erf_grad_quiet(x, g):
+        a = math.fabs(x)
+        a = 28.0 if _lt(28.0, a) else a
+        hi = a * a
+        c = 134217729.0 * a
+        ah = c - (c - a)
+        al = a - ah
+        lo = ((ah * ah - hi) + 2 * ah * al) + al * al
+        return g * (_TWO_OVER_SQRT_PI * (math.exp(-hi) * (1 - lo)))
+
     # floor, ceil and round as the float instructions NumPy's ufuncs use: the helpers' int
     # conversion (math.floor) raises the invalid flag for inf, NaN and |x| >= 2**63 where vector
     # code computes it for the branch not taken
@@ -172,4 +192,6 @@ def quiet_helpers() -> dict:
         floor_scalar: jit(floor_quiet),
         ceil_scalar: jit(ceil_quiet),
         round_scalar: jit(round_quiet),
+        tanh_grad_scalar: jit(tanh_grad_quiet),
+        erf_grad_scalar: jit(erf_grad_quiet),
     }
