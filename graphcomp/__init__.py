@@ -2,7 +2,10 @@
 Goodfellow, Bengio & Courville (2016, section 6.5.6) write it.
 
 The public names are listed once, below: the op families' own ``__all__``
-(``graphcomp.ops.FAMILIES``) and, for the rest, ``_EXPORTS``.
+(``graphcomp.ops.FAMILIES``) and, for the rest, ``_EXPORTS``. Each public
+function, called with an argument it does not take (a NumPy keyword such as
+``out=``), raises ``gc.ArgumentError`` naming it and what it takes
+(``graphcomp.core.site.signature_errors``).
 
 Example:
     >>> import graphcomp as gc
@@ -14,8 +17,10 @@ Example:
 """
 
 import importlib as _importlib
+import types as _types
 
 from graphcomp import ops as _ops
+from graphcomp.core.site import signature_errors as _signature_errors
 
 __version__ = "0.1.0"
 
@@ -54,14 +59,23 @@ _NAMESPACES = ("nn", "optim", "data", "random")
 _LAZY = {"to_sympy": "graphcomp.inspect.sympy_bridge", "from_sympy": "graphcomp.inspect.sympy_bridge"}
 
 
+def _public(fn):
+    """``fn`` as ``gc.<name>``: a plain function not already checked by ``user_errors``
+    gets ``signature_errors`` (the module's own function stays as it is: Variable's
+    operators call it, and pay nothing)."""
+    if isinstance(fn, _types.FunctionType) and not hasattr(fn, "__wrapped__"):
+        return _signature_errors(fn)
+    return fn
+
+
 def _export() -> list[str]:
     names = []
     for family in _ops.FAMILIES:
-        globals().update({n: getattr(family, n) for n in family.__all__})
+        globals().update({n: _public(getattr(family, n)) for n in family.__all__})
         names += family.__all__
     for module_name, exported in _EXPORTS.items():
         module = _importlib.import_module(module_name)
-        globals().update({n: getattr(module, n) for n in exported})
+        globals().update({n: _public(getattr(module, n)) for n in exported})
         names += exported
     for n in _NAMESPACES:
         globals()[n] = _importlib.import_module(f"graphcomp.{n}")

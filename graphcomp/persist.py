@@ -11,7 +11,9 @@ A saved graph is one zip file holding three members:
   groups were saved, ``"subgraphs"``: their inner graphs, each ``{"nodes",
   "inputs": [ids], "output": id}`` in the same node format, a group inside a
   group listed before it. A group's op parameters are ``{"subgraph": k}`` (its
-  inner graph) and ``{"bprop": {"name", "qualname"}}`` (a custom gradient).
+  inner graph) and ``{"bprop": {"name", "qualname", "defined_at", "python",
+  "code", "portable"}}`` (a custom gradient: its group's name, the function's
+  name, where it was written, and its ``fingerprint``).
   A loop's body (``gc.scan``) is stored in the same list as an inner graph
   with ``"body": {"carry_in", "x_in", "captured", "carry_out", "ys": [ids],
   "index": id or null, "carry_names", "y_names", "ys_like", "n_user_ys"}``, and
@@ -24,13 +26,19 @@ A saved graph is one zip file holding three members:
   with ``allow_pickle=False``.
 
 A custom gradient (``gc.op_from_graph(..., bprop=)``) is code, which the file
-never holds: it is saved by its group's name, and ``load`` takes the custom
-gradient this process has defined under that name (by calling
-``gc.op_from_graph`` with that ``bprop`` and ``name``), refusing the file with
-a ``gc.LoadError`` that says so when there is none, or when it is another
-function. Files with loops are format version 3, with op_from_graph groups 2;
-others stay 1. A loaded loop runs and differentiates as the saved one; a loaded
-backward loop keeps which loop it differentiates but not the record of
+never holds: it is saved by its group's name with the function's fingerprint
+(``graphcomp.ops.composite.fingerprint``: digests of its bytecode, constants
+and names, which tell two lambdas apart where their names cannot), and
+``load`` takes the custom gradient this process has defined under that name
+(by calling ``gc.op_from_graph`` with that ``bprop`` and ``name``), refusing
+the file with a ``gc.LoadError`` that says so when there is none, or when it
+is another function (naming both, with the lines that wrote them). ``save``
+refuses a graph holding two different custom gradients under one name, which
+no process could load. A file written by another Python version is checked by
+the fingerprint without bytecode; one written before fingerprints, by the
+function's name. Files with loops are format version 3, with op_from_graph
+groups 2; others stay 1. A loaded loop runs and differentiates as the saved one;
+a loaded backward loop keeps which loop it differentiates but not the record of
 build_grad on the body (its trace and grad_table: differentiate the loaded
 loop again to see them).
 
@@ -167,6 +175,7 @@ class _Saving:
         self.started = 0
         self.version = 1
         self.loops: dict[int, int] = {}  # id(a loop's op) -> its node's id, in the graph being written
+        self.gradients: dict[str, tuple[CustomGradient, dict]] = {}  # group name -> the custom gradient saved
 
     def level(self, order: list[Variable], index: dict) -> dict[int, int]:
         """Start writing one graph (the outer one, or an inner one): the loops it holds,
@@ -200,6 +209,20 @@ class _Saving:
             self.version = 3
         return k
 
+    def custom_gradient(self, grad: CustomGradient) -> dict:
+        """``grad``'s record; refuses a second, different function under a saved name
+        (the file could not be loaded: load finds one function per name)."""
+        prints = grad.fingerprint()
+        first = self.gradients.setdefault(grad.name, (grad, prints))
+        if first[1]["code"] != prints["code"]:
+            raise ArgumentError(
+                f"save: two op_from_graph groups named {grad.name!r} have different custom gradients, "
+                f"{first[0].describe()} and {grad.describe()}; a saved gradient is found again by its group's "
+                "name, so give the groups different names"
+            )
+        self.version = max(self.version, 2)
+        return {"name": grad.name, "qualname": grad.qualname, "defined_at": grad.defined_at, **prints}
+
     def subgraph(self, sub: Subgraph) -> int:
         k = self.numbers.get(id(sub))
         if k is None:
@@ -232,8 +255,7 @@ def _encode(value, saving: _Saving | None = None):
     if isinstance(value, Subgraph) and saving is not None:
         return {"subgraph": saving.subgraph(value)}
     if isinstance(value, CustomGradient) and saving is not None:
-        saving.version = max(saving.version, 2)
-        return {"bprop": {"name": value.name, "qualname": value.qualname}}
+        return {"bprop": saving.custom_gradient(value)}
     if isinstance(value, Body) and saving is not None:
         return {"body": saving.body(value)}
     if isinstance(value, Scan) and saving is not None:  # the loop a value-keeping copy extends
@@ -296,19 +318,29 @@ def _gradient_info(saved: dict, built: list) -> GradientInfo:
 
 
 def _custom_gradient(saved: dict) -> CustomGradient:
-    """The custom gradient this process defined under the saved group's name."""
+    """The custom gradient this process defined under the saved group's name, if it is
+    the function that was saved (by fingerprint; by name in files saved before them)."""
     name, qualname = str(saved.get("name")), str(saved.get("qualname"))
+    where = f" (defined at {saved['defined_at']})" if isinstance(saved.get("defined_at"), str) else ""
     found = CUSTOM_GRADIENTS.get(name)
-    how = f"gc.op_from_graph(fn, bprop={qualname.rsplit('.', 1)[-1]}, name={name!r})"
+    shown = qualname.rsplit(".", 1)[-1]
+    how = f"gc.op_from_graph(fn, bprop={'...' if shown == '<lambda>' else shown}, name={name!r})"
     if found is None:
         raise LoadError(
-            f"load: the op_from_graph group {name!r} has a custom gradient ({qualname}), which is code and is not "
-            f"saved; define it in this process first ({how}, as the code that built the graph does), then load"
+            f"load: the op_from_graph group {name!r} has a custom gradient ({qualname}{where}), which is code and "
+            f"is not saved; define it in this process first ({how}, as the code that built the graph does), then load"
         )
-    if found.qualname != qualname:
+    if "code" in saved:
+        prints = found.fingerprint()
+        key = "code" if saved.get("python") == prints["python"] else "portable"
+        same = saved.get(key) == prints[key]
+    else:  # a file from before fingerprints: the name is all it says
+        same = found.qualname == qualname
+    if not same:
         raise LoadError(
-            f"load: the op_from_graph group {name!r} was saved with the custom gradient {qualname}, but this "
-            f"process defined {found.qualname} under that name; define {how} before loading"
+            f"load: the op_from_graph group {name!r} was saved with the custom gradient {qualname}{where}, but this "
+            f"process defined a different function under that name, {found.describe()}; define {how} (the "
+            "function the graph was saved with) before loading"
         )
     return found
 

@@ -25,6 +25,22 @@ from graphcomp.ops.composite import OpFromGraph, Subgraph, register_gradient
 __all__ = ["op_from_graph"]
 
 
+def _check_arity(fn: Callable, title: str, n: int) -> None:
+    """A group called with a number of inputs its fn does not take raises ArgumentError
+    naming the group, where fn's own call would raise a bare TypeError from inside."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: fn's own call will say
+        return
+    try:
+        sig.bind(*range(n))
+    except TypeError as e:
+        raise ArgumentError(
+            f"op_from_graph {title!r}: called with {n} input(s), but its fn takes {sig} ({e}); "
+            f"called at {creation_site()}"
+        ) from None
+
+
 def _parameter_names(fn: Callable, n: int) -> list[str]:
     """Placeholder names: fn's own parameter names where it has n positional ones."""
     try:
@@ -137,11 +153,17 @@ def op_from_graph(fn: Callable, *, bprop: Callable | None = None, name: str | No
         raise ArgumentError(f"op_from_graph: name must be a str, got {name!r}")
     title = name or getattr(fn, "__name__", "") or "op_from_graph"
     if title == "<lambda>":
+        if bprop is not None:
+            raise ArgumentError(
+                "op_from_graph: a custom bprop needs name=: gc.save stores the gradient by that name and gc.load "
+                "finds the function defined under it (fn is a lambda, which has no name of its own)"
+            )
         title = "op_from_graph"
     custom = register_gradient(title, bprop) if bprop is not None else None
 
     def call(*args):
-        inputs = [as_variable(a) for a in args]
+        inputs = [as_variable(a, f"op_from_graph {title!r}") for a in args]
+        _check_arity(fn, title, len(inputs))
         names = _parameter_names(fn, len(inputs))
         with collector.paused():
             placeholders = [Variable(n, i.shape, i.dtype) for n, i in zip(names, inputs)]

@@ -16,6 +16,15 @@ nodes (``v.role == "tangent"``, ``graphcomp.core.provenance``).
 u is zeros of y's shape computed in the graph, never fed: J v does not depend
 on u's value (the map is linear), and a bprop that reads u's shape only (an
 unknown dimension's ``broadcast_like``) still has it at run time.
+
+The trick needs every bprop on the path linear in G. graphcomp's own are; a
+custom bprop of an ``op_from_graph`` group (JAX's ``custom_vjp``) need not be
+(``clip(G, -1, 1)``, ``G * G``): forward mode checks each custom bprop on the
+path statically (``graphcomp/autodiff/linearity.py``, the ops' ``linear``
+trait) and refuses one not linear in G with a ``gc.GradientError`` naming the
+group, as ``jax.jvp`` refuses a ``custom_vjp`` function. A linear one (the
+straight-through estimator's ``[G]``, a scaled ``[G * 2.0]``) goes through:
+forward mode then applies the transpose of the custom gradient.
 """
 
 from __future__ import annotations
@@ -27,19 +36,22 @@ import numpy as np
 
 from graphcomp.autodiff.blocked import describe_block
 from graphcomp.autodiff.build_grad import GradState, build_grad, is_disconnected
+from graphcomp.autodiff.linearity import custom_bprop_nonlinearity
 from graphcomp.autodiff.prune import prune
 from graphcomp.core import collector, provenance
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.site import creation_site
+from graphcomp.core.traverse import ancestors, as_variable_list
 from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, GradientError, NonDifferentiableError, ShapeError
 from graphcomp.ops.binary import add_n
+from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.identity import match_shape
 from graphcomp.ops.shape import expand_dims, reshape, stack
 
-__all__ = ["jvp", "jacobian_forward", "Linearized", "linearize"]
+__all__ = ["jvp", "jacobian_forward", "Linearized", "linearize", "check_custom_bprops"]
 
 
 class Linearized:
@@ -56,9 +68,19 @@ class Linearized:
         [6.0, 0.0]
     """
 
-    def __init__(self, y: Variable, xs: list[Variable], u: Variable, grads: list[Variable], state: GradState, G: Graph):
+    def __init__(
+        self,
+        y: Variable,
+        xs: list[Variable],
+        u: Variable,
+        grads: list[Variable],
+        state: GradState,
+        G: Graph,
+        consider_constant: tuple = (),
+    ):
         self.y, self.xs, self.u, self.grads, self.state = y, xs, u, grads, state
         self.G = G  # build_grad's G, which it does not read (nodes know their inputs)
+        self.consider_constant = consider_constant
 
     def connected(self, k: int) -> bool:
         """Whether a differentiable path joins ``xs[k]`` to y."""
@@ -69,7 +91,7 @@ class Linearized:
         b = self.state.blocker(self.xs[k])
         if b is None:
             return f"there is no path from {self.xs[k].label()} to {self.y.label()}"
-        return f"every path is blocked by {describe_block(b)}: {b.label()} built at {b.site}"
+        return f"every path is blocked by {describe_block(b, self.consider_constant)}: {b.label()} built at {b.site}"
 
     def apply(self, vs: list[Variable | None]) -> Variable:
         """J v (summed over the xs): the gradient of <g(u), v> with respect to u.
@@ -92,9 +114,12 @@ class Linearized:
                 return build_grad(self.u, self.G, prune(w, [self.u]), table, state=GradState())
 
 
-def linearize(y: Variable, xs: list[Variable]) -> Linearized:
+def linearize(y: Variable, xs: list[Variable], consider_constant: tuple = (), fn: str = "jvp") -> Linearized:
     """The first half of forward mode: the gradient of y in ``xs`` for a seed u of
-    y's shape (zeros computed in the graph), built once, as tangent nodes.
+    y's shape (zeros computed in the graph), built once, as tangent nodes; the nodes
+    in ``consider_constant`` are held fixed, as ``gc.grad``'s argument. Refuses
+    (``gc.GradientError``, naming ``fn``) a custom bprop on the path that is not
+    linear in G (``check_custom_bprops``).
 
     Example:
         >>> import graphcomp as gc
@@ -103,14 +128,62 @@ def linearize(y: Variable, xs: list[Variable]) -> Linearized:
         >>> lin.u.role, lin.grads[0].role
         ('tangent', 'tangent')
     """
+    G_pruned = prune(y, xs)
+    check_custom_bprops(G_pruned.variables, fn)
     with provenance.building(site=creation_site(), grad_of=None, role="tangent"):
         u = zeros_like(y)
         with collector.paused():
             table = {y: u}
-            state = GradState()
-            G, G_pruned = Graph(y), prune(y, xs)
+            state = GradState(consider_constant=frozenset(consider_constant))
+            G = Graph(y)
             grads = [build_grad(x, G, G_pruned, table, state=state) for x in xs]
-    return Linearized(y, xs, u, grads, state, G)
+    return Linearized(y, xs, u, grads, state, G, tuple(consider_constant))
+
+
+def check_custom_bprops(path: list[Variable], fn: str = "jvp") -> None:
+    """Refuse forward mode through an op_from_graph group, on ``path`` (G') or inside
+    a group or loop body on it, whose custom bprop is not linear in G: transposing it
+    would give a wrong tangent without a word (module docstring).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> a = gc.Variable("a")
+        >>> sq = gc.op_from_graph(lambda u: u * 1.0, bprop=lambda ins, out, G: [G * G], name="sqg")
+        >>> try:
+        ...     gc.jvp(sq(a) * 3.0, a, 1.0)
+        ... except gc.GradientError as e:
+        ...     print(str(e)[:78])
+        jvp: forward mode cannot go through the op_from_graph group 'sqg' (built at <d
+    """
+    seen, stack, checked = set(), list(path), set()
+    while stack:
+        v = stack.pop()
+        if v in seen or v.owner is None:
+            continue
+        seen.add(v)
+        op = v.owner.op
+        if isinstance(op, OpFromGraph) and op.custom is not None:
+            key = (id(op.custom), tuple((i.shape, i.dtype) for i in v.owner.inputs))
+            if key not in checked:
+                checked.add(key)
+                bad = custom_bprop_nonlinearity(v)
+                if bad is not None:
+                    raise GradientError(_nonlinear_message(v, op, bad, fn))
+        inner = op.inner()
+        if inner is not None:
+            stack.extend(ancestors([inner[1]]))
+        for graph in op.inner_graphs():
+            stack.extend(ancestors(graph))
+
+
+def _nonlinear_message(v: Variable, op: OpFromGraph, bad: Variable, fn: str) -> str:
+    return (
+        f"{fn}: forward mode cannot go through the op_from_graph group {op.title!r} (built at {v.site}): its custom "
+        f"bprop {op.custom.describe()} is not linear in G ({bad.owner.op.short_label()}, built at {bad.site}, is "
+        "not linear in it), and forward mode transposes each bprop, which is right only for one linear in G (as "
+        "jax.jvp refuses a custom_vjp function). Differentiate it with gc.grad, write the group without bprop= "
+        "(its inner graph's own derivative), or make the bprop linear in G"
+    )
 
 
 def _check_y(y, fn: str) -> None:
@@ -156,7 +229,14 @@ def _tangent(x: Variable, v, what: str) -> Variable:
     return v
 
 
-def jvp(y: Variable, x: Variable | Sequence[Variable], v, *, disconnected: str = "raise") -> Variable:
+def jvp(
+    y: Variable,
+    x: Variable | Sequence[Variable],
+    v,
+    *,
+    disconnected: str = "raise",
+    consider_constant: Sequence[Variable] = (),
+) -> Variable:
     """Forward mode: the Jacobian of ``y`` with respect to ``x``, times ``v``, as a
     Variable of y's shape and dtype, built into the same graph (JAX's ``jax.jvp``
     tangent output).
@@ -167,13 +247,16 @@ def jvp(y: Variable, x: Variable | Sequence[Variable], v, *, disconnected: str =
     shape is then checked against x's at run time. An ``x`` that y does not
     depend on (or only through a blocked path: ``stop_gradient``, a comparison)
     raises ``gc.GradientError``, as ``gc.grad`` does, or with
-    ``disconnected="zero"`` contributes zeros.
+    ``disconnected="zero"`` contributes zeros. The nodes in ``consider_constant``
+    are held fixed, as in ``gc.grad``: no tangent flows through them.
 
     Built by the transpose trick over build_grad (module docstring): every op
     with a bprop has a forward mode, and the result, whose nodes have the role
     ``"tangent"``, can be differentiated again. Raises ``gc.ArgumentError``,
     ``gc.ShapeError`` (v's shape), ``gc.DTypeError`` (v's dtype),
-    ``gc.NonDifferentiableError`` (integer x or y), ``gc.GradientError``.
+    ``gc.NonDifferentiableError`` (integer x or y), ``gc.GradientError`` (also for
+    an op_from_graph group on the path whose custom bprop is not linear in G,
+    which forward mode cannot transpose: ``check_custom_bprops``).
 
     Example:
         >>> import graphcomp as gc
@@ -204,8 +287,9 @@ def jvp(y: Variable, x: Variable | Sequence[Variable], v, *, disconnected: str =
         if not isinstance(xk, Variable):
             raise ArgumentError(f"jvp: x must be Variables, got {type(xk).__name__}: {xk!r}")
         _check_x(xk, "jvp")
+    held, _ = as_variable_list(consider_constant, "jvp: consider_constant")
     tangents = [_tangent(xk, vk, name) for xk, vk, name in zip(xs, vs, names)]
-    lin = linearize(y, xs)
+    lin = linearize(y, xs, tuple(held))
     for k in range(len(xs)):
         if disconnected == "raise" and not lin.connected(k):
             raise GradientError(
@@ -236,7 +320,7 @@ def jacobian_forward(y: Variable, x: Variable, *, disconnected: str = "raise") -
     _check_x(x, "jacobian")
     if not is_fully_known(x.shape):
         raise ShapeError(f'jacobian(mode="forward"): x\'s shape {fmt_shape(x.shape)} must be fully known')
-    lin = linearize(y, [x])
+    lin = linearize(y, [x], fn="jacobian")
     if not lin.connected(0) and disconnected == "raise":
         raise GradientError(
             f"jacobian: {y.label()} does not depend on {x.label()} (built at {x.site}): "

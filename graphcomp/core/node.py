@@ -17,7 +17,7 @@ import numpy as np
 
 from graphcomp.core import provenance
 from graphcomp.core.site import creation_site
-from graphcomp.core.types import Shape, as_dtype, as_shape, fmt_shape
+from graphcomp.core.types import Shape, as_bool, as_dtype, as_shape, fmt_shape
 from graphcomp.errors import ArgumentError, InputError
 
 if TYPE_CHECKING:
@@ -181,7 +181,8 @@ class Variable(_Frozen):
 
     # -- printing ----------------------------------------------------------------
     def label(self) -> str:
-        """A short text naming this node: its name, a constant's value, else its op's name.
+        """A short text naming this node: its name, a constant's value, else its op's short
+        label (``Op.short_label``: the op's name, an op_from_graph group's own name).
 
         Example:
             >>> import graphcomp as gc
@@ -196,7 +197,7 @@ class Variable(_Frozen):
                 return repr(v.item())
             return f"const{fmt_shape(v.shape)}"
         if self.owner is not None:
-            return self.owner.op.name
+            return self.owner.op.short_label()
         return f"{self.kind}#{self.id}"
 
     def __repr__(self) -> str:
@@ -337,6 +338,7 @@ class Parameter(Variable):
                 f"Parameter {self.label()!r}: a device value of shape {fmt_shape(tuple(value.shape))} and dtype "
                 f"{value.dtype} cannot stand for this {fmt_shape(self.shape)} {self.dtype} Parameter"
             )
+        host_current = as_bool(host_current, "Parameter.set_device_value: host_current")
         cell = _v_value_get(self)
         if not host_current:
             cell._array = None
@@ -347,10 +349,18 @@ def _owned(value, dtype, refusal: str) -> np.ndarray:
     """A private, read-only numeric copy of ``value`` (the caller's array may change)."""
     try:
         arr = np.array(value, dtype=dtype)
-    except (TypeError, ValueError, OverflowError) as e:
+    except OverflowError as e:
+        if isinstance(value, int) and dtype is None:
+            raise ArgumentError(
+                f"{refusal} the int {value}: beyond every NumPy integer dtype (int64, uint64)"
+            ) from None
+        raise ArgumentError(f"{refusal} a {type(value).__name__} value: {e}") from None
+    except (TypeError, ValueError) as e:
         raise ArgumentError(f"{refusal} a {type(value).__name__} value: {e}") from None
     if arr.dtype.kind not in "biufc":
-        raise ArgumentError(f"{refusal} a value of dtype {arr.dtype} ({type(value).__name__})")
+        big = isinstance(value, int) or any(isinstance(v, int) and not -(2**63) <= v < 2**64 for v in np.ravel(arr))
+        why = ": an int beyond every NumPy integer dtype (int64, uint64)" if arr.dtype == object and big else ""
+        raise ArgumentError(f"{refusal} a value of dtype {arr.dtype} ({type(value).__name__}){why}")
     arr.setflags(write=False)
     return arr
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
+import re
 import sys
 
-from graphcomp.errors import GraphError
+from graphcomp.errors import ArgumentError, GraphError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _inside: dict[str, bool] = {}  # filename -> is it graphcomp's own code
@@ -121,8 +123,82 @@ def user_errors(fn):
             if e.site is not None:
                 raise
             raise with_site(e, creation_site()) from None
+        except TypeError as e:
+            if e.__traceback__.tb_next is not None:  # raised inside fn, not by the call's arguments
+                raise
+            raise with_site(call_error(fn, e), creation_site()) from None
 
     return wrapper
+
+
+def signature_errors(fn):
+    """Decorate a public function so a call with arguments it does not take (a NumPy
+    keyword graphcomp lacks, a missing argument) raises ``gc.ArgumentError`` naming the
+    function and saying what it takes, instead of Python's bare TypeError; nothing
+    else changes (``user_errors`` does this too, for builders).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> f = signature_errors(lambda x, axis=None: x)
+        >>> try:
+        ...     f(1, ord=2)
+        ... except gc.ArgumentError as e:
+        ...     print(e)
+        <lambda>: no keyword argument 'ord'; it takes (x, axis=None)
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as e:
+            if e.__traceback__.tb_next is not None or isinstance(e, GraphError):
+                raise
+            raise call_error(fn, e) from None
+
+    return wrapper
+
+
+#: what NumPy's keywords mean here, where graphcomp has none of the name
+_NUMPY_KEYWORDS = {
+    "out": "graphcomp builds a new node; there are no output arrays to write into",
+    "dtype": "cast the input or the result instead: gc.cast(x, dtype) or x.astype(dtype)",
+    "where": "select with gc.where instead",
+    "casting": "graphcomp does not take NumPy's casting rules; cast with gc.cast",
+    "order": "graph values have no memory layout to choose",
+    "subok": "graph values have no array subclasses",
+    "initial": "graphcomp's reductions take no initial value",
+}
+
+
+def call_error(fn, e: TypeError) -> ArgumentError:
+    """The ArgumentError for calling ``fn`` with arguments it does not take (Python's
+    TypeError ``e``): the function's name, what was wrong, and its parameters.
+
+    Example:
+        >>> def norm(x, axis=None, keepdims=False): ...
+        >>> str(call_error(norm, TypeError("norm() got an unexpected keyword argument 'out'")))[:80]
+        "norm: no keyword argument 'out' (graphcomp builds a new node; there are no outpu"
+    """
+    name = getattr(fn, "__name__", "function")
+    try:
+        sig = inspect.signature(fn)
+        sig = sig.replace(
+            parameters=[p.replace(annotation=p.empty) for p in sig.parameters.values()],
+            return_annotation=sig.empty,
+        )
+        params = str(sig)
+    except (TypeError, ValueError):
+        params = "(...)"
+    text = str(e)
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+    if unexpected:
+        word = unexpected.group(1)
+        hint = _NUMPY_KEYWORDS.get(word)
+        what = f"no keyword argument {word!r}" + (f" ({hint})" if hint else "")
+    else:
+        what = re.sub(r"^[\w.<>]+\(\) ", "", text)  # "f() missing 1 required ..." -> "missing 1 required ..."
+    return ArgumentError(f"{name}: {what}; it takes {params}")
 
 
 def with_site(e, site: Site):

@@ -15,6 +15,7 @@ from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.errors import ArgumentError, named
 from graphcomp.inspect.fd import coarsest, compare, defaults, symmetric_step, tolerance_argument
+from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.identity import StopGradient
 from graphcomp.ops.loops.op import Scan, ScanCotangent, ScanOutput
 from graphcomp.passes.rebuild import rebuilt, transform
@@ -42,6 +43,9 @@ class NodeCheck:
     status: str = ""
     reason: str = ""
     loop: Variable | None = None  # the loop node whose body ``node`` is in (checked at its first step)
+    #: what was compared: "finite differences", or "linear in G" (a custom bprop at
+    #: bprop(a G1 + b G2) against a bprop(G1) + b bprop(G2), projected alike)
+    test: str = "finite differences"
 
     def __post_init__(self):
         if not self.status:
@@ -82,7 +86,8 @@ class GradCheck:
                 lines.append(f"note: {_what(c)}: {c.reason}")
         bad = self.first_failure
         if bad is not None:
-            lines.append(f"first wrong bprop: {bad.node.owner.op.label()} built at {bad.node.site}")
+            why = "" if bad.test == "finite differences" else " (its custom bprop is not linear in G)"
+            lines.append(f"first wrong bprop: {bad.node.owner.op.label()} built at {bad.node.site}{why}")
         elif any(c.status == "wrong" for c in self.whole):
             lines.append("the whole gradient disagrees")
         elif self.unchecked:
@@ -95,7 +100,9 @@ class GradCheck:
 def _what(c: NodeCheck) -> str:
     if c.position is None:
         return f"d cost / d {c.node.label()}"
-    what = f"{c.node.owner.op.label()} input {c.position} ({c.node.site})"
+    what = f"{c.node.owner.op.label()} input {c.position} " + (
+        f"({c.node.site})" if c.test == "finite differences" else c.test
+    )
     return what if c.loop is None else f"  body: {what}"  # a node of a loop's body
 
 
@@ -152,6 +159,12 @@ def check_grad(
     positive finite number, ``rtol``/``atol`` that are not non-negative finite
     numbers, a ``seed`` that is not an int >= 0, a ``feed`` that is not a
     mapping, or ``outputs``/``wrt``/``consider_constant`` that are not Variables.
+
+    A custom bprop (``gc.op_from_graph(..., bprop=)``) is also checked to be
+    linear in G, as every bprop must be (J^T G): at cotangents a thousand times
+    larger and smaller than the finite-difference one, of either sign, and
+    summed (``bprop(a G1 + b G2) = a bprop(G1) + b bprop(G2)``), so a bprop that
+    clips or squares G is named even where a unit cotangent would pass.
 
     Example:
         >>> import graphcomp as gc
@@ -333,6 +346,40 @@ def _check_nodes(cost, targets, feed, rng, settings, consider_constant):
                 continue
             u = rng.standard_normal(args[k].shape)
             out.append(_check_local(v, k, op, args, holders, cotangent, g, R, u, settings, incoming))
+        if isinstance(op, OpFromGraph) and op.custom is not None:
+            out += _check_linear_in_G(v, holders, args, flows[v], rng, settings)
+    return out
+
+
+#: (a, b) of the cotangents a G1 + b G2 a custom bprop is checked at: large, small, of both signs, summed
+_COMBINATIONS = ((1e3, 0.0), (-1e-3, 0.0), (1.0, 1.0), (-250.0, 4e-2))
+
+
+def _check_linear_in_G(v, holders, args, positions, rng, settings) -> list[NodeCheck]:
+    """A custom bprop's linearity in G on the node's own values: bprop(a G1 + b G2)
+    against a bprop(G1) + b bprop(G2), each projected on a random direction."""
+    op = v.owner.op
+    _, rtol, atol = _resolved(settings, coarsest([a.dtype for a in args] + [v.dtype]))
+    G = Variable("G", v.shape, v.dtype)
+    grads = op.bprop(holders, op(*holders), G)
+    feed = dict(zip(holders, args))
+    out = []
+    for k in sorted(positions):
+        if grads[k] is None:
+            continue
+        u = rng.standard_normal(args[k].shape)
+
+        def project(R, g=grads[k], u=u):
+            return float(np.sum(np.asarray(evaluate(g, {**feed, G: R}), dtype=np.float64) * u))
+
+        G1, G2 = rng.standard_normal(v.shape), rng.standard_normal(v.shape)
+        base1, base2 = project(G1), project(G2)
+        for a, b in _COMBINATIONS:
+            combined, expected = project(a * G1 + b * G2), a * base1 + b * base2
+            scale = max(abs(a), abs(b))
+            ok = bool(np.isclose(combined, expected, rtol=rtol, atol=atol * scale))
+            at = f"{a:g} G" if b == 0 else f"{a:g} G1 + {b:g} G2"
+            out.append(NodeCheck(v, k, combined, expected, ok, test=f"linear in G ({at})"))
     return out
 
 

@@ -84,10 +84,17 @@ def number_as(value, dtype: np.dtype, what: str) -> np.ndarray:
         Traceback (most recent call last):
         ...
         graphcomp.errors.ArgumentError: full: value 2.5 does not fit dtype int64 (it would become 2)
+        >>> number_as(2**70, np.dtype("int64"), "pad: constant_values")
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ArgumentError: pad: constant_values 1180591620717411303424 does not fit dtype int64
     """
     source = np.asarray(value)
     with np.errstate(all="ignore"):
-        cast = source.astype(dtype)
+        try:
+            cast = source.astype(dtype)
+        except (OverflowError, TypeError):  # a Python int beyond every NumPy integer (2**70)
+            raise ArgumentError(f"{what} {value!r} does not fit dtype {dtype}") from None
         if dtype.kind in "fc":
             fits = bool(np.isfinite(cast)) or not bool(np.isfinite(source))
         else:

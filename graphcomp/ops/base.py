@@ -10,6 +10,8 @@ graphcomp asks the op, never a table keyed by its name:
     bprop(inputs, output, G) -> list     one gradient per input position, built
                                          from graph ops (None: no gradient)
     label()                              the op with its parameters, for printing
+    short_label()                        the op in a word, as an unnamed node is called in
+                                         back-references and messages (its name; a group's own)
 
 Traits (class attributes) that passes, backends and inspectors read:
 
@@ -42,6 +44,12 @@ Traits (class attributes) that passes, backends and inspectors read:
     fn                 set when forward is exactly ``fn(*arrays)`` (a NumPy function):
                        the generated code calls it directly; when it is a ufunc, its
                        result may reuse a dying buffer through ``out=``
+    linear             in which inputs the output is linear (f(a u + w) = a f(u) + f(w),
+                       the other inputs held fixed): "all" (jointly in every input: add,
+                       sum, reshape), "each" (in any one input alone: multiply, matmul),
+                       or a tuple of positions (jointly in those: where's two branches);
+                       None (the default): not known to be. Forward mode reads it to
+                       check that a custom bprop is linear in G (``linear_in``)
     multiple_outputs   its value packs several outputs (a loop's) that projection ops
                        take apart: it carries a gradient whatever its dtype (object),
                        the packed cotangents of its projections
@@ -169,6 +177,7 @@ class Op:
     infix: ClassVar[tuple[str, int, str] | None] = None
     fn: ClassVar[Callable | None] = None
     multiple_outputs: ClassVar[bool] = False
+    linear: ClassVar[str | tuple[int, ...] | None] = None
     scalar_form: ClassVar[str | None] = None
     scalar_helpers: ClassVar[dict[str, Callable]] = {}
     numpy_helpers: ClassVar[dict[str, object]] = {}
@@ -236,6 +245,42 @@ class Op:
             return self.name
         params = ",".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{self.name}[{params}]"
+
+    def linear_in(self, varying: frozenset, zero: frozenset, n: int) -> bool:
+        """Whether the output is linear in the inputs at positions ``varying`` together,
+        the others held fixed, where the inputs at ``zero`` are zeros: some set the op
+        is jointly linear in (the ``linear`` trait) holds every varying position, and
+        its other positions are zeros (``x + 0`` is linear in x, ``x + 1`` is not).
+
+        Example:
+            >>> from graphcomp.ops.binary import Add, Multiply
+            >>> Add().linear_in({0}, set(), 2), Add().linear_in({0}, {1}, 2), Multiply().linear_in({0}, set(), 2)
+            (False, True, True)
+            >>> Multiply().linear_in({0, 1}, set(), 2)
+            False
+        """
+        trait = type(self).linear
+        if trait is None or not varying:
+            return False
+        if trait == "all":
+            sets = [frozenset(range(n))]
+        elif trait == "each":
+            sets = [frozenset((k,)) for k in range(n)]
+        else:
+            sets = [frozenset(trait)]
+        return any(varying <= s and s <= (set(varying) | set(zero)) for s in sets)
+
+    def short_label(self) -> str:
+        """The op in one word, naming an unnamed node in back-references (``-> #3 exp``)
+        and messages: ``name`` for graphcomp's ops; an op whose instances differ in kind
+        (an op_from_graph group: ``layer``) says which.
+
+        Example:
+            >>> from graphcomp.ops.reduce import Sum
+            >>> Sum((0,)).short_label(), Sum((0,)).label()
+            ('sum', 'sum[axis=(0,)]')
+        """
+        return self.name
 
     # -- forms ------------------------------------------------------------------------------------
     def scalar(self, *args: str) -> str | None:
@@ -339,16 +384,31 @@ def parameter_names(op_class: type) -> tuple[str, ...]:
     return names
 
 
-def as_variable(value) -> Variable:
-    """A Variable as is; a number or array becomes a constant.
+def as_variable(value, what: str | None = None) -> Variable:
+    """A Variable as is; a number or array becomes a constant. A value that cannot be
+    one (a ragged list, an int beyond int64) raises ``gc.ArgumentError`` naming
+    ``what`` (the function and argument) when given.
 
     Example:
         >>> as_variable(2.0).is_constant
         True
+        >>> as_variable([[1, 2], [3]], "add")
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ArgumentError: add: an operand is not a number or a rectangular array (gc.constant: cannot ...
     """
     if isinstance(value, Variable):
         return value
-    return constant(value)
+    return _embedded(value, what)
+
+
+def _embedded(value, what: str | None, dtype=None) -> Variable:
+    try:
+        return constant(value, dtype=dtype)
+    except ArgumentError as e:
+        if what is None:
+            raise
+        raise ArgumentError(f"{what}: an operand is not a number or a rectangular array ({e})"[:400]) from None
 
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -356,9 +416,10 @@ _REPRESENTATIVE = {bool: True, int: 1, float: 1.0, complex: 1j}
 _weak_dtypes: dict = {}
 
 
-def weak_constant(value, like: Variable) -> Variable:
+def weak_constant(value, like: Variable, what: str | None = None) -> Variable:
     """A Python number, or a list or tuple of them, next to ``like`` takes ``like``'s
-    dtype when NumPy would for a Python number.
+    dtype when NumPy would for a Python number; ``what`` (the function's name) names
+    a value that cannot be a constant.
 
     NumPy treats Python scalars as "weak" (NEP 50): ``float32_array * 2.0`` stays
     float32, ``int8_array + 1`` stays int8, ``int_array * 0.5`` becomes float64.
@@ -388,11 +449,23 @@ def weak_constant(value, like: Variable) -> Variable:
             dtype = _weak_dtypes[key] = np.result_type(like.dtype, _REPRESENTATIVE[kind])
         try:
             return constant(value, dtype=dtype)
-        except OverflowError:  # an int too large for like's integer dtype
-            return constant(value)
+        except ArgumentError:  # an int that like's integer dtype cannot hold: NumPy refuses it too (NEP 50)
+            raise ArgumentError(
+                f"{what or 'gc.constant'}: the Python {kind.__name__} {value!r} does not fit {dtype}, the dtype of "
+                f"{like.label()} (NumPy refuses it too)"
+            ) from None
     if kind in (list, tuple):
-        return constant(value, dtype=_weak_list_dtype(value, like))
-    return constant(value)
+        dtype = _weak_list_dtype(value, like)
+        if dtype is None:  # not a list of Python numbers (ragged, NumPy scalars): as NumPy takes it
+            return _embedded(value, what)
+        try:
+            return constant(value, dtype=dtype)
+        except ArgumentError:
+            raise ArgumentError(
+                f"{what or 'gc.constant'}: the Python {kind.__name__} {value!r} does not fit {dtype}, the dtype of "
+                f"{like.label()} (NumPy refuses its numbers too)"[:400]
+            ) from None
+    return _embedded(value, what)
 
 
 #: the dtype NumPy gives a list of Python numbers of each kind, and that kind's representative
@@ -404,7 +477,7 @@ def _weak_list_dtype(value, like: Variable):
     value that is not one (ragged, of NumPy scalars of other dtypes, of Variables)."""
     try:
         converted = np.asarray(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     representative = _PYTHON_DEFAULT.get(converted.dtype)
     if representative is None:
@@ -412,9 +485,10 @@ def _weak_list_dtype(value, like: Variable):
     return np.result_type(like.dtype, representative)
 
 
-def operands(x: Operand, y) -> tuple[Variable, Variable]:
+def operands(x: Operand, y, what: str | None = None) -> tuple[Variable, Variable]:
     """Coerce a pair of operands, Python numbers (and lists of them) taking the other
-    side's dtype (``weak_constant``).
+    side's dtype (``weak_constant``); ``what`` (the function's name) names a failure
+    to make one a constant.
 
     Example:
         >>> import graphcomp as gc
@@ -423,7 +497,7 @@ def operands(x: Operand, y) -> tuple[Variable, Variable]:
         dtype('float32')
     """
     if isinstance(x, Variable):
-        return x, weak_constant(y, x)
+        return x, weak_constant(y, x, what)
     if isinstance(y, Variable):
-        return weak_constant(x, y), y
-    return as_variable(x), as_variable(y)
+        return weak_constant(x, y, what), y
+    return as_variable(x, what), as_variable(y, what)

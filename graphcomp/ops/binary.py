@@ -18,9 +18,10 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.types import broadcast_shapes, result_dtype
 from graphcomp.ops.base import Op, Operand, operands, size_of_shape, weak_constant
-from graphcomp.ops.compare import Equal
+from graphcomp.ops.compare import Equal, Greater
 from graphcomp.ops.elementwise import abs as abs_
 from graphcomp.ops.elementwise import log, square
+from graphcomp.ops.identity import StopGradient
 from graphcomp.ops.select import maximum, where
 from graphcomp.ops.shape import sum_to
 
@@ -44,6 +45,7 @@ class Binary(Op):
 
 
 class Add(Binary):
+    linear = "all"
     name, fn, symbol = "add", np.add, "+"
     infix = ("+", 4, "both")
     scalar_form = "{0} + {1}"
@@ -57,6 +59,7 @@ class Add(Binary):
 
 
 class Subtract(Binary):
+    linear = "all"
     name, fn, symbol = "subtract", np.subtract, "−"
     infix = ("-", 4, "left")
     scalar_form = "{0} - {1}"
@@ -70,6 +73,7 @@ class Subtract(Binary):
 
 
 class Multiply(Binary):
+    linear = "each"
     name, fn, symbol = "multiply", np.multiply, "×"
     infix = ("*", 5, "both")
     scalar_form = "{0} * {1}"
@@ -88,6 +92,7 @@ class Multiply(Binary):
 
 
 class Divide(Binary):
+    linear = (0,)
     name, fn, symbol = "divide", np.true_divide, "÷"
     infix = ("/", 5, "left")
     scalar_form = "{0} / {1}"
@@ -140,22 +145,34 @@ class Power(Binary):
 class Arctan2(Binary):
     """The angle of the point (x, y), ``np.arctan2(y, x)``, in [-pi, pi]. Its gradients
     are x/(x**2 + y**2) for y and -y/(x**2 + y**2) for x, both 0 at (0, 0) where there is
-    no derivative. Both are computed with x and y scaled by max(|x|, |y|), so that
-    x**2 + y**2 neither underflows (|x|, |y| < 1e-154, or 1e-19 in float32) nor overflows."""
+    no derivative, and 0 at an infinite x or y (their limit: the gradient's size is 1/r;
+    JAX and PyTorch give 0 for one and NaN for the other). Both are computed with x and y
+    scaled by s = max(|x|, |y|), so that x**2 + y**2 neither underflows (|x|, |y| <
+    1e-154, or 1e-19 in float32) nor overflows; s is held constant (a stop_gradient):
+    x/(x**2 + y**2) is homogeneous of degree -1, so (x/s)/((x/s)**2 + (y/s)**2)/s equals
+    it for any constant s, and so do its derivatives, which are then computed scaled
+    too: every order is right wherever its true value is a float (the second at
+    (1e-150, 2e-150) is -1.6e299, where unscaled formulas give -inf or NaN)."""
 
     name, fn, sympy_function = "arctan2", np.arctan2, "atan2"
     scalar_form, scalar_helpers, transcendental = "_atan2({0}, {1})", {"_atan2": math.atan2}, True
 
     def bprop(self, inputs, output, G):
         y, x = inputs
-        s = maximum(abs_(x), abs_(y))
+        s = StopGradient()(maximum(abs_(x), abs_(y)))
         origin = Equal()(s, weak_constant(0, s))
-        s = where(origin, 1, s)  # the guards keep 0/0 out of the branch not taken, and of its gradient
-        xs, ys = x / s, y / s
-        r2 = where(origin, 1, square(xs) + square(ys))  # in [1, 2] away from the origin
-        # the outer where makes the gradient, and so its own derivatives, 0 at the origin
-        gy = where(origin, 0, G * ((xs / r2) / s))
-        gx = where(origin, 0, -(G * ((ys / r2) / s)))
+        far = Greater()(s, weak_constant(float(np.finfo(output.dtype).max), s))  # an infinite x or y
+
+        def guarded(value, v):
+            # value at the origin and at infinity; the guards keep 0/0 and inf/inf out of the branch
+            # not taken, and of its gradients, where a NaN would show through a zero multiplier
+            return where(origin, value, where(far, value, v))
+
+        scale = guarded(1, s)
+        xs, ys = guarded(0, x) / scale, guarded(0, y) / scale
+        r2 = guarded(1, square(xs) + square(ys))  # in [1, 2] where the gradient is taken
+        gy = guarded(0, G * ((xs / r2) / scale))
+        gx = guarded(0, -(G * ((ys / r2) / scale)))
         return [sum_to(gy, y), sum_to(gx, x)]
 
 
@@ -209,6 +226,7 @@ _LONG_SUM = 64
 class AddN(Op):
     """The sum of n same-shaped terms: build_grad's one add node per gradient."""
 
+    linear = "all"
     name, symbol, elementwise = "add_n", "Σ", True
 
     def infer(self, *xs):
@@ -250,7 +268,7 @@ def add(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.add(2.0, gc.constant(3.0)), {}))
         5.0
     """
-    return Add()(*operands(x, y))
+    return Add()(*operands(x, y, "add"))
 
 
 def subtract(x: Operand, y: Operand) -> Variable:
@@ -261,7 +279,7 @@ def subtract(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.subtract(2.0, gc.constant(3.0)), {}))
         -1.0
     """
-    return Subtract()(*operands(x, y))
+    return Subtract()(*operands(x, y, "subtract"))
 
 
 def multiply(x: Operand, y: Operand) -> Variable:
@@ -272,7 +290,7 @@ def multiply(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.multiply(2.0, gc.constant(3.0)), {}))
         6.0
     """
-    return Multiply()(*operands(x, y))
+    return Multiply()(*operands(x, y, "multiply"))
 
 
 def divide(x: Operand, y: Operand) -> Variable:
@@ -283,7 +301,7 @@ def divide(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.divide(3.0, gc.constant(2.0)), {}))
         1.5
     """
-    return Divide()(*operands(x, y))
+    return Divide()(*operands(x, y, "divide"))
 
 
 def power(x: Operand, y: Operand) -> Variable:
@@ -294,7 +312,7 @@ def power(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.power(gc.constant(2.0), 3.0), {}))
         8.0
     """
-    return Power()(*operands(x, y))
+    return Power()(*operands(x, y, "power"))
 
 
 def arctan2(y: Operand, x: Operand) -> Variable:
@@ -316,7 +334,7 @@ def arctan2(y: Operand, x: Operand) -> Variable:
         >>> gc.evaluate([dy, dx], {y: [1.0, 0.0, 0.0], x: [1.0, 2.0, 0.0]})[0].tolist()
         [0.5, 0.5, 0.0]
     """
-    return Arctan2()(*operands(y, x))
+    return Arctan2()(*operands(y, x, "arctan2"))
 
 
 def add_n(*xs: Variable) -> Variable:

@@ -71,7 +71,7 @@ def less(x: Operand, y: Operand) -> Variable:
         >>> bool(gc.evaluate(gc.less(gc.constant(1.0), 2.0), {}))
         True
     """
-    return Less()(*operands(x, y))
+    return Less()(*operands(x, y, "less"))
 
 
 def less_equal(x: Operand, y: Operand) -> Variable:
@@ -82,7 +82,7 @@ def less_equal(x: Operand, y: Operand) -> Variable:
         >>> bool(gc.evaluate(gc.less_equal(gc.constant(1.0), 1.0), {}))
         True
     """
-    return LessEqual()(*operands(x, y))
+    return LessEqual()(*operands(x, y, "less_equal"))
 
 
 def greater(x: Operand, y: Operand) -> Variable:
@@ -93,7 +93,7 @@ def greater(x: Operand, y: Operand) -> Variable:
         >>> bool(gc.evaluate(gc.greater(gc.constant(1.0), 2.0), {}))
         False
     """
-    return Greater()(*operands(x, y))
+    return Greater()(*operands(x, y, "greater"))
 
 
 def greater_equal(x: Operand, y: Operand) -> Variable:
@@ -104,7 +104,7 @@ def greater_equal(x: Operand, y: Operand) -> Variable:
         >>> bool(gc.evaluate(gc.greater_equal(gc.constant(1.0), 2.0), {}))
         False
     """
-    return GreaterEqual()(*operands(x, y))
+    return GreaterEqual()(*operands(x, y, "greater_equal"))
 
 
 def equal(x: Operand, y: Operand) -> Variable:
@@ -115,7 +115,7 @@ def equal(x: Operand, y: Operand) -> Variable:
         >>> bool(gc.evaluate(gc.equal(gc.constant(1.0), 1.0), {}))
         True
     """
-    return Equal()(*operands(x, y))
+    return Equal()(*operands(x, y, "equal"))
 
 
 def not_equal(x: Operand, y: Operand) -> Variable:
@@ -126,4 +126,4 @@ def not_equal(x: Operand, y: Operand) -> Variable:
         >>> bool(gc.evaluate(gc.not_equal(gc.constant(1.0), 1.0), {}))
         False
     """
-    return NotEqual()(*operands(x, y))
+    return NotEqual()(*operands(x, y, "not_equal"))

@@ -28,6 +28,7 @@ constant = user_errors(_constant)
 class ZerosLike(Op):
     """Zeros of ``x``'s runtime shape and dtype."""
 
+    linear = "all"
     name, flops_per_element = "zeros_like", 0
 
     def infer(self, x):
@@ -150,7 +151,7 @@ class Full(Op):
     """An array of ``shape`` filled with the 0-d input (``np.full``), in the input's dtype.
     The fill value's gradient is the sum of G."""
 
-    name, flops_per_element = "full", 0
+    name, flops_per_element, linear = "full", 0, "all"
     shape: tuple
 
     def infer(self, value):
@@ -247,6 +248,8 @@ def _fill(shape, value, dtype, fn: str) -> Variable:
     number(value, f"{fn}: value", bools=True)
     # a NumPy scalar keeps its own dtype (np.full(2, np.float32(1)) is float32)
     array = np.asarray(value) if dtype is None else number_as(value, _dtype(dtype, fn), f"{fn}: value")
+    if array.dtype == object:  # np.asarray(2**70): NumPy has no dtype for it
+        raise ArgumentError(f"{fn}: value {value!r} is beyond every NumPy integer dtype (int64, uint64)")
     return Full(shape)(_constant(array))
 
 
@@ -383,6 +386,11 @@ def arange(start, stop=None, step=1, dtype=None) -> Variable:
         raise ArgumentError(
             f"arange: start, stop and step must be finite and step nonzero, got {start}, {stop}, {step}"
         )
+    for v, w in ((start, "start"), (stop, "stop"), (step, "step")):
+        if isinstance(v, int) and not -(2**63) <= v < 2**63:
+            raise ArgumentError(f"arange: {w} {v} is beyond int64, NumPy's integer for arange")
+    if arange_length(start, stop, step) > np.iinfo(np.intp).max:
+        raise ArgumentError(f"arange: {arange_length(start, stop, step)} entries are more than an array can hold")
     if dtype is None:  # NumPy's rule for these argument types, read from an empty arange of the same types
         dtype = np.arange(start * 0, stop * 0, step).dtype
     return Arange(start, stop, step, _dtype(dtype, "arange"))()

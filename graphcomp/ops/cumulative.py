@@ -66,6 +66,7 @@ def _along(axis: int, index: slice) -> tuple:
 class Cumsum(Running):
     """``np.cumsum(x, axis)``; its gradient is the cumsum of G the other way."""
 
+    linear = "all"
     name, numpy_helpers = "cumsum", {"_cumsum": np.cumsum}
 
     def infer(self, x):

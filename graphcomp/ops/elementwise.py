@@ -22,11 +22,13 @@ import math
 
 import numpy as np
 
-from graphcomp.core.node import Variable
+from graphcomp.core.node import Variable, constant
+from graphcomp.core.site import user_errors
 from graphcomp.core.types import broadcast_shapes, result_dtype
-from graphcomp.errors import DTypeError
+from graphcomp.errors import ArgumentError, DTypeError
 from graphcomp.ops.base import Op, Operand
 from graphcomp.ops.creation import zeros_like
+from graphcomp.ops.identity import Cast
 from graphcomp.ops.select import maximum_scalar, where
 from graphcomp.ops.shape import sum_to
 
@@ -124,7 +126,15 @@ def _into(fresh, ufunc, a, b):
 
 
 def _softplus(x):
-    return np.logaddexp(0, x)
+    return _logaddexp0(x)
+
+
+def _logaddexp0(x):
+    # np.logaddexp raises the invalid flag for a NaN operand (it compares it), which no other
+    # ufunc does for a NaN passing through: NaN in, NaN out, quietly, as in NumPy's exp or
+    # maximum and the Numba kernels; for (0, x) with x not NaN it raises no invalid flag at all
+    with np.errstate(invalid="ignore"):
+        return np.logaddexp(0, x)
 
 
 def _relu(x):
@@ -248,7 +258,7 @@ def _erf(x):
 
 def _log_sigmoid(x):
     # -softplus(-x): logaddexp never overflows, so the value is finite for every finite x
-    return np.negative(np.logaddexp(0, np.negative(x)))
+    return np.negative(_logaddexp0(np.negative(x)))
 
 
 def floor_scalar(x: float) -> float:
@@ -323,6 +333,7 @@ def sympy_round(sp):
 
 
 class Negative(Unary):
+    linear = "all"
     name, fn, symbol = "negative", np.negative, "neg"
     scalar_form, infix = "-{0}", ("-", 6, "prefix")
 
@@ -764,15 +775,57 @@ def ceil(x: Operand) -> Variable:
     return Ceil()(x)
 
 
-def round(x: Operand) -> Variable:  # noqa: A001 - NumPy's name
+@user_errors
+def round(x: Operand, decimals: int = 0) -> Variable:  # noqa: A001 - NumPy's name
     """The nearest integer elementwise, halves to the even one (``np.round``, IEEE 754's
     roundTiesToEven: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2; dtypes as ``floor``); its gradient is
-    0 everywhere. Rounding to decimals is not offered.
+    0 everywhere.
+
+    ``decimals`` rounds to that many decimal places (negative: to tens, hundreds, ...),
+    as ``np.round(x, decimals)`` computes it: round(x * 10**decimals) / 10**decimals
+    (x / 10**-decimals, rounded, times 10**-decimals for a negative one), so
+    ``round(2.675, 2)`` is 2.68 or 2.67 exactly as NumPy's is. Integer x is returned as
+    it is for ``decimals >= 0`` and rounded in float64 then cast back for a negative
+    one, as NumPy. ``decimals`` must be an int with ``|decimals| <= 308`` (10**decimals
+    a finite float64; NumPy gives NaN beyond), else ``gc.ArgumentError``.
 
     Example:
         >>> import graphcomp as gc
         >>> x = gc.Variable("x", (4,))
         >>> gc.evaluate(gc.round(x), {x: [0.5, 1.5, -2.5, 2.6]}).tolist()
         [0.0, 2.0, -2.0, 3.0]
+        >>> gc.evaluate(gc.round(x, 1), {x: [0.25, 1.04, -2.55, 1250.0]}).tolist()
+        [0.2, 1.0, -2.6, 1250.0]
     """
-    return Round()(x)
+    if isinstance(decimals, (bool, np.bool_)) or not isinstance(decimals, (int, np.integer)):
+        raise ArgumentError(f"round: decimals must be an int, got {decimals!r}")
+    decimals = int(decimals)
+    if not -308 <= decimals <= 308:
+        raise ArgumentError(f"round: |decimals| must be at most 308 (10**decimals a finite float), got {decimals}")
+    x = x if isinstance(x, Variable) else constant(x)
+    if decimals == 0:
+        return Round()(x)
+    if x.dtype.kind == "b":
+        raise ArgumentError(
+            f"round: a boolean {x.label()} cannot be rounded to decimals={decimals} (NumPy refuses it too)"
+        )
+    scale = _power_of_ten(-decimals if decimals < 0 else decimals)
+    if x.dtype.kind in "iu":
+        if decimals > 0:
+            return x
+        # NumPy rounds an integer to tens, hundreds, ... in float64 and casts back
+        return Cast(x.dtype)(Round()(Cast(np.dtype("float64"))(x) / scale) * scale)
+    if decimals > 0:
+        return Round()(x * scale) / scale
+    return Round()(x / scale) * scale
+
+
+def _power_of_ten(n: int) -> float:
+    """10**n as NumPy's ``np.round`` computes it (a table to 1e8, then repeated
+    multiplication by 10, not correctly rounded beyond 1e22), so the results agree."""
+    if n < 9:
+        return 10.0**n
+    out = 1e9
+    for _ in range(n - 9):
+        out *= 10.0
+    return out

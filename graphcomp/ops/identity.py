@@ -42,8 +42,12 @@ class Cast(Op):
     """``x.astype(dtype)``. Gradients pass between float dtypes only: a cast to
     an integer or boolean is a non-differentiable hop."""
 
-    name, elementwise = "cast", True
+    name, elementwise, linear = "cast", True, "all"
     dtype: np.dtype
+
+    def linear_in(self, varying, zero, n) -> bool:
+        # rounding to an integer or a bool is not linear; between float dtypes it is
+        return self.dtype.kind in "fc" and super().linear_in(varying, zero, n)
 
     def infer(self, x):
         return x.shape, self.dtype
@@ -71,6 +75,7 @@ class MatchShape(Op):
     a static check open, this makes the run-time one instead of letting NumPy
     broadcast a mismatch silently. The gradient passes to ``x`` unchanged."""
 
+    linear = (0,)
     name, flops_per_element = "match_shape", 0
     what: str
 

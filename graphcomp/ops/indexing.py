@@ -61,7 +61,15 @@ def parse_index(index) -> tuple[tuple, list[Variable]]:
         else:
             v = e if isinstance(e, Variable) else None
             if v is None:
-                arr = np.asarray(e)
+                try:
+                    arr = np.asarray(e)
+                except (ValueError, TypeError, OverflowError):
+                    arr = np.asarray(None)  # refused below, as NumPy refuses it
+                if arr.dtype == object:
+                    raise ArgumentError(
+                        f"getitem: the index entry {e!r} is not an array of ints: a ragged nested list (rows of "
+                        "different lengths), an int beyond int64 or another object; NumPy refuses it too"[:300]
+                    )
                 if arr.dtype == bool:
                     raise ArgumentError(_MASK_ALONE)
                 if arr.dtype.kind not in "iu":
@@ -185,6 +193,7 @@ def index_text(template: tuple) -> str:
 class GetItem(Op):
     """``x[index]``: inputs are ``x`` then the integer-array entries of the index."""
 
+    linear = (0,)
     name, flops_per_element = "getitem", 0
     template: tuple
 
@@ -239,6 +248,7 @@ class IndexGrad(Scatter):
     """The gradient of ``x[index]``: zeros of ``shape`` with ``g`` added at the
     indexed places (a scatter-add, so repeated indices accumulate)."""
 
+    linear = (0,)
     helper = True
     name = "index_grad"
     template: tuple
@@ -268,6 +278,7 @@ class IndexGrad(Scatter):
 class IndexGradLike(Scatter):
     """``IndexGrad`` for a reference whose static shape has unknown dimensions."""
 
+    linear = (0,)
     helper = True
     name = "index_grad_like"
     template: tuple
@@ -339,7 +350,10 @@ def _as_mask(index) -> Variable | None:
     if isinstance(index, Variable):
         return index if index.dtype == bool else None
     if isinstance(index, (np.ndarray, list)):
-        arr = np.asarray(index)
+        try:
+            arr = np.asarray(index)
+        except (ValueError, TypeError, OverflowError):  # ragged: not a mask; parse_index says what it is
+            return None
         if arr.dtype == bool and arr.ndim >= 1:
             return constant(arr)
     return None

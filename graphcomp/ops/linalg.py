@@ -30,10 +30,14 @@ from graphcomp.core.types import (
 from graphcomp.errors import ArgumentError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable, operands, size_of_shape
 from graphcomp.ops.binary import multiply
-from graphcomp.ops.compare import Equal, equal
+from graphcomp.ops.compare import Equal, equal, not_equal
 from graphcomp.ops.creation import ArangeLike, ones_like
+from graphcomp.ops.elementwise import abs as absolute
 from graphcomp.ops.identity import Cast
 from graphcomp.ops.reduce import Reduce, check_real
+from graphcomp.ops.reduce import max as reduce_max
+from graphcomp.ops.reduce import min as reduce_min
+from graphcomp.ops.reduce import sum as reduce_sum
 from graphcomp.ops.select import where
 from graphcomp.ops.shape import ExpandDims, Squeeze, Transpose, reshape, sum_to, transpose
 
@@ -49,6 +53,7 @@ def _swap_last(v):
 class MatMul(Op):
     """``np.matmul``: a ufunc, so the generated code calls it directly."""
 
+    linear = "each"
     name, fn, symbol = "matmul", np.matmul, "@"
 
     def infer(self, a, b):
@@ -106,7 +111,7 @@ def matmul(a: Operand, b: Operand) -> Variable:
         >>> (gc.Variable("a", (3, 4)) @ gc.Variable("b", (4, 5))).shape
         (3, 5)
     """
-    a, b = operands(a, b)
+    a, b = operands(a, b, "matmul")
     return MatMul()(a, b)
 
 
@@ -126,7 +131,7 @@ def dot(a: Operand, b: Operand) -> Variable:
         >>> gc.dot(gc.Variable("a", (2, 3, 4)), gc.Variable("b", (5, 4, 6))).shape
         (2, 3, 5, 6)
     """
-    a, b = operands(a, b)
+    a, b = operands(a, b, "dot")
     if a.ndim == 0 or b.ndim == 0:
         return multiply(a, b)
     if b.ndim <= 2 or a.ndim == 1:
@@ -352,6 +357,7 @@ class Einsum(Op):
     for each operand is an einsum of G and the other operands (so it differentiates
     again), as for matmul: dL/dA of ``ij,jk->ik`` is ``ik,jk->ij`` of (G, B)."""
 
+    linear = "each"
     name, numpy_helpers = "einsum", {"_einsum": np.einsum}
     subscripts: str
 
@@ -437,7 +443,11 @@ def einsum(subscripts: str, *operands: Operand) -> Variable:
 
 class Norm(Reduce):
     """The Euclidean (Frobenius) norm sqrt(sum(x**2)) over ``axes`` (``np.linalg.norm``
-    with ``ord=None``). Its gradient x / norm is 0 where the norm is 0."""
+    with ``ord=None``), computed as ``hypot`` is: scaled by s = max|x| first,
+    s * sqrt(sum((x/s)**2)), so it neither underflows to 0 nor overflows to inf
+    where the norm itself is a normal number (NumPy's sqrt(dot(x, x)) does: 0 for
+    float32 [3e-25, 4e-25], whose norm is 5e-25). Its gradient x / norm is 0 where
+    the norm is 0, and x / norm, not x, where the squares underflow."""
 
     name, flops_per_element = "norm", 2
 
@@ -452,7 +462,13 @@ class Norm(Reduce):
         x = np.asarray(x)
         if x.dtype.kind != "f":
             x = x.astype(self.out_dtype(x.dtype))
-        return np.sqrt(np.add.reduce(x * x, axis=self.axes, keepdims=self.keepdims))
+        scale = np.max(np.abs(x), axis=self.axes, keepdims=True, initial=0.0)
+        # divide by 1 where there is nothing to scale (all 0) or scaling cannot help (inf, nan)
+        safe = np.where((scale == 0) | ~np.isfinite(scale), np.ones_like(scale), scale)
+        y = x / safe
+        out = np.sqrt(np.add.reduce(y * y, axis=self.axes, keepdims=True)) * safe
+        out = np.where(np.isinf(scale), scale, out)  # an inf entry: inf, as NumPy (inf / 1 would square to inf too)
+        return out if self.keepdims else np.squeeze(out, self.axes)
 
     def bprop(self, inputs, output, G):
         # at the origin x is 0 too: divide by 1 there, so the gradient is 0 and no inf appears downstream
@@ -463,17 +479,35 @@ class Norm(Reduce):
         return sp.Abs(args[0]) if all(d == 1 for d in v.owner.inputs[0].shape) else None
 
 
+_VECTOR_ORDS = "None, 2, 1, inf, -inf or 0"
+_MATRIX_ORDS = "None, 'fro', 1, -1, inf or -inf"
+
+
 @user_errors
-def norm(x: Operand, axis=None, keepdims: bool = False) -> Variable:
+def norm(x: Operand, axis=None, keepdims: bool = False, *, ord=None) -> Variable:  # noqa: A002 - NumPy's name
     """The Euclidean norm sqrt(sum(x**2)) over ``axis`` (``None``: all axes; for a
     matrix, the Frobenius norm), as ``np.linalg.norm(x, axis=axis, keepdims=keepdims)``
     with its default ``ord``. NumPy takes one or two axes; graphcomp any number,
     same meaning. The dtype is NumPy's (float32 stays float32, integers give float64).
+    Computed scaled by max|x| (as ``hypot``), so it is right wherever the norm is a
+    normal number, where NumPy's sqrt(dot(x, x)) underflows to 0 or overflows.
+
+    ``ord`` (keyword only: the second positional argument is ``axis``) takes NumPy's
+    values that need no decomposition, with NumPy's rules for ``axis`` (an int or
+    ``None`` for a 1-D x: a vector norm; a pair of axes or ``None`` for a 2-D x: a
+    matrix norm): for vectors 2 (the default), 1 (sum |x|), inf (max |x|), -inf
+    (min |x|) and 0 (the count of nonzero entries, which has no gradient); for
+    matrices ``'fro'`` (the default), 1 and -1 (the max and min over columns of the
+    column sums of |x|), inf and -inf (the same over rows). Other values (``'nuc'``,
+    2 and -2 for matrices, which need an SVD, and general p) raise
+    ``gc.ArgumentError``.
 
     Its gradient is x / norm times G, and 0 at the origin (a subgradient, the one of
     least size), where sqrt(sum(x**2)) differentiated by the chain rule gives
     0/0 = NaN; second derivatives are exact wherever the norm is not 0 (at the
-    origin, where none exists, they are finite).
+    origin, where none exists, they are finite). For the other orders it is the
+    gradient of the formula above: ``sign(x)`` for |x| (0 at 0), and the max/min
+    split evenly among tied entries (as gc.max).
 
     Raises ShapeError for an axis out of range or repeated, DTypeError for complex x.
 
@@ -484,6 +518,75 @@ def norm(x: Operand, axis=None, keepdims: bool = False) -> Variable:
         5.0
         >>> gc.evaluate(gc.grad(gc.norm(x), x), {x: [0.0, 0.0]}).tolist()
         [0.0, 0.0]
+        >>> [float(gc.evaluate(gc.norm(x, ord=o), {x: [3.0, -4.0]})) for o in (1, float("inf"), -float("inf"), 0)]
+        [7.0, 4.0, 3.0, 2.0]
     """
     x = as_variable(x)
-    return Norm(normalize_axes(axis, x.ndim, "norm"), as_bool(keepdims, "norm: keepdims"))(x)
+    keepdims = as_bool(keepdims, "norm: keepdims")
+    if ord is None:
+        return Norm(normalize_axes(axis, x.ndim, "norm"), keepdims)(x)
+    check_real("norm", x)
+    axes = _ord_axes(axis, x.ndim)
+    if x.dtype.kind != "f":
+        x = Cast(np.dtype(result_dtype(np.linalg.norm, x.dtype)))(x)
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes, keepdims)
+    return _matrix_norm(x, ord, axes, keepdims)
+
+
+def _ord_axes(axis, ndim: int) -> tuple[int, ...]:
+    """NumPy's axes for a norm with ``ord``: one (a vector norm) or two (a matrix norm)."""
+    if axis is None:
+        if ndim not in (1, 2):
+            raise ShapeError(
+                f"norm: with ord, x must be 1-D or 2-D when axis is None (NumPy's rule), got {ndim}-D; pass axis="
+            )
+        return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if len(axes) not in (1, 2):
+        raise ShapeError(f"norm: with ord, axis must be one axis or a pair of axes, got {axis!r}")
+    normalize_axes(axes, ndim, "norm")  # in range, not repeated
+    # the pair in the order given: a matrix norm's rows and columns are (axis[0], axis[1])
+    return tuple(int(a) % ndim for a in axes)
+
+
+def _is(order, value) -> bool:
+    return (
+        not isinstance(order, (str, bool))
+        and isinstance(order, (int, float, np.integer, np.floating))
+        and order == value
+    )
+
+
+def _vector_norm(x: Variable, order, axes: tuple, keepdims: bool) -> Variable:
+    if _is(order, 2):
+        return Norm(axes, keepdims)(x)
+    if _is(order, 1):
+        return reduce_sum(absolute(x), axes, keepdims)
+    if _is(order, np.inf):
+        return reduce_max(absolute(x), axes, keepdims)
+    if _is(order, -np.inf):
+        return reduce_min(absolute(x), axes, keepdims)
+    if _is(order, 0):
+        return reduce_sum(Cast(x.dtype)(not_equal(x, 0.0)), axes, keepdims)
+    raise ArgumentError(f"norm: ord={order!r} is not supported for vectors; graphcomp takes ord={_VECTOR_ORDS}")
+
+
+def _matrix_norm(x: Variable, order, axes: tuple, keepdims: bool) -> Variable:
+    rows, cols = axes
+    if order == "fro" and isinstance(order, str):
+        return Norm(tuple(sorted(axes)), keepdims)(x)
+    # NumPy: ord=±1 sums |x| over the rows (each column's sum) and takes the max/min over the
+    # columns; ord=±inf sums over the columns and takes it over the rows
+    if _is(order, 1) or _is(order, -1):
+        summed, over = rows, cols
+    elif _is(order, np.inf) or _is(order, -np.inf):
+        summed, over = cols, rows
+    else:
+        raise ArgumentError(
+            f"norm: ord={order!r} is not supported for matrices (2 and -2 and 'nuc' need an SVD); graphcomp takes "
+            f"ord={_MATRIX_ORDS}"
+        )
+    pick = reduce_max if order > 0 else reduce_min
+    out = pick(reduce_sum(absolute(x), summed, True), over, True)
+    return out if keepdims else Squeeze(tuple(sorted(axes)))(out)

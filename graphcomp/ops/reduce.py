@@ -10,7 +10,10 @@ first of tied entries, as NumPy does, and carry no gradient.
 ``prod``'s gradient is G times the product of the other entries, computed with
 exclusive running products (``graphcomp/ops/cumulative.py``), never prod / x:
 with one zero entry only that entry's gradient is nonzero, with two every one
-is 0, and its derivatives of every order are exact there too.
+is 0, and its derivatives of every order are exact there too. The products are
+computed scaled (``ExclusiveProd``), so the gradient is right wherever its value
+is a float, though partial products overflow or underflow ([1e200, 1e200,
+1e-200, 1e-200] gives [1e-200, 1e-200, 1e200, 1e200], as JAX).
 
 ``std``'s gradient where the std is 0 (all entries along the axes equal) is 0:
 the std is not differentiable there (it is a norm of the deviations), and 0 is
@@ -85,6 +88,7 @@ class UfuncReduce(Reduce):
 
 
 class Sum(UfuncReduce):
+    linear = "all"
     name, numpy_helpers = "sum", {"_add_reduce": np.add.reduce}
 
     def out_dtype(self, dtype):
@@ -215,19 +219,125 @@ class Prod(UfuncReduce):
 
     def bprop(self, inputs, output, G):
         (x,) = inputs
-        # Over several axes, one at a time: the others in x's slice along the first axis,
-        # times the others among the slice products along the next, and so on.
-        others, part = None, x
-        for k, a in enumerate(self.axes):
-            if x.shape[a] == 1:
-                continue  # one entry: no other to multiply, and the product is the entry
-            term = exclusive_products(part, a)
-            others = term if others is None else others * term
-            if k + 1 < len(self.axes):
-                part = Prod((a,), keepdims=True)(part)
-        if others is None:
+        reduced = tuple(a for a in self.axes if x.shape[a] != 1)
+        if not reduced:  # one entry per slice: no other to multiply, and the product is the entry
             return [broadcast_like(self.expand(G), x)]
-        return [self.expand(G) * others]
+        return [self.expand(G) * ExclusiveProd(reduced)(x)]
+
+
+def products_of_others(x: Variable, axes: tuple) -> Variable:
+    """For each entry, the product of the other entries of its slice over ``axes``
+    (sorted, non-negative), from exclusive running products: over several axes one at a
+    time, the others in x's slice along the first axis times the others among the
+    slice products along the next, and so on. No division, but its partial products
+    may overflow or underflow where the result does not (``ExclusiveProd`` computes
+    the same values scaled; this is the formula its derivatives are taken of).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (2, 2))
+        >>> gc.evaluate(products_of_others(x, (0, 1)), {x: [[2.0, 3.0], [5.0, 7.0]]}).tolist()
+        [[105.0, 70.0], [42.0, 30.0]]
+    """
+    others, part = None, x
+    for k, a in enumerate(axes):
+        if x.shape[a] == 1:
+            continue  # one entry: no other to multiply, and the product is the entry
+        term = exclusive_products(part, a)
+        others = term if others is None else others * term
+        if k + 1 < len(axes):
+            part = Prod((a,), keepdims=True)(part)
+    return others
+
+
+@dataclasses.dataclass(frozen=True)
+class ExclusiveProd(Op):
+    """For each entry of x, the product of the other entries of its slice over ``axes``
+    (sorted, non-negative): ``prod``'s gradient, G times it. Computed scaled, so it is
+    right wherever its value is a float, though partial products overflow or underflow
+    (the others of [1e200, 1e200, 1e-200, 1e-200] are [1e-200, 1e-200, 1e200, 1e200],
+    where L_k * R_k gives [0, 0, inf, inf]): each entry split as m * 2**e (``frexp``,
+    |m| in [0.5, 1)), the exclusive running products of the m renormalised every 256
+    entries and the exponents summed as integers, one ``ldexp`` at the end. No
+    division, so it is exact where entries are 0. Its derivatives are those of the
+    running-product formula (``products_of_others``), built by build_grad."""
+
+    name = "exclusive_prod"
+    axes: tuple
+
+    def infer(self, x):
+        normalize_axes(self.axes, x.ndim, self.name)
+        return x.shape, result_dtype(np.cumprod, x.dtype)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        dtype = result_dtype(np.cumprod, x.dtype)
+        if not self.axes or x.size == 0:
+            return np.ones(x.shape, dtype)
+        kept = [a for a in range(x.ndim) if a not in self.axes]
+        moved = np.transpose(x, kept + list(self.axes))
+        flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+        if dtype.kind == "f" and dtype.itemsize <= 8:
+            out = _scaled_others(flat.astype(np.float64)).astype(dtype)
+        else:  # complex (or long double): the running products themselves
+            out = _exclusive(flat.astype(dtype)) * np.flip(_exclusive(np.flip(flat.astype(dtype), -1)), -1)
+        out = out.reshape(moved.shape)
+        return np.transpose(out, np.argsort(kept + list(self.axes)))
+
+    def bprop(self, inputs, output, G):
+        (x,) = inputs
+        # build_grad lives above the op library: imported when a second derivative is asked for
+        from graphcomp.autodiff.build_grad import GradState, build_grad
+        from graphcomp.autodiff.prune import prune
+        from graphcomp.core.graph import Graph
+
+        same = products_of_others(x, self.axes)
+        if same is None:  # every reduced axis has one entry: the others' product is 1
+            return [None]
+        return [build_grad(x, Graph(same), prune(same, [x]), {same: G}, state=GradState())]
+
+    def label(self) -> str:
+        return f"exclusive_prod[axis={self.axes!r}]"
+
+
+_CHUNK = 256  # mantissas in [0.5, 1): a running product of 256 stays above 2**-256, far from underflow
+
+
+def _exclusive(m: np.ndarray) -> np.ndarray:
+    """Exclusive running products along the last axis: [1, m0, m0 m1, ...]."""
+    out = np.ones_like(m)
+    if m.shape[-1] > 1:
+        np.cumprod(m[..., :-1], axis=-1, out=out[..., 1:])
+    return out
+
+
+def _scaled_running(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exclusive running products of the mantissas ``m`` along the last axis as
+    (M, E), the products being M * 2**E: renormalised (frexp) every ``_CHUNK`` entries."""
+    n = m.shape[-1]
+    M, E = np.empty_like(m), np.zeros(m.shape, np.int64)
+    carry_m, carry_e = np.ones(m.shape[:-1]), np.zeros(m.shape[:-1], np.int64)
+    for start in range(0, n, _CHUNK):
+        chunk = m[..., start : start + _CHUNK]
+        M[..., start : start + _CHUNK] = carry_m[..., None] * _exclusive(chunk)
+        E[..., start : start + _CHUNK] = carry_e[..., None]
+        carry_m, exponent = np.frexp(carry_m * np.prod(chunk, axis=-1))
+        carry_e = carry_e + exponent
+    return M, E
+
+
+def _scaled_others(x: np.ndarray) -> np.ndarray:
+    """For each entry along the last axis of float64 ``x``, the product of the others."""
+    m, e = np.frexp(x)  # x = m * 2**e; 0, inf and nan keep their m
+    left_m, left_e = _scaled_running(m)
+    right_m, right_e = (np.flip(a, -1) for a in _scaled_running(np.flip(m, -1)))
+    e = e.astype(np.int64)
+    others_e = e.sum(axis=-1, keepdims=True) - e
+    with np.errstate(invalid="ignore"):  # 0 * inf among the others: nan, as the plain product gives
+        frac, exponent = np.frexp(left_m * right_m)
+    total = exponent + left_e + right_e + others_e
+    # beyond +-2200 every float is 0 or inf: clipped, so ldexp takes it as a C int
+    return np.ldexp(frac, np.clip(total, -2200, 2200).astype(np.int32))
 
 
 def check_real(fn: str, x: Variable) -> None:

@@ -53,6 +53,7 @@ class Where(Op):
     the untaken branch gets zeros, but a NaN or Inf *inside* the untaken
     branch's own gradient still shows (0 * inf = nan), as in every autodiff system."""
 
+    linear = (1, 2)
     name, elementwise = "where", True
     scalar_form = "({1} if {0} else {2})"
     numpy_helpers = {"_where": np.where}
@@ -149,7 +150,7 @@ def _bound(value, x: Variable, which: str, extreme: str) -> Variable:
     """A clip bound as a Variable: a Python number takes x's dtype where NumPy would
     (weak), and None is the dtype's own extreme, which never changes x or its dtype."""
     if value is not None:
-        return weak_constant(value, x)
+        return weak_constant(value, x, f"clip: {which}")
     kind = x.dtype.kind
     if kind == "f":
         return constant(-np.inf if extreme == "min" else np.inf, dtype=x.dtype)
@@ -203,8 +204,8 @@ def where(cond: Operand, a: Operand, b: Operand) -> Variable:
         >>> gc.evaluate(gc.where(x > 0, x, 0.0), {}).tolist()
         [0.0, 2.0]
     """
-    cond = as_variable(cond)
-    a, b = operands(a, b)
+    cond = as_variable(cond, "where")
+    a, b = operands(a, b, "where")
     return Where()(cond, a, b)
 
 
@@ -216,7 +217,7 @@ def maximum(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.maximum(gc.constant(1.0), 2.0), {}))
         2.0
     """
-    return Maximum()(*operands(x, y))
+    return Maximum()(*operands(x, y, "maximum"))
 
 
 def minimum(x: Operand, y: Operand) -> Variable:
@@ -227,4 +228,4 @@ def minimum(x: Operand, y: Operand) -> Variable:
         >>> float(gc.evaluate(gc.minimum(gc.constant(1.0), 2.0), {}))
         1.0
     """
-    return Minimum()(*operands(x, y))
+    return Minimum()(*operands(x, y, "minimum"))

@@ -24,7 +24,7 @@ from graphcomp.core.types import (
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.arguments import int_tuple, number, number_as, operand_list
 from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
-from graphcomp.ops.indexing import GetItem, index_text, take_along
+from graphcomp.ops.indexing import GetItem, getitem, index_text, take_along
 
 __all__ = ["transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack", "flip", "pad"]
 
@@ -147,6 +147,7 @@ class Movement(Op):
 class Reshape(Movement):
     """``x.reshape(shape)``; one entry may be -1, as in NumPy."""
 
+    linear = "all"
     name = "reshape"
     shape: tuple
 
@@ -184,6 +185,7 @@ class Reshape(Movement):
 class ReshapeLike(Movement):
     """Reshape the first input to the runtime shape of the second."""
 
+    linear = (0,)
     helper = True
     name = "reshape_like"
 
@@ -203,6 +205,7 @@ class ReshapeLike(Movement):
 class Transpose(Movement):
     """Permute axes; ``axes`` is a full permutation."""
 
+    linear = "all"
     name = "transpose"
     axes: tuple
 
@@ -225,6 +228,7 @@ class Transpose(Movement):
 class BroadcastTo(Movement):
     """``np.broadcast_to(x, shape)`` (a read-only view)."""
 
+    linear = "all"
     name = "broadcast_to"
     shape: tuple
 
@@ -250,6 +254,7 @@ class BroadcastTo(Movement):
 class BroadcastLike(Movement):
     """Broadcast the first input to the runtime shape of the second."""
 
+    linear = (0,)
     helper = True
     name = "broadcast_like"
 
@@ -283,6 +288,7 @@ class SumBack(Op):
 class SumTo(SumBack):
     """Sum a broadcast value back down to ``shape`` (leading axes, then size-1 axes)."""
 
+    linear = "all"
     helper = True
     name = "sum_to"
     shape: tuple
@@ -313,6 +319,7 @@ class SumTo(SumBack):
 class SumToLike(SumBack):
     """Sum the first input down to the runtime shape of the second."""
 
+    linear = (0,)
     helper = True
     name = "sum_to_like"
 
@@ -331,6 +338,7 @@ class SumToLike(SumBack):
 class ExpandDims(Movement):
     """Insert size-1 axes at ``axes`` (positions in the output)."""
 
+    linear = "all"
     name = "expand_dims"
     axes: tuple
 
@@ -359,6 +367,7 @@ class ExpandDims(Movement):
 class Squeeze(Movement):
     """Remove the size-1 axes ``axes``."""
 
+    linear = "all"
     name = "squeeze"
     axes: tuple
 
@@ -400,6 +409,7 @@ def _merge_dims(xs, i):
 class Concatenate(Movement):
     """``np.concatenate(xs, axis)``."""
 
+    linear = "all"
     name = "concatenate"
     axis: int
 
@@ -463,6 +473,7 @@ class SplitPart(Movement):
     """The ``k``-th piece of ``g`` cut along ``axis`` at the sizes of ``refs``
     (the bprop of concatenate)."""
 
+    linear = "all"
     helper = True
     name = "split_part"
     axis: int
@@ -489,6 +500,7 @@ class SplitPart(Movement):
 class Stack(Movement):
     """``np.stack(xs, axis)``."""
 
+    linear = "all"
     name = "stack"
     axis: int
 
@@ -513,6 +525,7 @@ class Flip(Movement):
     """``np.flip(x, axes)``: the elements in reverse order along ``axes`` (a view). Its
     gradient is G flipped the same way."""
 
+    linear = "all"
     name = "flip"
     axes: tuple
 
@@ -536,6 +549,7 @@ class Pad(Op):
     ``(before, after)`` pair per axis; ``c`` is a 0-d input of x's dtype. The gradient of x
     is G without the padding; c's, the sum of G over the padding."""
 
+    linear = "all"
     name, flops_per_element = "pad", 0
     widths: tuple
 
@@ -719,8 +733,11 @@ def flip(x: Operand, axis=None) -> Variable:
     return Flip(normalize_axes(axis, x.ndim, "flip"))(x)
 
 
+_GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
 @user_errors
-def pad(x: Operand, pad_width, constant_values=0) -> Variable:
+def pad(x: Operand, pad_width, constant_values=0, *, mode: str = "constant") -> Variable:
     """``x`` with ``constant_values`` added around it, as ``np.pad(x, pad_width,
     mode="constant", constant_values=...)``.
 
@@ -729,9 +746,18 @@ def pad(x: Operand, pad_width, constant_values=0) -> Variable:
     non-integer widths raise ``gc.ArgumentError``, the wrong number of pairs
     ``gc.ShapeError``. Each dimension grows by its ``before + after`` (an unknown one stays
     unknown); the dtype is x's. ``constant_values`` is one number, which x's dtype must
-    hold (an integer x padded with 0.5 raises, where NumPy would pad with 0), or a 0-d
-    Variable of x's dtype, whose gradient is the sum of G over the padding; NumPy's
-    per-axis constant pairs are not supported. The gradient of x is G without the padding.
+    hold (an integer x padded with 0.5 or 2**70 raises, where NumPy would pad with 0 or
+    overflow), or a 0-d Variable of x's dtype, whose gradient is the sum of G over the
+    padding; NumPy's per-axis constant pairs are not supported. The gradient of x is G
+    without the padding. A 0-d x is returned as it is, as NumPy does (it has no axis to pad).
+
+    ``mode`` (keyword only) is NumPy's: ``"constant"`` (the default), or ``"edge"``,
+    ``"reflect"``, ``"symmetric"`` and ``"wrap"``, which copy entries of x (NumPy's
+    ``reflect_type="even"``): built as x indexed by ``np.pad(np.arange(n), ..., mode)``
+    along each padded axis, so the gradient sums G over every copy of an entry. Those
+    need the padded axes' lengths at build time (``gc.ShapeError`` for an unknown one,
+    and for an empty one, as NumPy) and take no ``constant_values``; other modes
+    (``"linear_ramp"``, ``"mean"``, ...) raise ``gc.ArgumentError``.
 
     Example:
         >>> import graphcomp as gc
@@ -739,12 +765,43 @@ def pad(x: Operand, pad_width, constant_values=0) -> Variable:
         >>> y = gc.pad(x, ((0, 1), (1, 0)), constant_values=-1.0)
         >>> y.shape, gc.evaluate(y, {x: [[1.0, 2.0]]}).tolist()
         ((None, 3), [[-1.0, 1.0, 2.0], [-1.0, -1.0, -1.0]])
+        >>> v = gc.Variable("v", (3,))
+        >>> gc.evaluate(gc.pad(v, 2, mode="reflect"), {v: [1.0, 2.0, 3.0]}).tolist()
+        [3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0]
     """
     x = as_variable(x)
     widths = pad_pairs(pad_width, x.ndim)
+    if mode != "constant":
+        if not isinstance(mode, str) or mode not in _GATHER_MODES:
+            raise ArgumentError(
+                f"pad: mode={mode!r} is not supported; graphcomp takes NumPy's modes 'constant', "
+                + ", ".join(repr(m) for m in _GATHER_MODES)
+            )
+        if isinstance(constant_values, Variable) or constant_values != 0:
+            raise ArgumentError(f"pad: mode={mode!r} takes no constant_values (NumPy refuses it too)")
+        return _gather_pad(x, widths, mode)
     if isinstance(constant_values, Variable):
         c = constant_values
     else:
         value = number(constant_values, "pad: constant_values", bools=True)
         c = _constant(number_as(value, x.dtype, "pad: constant_values"))
+    if x.ndim == 0:
+        if not (c.shape == () and c.dtype == x.dtype):
+            Pad(())(x, c)  # the same checks of the constant as for any x
+        return x
     return Pad(widths)(x, c)
+
+
+def _gather_pad(x: Variable, widths: tuple, mode: str) -> Variable:
+    """NumPy's copying pad modes as one integer-array index per padded axis: the
+    indices np.pad itself gives ``arange(n)`` padded the same way."""
+    for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
+        if not (before or after):
+            continue
+        if n is None:
+            raise ShapeError(f"pad: mode={mode!r} needs the length of axis {axis} at build time; it is unknown")
+        if n == 0:
+            raise ShapeError(f"pad: cannot extend the empty axis {axis} with mode={mode!r} (only 'constant'), as NumPy")
+        index = np.pad(np.arange(n), (before, after), mode=mode)
+        x = getitem(x, (slice(None),) * axis + (index,))
+    return x

@@ -308,8 +308,8 @@ def compile(  # noqa: A001
         [6.0, 3.0]
     """
     outs, single = as_variable_list(outputs, "compile: outputs")
-    if not outs:
-        raise ArgumentError("compile: outputs must hold at least one Variable, got an empty sequence")
+    if not outs and not updates:  # an update-only step (a training step returning nothing) is fine
+        raise ArgumentError("compile: outputs must hold at least one Variable (or updates), got an empty sequence")
     check_finite = as_bool(check_finite, "compile: check_finite")
     verify_passes = as_bool(verify_passes, "compile: verify_passes")
     passes = _pass_list(passes)

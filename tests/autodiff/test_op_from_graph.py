@@ -336,7 +336,11 @@ def test_a_saved_custom_gradient_is_found_by_name_or_refused(tmp_path):
         return [G * 2.0]
 
     gc.op_from_graph(gc.sign, bprop=other, name="ste_saved")  # another function under the name
-    with pytest.raises(gc.LoadError, match="saved with the custom gradient .*straight_through, but this process"):
+    with pytest.raises(
+        gc.LoadError,
+        match=r"saved with the custom gradient .*straight_through \(defined at test_op_from_graph.py:\d+\), but this "
+        r"process defined a different function under that name, .*other \(defined at",
+    ):
         gc.load(path)
     del CUSTOM_GRADIENTS["ste_saved"]
     with pytest.raises(gc.LoadError, match="custom gradient .*straight_through.*is code and is not saved"):

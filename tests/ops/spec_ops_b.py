@@ -11,6 +11,7 @@ import numpy as np
 import graphcomp as gc
 from graphcomp.ops.cumulative import AffineScan, ExclusiveCumprod
 from graphcomp.ops.indexing import BooleanMaskGrad
+from graphcomp.ops.reduce import ExclusiveProd
 from tests.ops.spec import AXES, SPECS, ints, normal, spec
 
 _FIRST = len(SPECS)  # the rows from here on are this file's (OURS, at the end)
@@ -129,6 +130,25 @@ spec("affine_scan-broadcast", lambda a, b: AffineScan(1)(a, b), lambda a, b: _af
      [(3, 6), (6,)], near_one, second=True)  # fmt: skip
 spec("exclusive_cumprod-zeros", lambda x: ExclusiveCumprod(1)(x), lambda x: _exclusive_cumprod_loop(x, 1, False),
      [(3, 4)], one_and_two_zeros, second=True)  # fmt: skip
+
+
+def _others_loop(x, axes):
+    """For each entry, the product of the other entries of its slice over axes: a Python loop."""
+    moved = np.moveaxis(x, axes, range(-len(axes), 0))
+    flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    out = np.ones_like(flat)
+    for k in range(flat.shape[-1]):
+        for j in range(flat.shape[-1]):
+            if j != k:
+                out[..., k] *= flat[..., j]
+    return np.moveaxis(out.reshape(moved.shape), range(-len(axes), 0), axes)
+
+
+for axes in ((1,), (0, 2), (0, 1, 2)):
+    spec(f"exclusive_prod-axes{axes}", lambda x, a=axes: ExclusiveProd(a)(x), lambda x, a=axes: _others_loop(x, a),
+         [(2, 3, 4)], near_one, second=True)  # fmt: skip
+spec("exclusive_prod-zeros", lambda x: ExclusiveProd((1,))(x), lambda x: _others_loop(x, (1,)), [(3, 4)],
+     one_and_two_zeros, second=True)  # fmt: skip
 
 # -- norm ---------------------------------------------------------------------------------------------------
 

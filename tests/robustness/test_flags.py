@@ -85,6 +85,7 @@ CALLS = {
     ("map", "checkpoint"): lambda f: gc.map(lambda t: t * 2.0, np.ones(3), checkpoint=f),
     ("cnn", "batch_norm"): lambda f: digits.cnn(filters=2, batch_norm=f),
     ("train", "progress"): lambda f: digits.train(digits.mlp(4), epochs=0, progress=f if f is not True else False),
+    ("Parameter.set_device_value", "host_current"): lambda f: w.set_device_value(np.ones(4), host_current=f),
     ("Model.logits", "training"): lambda f: digits.mlp(4, dropout=0.5).logits(gc.Variable("x", (None, 64)), f),
 }
 for _reduction in ("sum", "mean", "max", "min", "logsumexp", "prod", "var", "std", "argmax", "argmin", "norm"):

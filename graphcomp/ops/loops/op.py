@@ -171,8 +171,8 @@ class Scan(Op):
             >>> x = gc.Variable("x", (5,))
             >>> h, _ = gc.scan(lambda h, xt: (gc.tanh(h * xt), None), 1.0, x)
             >>> back = gc.grad(h, x).owner.inputs[0]
-            >>> [k.owner.op.label() for k in back.op.kept_inputs(back)]    # h_{t-1}: tanh's output is h_t
-            ['scan_output[kept carry]']
+            >>> [k.owner.op.label() for k in back.op.kept_inputs(back)]    # h * x_t (tanh_grad reads it), h_{t-1}
+            ['scan_output[kept multiply]', 'scan_output[kept carry]']
         """
         if self.gradient is None:
             return []

@@ -105,7 +105,7 @@ from graphcomp.ops.linalg import Einsum, MatMul, Norm
 from graphcomp.ops.loops.body import LoopValues, trip_count
 from graphcomp.ops.loops.op import PackedNoGradient, Scan, ScanCotangent, ScanOutput
 from graphcomp.ops.random import Draw
-from graphcomp.ops.reduce import ArgMax, ArgMin, LogSumExp, Max, Min, Prod, Std, Sum, Var
+from graphcomp.ops.reduce import ArgMax, ArgMin, ExclusiveProd, LogSumExp, Max, Min, Prod, Std, Sum, Var
 from graphcomp.ops.select import Clip, Where
 from graphcomp.ops.shape import (
     BroadcastLike,
@@ -855,6 +855,44 @@ def _exclusive_cumprod(op: ExclusiveCumprod):
     return run
 
 
+def _scaled_product(a, b):
+    """(m, e) pairs of numbers m * 2**e multiplied, m renormalised to [0.5, 1) (frexp)."""
+    m, e = jnp.frexp(a[0] * b[0])
+    return m, a[1] + b[1] + e
+
+
+def _exclusive_prod(op: ExclusiveProd):
+    """For each entry, the product of the other entries of its slice over ``op.axes``,
+    scaled as the NumPy form is (each entry as m * 2**e, running products of the m
+    renormalised, exponents summed as integers, one ldexp at the end): right where
+    the partial products over- or underflow and the result does not."""
+
+    def run(x):
+        dtype = result_dtype(np.cumprod, np.dtype(x.dtype))
+        if not op.axes or x.size == 0:
+            return jnp.ones(x.shape, dtype)
+        kept = [a for a in range(x.ndim) if a not in op.axes]
+        perm = kept + list(op.axes)
+        moved = jnp.transpose(_as(x, dtype), perm)
+        flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+        if dtype.kind != "f":  # complex: the running products themselves
+            ones = jnp.ones(flat.shape[:-1] + (1,), dtype)
+            left = jnp.concatenate([ones, jnp.cumprod(flat[..., :-1], axis=-1)], axis=-1)
+            right = jnp.concatenate([jnp.flip(jnp.cumprod(jnp.flip(flat[..., 1:], -1), axis=-1), -1), ones], axis=-1)
+            out = left * right
+        else:
+            pair = jnp.frexp(flat)
+            one = (jnp.full(flat.shape[:-1] + (1,), 0.5, dtype), jnp.ones(flat.shape[:-1] + (1,), pair[1].dtype))
+            lm, le = lax.associative_scan(_scaled_product, pair, axis=flat.ndim - 1)
+            rm, re_ = lax.associative_scan(_scaled_product, pair, reverse=True, axis=flat.ndim - 1)
+            lm, le = (jnp.concatenate([o, p[..., :-1]], axis=-1) for o, p in zip(one, (lm, le)))
+            rm, re_ = (jnp.concatenate([p[..., 1:], o], axis=-1) for o, p in zip(one, (rm, re_)))
+            out = jnp.ldexp(lm * rm, le + re_)
+        return jnp.transpose(out.reshape(moved.shape), np.argsort(perm))
+
+    return run
+
+
 def _affine_scan(op: AffineScan):
     """out[0] = 0, out[k + 1] = a[k] out[k] + b[k] along the axis: the pairs (a, b) composed by
     ``lax.associative_scan`` (NumPy's forward composes them by doubling, the same products)."""
@@ -1175,6 +1213,7 @@ OVERRIDES: dict[type, Callable] = {
     AffineScan: _affine_scan,
     MatchShape: _match_shape,
     Prod: _prod,
+    ExclusiveProd: _exclusive_prod,
     Var: _moment,
     Std: _moment,
     ArgMax: _arg_extremum,

@@ -10,7 +10,10 @@ Every other node runs as under the NumPy backend. Numba is an optional extra
 and input dtypes, and shared by every compiled function.
 
 Floating-point behaviour is NumPy's: division by zero gives inf or nan with
-NumPy's warnings, never an exception.
+NumPy's warnings, never an exception; a NaN operand of a comparison (``less``,
+``maximum``, ``clip``, ``relu``, ``sign``) warns nowhere, as in NumPy: the
+kernels compare floats by their bits (``numba_quiet``), since machine code's
+float compares raise the invalid flag on NaN where NumPy's do not.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from graphcomp.errors import ArgumentError
 from graphcomp.ops.fused import Fused, literal, program_dtype, step_op
 from graphcomp.runtime.backends.numba_conv import OVERRIDES as CONV_OVERRIDES
+from graphcomp.runtime.backends.numba_quiet import QUIET_FORMS, quiet_helpers
 from graphcomp.runtime.backends.numpy import NumpyBackend
 
 __all__ = ["NumbaBackend", "kernel", "kernel_source"]
@@ -72,7 +76,10 @@ def kernel_source(op: Fused) -> str:
         if number is not None:
             expr = literals[f"t{k}"] = repr(float(number))
         else:
-            expr = step_op(step[0]).scalar(*(literals.get(o, o) for o in step[1:]))
+            op_ = step_op(step[0])
+            args_ = [literals.get(o, o) for o in step[1:]]
+            quiet = QUIET_FORMS.get(type(op_))  # a comparison that raises no flag on NaN (numba_quiet)
+            expr = quiet.format(*args_) if quiet is not None else op_.scalar(*args_)
         lines.append(f"    t{k} = {expr}")
     lines.append(f"    return t{len(op.program) - 1}")
     return "\n".join(lines)
@@ -88,11 +95,12 @@ def kernel(op: Fused) -> np.ufunc:
         [1.5, 4.5]
     """
     numba = _numba()
-    namespace: dict = {}
+    quiet = quiet_helpers()
+    namespace: dict = {"_lt": quiet["_lt"], "_le": quiet["_le"]}
     for step in op.program:
         if literal(step) is None:
             for helper, fn in type(step_op(step[0])).scalar_helpers.items():
-                namespace[helper] = _jitted(fn)
+                namespace[helper] = quiet.get(fn) or _jitted(fn)
     exec(kernel_source(op), namespace)  # our own generated text, never user input
     types_ = [numba.from_dtype(np.dtype(d)) for d in op.dtypes]
     signature = numba.from_dtype(program_dtype(op))(*types_)
