@@ -4,7 +4,10 @@ chains collapse at once).
 
 ``x * 0 -> 0`` and ``where(c, x, 0) -> x * c`` assume x is finite (as every
 compiler that does them): they turn a NaN or Inf in x into 0, or the other
-way round. Both are off under ``check_finite``.
+way round. Both are off under ``check_finite``. The second fires only on
+gradient nodes (relu's gradient as the lectures write it, where it is 3-4x
+faster than a select): a ``where`` the user wrote, or forward mode built, is
+a guard (``where(x > 0, sqrt(x), 0)``) and keeps its meaning.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ def _uniform_scalar(c: Variable) -> Variable | None:
 
 
 def _mask_multiply(v, cond, a, b):
+    if v.role != "grad":  # a guard the user wrote: x may be NaN or Inf where c is False
+        return None
     if _const(b, 0) and b.ndim == 0 and a.dtype.kind == "f" and cond.dtype == np.bool_:
         return Multiply()(a, cond)
     return None

@@ -258,3 +258,18 @@ def test_bytes_kept_per_step_are_those_the_readme_states(checkpoint):
     stacks = gc.evaluate(back.op.kept_inputs(back), feed)
     assert sum(s.nbytes for s in stacks) == 9 * per_step
     assert gc.cost_report(loss, []).kept_bytes_per_step == 0  # no gradient, nothing kept
+
+
+def test_a_stop_gradient_inside_a_body_is_not_checkable_rather_than_wrong():
+    """Finite differences of a loop cannot hold a stop_gradient in its body fixed at each
+    step: check_grad says so ("not checkable"), and never calls the right gradient wrong.
+    The gradient itself: c_{t+1} = sg(c_t) w + c_t from c_0 = 1 gives dc_T/dw as the sum
+    over steps of c_t (the stopped value, times dw) carried by d c_{t+1}/d c_t = 1, i.e.
+    c_0 + c_1 + c_2 with c_t = (1 + w)**t: 1 + 1.5 + 2.25 = 4.75 at w = 0.5 (jax.grad agrees)."""
+    w = gc.Variable("w")
+    cT, _ = gc.scan(lambda c, _: (gc.stop_gradient(c) * w + c, None), gc.constant(1.0), length=3)
+    assert float(gc.evaluate(gc.grad(cT, w), {w: 0.5})) == pytest.approx(1 + 1.5 + 2.25, rel=1e-15)
+    report = gc.check_grad(cT, [w], {w: 0.5})
+    assert report.first_failure is None and not any(c.status == "wrong" for c in report.whole + report.nodes)
+    assert report.whole[0].status == "not checkable" and "stop_gradient inside the body" in report.whole[0].reason
+    assert "the whole gradient disagrees" not in str(report)

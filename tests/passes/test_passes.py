@@ -364,3 +364,23 @@ def test_every_binary_rule_needs_a_constant_or_a_broadcast_input():
                     tried += 1
                     assert fn(v, *v.owner.inputs) is None, (rule, v.owner.inputs)
     assert tried > 500
+
+
+def test_a_where_the_user_wrote_stays_a_guard_under_compile():
+    """where(x > 0, sqrt(x), 0) at x < 0 is 0 (NumPy's np.where), value and forward-mode
+    tangent, under compile as under evaluate: the mask-multiply rule is for gradient
+    nodes only (x*c would be nan*0 = nan there)."""
+    x = gc.Variable("x", (2,))
+    y = gc.where(x > 0, gc.sqrt(x), 0.0)
+    v = np.array([-1.0, 4.0])
+    with np.errstate(invalid="ignore"):
+        want = np.where(v > 0, np.sqrt(np.abs(v)), 0.0)
+        tangent = np.where(v > 0, 0.5 / np.sqrt(np.abs(v)), 0.0)
+        np.testing.assert_array_equal(gc.compile(y, [x])(v), want)
+        np.testing.assert_array_equal(gc.evaluate(y, {x: v}), want)
+        np.testing.assert_array_equal(gc.compile(gc.jvp(y, x, np.ones(2)), [x])(v), tangent)
+    # relu's gradient (a gradient node) still becomes the lectures' product G * (x > 0)
+    z = gc.relu(x).sum()
+    f = gc.compile(gc.grad(z, x), [x])
+    assert "where(c, x, 0) -> x*c" in [r for r, *_ in f.rewrites]
+    np.testing.assert_array_equal(f(v), (v > 0).astype(float))
