@@ -75,6 +75,7 @@ from graphcomp.core.types import fmt_shape, result_dtype
 from graphcomp.errors import ArgumentError, EvaluationError, InputError, ShapeError
 from graphcomp.ops.base import Op
 from graphcomp.ops.binary import AddN
+from graphcomp.ops.compare import Compare, Equal, Greater, GreaterEqual, Less, LessEqual, NotEqual
 from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.conv import (
     Conv2D,
@@ -167,6 +168,33 @@ def _as(x, dtype):
 def _precision():
     """HIGHEST unless the user chose a default matmul precision for JAX."""
     return None if jax.config.jax_default_matmul_precision is not None else lax.Precision.HIGHEST
+
+
+def _materialised(*xs):
+    """``xs``, each computed once, in memory: what every comparison and every max/min
+    reduction reads, so that two of them reading one node see the same bits.
+
+    XLA fuses a cheap producer into each of its consumers and computes it again in
+    each, and two such copies can round differently: on CPU LLVM may contract
+    ``a * b - c`` into one FMA in one fusion and not in another. A tie test
+    ``x == max(x)`` then finds no maximum in a row and that row's gradient is lost
+    (JAX issue 3602 was this, for argmax; openxla/xla PR 44738, for softmax).
+    ``lax.optimization_barrier`` does not prevent it: XLA's CPU pipeline removes
+    barriers before fusion. A conditional does: XLA fuses nothing into one, so its
+    operands are computed once. The predicate is true for every value (NaN
+    included) but not known to XLA, and the other branch is the identity too.
+    NumPy constants need none: they are the same bits everywhere.
+    """
+    traced = [k for k, x in enumerate(xs) if isinstance(x, jax.Array)]
+    if not traced:
+        return xs
+    pinned = tuple(xs[k] for k in traced)
+    first = jnp.ravel(pinned[0])[:1].sum()
+    always = (first == first) | (first != first)
+    out = list(xs)
+    for k, x in zip(traced, lax.cond(always, lambda t: t, lax.optimization_barrier, pinned)):
+        out[k] = x
+    return tuple(out)
 
 
 # -- the generic form: a NumPy ufunc's jax.numpy namesake ------------------------------------------------------
@@ -272,6 +300,18 @@ def _matmul(op: MatMul):
     return matmul
 
 
+def _compared(op: Compare):
+    """A comparison: its ufunc's form over its operands, each materialised (``_materialised``):
+    a tie x == y, x > y and the max it came from agree on which element is which."""
+    form = ufunc_form(type(op).fn)
+
+    def run(x, y):
+        return form(*_materialised(x, y))
+
+    run.__name__ = run.__qualname__ = form.__name__
+    return run
+
+
 # reductions
 
 
@@ -286,6 +326,7 @@ def _max(op):
     fn = jnp.max if isinstance(op, Max) else jnp.min
 
     def run(x):
+        (x,) = _materialised(x)  # the gradient's x == max(x) must read these bits
         return fn(x, axis=op.axes, keepdims=op.keepdims)
 
     return run
@@ -680,6 +721,7 @@ def _max_pool2d(op: MaxPool2D):
     k, s = op.size, op.stride
 
     def run(x):
+        (x,) = _materialised(x)  # read again by the gradient's tie test
         d = np.dtype(x.dtype)
         return lax.reduce_window(x, np.array(_lowest(d), d), lax.max, (1, 1, k, k), (1, 1, s, s), "VALID")
 
@@ -709,6 +751,7 @@ def _max_pool2d_grad(op: MaxPool2DGrad):
     k, s = op.size, op.stride
 
     def run(x, y, g):
+        x, y = _materialised(x, y)  # the bits the forward's max read
         ho, wo = y.shape[2], y.shape[3]
         if s == k:  # tiles: one elementwise pass, the remainder that fills no window is zero
             hit = _tiles(x, k, ho, wo) == y[:, :, :, None, :, None]
@@ -730,6 +773,7 @@ def _max_pool2d_route(op: MaxPool2DRoute):
     k, s = op.size, op.stride
 
     def run(x, y, u):
+        x, y = _materialised(x, y)
         ho, wo = y.shape[2], y.shape[3]
         if s == k:
             hit = _tiles(x, k, ho, wo) == y[:, :, :, None, :, None]
@@ -1162,6 +1206,12 @@ OVERRIDES: dict[type, Callable] = {
     Sum: _sum,
     Max: _max,
     Min: _max,
+    Less: _compared,
+    LessEqual: _compared,
+    Greater: _compared,
+    GreaterEqual: _compared,
+    Equal: _compared,
+    NotEqual: _compared,
     LogSumExp: _logsumexp,
     SizeOf: _size_of,
     ArangeLike: _arange_like,
