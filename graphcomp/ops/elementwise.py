@@ -95,7 +95,9 @@ _COSH_LIMIT: dict = {}
 def _cosh_limit(dtype: np.dtype) -> float:
     limit = _COSH_LIMIT.get(dtype)
     if limit is None:
-        limit = _COSH_LIMIT[dtype] = float(np.log(np.finfo(dtype if dtype.kind == "f" else np.float64).max))
+        # one below log(max): cosh stays a step away from overflow in every libm (Numba's
+        # can flag it at log(max) itself), and (1/cosh)**2 is 0 there in every dtype anyway
+        limit = _COSH_LIMIT[dtype] = float(np.log(np.finfo(dtype if dtype.kind == "f" else np.float64).max)) - 1.0
     return limit
 
 
@@ -173,7 +175,7 @@ def tanh_grad_scalar(x: float, g: float) -> float:
         >>> tanh_grad_scalar(0.0, 2.0), tanh_grad_scalar(1000.0, 1.0)
         (2.0, 0.0)
     """
-    r = 1.0 / math.cosh(min(math.fabs(x), 709.782712893384))  # log of float64's largest number
+    r = 1.0 / math.cosh(min(math.fabs(x), 708.782712893384))  # one below the log of float64's largest number
     return g * (r * r)
 
 

@@ -155,7 +155,7 @@ def quiet_helpers() -> dict:
     # (so NaN passes through): the same with _lt
     def tanh_grad_quiet(x, g):
         a = math.fabs(x)
-        r = 1.0 / math.cosh(709.782712893384 if _lt(709.782712893384, a) else a)
+        r = 1.0 / math.cosh(708.782712893384 if _lt(708.782712893384, a) else a)
         return g * (r * r)
 
     def erf_grad_quiet(x, g):
