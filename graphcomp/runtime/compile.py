@@ -7,6 +7,7 @@ repeated blocks of lines written as loops.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -36,6 +37,10 @@ class Function:
     ``f.inputs`` is the positional order, ``f.outputs`` the outputs,
     ``f.graph`` the (optimised) graph for inspection, ``f.rewrites`` the
     rewrite rules that fired while optimising: ``(rule, node before, node after)``.
+    ``f.whole`` is True when the graph runs as one native function (the Numba
+    backend's whole-function mode), ``f.whole_reason`` says why not where that
+    mode was tried (None otherwise), ``f.whole_info`` how it was compiled (its
+    file, whether it came from the disk cache, seconds, lines; None when not whole).
 
     Example:
         >>> import graphcomp as gc
@@ -56,6 +61,7 @@ class Function:
         verify_passes: bool = False,
         backend=None,
         loops: bool | None = None,
+        whole: bool | None = None,
     ):
         self.outputs = outputs
         self.backend = backend = backend_of(backend)
@@ -83,7 +89,9 @@ class Function:
             needed = set(plan.inputs)
             self._needed = [v in needed for v in inputs]
             self._args = [v for v in inputs if v in needed]
-            self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
+            self._generated = self._whole(optimized, plan, backend, whole, check_finite, loops)
+            if self._generated is None:
+                self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
             self._plan = plan if check_finite else None
             # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
             scalar = not check_finite and len(self._args) == len(inputs)
@@ -96,6 +104,33 @@ class Function:
         self._fast = None
         if len(self._args) == len(inputs) and self._plan is None:
             self._fast = [(v.dtype, v.shape, None in v.shape) for v in inputs]
+
+    def _whole(self, optimized, plan, backend, whole, check_finite, loops):
+        """The whole-function code where the backend has that mode and the graph
+        qualifies, else None (``self.whole_reason`` says why)."""
+        self.whole, self.whole_reason, self.whole_info = False, None, None
+        make = getattr(backend, "whole_function", None)
+        if whole is False or make is None:
+            return None
+        if check_finite:
+            self.whole_reason = "check_finite runs the graph node by node"
+            generated = None
+        else:
+            args = self._args
+
+            def numpy_code():  # what runs after an error in the native code: NumPy's, naming the node
+                return generate(optimized, args, backend="numpy", plan=plan, loops=loops)
+
+            generated, self.whole_reason = make(optimized, args, plan, numpy_code, required=bool(whole))
+        self.whole = generated is not None
+        self.whole_info = getattr(generated, "info", None)
+        if whole and not self.whole:
+            warnings.warn(
+                f"compile: the graph runs op by op, not as one native function: {self.whole_reason}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return generated
 
     @property
     def source(self) -> str:
@@ -228,6 +263,7 @@ def compile(  # noqa: A001
     verify_passes: bool = False,
     backend=None,
     loops: bool | None = None,
+    whole: bool | None = None,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
@@ -250,7 +286,10 @@ def compile(  # noqa: A001
     or more, where straight-line code stops being readable and CPython's compiler
     dominates the compile time. A graph that draws random numbers
     (``gc.random``) gets the updates that advance its generators' states added
-    to ``updates``: each call draws new numbers.
+    to ``updates``: each call draws new numbers. ``whole`` (Numba backend): None (the
+    default) compiles the whole graph as one native function where every node has a
+    Numba form, and runs op by op otherwise (``f.whole``, ``f.whole_reason`` say which
+    and why); True asks for it and warns where the graph cannot; False never does.
 
     Example:
         >>> import graphcomp as gc
@@ -262,6 +301,8 @@ def compile(  # noqa: A001
     outs, single = as_variable_list(outputs)
     if loops not in (None, True, False):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
+    if whole not in (None, True, False):
+        raise ArgumentError(f"compile: whole must be True, False or None (whole where possible), got {whole!r}")
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])
     graph_inputs = graph.input_variables
@@ -280,9 +321,11 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v.label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
+    if whole and not hasattr(backend_of(backend), "whole_function"):
+        raise ArgumentError("compile: whole=True needs a backend with a whole-function mode (backend='numba')")
     if not states:
-        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops)
-    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops)
+        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, whole)
+    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, whole)
     return _DrawingFunction([p for p, _ in states], *args)
 
 

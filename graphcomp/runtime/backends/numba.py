@@ -11,6 +11,10 @@ and input dtypes, and shared by every compiled function.
 
 Floating-point behaviour is NumPy's: division by zero gives inf or nan with
 NumPy's warnings, never an exception.
+
+Whole-function mode (``graphcomp/runtime/backends/numba_whole/``): where every
+node of the graph has a Numba form, ``gc.compile`` compiles the whole graph as
+one ``numba.njit`` function instead (``whole_function`` below), cached on disk.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from graphcomp.errors import ArgumentError
 from graphcomp.ops.fused import Fused, literal, program_dtype, step_op
+from graphcomp.runtime.backends.numba_whole import compile_whole
 from graphcomp.runtime.backends.numpy import NumpyBackend
 
 __all__ = ["NumbaBackend", "kernel", "kernel_source"]
@@ -50,6 +55,11 @@ class NumbaBackend(NumpyBackend):
 
     def __init__(self):
         _numba()  # say now, not at the first fused node, that Numba is missing
+
+    def whole_function(self, outputs, args, plan, numpy_code, required=False):
+        """The graph as one ``numba.njit`` function: ``(code, None)``, or ``(None, reason)``
+        where a node has no Numba form (see ``graphcomp.runtime.backends.numba_whole``)."""
+        return compile_whole(outputs, args, plan, numpy_code, required)
 
 
 def kernel_source(op: Fused) -> str:
