@@ -21,7 +21,6 @@ import pytest
 
 import graphcomp as gc
 from graphcomp.ops.base import REGISTRY
-from graphcomp.ops.binary import add_n
 from tests.helpers import feed_for
 from tests.ops.spec import SPECS
 from tests.ops.test_spec import _inputs, _values
