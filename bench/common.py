@@ -46,3 +46,7 @@ def _in_child(code: str, timeout: float | None = None) -> str | None:
     if done.returncode:
         raise RuntimeError(done.stderr)
     return done.stdout
+
+
+JAX = peers.jax is not None  # graphcomp's JAX backend rows need it too
+JAX_ROW = "graphcomp compile (JAX)"

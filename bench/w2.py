@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from common import NUMBA, NUMBA_ROW, _in_child, peers, torch
+from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, _in_child, peers, torch
 
 import graphcomp as gc
 
@@ -41,10 +41,12 @@ def w2_systems(B, d, h, q):
     W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
     f = w2_function(d, h, q, lam)
     fn = w2_function(d, h, q, lam, backend="numba") if NUMBA else None
+    fj = w2_function(d, h, q, lam, backend="jax") if JAX else None
     systems = {
         "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
         "graphcomp compile": lambda: f(Xv, yv, W1v, W2v),
         NUMBA_ROW: (lambda: fn(Xv, yv, W1v, W2v)) if fn else None,
+        JAX_ROW: (lambda: fj(Xv, yv, W1v, W2v)) if fj else None,
     }
     if torch is not None:
         Xt, yt = torch.from_numpy(Xv), torch.from_numpy(yv)
@@ -60,6 +62,60 @@ def w2_systems(B, d, h, q):
         systems["PyTorch eager"] = torch_w2
     systems["JAX jit"] = peers.jax_w2(Xv, yv, W1v, W2v, lam)
     systems["PyTensor (Numba)"] = peers.pytensor_w2(Xv, yv, W1v, W2v, lam)
+    return systems
+
+
+#: the generic forms of W2's loss, as users write them with one-hot labels Y: the name of each
+#: form -> the loss of the logits Z (a graphcomp, PyTorch, JAX or PyTensor namespace: ``lib``)
+W2_FORMS = {
+    "log_softmax": lambda lib, Z, Y: -(Y * lib.log_softmax(Z, axis=1)).sum(axis=1).mean(),
+    "log(softmax)": lambda lib, Z, Y: -(Y * lib.log(lib.softmax(Z, axis=1))).sum(axis=1).mean(),
+}
+
+#: each form as the rows' titles show it
+W2_FORMS_WRITTEN = {
+    "log_softmax": "-(Y * log_softmax(Z, axis=1)).sum(axis=1).mean()",
+    "log(softmax)": "-(Y * log(softmax(Z, axis=1))).sum(axis=1).mean()",
+}
+
+
+def w2_generic_function(d, h, q, lam, form, backend=None):
+    """graphcomp's W2 with one-hot labels and the loss written by hand (``W2_FORMS[form]``):
+    J, dJ/dW1, dJ/dW2 compiled, inputs X, Y (one-hot, float), W1, W2."""
+    X, Y = gc.Variable("X", (None, d)), gc.Variable("Y", (None, q))
+    W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
+    J = W2_FORMS[form](gc, gc.relu(X @ W1) @ W2, Y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
+    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, Y, W1, W2], backend=backend)
+
+
+def w2_generic_systems(B, d, h, q, form="log_softmax"):
+    """W2 with one-hot labels and the loss in ``form``: every system writes that same loss;
+    the reference is the lectures' closed forms on the integer labels."""
+    rng = np.random.default_rng(0)
+    Xv, yv = rng.standard_normal((B, d)), rng.integers(0, q, B)
+    Yv = np.eye(q)[yv]
+    W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
+    f = w2_generic_function(d, h, q, lam, form)
+    fn = w2_generic_function(d, h, q, lam, form, backend="numba") if NUMBA else None
+    systems = {
+        "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
+        "graphcomp compile": lambda: f(Xv, Yv, W1v, W2v),
+        NUMBA_ROW: (lambda: fn(Xv, Yv, W1v, W2v)) if fn else None,
+    }
+    if torch is not None:
+        Xt, Yt = torch.from_numpy(Xv), torch.from_numpy(Yv)
+        W1t, W2t = torch.from_numpy(W1v).requires_grad_(), torch.from_numpy(W2v).requires_grad_()
+        lib = peers.TorchNamespace()
+
+        def torch_w2():
+            O = torch.relu(Xt @ W1t) @ W2t  # noqa: E741
+            Jt = W2_FORMS[form](lib, O, Yt) + lam / 2 * ((W1t * W1t).sum() + (W2t * W2t).sum())
+            g1, g2 = torch.autograd.grad(Jt, [W1t, W2t])
+            return Jt.item(), g1.numpy(), g2.numpy()
+
+        systems["PyTorch eager"] = torch_w2
+    systems["JAX jit"] = peers.jax_w2_generic(W2_FORMS[form], Xv, Yv, W1v, W2v, lam)
+    systems["PyTensor (Numba)"] = peers.pytensor_w2_generic(W2_FORMS[form], Xv, Yv, W1v, W2v, lam)
     return systems
 
 

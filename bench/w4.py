@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from common import NUMBA, NUMBA_ROW, torch
+from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, peers, torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 import graphcomp as gc
@@ -50,18 +50,25 @@ def w4_data():
     )
 
 
-def w4_systems():
-    xv, yv, wv, Wlv = w4_data()
+def w4_function(backend=None):
+    """graphcomp's W4: the cost and its gradients compiled, inputs x, y, w, Wl."""
     x, y = gc.Variable("x", (None, C, H, H)), gc.Variable("y", (None,), "int64")
     w, Wl = gc.Variable("w", (FILTERS, C, 3, 3)), gc.Variable("Wl", (FLAT, CLASSES))
     logits = gc.relu(gc.max_pool2d(gc.conv2d(x, w), 2)).reshape(-1, FLAT) @ Wl
     cost = gc.nn.cross_entropy(logits, y)
-    f = gc.compile([cost, *gc.grad(cost, [w, Wl])], [x, y, w, Wl])
-    fn = gc.compile([cost, *gc.grad(cost, [w, Wl])], [x, y, w, Wl], backend="numba") if NUMBA else None
+    return gc.compile([cost, *gc.grad(cost, [w, Wl])], [x, y, w, Wl], backend=backend)
+
+
+def w4_systems():
+    xv, yv, wv, Wlv = w4_data()
+    f = w4_function()
+    fn = w4_function("numba") if NUMBA else None
+    fj = w4_function("jax") if JAX else None
     systems = {
         "hand NumPy (im2col)": lambda: w4_hand(xv, yv, wv, Wlv),
         "graphcomp compile": lambda: f(xv, yv, wv, Wlv),
         NUMBA_ROW: (lambda: fn(xv, yv, wv, Wlv)) if fn else None,
+        JAX_ROW: (lambda: fj(xv, yv, wv, Wlv)) if fj else None,
     }
     if torch is not None:
         xt, yt = torch.from_numpy(xv), torch.from_numpy(yv)
@@ -75,4 +82,5 @@ def w4_systems():
             return loss.item(), gw.numpy(), gWl.numpy()
 
         systems["PyTorch eager"] = torch_w4
+    systems["JAX jit"] = peers.jax_w4(xv, yv, wv, Wlv)
     return systems

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from common import NUMBA, NUMBA_ROW, torch
+from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, peers, torch
 from w2 import w2_hand
 
 import graphcomp as gc
@@ -63,6 +63,12 @@ def w7_systems(B=256, d=784, h=512, q=10):
         systems[NUMBA_ROW] = lambda: (fn(Xv, yv), W1n.value, W2n.value)
     else:
         systems[NUMBA_ROW] = None
+    if JAX:
+        # the updated weights stay on the device; the agreement check reads them back
+        fj, W1j, W2j = w7_function(d, h, q, lam, W1v, W2v, backend="jax")
+        systems[JAX_ROW] = lambda: (fj(Xv, yv), W1j.device_value(), W2j.device_value())
+    else:
+        systems[JAX_ROW] = None
     if torch is not None:
         Xt, yt = torch.from_numpy(Xv), torch.from_numpy(yv)
         W1t, W2t = torch.tensor(W1v, requires_grad=True), torch.tensor(W2v, requires_grad=True)
@@ -78,4 +84,5 @@ def w7_systems(B=256, d=784, h=512, q=10):
             return Jt.item(), W1t.detach().numpy(), W2t.detach().numpy()
 
         systems["PyTorch eager"] = torch_w7
+    systems["JAX jit"] = peers.jax_w7(Xv, yv, W1v, W2v, lam, LR, BETAS, EPS)
     return systems

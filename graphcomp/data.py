@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from graphcomp.core.types import as_bool
 from graphcomp.errors import ArgumentError, ShapeError
 
 __all__ = ["batches", "Batches"]
@@ -34,9 +35,9 @@ class Batches:
         self.arrays = _check_arrays(arrays)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ArgumentError(f"batches: batch_size must be a positive int, got {batch_size!r}")
-        for what, flag in (("shuffle", shuffle), ("drop_last", drop_last), ("progress", progress)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ArgumentError(f"batches: {what} must be True or False, got {flag!r}")
+        shuffle = as_bool(shuffle, "batches: shuffle")
+        drop_last = as_bool(drop_last, "batches: drop_last")
+        progress = as_bool(progress, "batches: progress")
         self.n = len(self.arrays[0])
         self.batch_size = int(batch_size)
         if drop_last and self.n < self.batch_size:
@@ -70,10 +71,11 @@ class Batches:
             for k in range(count):
                 start = k * self.batch_size
                 if order is None:
-                    part = slice(start, start + self.batch_size)
+                    # a copy, as a shuffled batch (fancy indexing) is one: a batch changed in
+                    # place never changes the caller's arrays (PyTorch's DataLoader collates anew)
+                    batch = tuple(a[start : start + self.batch_size].copy() for a in self.arrays)
                 else:
-                    part = order[start : start + self.batch_size]
-                batch = tuple(a[part] for a in self.arrays)
+                    batch = tuple(a[order[start : start + self.batch_size]] for a in self.arrays)
                 yield batch[0] if self._single else batch
                 if bar is not None:
                     bar.update(1)
@@ -160,8 +162,12 @@ def batches(
     Generator; the same seed gives the same sequence of epochs) when
     ``shuffle``, else in order. The last batch holds the ``n % batch_size``
     remaining examples, or is dropped with ``drop_last=True`` (as PyTorch's
-    DataLoader). ``progress=True`` shows a tqdm bar per epoch (tqdm is in the
-    ``examples`` extra) with the losses reported by ``.set_loss(value)``.
+    DataLoader; with batch norm in the model, drop it: a last batch of one
+    example has no batch variance, and ``gc.nn.batch_norm`` refuses it). Each
+    batch is a new array, shuffled or not, as PyTorch's DataLoader collates
+    into new tensors: changing a batch in place never changes ``arrays``.
+    ``progress=True`` shows a tqdm bar per epoch (tqdm is in the ``examples``
+    extra) with the losses reported by ``.set_loss(value)``.
 
     Raises ShapeError for arrays of different lengths or no examples,
     ArgumentError for ``batch_size < 1`` or a ``drop_last`` that would drop

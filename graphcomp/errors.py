@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import threading
+
 
 class GraphError(Exception):
     """Base class of every error graphcomp raises on purpose.
@@ -138,8 +140,10 @@ class NodeWarning(RuntimeWarning):
     """A NumPy floating-point warning (``log`` of a negative, a division by zero,
     an overflow) raised while a node ran, said again naming the node and the
     line that built it (NumPy's text, then ``(node log, built at model.py:12)``);
-    shown at that line. ``node`` is the node, ``text``
-    NumPy's own message. A ``RuntimeWarning``, so filters for those apply.
+    shown at that line. A node of a gradient also names the forward op whose
+    gradient it is part of (``(node divide, built at model.py:14, in the gradient
+    of log built at model.py:12)``: 14 is the ``gc.grad`` line). ``node`` is the
+    node, ``text`` NumPy's own message. A ``RuntimeWarning``, so filters for those apply.
 
     Example:
         >>> import warnings, numpy as np, graphcomp as gc
@@ -154,3 +158,39 @@ class NodeWarning(RuntimeWarning):
 
     node = None
     text = ""
+
+
+class named:  # noqa: N801 - used as a context manager, like contextlib's
+    """Say which public function a feed problem came from: an ``InputError`` raised
+    inside (a value missing or of the wrong shape, found by the evaluation that
+    function runs) is raised again, of the same class, its message beginning
+    ``who: ``. Only the outermost ``named`` block says it, so a function that calls
+    another names itself, as the user called it.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x")
+        >>> try:
+        ...     with named("to_dot"):
+        ...         gc.evaluate(x * 2.0, {})
+        ... except gc.InputError as e:
+        ...     print(str(e).split(" (")[0])
+        to_dot: no value was fed for input 'x'
+    """
+
+    _depth = threading.local()
+
+    def __init__(self, who: str):
+        self.who = who
+
+    def __enter__(self):
+        self._depth.n = getattr(self._depth, "n", 0) + 1
+        return self
+
+    def __exit__(self, kind, error, tb):
+        self._depth.n -= 1
+        if self._depth.n or not isinstance(error, InputError) or str(error).startswith(f"{self.who}:"):
+            return False
+        again = type(error)(f"{self.who}: {error}")
+        again.site = error.site
+        raise again.with_traceback(tb) from error.__cause__

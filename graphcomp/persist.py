@@ -12,6 +12,13 @@ A saved graph is one zip file holding three members:
   "inputs": [ids], "output": id}`` in the same node format, a group inside a
   group listed before it. A group's op parameters are ``{"subgraph": k}`` (its
   inner graph) and ``{"bprop": {"name", "qualname"}}`` (a custom gradient).
+  A loop's body (``gc.scan``) is stored in the same list as an inner graph
+  with ``"body": {"carry_in", "x_in", "captured", "carry_out", "ys": [ids],
+  "index": id or null, "carry_names", "y_names", "ys_like", "n_user_ys"}``, and
+  its loop's op parameters say ``{"body": k}``; a loop that keeps values for a
+  gradient names the loop it copies ``{"loop": id}`` (a node of the same graph),
+  and a backward loop the loop it differentiates, ``{"gradient": {"of": id or
+  null, "kept": n, "checkpoint": bool}}``.
 - ``constants.npz``: each constant's array (and each Parameter's current
   value) under ``c<id>`` (``s<k>c<id>`` inside subgraph k), written and read
   with ``allow_pickle=False``.
@@ -21,7 +28,11 @@ never holds: it is saved by its group's name, and ``load`` takes the custom
 gradient this process has defined under that name (by calling
 ``gc.op_from_graph`` with that ``bprop`` and ``name``), refusing the file with
 a ``gc.LoadError`` that says so when there is none, or when it is another
-function. Files with op_from_graph groups are format version 2; others stay 1.
+function. Files with loops are format version 3, with op_from_graph groups 2;
+others stay 1. A loaded loop runs and differentiates as the saved one; a loaded
+backward loop keeps which loop it differentiates but not the record of
+build_grad on the body (its trace and grad_table: differentiate the loaded
+loop again to see them).
 
 Loading never runs code from the file: no pickle, no ``eval``; op names are
 looked up in graphcomp's own op registry, parameters are plain JSON, SymPy
@@ -38,6 +49,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -52,13 +64,15 @@ from graphcomp.core.traverse import ancestors, as_variable_list, topological
 from graphcomp.errors import ArgumentError, GraphError
 from graphcomp.ops.base import REGISTRY
 from graphcomp.ops.composite import CUSTOM_GRADIENTS, CustomGradient, Subgraph
+from graphcomp.ops.loops.body import Body
+from graphcomp.ops.loops.op import PACKED, GradientInfo, Scan
 
 __all__ = ["save", "load", "LoadError", "FORMAT_VERSION"]
 
 if TYPE_CHECKING:  # SymPy is imported only to store or load a SymPy-defined op
     import sympy as sp
 
-FORMAT_VERSION = 2  # the newest this reads and writes; a file without op_from_graph groups is still 1
+FORMAT_VERSION = 3  # the newest this reads and writes: 3 with loops, 2 with op_from_graph groups, else 1
 _MEMBERS = ("manifest.json", "graph.json", "constants.npz")
 
 
@@ -152,6 +166,39 @@ class _Saving:
         self.numbers: dict[int, int] = {}  # id(Subgraph) -> its position in subgraphs
         self.started = 0
         self.version = 1
+        self.loops: dict[int, int] = {}  # id(a loop's op) -> its node's id, in the graph being written
+
+    def level(self, order: list[Variable], index: dict) -> dict[int, int]:
+        """Start writing one graph (the outer one, or an inner one): the loops it holds,
+        which its loops may name (a value-keeping copy names its loop); returns the
+        previous graph's, to restore when this one is done."""
+        before = self.loops
+        self.loops = {id(v.op): index[v] for v in order if v.owner is not None and isinstance(v.op, Scan)}
+        return before
+
+    def body(self, b: Body) -> int:
+        k = self.numbers.get(id(b))
+        if k is None:
+            # nested loops (and groups) are encoded and listed first; the recursion is bounded
+            # by the nesting the user wrote, not by the graph's size
+            order = b.nodes()
+            index = {v: j for j, v in enumerate(order)}
+            prefix = f"s{self.started}"
+            self.started += 1
+            before = self.level(order, index)
+            nodes = [self.node(v, index, prefix) for v in order]
+            self.loops = before
+            ids = lambda vs: [index[v] for v in vs]  # noqa: E731
+            record = {
+                "carry_in": ids(b.carry_in), "x_in": ids(b.x_in), "captured": ids(b.captured),
+                "index": None if b.index is None else index[b.index], "carry_out": ids(b.carry_out), "ys": ids(b.ys),
+                "carry_names": list(b.carry_names), "y_names": list(b.y_names), "ys_like": list(b.ys_like),
+                "n_user_ys": b.n_user_ys,
+            }  # fmt: skip
+            k = self.numbers[id(b)] = len(self.subgraphs)
+            self.subgraphs.append({"nodes": nodes, "prefix": prefix, "body": record})
+            self.version = 3
+        return k
 
     def subgraph(self, sub: Subgraph) -> int:
         k = self.numbers.get(id(sub))
@@ -166,7 +213,7 @@ class _Saving:
             k = self.numbers[id(sub)] = len(self.subgraphs)
             inputs = [index[i] for i in sub.inputs]
             self.subgraphs.append({"nodes": nodes, "inputs": inputs, "output": index[sub.output], "prefix": prefix})
-            self.version = 2
+            self.version = max(self.version, 2)
         return k
 
     def node(self, v: Variable, index: dict, prefix: str = "") -> dict:
@@ -185,8 +232,16 @@ def _encode(value, saving: _Saving | None = None):
     if isinstance(value, Subgraph) and saving is not None:
         return {"subgraph": saving.subgraph(value)}
     if isinstance(value, CustomGradient) and saving is not None:
-        saving.version = 2
+        saving.version = max(saving.version, 2)
         return {"bprop": {"name": value.name, "qualname": value.qualname}}
+    if isinstance(value, Body) and saving is not None:
+        return {"body": saving.body(value)}
+    if isinstance(value, Scan) and saving is not None:  # the loop a value-keeping copy extends
+        k = saving.loops.get(id(value))
+        return None if k is None else {"loop": k}  # not saved with it: the copy is then a loop of its own
+    if isinstance(value, GradientInfo) and saving is not None:
+        of = saving.loops.get(id(value.forward))
+        return {"gradient": {"of": of, "kept": len(value.kept), "checkpoint": bool(value.checkpoint)}}
     if isinstance(value, np.dtype):
         return {"dtype": value.str}
     sp = sys.modules.get("sympy")  # without SymPy imported, no value is a SymPy expression
@@ -195,22 +250,49 @@ def _encode(value, saving: _Saving | None = None):
     raise ArgumentError(f"save: cannot store a parameter of type {type(value).__name__}")
 
 
-def _decode(value, subgraphs: list | None = None):
+def _decode(value, subgraphs: list | None = None, built: list | None = None):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict) and len(value) == 1:
         ((tag, inner),) = value.items()
         if tag == "tuple" and isinstance(inner, list):
-            return tuple(_decode(v, subgraphs) for v in inner)
+            return tuple(_decode(v, subgraphs, built) for v in inner)
+        if tag == "body" and isinstance(inner, int) and subgraphs is not None and 0 <= inner < len(subgraphs):
+            if isinstance(subgraphs[inner], Body):
+                return subgraphs[inner]
+        if tag == "loop" and built is not None:
+            return _loop_op(inner, built).op
+        if tag == "gradient" and isinstance(inner, dict) and built is not None:
+            return _gradient_info(inner, built)
         if tag == "dtype" and isinstance(inner, str):
             return _dtype(inner)
         if tag == "sympy":
             return _decode_sympy(inner)
         if tag == "subgraph" and isinstance(inner, int) and subgraphs is not None and 0 <= inner < len(subgraphs):
-            return subgraphs[inner]
+            if isinstance(subgraphs[inner], Subgraph):
+                return subgraphs[inner]
         if tag == "bprop" and isinstance(inner, dict):
             return _custom_gradient(inner)
     raise LoadError(f"load: a parameter in the file is malformed: {value!r}"[:200])
+
+
+def _loop_op(k, built: list) -> Variable:
+    """The loop node ``k`` of the graph being read (named by a loop that refers to it)."""
+    if not isinstance(k, int) or not 0 <= k < len(built) or not isinstance(built[k].op, Scan):
+        raise LoadError(f"load: a loop refers to node {k!r}, which is not a loop read before it")
+    return built[k]
+
+
+def _gradient_info(saved: dict, built: list) -> GradientInfo:
+    """What a backward loop was built from, as far as a file keeps it: the loop it
+    differentiates (None when that was not saved), how many values it reads that the
+    forward loop kept, and whether only carries were kept. The body's back-propagation
+    itself (trace, grad_table) is not saved."""
+    of, kept, checkpoint = saved.get("of"), saved.get("kept"), saved.get("checkpoint")
+    if not isinstance(kept, int) or kept < 0 or not isinstance(checkpoint, bool):
+        raise LoadError(f"load: a backward loop's record is malformed: {saved!r}"[:200])
+    forward = None if of is None else _loop_op(of, built).op
+    return GradientInfo(forward, None, (None,) * kept, checkpoint)
 
 
 def _custom_gradient(saved: dict) -> CustomGradient:
@@ -231,6 +313,14 @@ def _custom_gradient(saved: dict) -> CustomGradient:
     return found
 
 
+def _node_dtype(text: str, v: Variable) -> np.dtype:
+    """The dtype a node's record says; a loop's packed value (its outputs at once,
+    dtype object) is the one non-numeric value allowed, and only for a loop node."""
+    if text == PACKED.str and v.owner is not None and type(v.op).multiple_outputs:
+        return PACKED
+    return _dtype(text)
+
+
 def _dtype(text: str) -> np.dtype:
     try:
         dt = np.dtype(text)
@@ -245,7 +335,9 @@ def _dtype(text: str) -> np.dtype:
 
 
 def save(outputs: Variable | Sequence[Variable], path) -> str:
-    """Write the graph of ``outputs`` (gradient nodes, names, shapes and all) to ``path``.
+    """Write the graph of ``outputs`` (gradient nodes, names, shapes and all) to ``path``
+    (a file name or an open binary file). Raises ``gc.ArgumentError`` naming save for
+    ``outputs`` that are not Variables or a ``path`` that is neither.
 
     Example:
         >>> import graphcomp as gc, tempfile, os
@@ -256,11 +348,13 @@ def save(outputs: Variable | Sequence[Variable], path) -> str:
         >>> float(gc.evaluate(dy2, {"x": 0.0}))
         2.0
     """
-    outs, single = as_variable_list(outputs)
+    outs, single = as_variable_list(outputs, "save: outputs")
+    _check_path(path, "save")
     saving = _Saving()
     with collector.paused():
         order = topological(ancestors(outs))
         index = {v: k for k, v in enumerate(order)}
+        saving.level(order, index)
         nodes = [saving.node(v, index) for v in order]
         graph = {"nodes": nodes, "outputs": [index[o] for o in outs], "single": single}
         if saving.subgraphs:
@@ -319,6 +413,10 @@ _UNSAVED = object()
 def load(path):
     """Read a graph written by ``gc.save``; returns its outputs as they were saved.
 
+    Raises ``gc.LoadError`` for a file that is not a graphcomp graph (damaged,
+    newer, changed), one that is also a ``FileNotFoundError`` where there is no
+    file, and ``gc.ArgumentError`` for a path that is not a file name or file.
+
     Example:
         >>> import graphcomp as gc, tempfile, os
         >>> p = gc.save(gc.Variable("x", (None, 2)).sum(axis=1), os.path.join(tempfile.mkdtemp(), "g.gcz"))
@@ -340,7 +438,26 @@ def load(path):
         raise LoadError(f"load: {path} does not describe a valid graph: {e}") from None
 
 
+class NoSuchFileError(LoadError, FileNotFoundError):
+    """``gc.load`` was given a path where there is no file: a LoadError, and the
+    FileNotFoundError Python raises for one."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno 2] ..." from its fields
+        return str(self.args[0])
+
+
+def _check_path(path, who: str) -> None:
+    """A file name (str or os.PathLike) or an open binary file, else an ArgumentError naming ``who``."""
+    if isinstance(path, (str, os.PathLike)):
+        return
+    if callable(getattr(path, "write" if who == "save" else "read", None)):
+        return
+    raise ArgumentError(f"{who}: path must be a file name (a str or os.PathLike) or an open binary file, "
+                        f"got {path!r}"[:300])  # fmt: skip
+
+
 def _read_members(path):
+    _check_path(path, "load")
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
@@ -351,6 +468,10 @@ def _read_members(path):
             const_bytes = z.read("constants.npz")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, ValueError) as e:
         raise LoadError(f"load: {path} is not a readable graphcomp file (truncated or damaged: {e})") from None
+    except FileNotFoundError as e:
+        missing = NoSuchFileError(f"load: there is no file {str(path)!r}")
+        missing.errno, missing.filename = e.errno, e.filename
+        raise missing from None
     if not isinstance(manifest, dict) or manifest.get("format") != "graphcomp":
         raise LoadError(f"load: {path} is not a graphcomp file")
     version = manifest.get("version")
@@ -367,12 +488,15 @@ def _read_members(path):
 
 
 def _rebuild(graph: dict, arrays: dict):
-    subgraphs: list[Subgraph] = []
+    subgraphs: list = []
     for k, sub in enumerate(graph.get("subgraphs", [])):  # inner graphs first, nested ones before their group
         prefix = sub["prefix"]
         if not (isinstance(prefix, str) and prefix[:1] == "s" and prefix[1:].isdigit()):
             raise LoadError(f"load: subgraph {k} is malformed")
         nodes = _rebuild_nodes(sub["nodes"], arrays, prefix, subgraphs)
+        if "body" in sub:
+            subgraphs.append(_rebuild_body(k, sub["body"], nodes))
+            continue
         inputs = tuple(nodes[i] for i in sub["inputs"])
         if any(not v.is_input for v in inputs):
             raise LoadError(f"load: subgraph {k} lists an input that is not an input node")
@@ -380,6 +504,44 @@ def _rebuild(graph: dict, arrays: dict):
     built = _rebuild_nodes(graph["nodes"], arrays, "", subgraphs)
     outs = [built[i] for i in graph["outputs"]]
     return outs[0] if graph.get("single") else outs
+
+
+def _rebuild_body(k: int, rec: dict, nodes: list[Variable]) -> Body:
+    """A loop's body from its record, its nodes already rebuilt."""
+
+    def pick(key, placeholders=False) -> list[Variable]:
+        ids = rec[key]
+        if not isinstance(ids, list) or not all(isinstance(i, int) and 0 <= i < len(nodes) for i in ids):
+            raise LoadError(f"load: loop body {k} has a malformed {key!r}")
+        vs = [nodes[i] for i in ids]
+        if placeholders and any(not v.is_input for v in vs):
+            raise LoadError(f"load: loop body {k} lists in {key!r} a node that is not a placeholder")
+        return vs
+
+    def texts(key) -> list[str]:
+        names = rec[key]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise LoadError(f"load: loop body {k} has a malformed {key!r}")
+        return names
+
+    index = rec["index"]
+    if index is not None:
+        index = _placeholder(k, index, nodes)
+    like = rec["ys_like"]
+    n_user = rec["n_user_ys"]
+    if not isinstance(like, list) or not all(i is None or isinstance(i, int) for i in like):
+        raise LoadError(f"load: loop body {k} has a malformed 'ys_like'")
+    if not isinstance(n_user, int):
+        raise LoadError(f"load: loop body {k} has a malformed 'n_user_ys'")
+    return Body(pick("carry_in", True), pick("x_in", True), pick("captured", True), index, pick("carry_out"),
+                pick("ys"), carry_names=texts("carry_names"), y_names=texts("y_names"), ys_like=like,
+                n_user_ys=n_user)  # fmt: skip
+
+
+def _placeholder(k: int, i, nodes: list[Variable]) -> Variable:
+    if not isinstance(i, int) or not 0 <= i < len(nodes) or not nodes[i].is_input:
+        raise LoadError(f"load: loop body {k} names a step number that is not a placeholder")
+    return nodes[i]
 
 
 def _rebuild_nodes(records: list, arrays: dict, prefix: str, subgraphs: list) -> list[Variable]:
@@ -398,7 +560,7 @@ def _rebuild_nodes(records: list, arrays: dict, prefix: str, subgraphs: list) ->
         with provenance.building(Site((str(rec["site"][0]), int(rec["site"][1]))), owner, role):
             v = _rebuild_node(rec, built, arrays, prefix, subgraphs)
         shape = tuple(None if d is None else int(d) for d in rec["shape"])
-        if v.shape != shape or v.dtype != _dtype(rec["dtype"]):
+        if v.shape != shape or v.dtype != _node_dtype(rec["dtype"], v):
             raise LoadError(
                 f"load: node {k} ({rec.get('op', {}).get('name', rec['kind'])}) has shape {v.shape} {v.dtype} "
                 f"when rebuilt, but the file says {shape} {rec['dtype']}"
@@ -420,7 +582,10 @@ def _rebuild_node(rec: dict, built: list, arrays: dict, prefix: str, subgraphs: 
     cls = REGISTRY.get(rec["op"]["name"])
     if cls is None:
         raise LoadError(f"load: unknown op {rec['op']['name']!r}")
-    params = {key: _decode(val, subgraphs) for key, val in rec["op"]["params"].items()}
+    params = {key: _decode(val, subgraphs, built) for key, val in rec["op"]["params"].items()}
+    info, body = params.get("gradient"), params.get("body")
+    if isinstance(info, GradientInfo) and isinstance(body, Body):  # the kept values, as the body reads them
+        params["gradient"] = dataclasses.replace(info, kept=body.x_in[: len(info.kept)])
     inputs = [built[i] for i in rec["inputs"] if isinstance(i, int) and 0 <= i < len(built)]
     if len(inputs) != len(rec["inputs"]):
         raise LoadError(f"load: node {rec['id']} reads a node that comes after it")

@@ -53,7 +53,7 @@ from graphcomp.core.site import user_errors
 from graphcomp.core.types import broadcast_shapes, fmt_shape
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import as_variable
-from graphcomp.ops.random import RandomBernoulli, RandomNormal, RandomUniform
+from graphcomp.ops.random import RandomBernoulli, RandomNormal, RandomUniform, loop_steps
 from graphcomp.runtime.state import frozen
 
 __all__ = ["Generator", "frozen"]
@@ -161,7 +161,11 @@ class Generator:
         return f"Generator(seed={self.seed}, state={int(self.state.value)})"
 
     def _draw(self, op_class, shape, dtype, *inputs) -> Variable:
-        return op_class(self.seed, next(self._draws), shape, np.dtype(dtype))(self.state, *inputs)
+        # inside a loop body being traced, the draw also reads each enclosing loop's step
+        # number: a new draw at every step (graphcomp/ops/random.py, "Draws inside loops")
+        steps = loop_steps()
+        op = op_class(self.seed, next(self._draws), shape, np.dtype(dtype), len(steps))
+        return op(self.state, *steps, *inputs)
 
     # -- normal ---------------------------------------------------------------------------------
     @user_errors

@@ -10,14 +10,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from graphcomp.autodiff.blocked import describe_block
-from graphcomp.autodiff.build_grad import GradState, build_grad, is_disconnected
+from graphcomp.autodiff.build_grad import GradState, TraceStep, build_grad, is_disconnected
 from graphcomp.autodiff.forward import jacobian_forward
 from graphcomp.autodiff.prune import prune
 from graphcomp.core import collector, provenance
 from graphcomp.core.graph import Graph, show
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, GradientError, NonDifferentiableError, ShapeError
 from graphcomp.ops.creation import ones_like
 from graphcomp.ops.shape import broadcast_to, reshape, stack
@@ -106,8 +106,9 @@ def backprop(
     """
     if not isinstance(z, Variable):
         raise ArgumentError(f"backprop: z must be a Variable, got {z!r}")
-    ts, _ = as_variable_list(targets, "targets")
-    consts, _ = as_variable_list(list(consider_constant), "consider_constant")
+    ts, _ = as_variable_list(targets, "backprop: targets")
+    consts, _ = as_variable_list(consider_constant, "backprop: consider_constant")
+    trace = as_bool(trace, "backprop: trace")
     with collector.paused():
         G = Graph(z)
         G_pruned = prune(z, ts)
@@ -115,6 +116,8 @@ def backprop(
         state = GradState(consider_constant=frozenset(consts), trace=[] if trace else None)
         for V in ts:
             build_grad(V, G, G_pruned, grad_table, state=state)
+    if state.trace:
+        state.trace = _with_inner_traces(state.trace)
     grads = {V: grad_table[V] for V in ts}
     return BackpropResult(
         grads=grads,
@@ -125,6 +128,31 @@ def backprop(
         trace=state.trace,
         blockers={V: state.blocker(V) for V in ts if is_disconnected(grads[V])},
     )
+
+
+def _with_inner_traces(trace: list[TraceStep]) -> list[TraceStep]:
+    """``trace`` with the build_grad steps a bprop ran inside an inner graph (a loop's
+    body, ``Op.inner_backprop``) spliced in after the contribution that built it:
+    a ``"body"`` step, then that trace one level deeper, each step knowing its loop.
+    A loop's bprop is built once for all its inputs, so it is spliced once."""
+    out: list[TraceStep] = []
+    spliced: set = set()
+    for s in trace:
+        out.append(s)
+        if s.kind != "contribution" or s.term is None or s.term.owner is None:
+            continue
+        for node in (s.term, *s.term.owner.inputs):  # the backward loop, or a projection of it
+            inner = node.owner.op.inner_backprop() if node.owner is not None else None
+            if inner is None or not inner.trace or id(node) in spliced:
+                continue
+            spliced.add(id(node))
+            out.append(TraceStep("body", s.consumer, term=node, depth=s.depth, loop=s.loop))
+            out += [
+                dataclasses.replace(t, depth=t.depth + 1, loop=t.loop if t.loop is not None else s.consumer)
+                for t in inner.trace
+            ]
+            break
+    return out
 
 
 def _why_disconnected(cost: Variable, target: Variable, b: Variable | None, constants: tuple = ()) -> str:
@@ -154,8 +182,7 @@ def grad(
         >>> float(gc.evaluate(dx, {x: 2.0})), float(gc.evaluate(gc.grad(dx, x), {x: 2.0}))
         (12.0, 12.0)
     """
-    if disconnected not in ("raise", "zero"):
-        raise ArgumentError(f'grad: disconnected must be "raise" or "zero", got {disconnected!r}')
+    _disconnected("grad", disconnected)
     if not isinstance(cost, Variable):
         raise ArgumentError(f"grad: cost must be a Variable, got {cost!r}")
     if cost.shape != ():
@@ -167,14 +194,15 @@ def grad(
         raise NonDifferentiableError(
             f"grad: the cost {cost.label()} has dtype {cost.dtype}; only float costs can be differentiated"
         )
-    targets, single = as_variable_list(wrt, "wrt")
+    targets, single = as_variable_list(wrt, "grad: wrt")
     for t in targets:
         if not is_differentiable_dtype(t.dtype):
             raise NonDifferentiableError(
                 f"grad: cannot differentiate with respect to {t.label()} of dtype {t.dtype} "
                 f"(built at {t.site}); gradients exist only for float values"
             )
-    consider_constant = tuple(consider_constant)  # read twice: by backprop, and to explain a block
+    # read twice: by backprop, and to explain a block
+    consider_constant = tuple(as_variable_list(consider_constant, "grad: consider_constant")[0])
     result = backprop(cost, targets, consider_constant=consider_constant)
     out = []
     for t in targets:
@@ -213,6 +241,7 @@ def jacobian(y: Variable, x: Variable, *, disconnected: str = "raise", mode: str
         >>> gc.evaluate(gc.jacobian(x * x, x, mode="forward"), {x: [1.0, 3.0]}).tolist()
         [[2.0, 0.0], [0.0, 6.0]]
     """
+    _disconnected("jacobian", disconnected)
     if mode not in ("reverse", "forward"):
         raise ArgumentError(f'jacobian: mode must be "reverse" or "forward", got {mode!r}')
     if mode == "forward":
@@ -251,10 +280,25 @@ def hessian(
         >>> gc.evaluate(gc.hessian((x ** 3).sum(), x), {x: [1.0, 2.0]}).tolist()
         [[6.0, 0.0], [0.0, 12.0]]
     """
+    _variables("hessian", cost=cost, x=x)
+    _disconnected("hessian", disconnected)
+    consider_constant = as_variable_list(consider_constant, "hessian: consider_constant")[0]
     if not is_fully_known(x.shape):
         raise ShapeError(f"hessian: x's shape {fmt_shape(x.shape)} must be fully known")
     g = grad(cost, x, consider_constant=consider_constant, disconnected=disconnected)
     return jacobian(g, x, disconnected="zero")
+
+
+def _disconnected(who: str, value) -> None:
+    if not isinstance(value, str) or value not in ("raise", "zero"):
+        raise ArgumentError(f'{who}: disconnected must be "raise" or "zero", got {value!r}'[:300])
+
+
+def _variables(who: str, **named) -> None:
+    """An ArgumentError naming ``who`` and the argument for one that is not a Variable."""
+    for what, v in named.items():
+        if not isinstance(v, Variable):
+            raise ArgumentError(f"{who}: {what} must be a Variable, got {type(v).__name__}: {v!r}"[:300])
 
 
 def hvp(cost: Variable, x: Variable, v, *, consider_constant: Iterable[Variable] = ()) -> Variable:
@@ -268,8 +312,13 @@ def hvp(cost: Variable, x: Variable, v, *, consider_constant: Iterable[Variable]
         >>> gc.evaluate(gc.hvp((x ** 3).sum(), x, [1.0, 1.0]), {x: [1.0, 2.0]}).tolist()
         [6.0, 12.0]
     """
+    _variables("hvp", cost=cost, x=x)
+    consider_constant = as_variable_list(consider_constant, "hvp: consider_constant")[0]
     if not isinstance(v, Variable):
-        v = constant(np.asarray(v, dtype=x.dtype))
+        try:
+            v = constant(np.asarray(v, dtype=x.dtype))
+        except (TypeError, ValueError) as e:
+            raise ArgumentError(f"hvp: v must be a Variable or an array of x's shape, got {v!r}"[:300]) from e
     if not shapes_compatible(v.shape, x.shape):
         raise ShapeError(f"hvp: v has shape {fmt_shape(v.shape)} but x has shape {fmt_shape(x.shape)}")
     g = grad(cost, x, consider_constant=consider_constant)

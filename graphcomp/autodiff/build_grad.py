@@ -68,7 +68,11 @@ class TraceStep:
 
     ``kind`` is ``"visit"`` (V and its consumers in G'), ``"contribution"``
     (one consumer's bprop term), ``"sum"`` (the entry stored in grad_table),
-    ``"memo"`` (V was already in grad_table) or ``"blocked"``.
+    ``"memo"`` (V was already in grad_table) or ``"blocked"``; ``"body"`` says
+    that the bprop of the loop node ``variable`` ran build_grad on its body,
+    whose steps follow. ``depth`` is 0 for the graph's own steps and 1 + the
+    loop's for a step of build_grad on a loop's body (spliced in after the
+    loop's contribution by ``gc.backprop``); ``loop`` is that loop node.
     """
 
     kind: str
@@ -77,6 +81,8 @@ class TraceStep:
     term: Variable | None = None
     consumers: tuple[Variable, ...] = ()
     note: str = ""
+    depth: int = 0
+    loop: Variable | None = None
 
 
 @dataclasses.dataclass
@@ -96,6 +102,9 @@ class GradState:
     bprops: dict = dataclasses.field(default_factory=dict)
     provenance: dict = dataclasses.field(default_factory=dict)
     blockers: dict = dataclasses.field(default_factory=dict)
+    #: a consumer of many inputs (an add_n, stack or concatenate of n terms) -> where it reads
+    #: each: asked once per input, so scanning its inputs each time would cost n**2
+    positions: dict = dataclasses.field(default_factory=dict)
 
     def note(self, kind: str, V: Variable, **fields) -> None:
         """Record one step of the algorithm, when a trace is kept."""
@@ -216,8 +225,7 @@ def _terms(V: Variable, C: Variable, D: Variable, state: GradState) -> tuple[lis
         finally:
             provenance.leave()
         state.bprops[C] = grads
-    inputs = C.owner.inputs
-    positions = (0,) if len(inputs) == 1 else [k for k, i in enumerate(inputs) if i is V]
+    positions = _positions(V, C, state)
     out, passes_none = [], False
     for k in positions:
         g = grads[k]
@@ -229,6 +237,22 @@ def _terms(V: Variable, C: Variable, D: Variable, state: GradState) -> tuple[lis
         out.append(Contribution(C, k, g))
         state.note("contribution", V, consumer=C, term=g)
     return out, passes_none
+
+
+def _positions(V: Variable, C: Variable, state: GradState):
+    """Where C reads V. A consumer of many inputs (an add_n, stack or concatenate of n
+    terms) is asked once per input: its positions are indexed once, not scanned n times."""
+    inputs = C.owner.inputs
+    if len(inputs) == 1:
+        return (0,)
+    if len(inputs) <= 8:
+        return [k for k, i in enumerate(inputs) if i is V]
+    where = state.positions.get(C)
+    if where is None:
+        where = state.positions[C] = {}
+        for k, i in enumerate(inputs):
+            where.setdefault(i, []).append(k)
+    return where[V]
 
 
 def _sum(V: Variable, terms: list[Variable], state: GradState) -> Variable:

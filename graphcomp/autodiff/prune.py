@@ -29,7 +29,7 @@ def prune(z: Variable, targets: Variable | Iterable[Variable]) -> Graph:
     """
     if not isinstance(z, Variable):
         raise ArgumentError(f"prune: z must be a Variable, got {z!r}")
-    ts, _ = as_variable_list(targets, "targets")
+    ts, _ = as_variable_list(targets, "prune: targets")
     with collector.paused():
         upstream = ancestors([z])
         consumers = consumers_map(upstream)

@@ -4,7 +4,17 @@ When a model reads ``w[0], w[1], ..., w[N-1]``, each read's bprop scatters its
 gradient into zeros shaped like ``w``. Summing those N arrays of size N costs
 O(N^2) time and, while they are all alive, O(N^2) memory. The sum is the same
 as one scatter-add of the N gradients, stacked, at the N indices: O(N). This
-is how build_grad adds up such terms.
+is how build_grad adds up such terms:
+
+- integer reads ``w[k]``, ``w[i, j]``, also along a later axis (``w[:, k]``), for a
+  ``w`` of known shape (``index_grad``) or with unknown dimensions
+  (``index_grad_like``, whose target shape is read from ``w`` at run time: the
+  terms combine when they scatter into the same ``w``);
+- slices along one axis (``w[k:k+2]``, ``w[:, 3:5]``, what ``concatenate``'s
+  gradient or a hand-made window reads) of a ``w`` of known shape: their
+  gradients, joined along that axis, are added at the concatenated index ranges.
+
+Repeated or overlapping indices accumulate (``np.add.at``), as the sum did.
 """
 
 from __future__ import annotations
@@ -12,40 +22,64 @@ from __future__ import annotations
 import numpy as np
 
 from graphcomp.core.node import Variable, constant
-from graphcomp.ops.indexing import IndexGrad
-from graphcomp.ops.shape import Stack
+from graphcomp.ops.indexing import IndexGrad, IndexGradLike
+from graphcomp.ops.shape import Concatenate, Stack
 
 __all__ = ["combine_scatters"]
 
 _FULL = ("s", None, None, None)
 
 
-def _int_prefix(template: tuple) -> tuple[int, ...] | None:
-    """The leading integer indices of a template that has only full slices after them."""
-    depth = 0
-    while depth < len(template) and template[depth][0] == "i":
-        depth += 1
-    if depth == 0 or any(t != _FULL for t in template[depth:]):
+def _axis_and_rest(template: tuple) -> tuple[int, tuple] | None:
+    """``(a, entries)``: the template is ``a`` full slices, then ``entries`` (ints, or
+    one slice), then only full slices; None for any other template."""
+    a = 0
+    while a < len(template) and template[a] == _FULL:
+        a += 1
+    end = a
+    while end < len(template) and template[end][0] == "i":
+        end += 1
+    if end == a and a < len(template) and template[a][0] == "s":
+        end = a + 1
+    if end == a or any(t != _FULL for t in template[end:]):
         return None
-    return tuple(t[1] for t in template[:depth])
+    return a, template[a:end]
 
 
 def _key(term: Variable):
+    """``(group, indices)``: the scatters of one group add into the same target (a static
+    shape, or the same reference Variable for a shape known only at run time) along
+    the same axis, and combine into one; ``indices`` is this term's share: a tuple of
+    ints, or for a slice the list of positions it covers."""
     owner = term.owner
-    if owner is None or type(owner.op) is not IndexGrad or len(owner.inputs) != 1:
+    if owner is None:
         return None
-    ints = _int_prefix(owner.op.template)
-    if ints is None:
+    kind = type(owner.op)
+    if kind is IndexGrad and len(owner.inputs) == 1:
+        target = owner.op.shape
+    elif kind is IndexGradLike and len(owner.inputs) == 2:
+        target = owner.inputs[1]  # the Variable whose run-time shape the scatter takes
+    else:
         return None
-    return (owner.op.shape, len(ints), term.dtype), ints
+    found = _axis_and_rest(owner.op.template)
+    if found is None:
+        return None
+    a, entries = found
+    if entries[0][0] == "i":
+        return (kind, target, a, len(entries), term.dtype), tuple(t[1] for t in entries)
+    if kind is not IndexGrad:  # a slice of an unknown length covers positions known only at run time
+        return None
+    positions = range(*slice(*entries[0][1:]).indices(target[a]))
+    return (kind, target, a, "slice", term.dtype), positions
 
 
 def combine_scatters(terms: list[Variable]) -> list[Variable]:
-    """Replace the integer-indexed scatters among ``terms`` by one scatter per target shape.
+    """Replace the scatters among ``terms`` that add into one target along one axis by
+    one scatter per group.
 
     Terms are kept in order; a group of two or more scatters ``index_grad[k; shape](g_k)``
-    of the same shape becomes ``index_grad[[]; shape](stack(g), ks)``, placed where the
-    group's first term was.
+    becomes ``index_grad[[]; shape](stack(g), ks)`` (slices: ``concatenate(g)`` and the
+    positions they cover), placed where the group's first term was.
 
     Example:
         >>> import graphcomp as gc
@@ -54,6 +88,9 @@ def combine_scatters(terms: list[Variable]) -> list[Variable]:
         >>> (one,) = combine_scatters(terms)
         >>> one.owner.op.label(), gc.evaluate(one, {}).tolist()
         ('index_grad[[]; (3,)]', [1.0, 2.0, 3.0])
+        >>> pieces = [IndexGrad((("s", k, k + 2, None),), (4,))(gc.constant([1.0, 1.0])) for k in range(3)]
+        >>> gc.evaluate(combine_scatters(pieces)[0], {}).tolist()
+        [1.0, 2.0, 2.0, 1.0]
     """
     groups: dict = {}
     for position, t in enumerate(terms):
@@ -65,11 +102,20 @@ def combine_scatters(terms: list[Variable]) -> list[Variable]:
         return terms
     # by position, not by node: one node can be two terms (x + x reads x twice)
     replaced: dict[int, Variable | None] = {}
-    for (shape, depth, _), members in groups.items():
-        values = Stack(0)(*(t.owner.inputs[0] for _, t, _ in members))
-        index = [constant(np.array([ints[j] for _, _, ints in members], dtype=np.intp)) for j in range(depth)]
-        template = (("a",),) * depth
+    for (kind, target, a, depth, _), members in groups.items():
+        gs = [t.owner.inputs[0] for _, t, _ in members]
+        if depth == "slice":
+            values = Concatenate(a)(*gs)
+            index = [constant(np.fromiter((p for _, _, ps in members for p in ps), dtype=np.intp))]
+        else:
+            values = Stack(a)(*gs)
+            index = [constant(np.array([ints[j] for _, _, ints in members], dtype=np.intp)) for j in range(depth)]
+        template = (_FULL,) * a + (("a",),) * len(index)
         replaced.update((position, None) for position, _, _ in members)
-        replaced[members[0][0]] = IndexGrad(template, shape)(values, *index)
+        if kind is IndexGrad:
+            combined = IndexGrad(template, target)(values, *index)
+        else:
+            combined = IndexGradLike(template)(values, target, *index)
+        replaced[members[0][0]] = combined
     kept = (replaced.get(k, t) for k, t in enumerate(terms))
     return [t for t in kept if t is not None]

@@ -59,7 +59,7 @@ class Graph:
     """
 
     def __init__(self, outputs: Variable | Iterable[Variable]):
-        outs, _ = as_variable_list(outputs)
+        outs, _ = as_variable_list(outputs, "Graph: outputs")
         self._init(outs, None, None)
 
     @classmethod

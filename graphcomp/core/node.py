@@ -241,12 +241,26 @@ def _init(v, shape, dtype, name, owner, value, built=None):
 
 
 class _Cell:
-    """The mutable box a Parameter's current value lives in (nodes stay immutable)."""
+    """The mutable box a Parameter's current value lives in (nodes stay immutable).
 
-    __slots__ = ("array",)
+    A backend that keeps values on an accelerator (JAX) stores the current value
+    there as ``device``; the NumPy copy ``array`` is then made only when asked."""
+
+    __slots__ = ("_array", "device")
 
     def __init__(self, array):
-        self.array = array
+        self._array, self.device = array, None
+
+    @property
+    def array(self) -> np.ndarray:
+        arr = self._array
+        if arr is None:  # only the device holds the current value: copy it back now
+            arr = self._array = _owned(self.device, None, "Parameter: cannot read back")
+        return arr
+
+    @array.setter
+    def array(self, arr: np.ndarray) -> None:
+        self._array, self.device = arr, None
 
 
 class Parameter(Variable):
@@ -298,6 +312,35 @@ class Parameter(Variable):
         if arr.dtype != self.dtype and not np.can_cast(arr.dtype, self.dtype, "same_kind"):
             raise InputError(f"Parameter {self.label()!r}: cannot store {arr.dtype} in a {self.dtype} Parameter")
         _v_value_get(self).array = _owned(arr, self.dtype, "set_value: cannot store")
+
+    def device_value(self):
+        """The current value as a device backend stored it (a ``jax.Array``), or None
+        when the current value was set from NumPy (``gc.Parameter``, ``set_value``)."""
+        return _v_value_get(self).device
+
+    def set_device_value(self, value, host_current: bool = False) -> None:
+        """Make ``value``, an array of this Parameter's shape and dtype that a device
+        backend computed (``compile(..., backend="jax")``), the current value. It stays
+        where it is; ``value`` and ``get_value`` copy it to NumPy when first asked.
+        ``host_current=True``: ``value`` is a device copy of the current NumPy value,
+        which stays current too.
+
+        Example:
+            >>> import numpy as np, graphcomp as gc
+            >>> W = gc.Parameter([1.0, 2.0], "W")
+            >>> W.set_device_value(np.array([3.0, 4.0]))  # a backend's array; NumPy's stands in here
+            >>> W.get_value().tolist(), W.device_value() is not None
+            ([3.0, 4.0], True)
+        """
+        if tuple(value.shape) != self.shape or np.dtype(value.dtype) != self.dtype:
+            raise InputError(
+                f"Parameter {self.label()!r}: a device value of shape {fmt_shape(tuple(value.shape))} and dtype "
+                f"{value.dtype} cannot stand for this {fmt_shape(self.shape)} {self.dtype} Parameter"
+            )
+        cell = _v_value_get(self)
+        if not host_current:
+            cell._array = None
+        cell.device = value
 
 
 def _owned(value, dtype, refusal: str) -> np.ndarray:

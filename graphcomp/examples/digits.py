@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 import graphcomp as gc
+from graphcomp.core.types import as_bool
 
 __all__ = ["load_digits", "mlp", "cnn", "train", "Model", "History"]
 
@@ -66,7 +67,7 @@ class Model:
 
     def logits(self, x, training: bool = False):
         """The logits of batch ``x``: the inference graph by default."""
-        return self.build(x, training)
+        return self.build(x, as_bool(training, "Model.logits: training"))
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Reshape flat 8x8 rows to this model's input layout."""
@@ -109,6 +110,7 @@ def cnn(filters: int = 16, seed: int = 0, batch_norm: bool = False, dropout: flo
         >>> cnn().params[0].shape, len(cnn(batch_norm=True).stats)
         ((16, 1, 3, 3), 1)
     """
+    batch_norm = as_bool(batch_norm, "cnn: batch_norm")
     rng = np.random.default_rng(seed)
     noise = gc.random.Generator(seed, "dropout")
     alpha = gc.Parameter(_init(rng, (filters, 1, 3, 3), 9), "alpha")
@@ -177,6 +179,7 @@ def train(
         >>> len(h.loss), h.accuracy[-1] > 0.5
         (2, True)
     """
+    progress = as_bool(progress, "train: progress")
     if optimizer not in DEFAULTS:
         raise gc.ArgumentError(f"train: optimizer must be one of {sorted(DEFAULTS)}, got {optimizer!r}")
     lr = DEFAULTS[optimizer]["lr"] if lr is None else lr

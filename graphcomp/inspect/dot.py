@@ -12,6 +12,7 @@ red), as lecture 004 writes them.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping
 
@@ -23,11 +24,14 @@ from graphcomp.core.graph import Graph, set_display
 from graphcomp.core.node import Variable
 from graphcomp.core.provenance import ROLES
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
-from graphcomp.core.types import fmt_shape
-from graphcomp.errors import ArgumentError
+from graphcomp.core.types import as_bool, fmt_shape
+from graphcomp.errors import ArgumentError, named
+from graphcomp.inspect.arguments import choice, count, feed_or_none, numbering_or_none, text_or_none
+from graphcomp.inspect.bodies import BINDING, body_size, draw_loop
 from graphcomp.inspect.groups import draw_group
 from graphcomp.inspect.numbering import Numbering
 from graphcomp.inspect.render import render as render_picture
+from graphcomp.ops.loops.op import Scan
 from graphcomp.runtime.evaluate import evaluate
 
 __all__ = ["to_dot", "DotSource", "Picture", "output_format"]
@@ -41,6 +45,8 @@ ROLE_COLORS = {"forward": FORWARD, "grad": GRADIENT, "tangent": TANGENT}
 #: back-propagation result's legend names them); any other role drawn brings the legend
 _PLAIN_ROLES = {"forward", "grad"}
 PRUNED_LINE = "#111111"
+#: Graphviz's directions for the ranks: left to right, right to left, top to bottom, bottom to top
+RANKDIRS = ("LR", "RL", "TB", "BT")
 
 
 #: file suffixes and what ``DotSource.save`` writes for each
@@ -59,8 +65,6 @@ def output_format(path) -> str:
         >>> output_format("seed.PNG"), output_format("seed.gv")
         ('png', 'dot')
     """
-    import os
-
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix in PICTURE_SUFFIXES:
         return suffix[1:]
@@ -79,7 +83,14 @@ class Picture:
 
     ``nodes`` maps a DOT node name to ``(label, attributes)``; ``edges`` holds
     ``(tail, head, parts, attributes)``, ``parts`` being the edge label's lines
-    as ``(text, colour)``; ``legend`` lists ``(label, attributes)``.
+    as ``(text, colour)``; ``legend`` lists ``(label, attributes)``. A loop's
+    body is a cluster: ``clusters`` maps a cluster's name to ``(label,
+    attributes, parent cluster or None)`` and ``members`` a node's name to the
+    cluster it is drawn in (``finish()`` puts the clusters into the DOT source).
+    Edges are stored as the DOT source writes them: an edge between two
+    gradient nodes is written from the node that reads to the node read, with
+    ``dir=back``, so that the gradient graph runs back beside the forward graph
+    instead of after it.
 
     Example:
         >>> import graphcomp as gc
@@ -95,12 +106,37 @@ class Picture:
         self.edges: list[tuple[str, str, tuple, dict]] = []
         self.legend: list[tuple[str, dict]] = []
         self.caption = ""
+        self.clusters: dict[str, tuple[str, dict, str | None]] = {}
+        self.members: dict[str, str] = {}
+        self._subgraphs: dict[str, graphviz.Digraph] = {}
 
-    def node(self, name: str, label: str, **attrs) -> None:
-        self.digraph.node(name, label, **attrs)
+    def cluster(self, name: str, label: str, parent: str | None = None, **attrs) -> None:
+        """A cluster (a loop's body) named ``name`` (starting ``cluster``), inside ``parent``."""
+        sub = graphviz.Digraph(name=name)
+        sub.attr(label=label, **attrs)
+        self._subgraphs[name] = sub
+        self.clusters[name] = (label, attrs, parent)
+
+    def node(self, name: str, label: str, cluster: str | None = None, **attrs) -> None:
+        (self.digraph if cluster is None else self._subgraphs[cluster]).node(name, label, **attrs)
         self.nodes[name] = (label, attrs)
+        if cluster is not None:
+            self.members[name] = cluster
 
-    def edge(self, tail: str, head: str, parts: tuple = (), **attrs) -> None:
+    def finish(self) -> None:
+        """Put the clusters into the DOT source, each inside its parent (a subgraph is
+        copied when added, so the innermost go first)."""
+        for name in reversed(list(self._subgraphs)):
+            parent = self.clusters[name][2]
+            (self.digraph if parent is None else self._subgraphs[parent]).subgraph(self._subgraphs[name])
+        self._subgraphs.clear()
+
+    def edge(self, tail: str, head: str, parts: tuple = (), *, backward: bool = False, **attrs) -> None:
+        """An edge from ``tail`` (the value) to ``head`` (who reads it); ``backward``
+        lays it out against the rank direction: written ``head -> tail`` with
+        ``dir=back``, so the arrow still points at ``head``."""
+        if backward:
+            tail, head, attrs = head, tail, {**attrs, "dir": "back"}
         if parts:
             html = "<br/>".join(f'<font color="{c}">{_html(t)}</font>' for t, c in parts)
             attrs = {**attrs, "label": f"<{html}>"}
@@ -133,24 +169,30 @@ class DotSource(str):
     digraph: graphviz.Digraph
     picture: Picture
 
-    def svg(self) -> str:
-        """The picture as SVG text (drawn with matplotlib where ``dot`` is missing)."""
-        return render_picture(self, "svg").decode("utf-8")
+    def svg(self, *, timeout: float | None = None) -> str:
+        """The picture as SVG text (drawn with matplotlib where ``dot`` is missing
+        or runs past ``timeout`` seconds, as ``render``)."""
+        return render_picture(self, "svg", timeout=timeout).decode("utf-8")
 
-    def render(self, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own name for it
+    def render(self, format: str = "svg", *, timeout: float | None = None) -> bytes:  # noqa: A002 - Graphviz's name
         """The picture as ``"svg"``, ``"png"`` or ``"pdf"`` bytes.
+
+        Graphviz's ``dot`` lays it out when installed, given ``timeout`` seconds
+        (default ``graphcomp.inspect.render.LAYOUT_TIMEOUT``, 20 s); past that, or
+        without ``dot``, the same picture is drawn with matplotlib and a warning says so.
 
         Example:
             >>> import graphcomp as gc
             >>> gc.to_dot(gc.exp(gc.Variable("x"))).render("png")[:4]
             b'\x89PNG'
         """
-        return render_picture(self, format)
+        return render_picture(self, format, timeout=timeout)
 
-    def save(self, path) -> str:
+    def save(self, path, *, timeout: float | None = None) -> str:
         """Write the file ``path`` in the format its suffix names: ``.svg``, ``.png``
-        or ``.pdf`` a rendered picture, ``.dot`` or ``.gv`` the DOT source; any
-        other suffix raises ``gc.ArgumentError`` and writes nothing. Returns the path.
+        or ``.pdf`` a rendered picture (``timeout`` as for ``render``), ``.dot`` or
+        ``.gv`` the DOT source; any other suffix, or a path that is not a string
+        or ``os.PathLike``, raises ``gc.ArgumentError`` and writes nothing. Returns the path.
 
         Example:
             >>> import graphcomp as gc, os, tempfile
@@ -159,8 +201,10 @@ class DotSource(str):
             >>> open(path).read() == src
             True
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentError(f"save: path must be a file name (a str or os.PathLike), got {path!r}")
         fmt = output_format(path)
-        data = str(self).encode("utf-8") if fmt == "dot" else self.render(fmt)
+        data = str(self).encode("utf-8") if fmt == "dot" else self.render(fmt, timeout=timeout)
         with open(path, "wb") as f:
             f.write(data)
         return str(path)
@@ -179,8 +223,8 @@ def _short(value) -> str:
 
 
 def _label(v: Variable, number: int, names: Mapping | None = None, value=None) -> str:
-    if v.kind == "constant":
-        return _short(v.value)
+    if v.kind == "constant":  # its value, and the #k dprint and the trace give it
+        return f"{_short(v.value)}  #{number}"
     head = v.name or (names or {}).get(v, "")
     head = f"{head}  #{number}" if head else f"#{number}"  # the number dprint and the trace give it
     shape = fmt_shape(v.shape) if v.shape else ""
@@ -213,7 +257,7 @@ def _unpack(outputs):
         return outs, set(outputs.pruned.variables), set(outputs.grads), outputs.grad_table
     if isinstance(outputs, Graph):
         return list(outputs.outputs), set(), set(), None
-    outs, _ = as_variable_list(outputs)
+    outs, _ = as_variable_list(outputs, "to_dot: outputs")
     return outs, set(), set(), None
 
 
@@ -244,10 +288,28 @@ def to_dot(
     where a grad_table is known, the gradient with respect to it. Graphs with
     more than ``max_nodes`` Variables keep the nodes nearest the inputs and
     the outputs and collapse the middle into one node that counts its ops.
-    Each box carries the node's ``#k``, as ``dprint`` and the trace number it
-    (pass ``numbering``, a ``gc.Numbering``, to share one with them).
+    Each box carries the node's ``#k``, as ``dprint`` and the trace number it,
+    constants too (pass ``numbering``, a ``gc.Numbering``, to share one with them).
+    The gradient graph runs back beside the forward graph, from the cost
+    towards the inputs (its edges are written ``head -> tail`` with
+    ``dir=back``), so a gradient node sits near the forward values it reads:
+    Graphviz then lays out a chain of 50 layers and its gradient in seconds,
+    where drawing the gradient after the forward graph took it minutes.
+    Rendering gives ``dot`` a timeout (``DotSource.render``).
     An op_from_graph group is one op; ``expand=True`` draws its inner graph
     inside it, as a cluster (groups inside groups too; Graphviz's picture only).
+    A loop (``gc.scan``) is drawn as a cluster around its body in place of its
+    op (a gradient loop: the gradient body build_grad made, its nodes coloured
+    as gradient nodes), dashed edges binding the loop's inputs to the body's
+    placeholders and its outputs to the loop's value, a grey one from each new
+    carry to the next step's; bodies whose boxes would pass ``max_nodes`` (all
+    bodies counted together) are drawn as one op, as the caption says. The
+    matplotlib drawing shows the same clusters.
+    ``rankdir`` is Graphviz's (``"LR"``, ``"RL"``, ``"TB"``, ``"BT"``); ``title``
+    a caption. Raises ``gc.ArgumentError`` naming to_dot and the argument for
+    one of the wrong kind: ``max_nodes`` not an int >= 1, another ``rankdir``,
+    a ``title`` that is not a string, a ``feed`` or ``grad_table`` that is not
+    a mapping, ``outputs``/``targets``/``pruned`` that are not Variables.
 
     Example:
         >>> import graphcomp as gc
@@ -258,17 +320,26 @@ def to_dot(
         True
     """
     outs, in_pruned, target_set, table = _unpack(outputs)
+    feed = feed_or_none(feed, "to_dot: feed")
+    max_nodes = count(max_nodes, "to_dot: max_nodes", least=1)
+    rankdir = choice(rankdir, RANKDIRS, "to_dot: rankdir")
+    title = text_or_none(title, "to_dot: title")
+    numbering = numbering_or_none(numbering, "to_dot: numbering")
+    expand = as_bool(expand, "to_dot: expand")
     if grad_table is not None:
-        table = grad_table
+        table = _grad_table(grad_table)
     if pruned is not None:
-        in_pruned = set(pruned.variables if isinstance(pruned, Graph) else pruned)
+        in_pruned = set(
+            pruned.variables if isinstance(pruned, Graph) else as_variable_list(pruned, "to_dot: pruned")[0]
+        )
     if targets is not None:
-        target_set = set(as_variable_list(targets, "targets")[0])
+        target_set = set(as_variable_list(targets, "to_dot: targets")[0])
     order = topological(ancestors(outs))
     numbers = (numbering if numbering is not None else Numbering()).add(outs)
     shown, hidden = _collapse(order, max_nodes)
     shown_set = set(shown)
-    values = _values(order, feed, table)
+    with named("to_dot"):
+        values = _values(order, feed, table)
 
     dot = graphviz.Digraph("graphcomp", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "fontsize": "11"})
     dot.attr("node", fontname="Helvetica", fontsize="10")
@@ -277,12 +348,23 @@ def to_dot(
     ids = {v: f"v{k}" for k, v in enumerate(order)}
     names = _gradient_names(table)
     read = {i for v in shown if v.owner is not None for i in v.owner.inputs}
+    budget, undrawn, body_roles = max_nodes, 0, set()  # boxes left for loop bodies; loops drawn without one
     for v in shown:
         # a value with no edge leaving it is written in its box
         value = values[v][0] if v in values and v not in read else None
         label = _label(v, numbers[v], names, value)
         _add_variable(pic, v, ids[v], label, v in in_pruned, v in target_set, v in outs)
-        if v.owner is not None and expand and v.owner.op.inner() is not None:
+        loop = v.owner is not None and isinstance(v.op, Scan)
+        if loop and body_size(v) <= budget:
+            budget -= body_size(v)
+            body_roles |= {u.role for u in v.op.body.nodes()}
+            inputs = [(ids[i], _edge_parts(values.get(i))) if i in shown_set else None for i in v.owner.inputs]
+            draw_loop(pic, v, ids[v], inputs, colors_of=lambda u: ROLE_COLORS[u.role], op_label=_op_label,
+                      label_of=lambda u: _label(u, numbers[u], names), number=numbers.__getitem__)  # fmt: skip
+        elif loop:
+            undrawn += 1
+            _add_apply(pic, v, ids, shown_set, in_pruned, values)
+        elif v.owner is not None and expand and v.owner.op.inner() is not None:
             inputs = [ids[i] if i in shown_set else None for i in v.owner.inputs]
             draw_group(dot, v, ids[v], inputs, lambda u: ROLE_COLORS[u.role], _op_label)
         elif v.owner is not None:
@@ -292,22 +374,37 @@ def to_dot(
     caption = title or ""
     if hidden:
         caption += f"{' — ' if caption else ''}showing {len(shown)} of {len(order)} variables"
+    if undrawn:
+        caption += f"{' — ' if caption else ''}{undrawn} loop bodies not drawn (over max_nodes={max_nodes})"
     if caption:
         dot.attr(label=caption, labelloc="t")
         pic.caption = caption
-    roles = {v.role for v in shown}
-    if in_pruned or target_set or values or roles - _PLAIN_ROLES:
+    roles = {v.role for v in shown} | body_roles
+    if in_pruned or target_set or values or roles - _PLAIN_ROLES or pic.clusters:
         _legend(
             pic,
             highlights=bool(in_pruned or target_set),
             values=bool(values),
             grads=bool(table and values),
             roles=roles,
+            loops=bool(pic.clusters),
         )
+    pic.finish()
     src = DotSource(dot.source)
     src.digraph = dot
     src.picture = pic
     return src
+
+
+def _grad_table(table) -> Mapping:
+    """A grad_table: Variables to their gradients (Variables), as gc.backprop returns it."""
+    if not isinstance(table, Mapping) or not all(
+        isinstance(k, Variable) and isinstance(g, Variable) for k, g in table.items()
+    ):
+        raise ArgumentError(
+            f"to_dot: grad_table must map Variables to their gradients (Variables), got {table!r}"[:300]
+        )
+    return table
 
 
 def _values(order, feed, table) -> dict:
@@ -356,7 +453,8 @@ def _add_apply(pic, v, ids, shown_set, in_pruned, values):
         color=PRUNED_LINE if pruned else colors["line"],
         penwidth="2.5" if pruned else "1.2",
     )
-    pic.edge(circle, ids[v], color=colors["line"])
+    backward = v.role == "grad"
+    pic.edge(circle, ids[v], color=colors["line"], backward=backward)
     seen = set()
     for i in a.inputs:
         if i in seen:
@@ -364,7 +462,7 @@ def _add_apply(pic, v, ids, shown_set, in_pruned, values):
         seen.add(i)
         if i not in shown_set:
             continue
-        pic.edge(ids[i], circle, _edge_parts(values.get(i)))
+        pic.edge(ids[i], circle, _edge_parts(values.get(i)), backward=backward and i.role == "grad")
 
 
 VALUE_COLOR = "#2b7a0b"
@@ -403,10 +501,11 @@ def _add_collapsed(pic, hidden, ids, shown, shown_set):
         pic.edge("collapsed", n, style="dashed")
 
 
-def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set):
+def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set, loops: bool = False):
     entries = []
-    for role, text in ROLES.items():  # the roles drawn (forward and grad around a G′)
-        if (role in roles and role not in _PLAIN_ROLES) or (highlights and role in _PLAIN_ROLES):
+    for role, text in ROLES.items():  # the roles drawn (forward and grad around a G′; both in loop bodies)
+        plain = role in _PLAIN_ROLES
+        if (role in roles and not plain) or (highlights and plain) or (loops and plain and role in roles):
             legend_name = {"forward": "legend_fwd", "grad": "legend_grad"}.get(role, f"legend_{role}")
             entries.append(
                 (legend_name, text, {"shape": "box", "style": "filled", "fillcolor": ROLE_COLORS[role]["fill"]})
@@ -416,6 +515,9 @@ def _legend(pic, *, highlights: bool, values: bool, grads: bool, roles: set):
             ("legend_pruned", "in G′", {"shape": "box", "penwidth": "2.5", "color": PRUNED_LINE}),
             ("legend_target", "target", {"shape": "box", "peripheries": "2"}),
         ]
+    if loops:
+        entries.append(("legend_loop", "loop body: dashed edges bind it to its loop, grey ones carry to the next step",
+                        {"shape": "box", "style": "rounded,dashed", "color": BINDING}))  # fmt: skip
     if values:  # what the two lines on an edge are
         entries.append(("legend_value", "value (edge label, first line)", {"shape": "plain", "fontcolor": VALUE_COLOR}))
     if grads:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import ancestors, as_variable_list, topological
+from graphcomp.errors import ArgumentError
 
 __all__ = ["Numbering", "outputs_of"]
 
 
-def outputs_of(obj) -> list[Variable]:
+def outputs_of(obj, what: str = "outputs") -> list[Variable]:
     """The Variables a printout of ``obj`` shows: a Variable or a list of them,
     a ``gc.Graph`` (its outputs) or a ``gc.backprop`` result (the cost, then
-    each target's gradient).
+    each target's gradient). Anything else is an ArgumentError naming ``what``.
 
     Example:
         >>> import graphcomp as gc
@@ -33,7 +34,7 @@ def outputs_of(obj) -> list[Variable]:
         return [next(iter(obj.grad_table)), *obj.grads.values()]
     if isinstance(obj, Graph):
         return list(obj.outputs)
-    return as_variable_list(obj)[0]
+    return as_variable_list(obj, what)[0]
 
 
 class Numbering:
@@ -42,7 +43,8 @@ class Numbering:
 
     ``Numbering(outputs)`` numbers every node ``outputs`` are computed from
     (Variables, a ``gc.Graph`` or a ``gc.backprop`` result) in topological
-    order, from 0. A node asked for later (a gradient term that a trace
+    order, from 0; then the nodes of each loop's body (``Op.inner_graphs``), loop
+    by loop in that order, and the bodies of loops inside those. A node asked for later (a gradient term that a trace
     mentions but the printed graph does not hold) gets the next free number,
     after its own unnumbered inputs, so no two nodes ever share one. Pass the
     same Numbering to ``dprint``, ``format_trace``, ``to_dot`` and
@@ -59,7 +61,7 @@ class Numbering:
     def __init__(self, outputs=None):
         self._numbers: dict[Variable, int] = {}
         if outputs is not None:
-            self.add(outputs)
+            self._add(outputs, "Numbering: outputs")
 
     def add(self, outputs) -> Numbering:
         """Number what ``outputs`` are computed from and is not numbered yet,
@@ -72,16 +74,23 @@ class Numbering:
             >>> n[x], n[a], n[b]
             (0, 1, 2)
         """
+        return self._add(outputs, "Numbering.add: outputs")
+
+    def _add(self, outputs, what: str) -> Numbering:
         numbers = self._numbers
-        for v in topological(ancestors(outputs_of(outputs))):
-            if v not in numbers:
-                numbers[v] = len(numbers)
+        graphs = [outputs_of(outputs, what)]
+        while graphs:  # a graph, then the inner graphs (loop bodies) of its nodes, level by level
+            order = topological(ancestors(graphs.pop(0)))
+            for v in order:
+                if v not in numbers:
+                    numbers[v] = len(numbers)
+            graphs += [list(g) for v in order if v.owner is not None for g in v.owner.op.inner_graphs()]
         return self
 
     def __getitem__(self, v: Variable) -> int:
         hit = self._numbers.get(v)
         if hit is None:
-            self.add(v)
+            self._add(v, "Numbering[v]: v")
             hit = self._numbers[v]
         return hit
 
@@ -93,7 +102,8 @@ class Numbering:
 
     def describe(self, v: Variable | None) -> str:
         """How a sentence names ``v``: its name if it has one, its value if it is
-        a constant, else ``op#k``.
+        a constant, else ``op#k``; ``?`` for None. Anything else than a Variable or
+        None raises ``gc.ArgumentError``.
 
         Example:
             >>> import graphcomp as gc
@@ -103,6 +113,8 @@ class Numbering:
         """
         if v is None:
             return "?"
+        if not isinstance(v, Variable):
+            raise ArgumentError(f"Numbering.describe: v must be a Variable or None, got {v!r}"[:300])
         if v.name:
             return v.name
         if v.owner is not None:

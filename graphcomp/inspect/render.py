@@ -17,6 +17,8 @@ to hold it.
 from __future__ import annotations
 
 import io
+import math
+import subprocess
 import warnings
 
 import graphviz
@@ -44,9 +46,21 @@ def dot_available() -> bool:
     return True
 
 
-def render(src, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own name for it
+#: seconds Graphviz's ``dot`` may take to lay a picture out before the matplotlib drawing is used instead
+LAYOUT_TIMEOUT = 20.0
+
+
+def render(src, format: str = "svg", *, timeout: float | None = None) -> bytes:  # noqa: A002 - Graphviz's own name
     """The picture of a ``DotSource`` as ``"svg"``, ``"png"`` or ``"pdf"`` bytes:
     from ``dot`` when it runs, else from ``draw`` (a warning says so once).
+
+    ``dot`` gets ``timeout`` seconds (default ``LAYOUT_TIMEOUT``, 20): a layout
+    that runs past it is stopped and the same picture is drawn with matplotlib,
+    with a warning naming the picture's size; later renders of the same
+    ``DotSource`` use the drawing at once rather than wait again (unless given
+    a longer timeout). Raises
+    ``gc.ArgumentError`` for another format or a timeout that is not a positive
+    number of seconds.
 
     Example:
         >>> import graphcomp as gc
@@ -56,19 +70,61 @@ def render(src, format: str = "svg") -> bytes:  # noqa: A002 - Graphviz's own na
     global _warned
     if format not in FORMATS:
         raise ArgumentError(f"render: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    seconds = layout_timeout(timeout, "render")
+    if seconds <= getattr(src, "_layout_timed_out", 0.0):  # dot ran out of this much time on it before
+        return draw(src.picture, format)
     try:
-        return src.digraph.pipe(format=format)
-    except (graphviz.ExecutableNotFound, OSError, graphviz.CalledProcessError) as e:
+        return _run_dot(str(src), format, seconds)
+    except subprocess.TimeoutExpired:
+        src._layout_timed_out = seconds
+        nodes, edges = len(src.picture.nodes), len(src.picture.edges)
+        warnings.warn(
+            f"Graphviz's 'dot' did not lay out this picture ({nodes} nodes, {edges} edges) within {seconds:g} s; "
+            "drawing the same picture with matplotlib instead (pass timeout= to wait longer, or a smaller "
+            "max_nodes to to_dot)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    except (OSError, _DotFailed) as e:
         if not _warned:
             _warned = True
-            why = "was not found" if isinstance(e, (graphviz.ExecutableNotFound, OSError)) else f"failed ({e})"
+            why = "was not found" if isinstance(e, OSError) else f"failed ({e})"
             warnings.warn(
                 f"Graphviz's 'dot' program {why}; drawing the same picture with matplotlib instead "
                 "(install graphviz, e.g. 'apt-get install graphviz', for Graphviz's own layout)",
                 RuntimeWarning,
                 stacklevel=3,
             )
-        return draw(src.picture, format)
+    return draw(src.picture, format)
+
+
+def layout_timeout(timeout, who: str) -> float:
+    """``timeout`` as seconds (None: ``LAYOUT_TIMEOUT``), or an ArgumentError naming ``who``.
+
+    Example:
+        >>> layout_timeout(None, "render") == LAYOUT_TIMEOUT, layout_timeout(2, "save")
+        (True, 2.0)
+    """
+    if timeout is None:
+        return float(LAYOUT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 or timeout == math.inf:
+        raise ArgumentError(f"{who}: timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+class _DotFailed(Exception):
+    """``dot`` ran and exited with an error (its message says why)."""
+
+
+def _run_dot(source: str, format: str, seconds: float) -> bytes:  # noqa: A002
+    """Graphviz's own ``dot -T<format>`` on ``source``, stopped after ``seconds``
+    (``subprocess.run`` kills it then and raises ``TimeoutExpired``)."""
+    done = subprocess.run(
+        ["dot", f"-T{format}"], input=source.encode("utf-8"), capture_output=True, timeout=seconds, check=False
+    )
+    if done.returncode != 0:
+        raise _DotFailed(done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}")
+    return done.stdout
 
 
 def render_svg(src) -> str:
@@ -84,12 +140,14 @@ def render_svg(src) -> str:
 
 def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
     """Draw a ``Picture`` (``to_dot(...).picture``) with matplotlib, without
-    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each text keeps
-    its characters in a comment beside its glyphs.
+    Graphviz: ``"svg"``, ``"png"`` or ``"pdf"`` bytes. In SVG each line of text
+    is a ``<text>`` element (matplotlib's ``svg.fonttype = "none"``), as in
+    Graphviz's SVG: labels can be searched, selected and copied, and a viewer
+    draws them in its own font.
 
     Example:
         >>> import graphcomp as gc
-        >>> b"<!-- exp -->" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
+        >>> b">exp</text>" in draw(gc.to_dot(gc.exp(gc.Variable("x"))).picture)
         True
     """
     if format not in FORMATS:
@@ -97,7 +155,10 @@ def draw(picture, format: str = "svg") -> bytes:  # noqa: A002
     fig = figure(picture)
     buf = io.BytesIO()
     dpi = min(100.0, 20000 * 72 / max(fig.get_size_inches().max() * 72, 1))  # PNG side at most 20000 pixels
-    fig.savefig(buf, format=format, dpi=dpi)
+    from matplotlib import rc_context
+
+    with rc_context({"svg.fonttype": "none"}):  # text stays text, not glyph outlines
+        fig.savefig(buf, format=format, dpi=dpi)
     return buf.getvalue()
 
 
@@ -148,12 +209,13 @@ class _Measure:
 
 
 class _Node:
-    __slots__ = ("name", "label", "attrs", "shape", "w", "h", "rank", "x", "y", "order", "parts")
+    __slots__ = ("name", "label", "attrs", "shape", "w", "h", "rank", "x", "y", "order", "parts", "inside")
 
     def __init__(self, name, label, attrs, shape, w, h, parts=()):
         self.name, self.label, self.attrs, self.shape = name, label, attrs, shape
         self.w, self.h, self.parts = w, h, parts
         self.rank, self.x, self.y, self.order = 0, 0.0, 0.0, 0.0
+        self.inside: tuple = ()  # a cluster's frame: (what it holds, their centre x and y, its title's height)
 
 
 def _sized(name: str, label: str, attrs: dict, measure: _Measure) -> _Node:
@@ -177,52 +239,176 @@ def _sized(name: str, label: str, attrs: dict, measure: _Measure) -> _Node:
 
 
 def _ranks(names: list[str], edges: list) -> dict[str, int]:
-    """Longest path from a source, by Kahn's order (the picture is a DAG)."""
+    """Longest path from a source, by Kahn's order. Edges as the DOT source writes
+    them (the gradient graph's drawn backward) can close a cycle, as in a graph of
+    second derivatives: then, as ``dot`` does, the cycle is broken by turning an
+    edge round: the first waiting node in ``names`` is taken as if ready, and each
+    edge is laid out from the end taken first to the other."""
     succ: dict[str, list[str]] = {n: [] for n in names}
     indeg = dict.fromkeys(names, 0)
-    for t, h, _, _ in edges:
+    for t, h in edges:
         succ[t].append(h)
         indeg[h] += 1
-    rank = dict.fromkeys(names, 0)
     ready = [n for n in names if indeg[n] == 0]
-    while ready:
+    order: dict[str, int] = {}
+    waiting = iter(names)
+    while len(order) < len(names):
+        if not ready:  # a cycle: break it at the first node not taken yet
+            ready.append(next(n for n in waiting if n not in order))
         n = ready.pop()
+        if n in order:
+            continue
+        order[n] = len(order)
         for m in succ[n]:
-            rank[m] = max(rank[m], rank[n] + 1)
             indeg[m] -= 1
-            if indeg[m] == 0:
+            if indeg[m] == 0 and m not in order:
                 ready.append(m)
+    later: dict[str, list[str]] = {n: [] for n in names}  # each edge from the end taken first: a DAG
+    for t, h in edges:
+        a, b = (t, h) if order[t] < order[h] else (h, t)
+        later[a].append(b)
+    rank = dict.fromkeys(names, 0)
+    for n in sorted(names, key=order.__getitem__):
+        for m in later[n]:
+            rank[m] = max(rank[m], rank[n] + 1)
+    fed = {b for bs in later.values() for b in bs}
+    for n in names:  # a constant or an input sits just before its first reader, as dot puts it
+        if n not in fed and later[n]:
+            rank[n] = min(rank[m] for m in later[n]) - 1
     return rank
 
 
+_CLUSTER_PAD = 10.0  # a cluster's frame around what it holds
+
+
 def _layout(picture, measure: _Measure):
-    """Nodes with positions (points, y downwards) and each edge's polyline of nodes."""
+    """Nodes with positions (points, y downwards), each cluster's frame, each edge
+    laid out as a polyline of nodes (by its index in ``picture.edges``).
+
+    A cluster (a loop's body) is laid out first, innermost first, as a graph of
+    its own; then it is one node of its parent's layout, of its frame's size, and
+    what it holds is moved into the frame. An edge into or out of a cluster, and
+    one against the flow (``constraint="false"``: a carry to the next step), is
+    drawn straight across, but still orders and ranks the nodes it joins."""
     nodes = {n: _sized(n, label, attrs, measure) for n, (label, attrs) in picture.nodes.items()}
-    names = list(nodes)
-    rank = _ranks(names, picture.edges)
+    clusters = getattr(picture, "clusters", {})
+    members = getattr(picture, "members", {})
+    parent = {c: p for c, (_, _, p) in clusters.items()}
+    depth: dict = {}
+    for c in clusters:  # a parent is made before its clusters
+        depth[c] = 0 if parent[c] is None else depth[parent[c]] + 1
+    frames = {}
+    for c, (label, attrs, _) in clusters.items():
+        frames[c] = _Node(c, label, attrs, "cluster", 0.0, 0.0)
+
+    def rep(n: str, level):
+        """The item of ``level`` (a cluster, or None: the top) that holds ``n``, or None."""
+        while True:
+            holder = members.get(n) if n in nodes else parent[n]
+            if holder == level:
+                return n
+            if holder is None:
+                return None
+            n = holder
+
+    chains: dict[int, list] = {}
+    for level in sorted(clusters, key=lambda c: -depth[c]) + [None]:
+        items = {n: nodes[n] for n in nodes if members.get(n) == level}
+        items.update({c: frames[c] for c in clusters if parent[c] == level})
+        drawn, guides = [], []
+        for k, (t, h, parts, attrs) in enumerate(picture.edges):
+            if attrs.get("constraint") == "false":
+                continue
+            rt, rh = rep(t, level), rep(h, level)
+            if rt is None or rh is None or rt == rh:
+                continue
+            if rt == t and rh == h:
+                drawn.append((k, t, h, parts, attrs))
+            else:
+                guides.append((k, rt, rh, nodes[t], nodes[h], parts, attrs))
+        level_chains, dummies = _arrange(items, drawn, guides, measure)
+        chains.update(level_chains)
+        if level is not None:
+            _fit(frames[level], list(items.values()) + dummies, measure)
+    for c in sorted(clusters, key=lambda c: depth[c]):  # each frame is where its parent put it: fill it
+        f = frames[c]
+        held, cx, cy, title = f.inside
+        dx, dy = f.x - cx, f.y + title / 2 - cy
+        for n in held:
+            n.x += dx
+            n.y += dy
+    return nodes, frames, chains
+
+
+def _arrange(items: dict, drawn: list, guides: list, measure: _Measure) -> tuple[dict, list]:
+    """Lay out one graph (the top, or a cluster's inside): ranks, bends and labels of
+    the ``drawn`` edges, order within ranks, positions. ``guides`` are edges that
+    only rank and order (they join something inside a cluster)."""
+    names = list(items)
+    rank = _ranks(names, [(t, h) for _, t, h, _, _ in drawn] + [(t, h) for _, t, h, *_ in guides])
     for n in names:
-        nodes[n].rank = 2 * rank[n]  # the odd ranks between hold the edges' labels and bends
-    chains = []
-    for k, (t, h, parts, attrs) in enumerate(picture.edges):
-        chain = [nodes[t]]
-        for r in range(nodes[t].rank + 1, nodes[h].rank):
-            if r == nodes[t].rank + 1 and parts:
-                text = "\n".join(p for p, _ in parts)
-                tw, th = measure(text, _fontsize(attrs, 9))
-                d = _Node(f"_e{k}_{r}", text, attrs, "label", tw + 6, th + 4, parts)
+        items[n].rank = 2 * rank[n]  # the odd ranks between hold the edges' labels and bends
+    chains, dummies, layout = {}, [], []
+    for k, t, h, parts, attrs in drawn:
+        points_at = t if attrs.get("dir") == "back" else h
+        if items[h].rank < items[t].rank:  # turned round to break a cycle: laid out from h
+            t, h = h, t
+        attrs = {**attrs, "arrow": "end" if points_at == h else "start"}
+        chain = [items[t]]
+        for r in range(items[t].rank + 1, items[h].rank):
+            if r == items[t].rank + 1 and parts:
+                d = _label_node(k, r, parts, attrs, measure)
             else:
                 d = _Node(f"_e{k}_{r}", "", attrs, "point", 0.0, 6.0)
             d.rank = r
             chain.append(d)
-        chain.append(nodes[h])
-        chains.append((chain, attrs))
-    every = list(nodes.values()) + [d for chain, _ in chains for d in chain[1:-1]]
+            dummies.append(d)
+        chain.append(items[h])
+        chains[k] = (chain, attrs)
+        layout.append((chain, attrs))
+    for k, t, h, tail, head, parts, attrs in guides:  # into a cluster: its label gets a place at this level
+        points_at = tail if attrs.get("dir") == "back" else head
+        if items[h].rank < items[t].rank:
+            t, h, tail, head = h, t, head, tail
+        attrs = {**attrs, "arrow": "end" if points_at is head else "start"}
+        if parts and items[h].rank > items[t].rank + 1:
+            d = _label_node(k, items[t].rank + 1, parts, attrs, measure)
+            d.rank = items[t].rank + 1
+            dummies.append(d)
+            chains[k] = ([tail, d, head], attrs)
+            layout.append(([items[t], d, items[h]], attrs))
+        else:
+            layout.append(([items[t], items[h]], attrs))
     ranks: dict[int, list[_Node]] = {}
-    for n in every:
+    for n in list(items.values()) + dummies:
         ranks.setdefault(n.rank, []).append(n)
-    _order(ranks, chains)
-    _place(ranks, chains)
-    return nodes, chains
+    _order(ranks, layout)
+    _place(ranks, layout)
+    return chains, dummies
+
+
+def _label_node(k: int, r: int, parts: tuple, attrs: dict, measure: _Measure) -> _Node:
+    """The point of edge ``k`` at rank ``r`` that holds its label, of the label's size."""
+    text = "\n".join(p for p, _ in parts)
+    tw, th = measure(text, _fontsize(attrs, 9))
+    return _Node(f"_e{k}_{r}", text, attrs, "label", tw + 6, th + 4, parts)
+
+
+def _fit(frame: _Node, held: list, measure: _Measure) -> None:
+    """Size a cluster's frame around what it holds (laid out), its title on top."""
+    size = _fontsize(frame.attrs, 10)
+    tw, th = measure(frame.label, size)
+    title = th + 6
+    if held:
+        left = min(n.x - n.w / 2 for n in held)
+        right = max(n.x + n.w / 2 for n in held)
+        top = min(n.y - n.h / 2 for n in held)
+        bottom = max(n.y + n.h / 2 for n in held)
+    else:
+        left = right = top = bottom = 0.0
+    frame.w = max(right - left, tw) + 2 * _CLUSTER_PAD
+    frame.h = bottom - top + 2 * _CLUSTER_PAD + title
+    frame.inside = (held, (left + right) / 2, (top + bottom) / 2, title)
 
 
 def _neighbours(chains) -> tuple[dict, dict]:
@@ -345,6 +531,52 @@ def _outline(ax, shape, x, y, w, h, line, width, fill, rounded) -> None:
     ax.add_patch(patch)
 
 
+def _draw_frame(ax, f: _Node) -> None:
+    """A cluster: a rounded (dashed) frame, its title along the top."""
+    from matplotlib.patches import FancyBboxPatch
+
+    a = f.attrs
+    color = _color(a, "color", "#888888")
+    frame = FancyBboxPatch((f.x - f.w / 2, -f.y - f.h / 2), f.w, f.h, boxstyle="round,pad=0,rounding_size=8",
+                           facecolor="none", edgecolor=color, linewidth=1.0,
+                           linestyle="--" if "dashed" in a.get("style", "") else "-", zorder=1)  # fmt: skip
+    ax.add_patch(frame)
+    size = _fontsize(a, 10)
+    ax.text(f.x, -f.y + f.h / 2 - _CLUSTER_PAD / 2, f.label, fontsize=size, ha="center", va="top",
+            color=_color(a, "fontcolor", "black"), zorder=4)  # fmt: skip
+
+
+def _draw_across(ax, a: _Node, b: _Node, parts: tuple, attrs: dict, measure: _Measure) -> None:
+    """An edge drawn straight from ``a`` to ``b`` (into a cluster), or bent (a carry
+    going back to the next step), its label at the middle."""
+    from matplotlib.patches import FancyArrowPatch
+    from matplotlib.path import Path
+
+    back = attrs.get("constraint") == "false"
+    first, last = _boundary(a, (b.x, b.y)), _boundary(b, (a.x, a.y))
+    mx, my = (first[0] + last[0]) / 2, (first[1] + last[1]) / 2
+    if back:  # bow out of the straight line so it is not drawn over the forward path
+        dx, dy = last[0] - first[0], last[1] - first[1]
+        length = max((dx * dx + dy * dy) ** 0.5, 1.0)
+        bow = max(40.0, 0.2 * length)
+        cx, cy = mx + dy / length * bow, my - dx / length * bow
+        path = Path([(first[0], -first[1]), (cx, -cy), (last[0], -last[1])], [Path.MOVETO, Path.CURVE3, Path.CURVE3])
+        mx, my = (mx + cx) / 2, (my + cy) / 2  # the curve's apex, where its label goes
+    else:
+        path = Path([(first[0], -first[1]), (last[0], -last[1])])
+    style = "<|-" if attrs.get("dir") == "back" else "-|>"  # written head -> tail: the arrow points at the tail
+    arrow = FancyArrowPatch(path=path, arrowstyle=style, mutation_scale=9, color=_color(attrs, "color", "#555555"),
+                            linewidth=1.0, linestyle="--" if attrs.get("style") == "dashed" else "-",
+                            zorder=2)  # fmt: skip
+    ax.add_patch(arrow)
+    if parts:
+        text = "\n".join(p for p, _ in parts)
+        tw, th = measure(text, _fontsize(attrs, 9))
+        label = _Node("_across", text, attrs, "label", tw + 6, th + 4, parts)
+        label.x, label.y = mx, my
+        _draw_parts(ax, label, _fontsize(attrs, 9))
+
+
 def _draw_edge(ax, chain: list[_Node], attrs: dict) -> None:
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.path import Path
@@ -356,7 +588,8 @@ def _draw_edge(ax, chain: list[_Node], attrs: dict) -> None:
     last = _boundary(chain[-1], pts[-1] if pts else (chain[0].x, chain[0].y))
     verts = [first, *pts, last]
     color = _color(attrs, "color", "#555555")
-    arrow = FancyArrowPatch(path=Path([(x, -y) for x, y in verts]), arrowstyle="-|>", mutation_scale=9,
+    style = "-|>" if attrs.get("arrow", "end") == "end" else "<|-"
+    arrow = FancyArrowPatch(path=Path([(x, -y) for x, y in verts]), arrowstyle=style, mutation_scale=9,
                             color=color, linewidth=1.0, linestyle="--" if attrs.get("style") == "dashed" else "-",
                             zorder=2)  # fmt: skip
     ax.add_patch(arrow)
@@ -390,11 +623,12 @@ def figure(picture):
     """
     Figure, FigureCanvasAgg = _matplotlib()
     measure = _Measure()
-    nodes, chains = _layout(picture, measure)
+    nodes, frames, chains = _layout(picture, measure)
     every = list(nodes.values())
-    xs = [n.x - n.w / 2 for n in every] + [n.x + n.w / 2 for n in every]
-    ys = [n.y - n.h / 2 for n in every] + [n.y + n.h / 2 for n in every]
-    for chain, _ in chains:
+    outline = every + list(frames.values())
+    xs = [n.x - n.w / 2 for n in outline] + [n.x + n.w / 2 for n in outline]
+    ys = [n.y - n.h / 2 for n in outline] + [n.y + n.h / 2 for n in outline]
+    for chain, _ in chains.values():
         for d in chain[1:-1]:
             xs += [d.x - d.w / 2, d.x + d.w / 2]
             ys += [d.y - d.h / 2, d.y + d.h / 2]
@@ -414,8 +648,13 @@ def figure(picture):
     x0 = left - _MARGIN - (width - 2 * _MARGIN - (right - left)) / 2
     ax.set_xlim(x0, x0 + width)
     ax.set_ylim(-(bottom + _MARGIN + legend_h), -(top - _MARGIN - caption_h))
-    for chain, attrs in chains:
-        _draw_edge(ax, chain, attrs)
+    for f in frames.values():
+        _draw_frame(ax, f)
+    for k, (t, h, parts, attrs) in enumerate(picture.edges):
+        if k in chains:
+            _draw_edge(ax, *chains[k])
+        else:  # into or out of a cluster, or back to the next step
+            _draw_across(ax, nodes[t], nodes[h], parts, attrs, measure)
     for n in every:
         _draw_node(ax, n, n.x, -n.y)
     if picture.caption:

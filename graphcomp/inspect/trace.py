@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from graphcomp.autodiff.backprop import BackpropResult
 from graphcomp.autodiff.build_grad import TraceStep
 from graphcomp.errors import ArgumentError
+from graphcomp.inspect.arguments import numbering_or_none
 from graphcomp.inspect.numbering import Numbering
 
 __all__ = ["describe_step", "format_trace", "replay"]
@@ -25,7 +26,19 @@ def describe_step(step: TraceStep, numbering: Numbering | None = None) -> str:
         'build_grad(x): its consumers in G′ are [exp#1]'
     """
     name = (numbering if numbering is not None else _numbering([step])).describe
+    text = _sentence(step, name)
+    # a step of build_grad on a loop's body: marked with a bar per level of loop it is in
+    return "  " + "| " * step.depth + text if step.depth else text
+
+
+def _sentence(step: TraceStep, name) -> str:
     v = name(step.variable)
+    if step.kind == "body":
+        return (
+            f"  {v}.bprop ran build_grad on its loop body (Algorithm 6.6 on one step, seeded with the "
+            f"cotangents of the new carry and y; the backward loop {name(step.term)} runs it over the "
+            "steps in reverse: back-propagation through time, section 10.2.2):"
+        )
     if step.kind == "visit":
         cons = ", ".join(name(c) for c in step.consumers)
         return f"build_grad({v}): its consumers in G′ are [{cons}]"
@@ -52,7 +65,9 @@ def _numbering(trace) -> Numbering:
 def format_trace(trace, numbering: Numbering | None = None) -> str:
     """The whole trace, one step a line. ``trace`` is a list of steps or a
     ``gc.backprop(..., trace=True)`` result; without ``numbering`` the nodes are
-    numbered as ``dprint`` and ``to_dot`` number that result.
+    numbered as ``dprint`` and ``to_dot`` number that result. A result built
+    without ``trace=True`` recorded no steps: ``gc.ArgumentError`` says so,
+    as it does for anything else that is not a trace.
 
     Example:
         >>> import graphcomp as gc
@@ -86,9 +101,15 @@ def replay(trace, numbering: Numbering | None = None) -> Iterator[tuple[int, Tra
 def _steps(trace, numbering, who: str) -> tuple[list, Numbering]:
     """The steps of ``trace`` (a list of steps or a backprop result) and the numbering
     to name their nodes by; anything else is an ArgumentError naming ``who``."""
+    numbering = numbering_or_none(numbering, f"{who}: numbering")
     if isinstance(trace, BackpropResult):
+        if trace.trace is None:
+            raise ArgumentError(
+                f"{who}: this gc.backprop result recorded no trace (it was built without trace=True); "
+                "build it with gc.backprop(cost, targets, trace=True) to replay build_grad's steps"
+            )
         numbering = numbering if numbering is not None else Numbering(trace)
-        trace = trace.trace or []
+        trace = trace.trace
     if not isinstance(trace, (list, tuple)) or not all(isinstance(s, TraceStep) for s in trace):
         raise ArgumentError(
             f"{who}: trace must be the steps gc.backprop(..., trace=True) recorded (or its result), got {trace!r}"[:300]

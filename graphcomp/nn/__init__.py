@@ -6,6 +6,7 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
+from graphcomp.core.types import as_dtype
 from graphcomp.errors import ArgumentError, DTypeError
 from graphcomp.nn import init  # a submodule: gc.nn.init.kaiming_uniform
 from graphcomp.nn.dropout import dropout
@@ -35,7 +36,9 @@ def one_hot(labels: Operand, num_classes: int, dtype="float64") -> Variable:
     labels = as_variable(labels)
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got {labels.label()} of dtype {labels.dtype}")
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+    bad = isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer))
+    if bad or num_classes < 1:
         raise ArgumentError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
+    dtype = as_dtype(dtype, "one_hot: dtype")
     hits = equal(expand_dims(labels, -1), np.arange(num_classes))
     return cast(hits, dtype)

@@ -6,6 +6,7 @@ import numpy as np
 
 import graphcomp as gc
 from graphcomp.core.site import user_errors
+from graphcomp.core.types import as_bool
 from graphcomp.errors import ArgumentError, DTypeError
 
 __all__ = ["dropout"]
@@ -44,8 +45,7 @@ def dropout(x, rate: float, rng, training: bool = True) -> gc.Variable:
         raise ArgumentError(f"dropout: rate must be in [0, 1] (the probability of zeroing an entry), got {rate!r}")
     if not isinstance(rng, gc.random.Generator):
         raise ArgumentError(f"dropout: rng must be a gc.random.Generator, got {rng!r}")
-    if not isinstance(training, (bool, np.bool_)):
-        raise ArgumentError(f"dropout: training must be True or False, got {training!r}")
+    training = as_bool(training, "dropout: training")
     x = x if isinstance(x, gc.Variable) else gc.constant(x)
     if x.dtype.kind != "f":
         raise DTypeError(f"dropout: x must be a float array, got {x.label()} of dtype {x.dtype}")

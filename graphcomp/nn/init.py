@@ -64,36 +64,56 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``:
     1 for linear, convolutions and sigmoid, 5/3 for tanh, sqrt(2) for relu,
     sqrt(2 / (1 + slope**2)) for leaky_relu (slope ``param``, default 0.01),
-    3/4 for selu. Raises ArgumentError for an unknown name or a bad slope.
+    3/4 for selu. Raises ArgumentError for an unknown name or a slope that is not a
+    finite number.
 
     Example:
         >>> import graphcomp as gc
         >>> gc.nn.init.calculate_gain("relu"), gc.nn.init.calculate_gain("leaky_relu", 0.0)
         (1.4142135623730951, 1.4142135623730951)
     """
-    if nonlinearity == "leaky_relu":
-        if param is None:
-            slope = 0.01
-        elif isinstance(param, bool) or not isinstance(param, (int, float)):
-            raise ArgumentError(f"calculate_gain: negative_slope {param!r} is not a valid number")
-        else:
-            slope = float(param)
-        return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity not in _GAINS:
+    return _gain("calculate_gain", nonlinearity, param, "param (leaky_relu's negative_slope)")
+
+
+def _gain(who: str, nonlinearity, param, param_name: str) -> float:
+    if not isinstance(nonlinearity, str) or nonlinearity not in (*_GAINS, "leaky_relu"):
         names = ", ".join(sorted([*_GAINS, "leaky_relu"]))
-        raise ArgumentError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; known: {names}")
+        raise ArgumentError(f"{who}: unknown nonlinearity {nonlinearity!r}; known: {names}")
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else _finite(who, param_name, param)
+        return math.sqrt(2.0 / (1 + slope**2))
     return _GAINS[nonlinearity]
 
 
+def _finite(who: str, what: str, value) -> float:
+    """A finite real number (a bool is not one), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"{who}: {what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ArgumentError(f"{who}: {what} must be finite, got {value!r}")
+    return float(value)
+
+
+def _check_gain(who: str, gain) -> float:
+    """A gain scales a standard deviation or a bound: a finite number >= 0 (PyTorch's uniform_
+    and normal_ refuse the negative bound or std a negative gain makes)."""
+    gain = _finite(who, "gain", gain)
+    if gain < 0:
+        raise ArgumentError(f"{who}: gain must be >= 0 (it scales a standard deviation), got {gain!r}")
+    return gain
+
+
 def _shape(who: str, shape) -> tuple[int, ...]:
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    """A shape of non-negative ints, as NumPy takes it: ``2.5`` (or ``2.0``) is refused,
+    never truncated (``np.zeros((2.5, 5))`` raises too)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool) else shape
     try:
-        out = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
+        dims = tuple(shape)
+    except TypeError:
         raise ArgumentError(f"{who}: shape must be a tuple of ints, got {shape!r}") from None
-    if any(isinstance(d, bool) or d < 0 for d in shape):
-        raise ArgumentError(f"{who}: shape must be non-negative ints, got {shape!r}")
-    return out
+    if any(isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0 for d in dims):
+        raise ArgumentError(f"{who}: shape must be a tuple of non-negative ints, got {shape!r}")
+    return tuple(int(d) for d in dims)
 
 
 def fan_in_and_fan_out(shape, in_axis: int | None = None, out_axis: int | None = None) -> tuple[int, int]:
@@ -108,10 +128,13 @@ def fan_in_and_fan_out(shape, in_axis: int | None = None, out_axis: int | None =
         >>> gc.nn.init.fan_in_and_fan_out((784, 512)), gc.nn.init.fan_in_and_fan_out((8, 3, 5, 5))
         ((784, 512), (75, 200))
     """
-    shape = _shape("fan_in_and_fan_out", shape)
+    return _fan_in_and_fan_out("fan_in_and_fan_out", _shape("fan_in_and_fan_out", shape), in_axis, out_axis)
+
+
+def _fan_in_and_fan_out(who: str, shape: tuple[int, ...], in_axis, out_axis) -> tuple[int, int]:
     if len(shape) < 2:
         raise ShapeError(
-            f"fan_in_and_fan_out: fans need at least 2 dimensions (in and out), got shape {shape}; "
+            f"{who}: fans need at least 2 dimensions (in and out), got shape {shape}; "
             "initialise biases directly (PyTorch refuses too)"
         )
     default = (0, 1) if len(shape) == 2 else (1, 0)
@@ -119,10 +142,10 @@ def fan_in_and_fan_out(shape, in_axis: int | None = None, out_axis: int | None =
     for what, a, d in (("in_axis", in_axis, default[0]), ("out_axis", out_axis, default[1])):
         a = d if a is None else a
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -len(shape) <= a < len(shape):
-            raise ArgumentError(f"fan_in_and_fan_out: {what} {a!r} is not an axis of shape {shape}")
+            raise ArgumentError(f"{who}: {what} {a!r} is not an axis of shape {shape}")
         axes.append(int(a) % len(shape))
     if axes[0] == axes[1]:
-        raise ArgumentError(f"fan_in_and_fan_out: in_axis and out_axis are the same axis ({axes[0]})")
+        raise ArgumentError(f"{who}: in_axis and out_axis are the same axis ({axes[0]})")
     receptive = math.prod(d for i, d in enumerate(shape) if i not in axes)
     return shape[axes[0]] * receptive, shape[axes[1]] * receptive
 
@@ -130,12 +153,15 @@ def fan_in_and_fan_out(shape, in_axis: int | None = None, out_axis: int | None =
 def _draw(who: str, rng, kind: str, scale: float, shape, dtype) -> np.ndarray:
     """``uniform(-scale, scale)`` or ``normal(0, scale)`` numbers from ``rng``."""
     try:
-        dtype = np.dtype(dtype)
+        dt = np.dtype(dtype)
     except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind != "f":
+        dt = None
+    if dt is None or dt.kind != "f":
         raise ArgumentError(f"{who}: dtype must be a float dtype, got {dtype!r}")
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+    dtype = dt
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_))):
+        if rng is not None and rng < 0:
+            raise ArgumentError(f"{who}: rng as a seed must be a non-negative int (NumPy's rule), got {rng!r}")
         rng = np.random.default_rng(rng)
     if isinstance(rng, gc_random.Generator):  # a graph of one draw, run now: it advances rng's state
         draw = rng.uniform(shape, -scale, scale) if kind == "uniform" else rng.normal(shape, 0.0, scale)
@@ -150,12 +176,25 @@ def _draw(who: str, rng, kind: str, scale: float, shape, dtype) -> np.ndarray:
 
 def _fans(who, shape, in_axis, out_axis):
     shape = _shape(who, shape)
-    return shape, fan_in_and_fan_out(shape, in_axis, out_axis)
+    return shape, _fan_in_and_fan_out(who, shape, in_axis, out_axis)
+
+
+def _xavier_scale(who: str, gain, fans, numerator: float) -> float:
+    gain = _check_gain(who, gain)
+    if fans[0] + fans[1] == 0:
+        raise ShapeError(f"{who}: a weight with fan_in + fan_out 0 has no variance to scale")
+    return gain * math.sqrt(numerator / (fans[0] + fans[1]))
 
 
 def xavier_uniform(shape, gain: float = 1.0, *, rng=None, dtype="float64", in_axis=None, out_axis=None) -> np.ndarray:
     """Glorot & Bengio (2010)'s uniform: U(-a, a) with ``a = gain * sqrt(6 / (fan_in +
     fan_out))``, as ``torch.nn.init.xavier_uniform_`` (fans: see ``fan_in_and_fan_out``).
+
+    Raises ArgumentError for a ``shape`` that is not a tuple of non-negative ints
+    (``2.5`` is refused, not truncated), a ``gain`` that is negative or not finite,
+    an ``rng`` that is not a Generator, a non-negative int seed or None, a
+    non-float ``dtype`` or a bad axis; ShapeError for fewer than 2 dimensions or
+    fans that add up to 0.
 
     Example:
         >>> import numpy as np, graphcomp as gc
@@ -163,13 +202,19 @@ def xavier_uniform(shape, gain: float = 1.0, *, rng=None, dtype="float64", in_ax
         >>> W.shape, W.dtype, bool(abs(W).max() <= np.sqrt(6 / 8))
         ((3, 5), dtype('float32'), True)
     """
-    shape, (fan_in, fan_out) = _fans("xavier_uniform", shape, in_axis, out_axis)
-    return _draw("xavier_uniform", rng, "uniform", gain * math.sqrt(6.0 / (fan_in + fan_out)), shape, dtype)
+    shape, fans = _fans("xavier_uniform", shape, in_axis, out_axis)
+    return _draw("xavier_uniform", rng, "uniform", _xavier_scale("xavier_uniform", gain, fans, 6.0), shape, dtype)
 
 
 def xavier_normal(shape, gain: float = 1.0, *, rng=None, dtype="float64", in_axis=None, out_axis=None) -> np.ndarray:
     """Glorot & Bengio (2010)'s normal: N(0, std²) with ``std = gain * sqrt(2 / (fan_in +
     fan_out))``, as ``torch.nn.init.xavier_normal_``.
+
+    Raises ArgumentError for a ``shape`` that is not a tuple of non-negative ints
+    (``2.5`` is refused, not truncated), a ``gain`` that is negative or not finite,
+    an ``rng`` that is not a Generator, a non-negative int seed or None, a
+    non-float ``dtype`` or a bad axis; ShapeError for fewer than 2 dimensions or
+    fans that add up to 0.
 
     Example:
         >>> import graphcomp as gc
@@ -177,17 +222,18 @@ def xavier_normal(shape, gain: float = 1.0, *, rng=None, dtype="float64", in_axi
         >>> round(float(W.std()), 3)   # sqrt(2 / 1000)
         0.045
     """
-    shape, (fan_in, fan_out) = _fans("xavier_normal", shape, in_axis, out_axis)
-    return _draw("xavier_normal", rng, "normal", gain * math.sqrt(2.0 / (fan_in + fan_out)), shape, dtype)
+    shape, fans = _fans("xavier_normal", shape, in_axis, out_axis)
+    return _draw("xavier_normal", rng, "normal", _xavier_scale("xavier_normal", gain, fans, 2.0), shape, dtype)
 
 
 def _kaiming_std(who, fans, a, mode, nonlinearity) -> float:
-    if mode not in ("fan_in", "fan_out"):
+    if not isinstance(mode, str) or mode not in ("fan_in", "fan_out"):
         raise ArgumentError(f"{who}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    gain = _gain(who, nonlinearity, a, "a (the negative slope)")
     fan = fans[0] if mode == "fan_in" else fans[1]
     if fan == 0:
         raise ShapeError(f"{who}: a weight with {mode} 0 has no variance to scale")
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return gain / math.sqrt(fan)
 
 
 def kaiming_uniform(
@@ -198,6 +244,11 @@ def kaiming_uniform(
     ``gain = calculate_gain(nonlinearity, a)`` and ``fan`` the fan-in or fan-out
     (``mode``), as ``torch.nn.init.kaiming_uniform_`` (same defaults: leaky_relu
     with slope ``a = 0``, i.e. relu's gain sqrt(2)).
+
+    Raises ArgumentError for a ``shape`` that is not a tuple of non-negative ints,
+    a slope ``a`` that is not a finite number, an unknown ``mode`` or
+    ``nonlinearity``, a bad ``rng``, ``dtype`` or axis; ShapeError for fewer than 2
+    dimensions or a fan of 0.
 
     Example:
         >>> import numpy as np, graphcomp as gc
@@ -215,7 +266,7 @@ def kaiming_normal(
     rng=None, dtype="float64", in_axis=None, out_axis=None,
 ) -> np.ndarray:  # fmt: skip
     """He et al. (2015)'s normal: N(0, std²) with ``std = gain / sqrt(fan)``, as
-    ``torch.nn.init.kaiming_normal_`` (see ``kaiming_uniform``).
+    ``torch.nn.init.kaiming_normal_`` (see ``kaiming_uniform``, and its errors).
 
     Example:
         >>> import graphcomp as gc

@@ -6,16 +6,23 @@ import graphcomp as gc
 from graphcomp.core.site import user_errors
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import DTypeError, ShapeError
+from graphcomp.ops.base import weak_constant
 
 __all__ = ["mse", "binary_cross_entropy_with_logits"]
 
 
-def _variable(x) -> gc.Variable:
-    return x if isinstance(x, gc.Variable) else gc.constant(x)
+def _variable(x, like: gc.Variable | None = None) -> gc.Variable:
+    """``x`` as a Variable; a Python number or list next to ``like`` takes its dtype when
+    its kind fits (NumPy's weak scalars, see ``graphcomp.ops.base.weak_constant``)."""
+    if isinstance(x, gc.Variable):
+        return x
+    return gc.constant(x) if like is None else weak_constant(x, like)
 
 
-def _same_shape(who: str, a: gc.Variable, b: gc.Variable, names: tuple[str, str]) -> None:
-    """Refuse what would broadcast: PyTorch warns there, and it is nearly always a bug
+def _same_shape(who: str, a: gc.Variable, b: gc.Variable, names: tuple[str, str]) -> gc.Variable:
+    """``b``, checked to have ``a``'s shape: refused here when the known dimensions
+    differ, and at run time (``gc.match_shape``) where unknown ones leave it open.
+    What would broadcast is refused: PyTorch warns there, and it is nearly always a bug
     (a (B, 1) prediction against a (B,) target makes a (B, B) loss)."""
     same = a.ndim == b.ndim and all(p is None or q is None or p == q for p, q in zip(a.shape, b.shape))
     if not same:
@@ -23,6 +30,17 @@ def _same_shape(who: str, a: gc.Variable, b: gc.Variable, names: tuple[str, str]
             f"{who}: {names[0]} has shape {fmt_shape(a.shape)} and {names[1]} {fmt_shape(b.shape)}; "
             "they must be equal (nothing is broadcast)"
         )
+    if None in a.shape or None in b.shape:
+        return gc.match_shape(b, a, f"{who}: {names[1]} (against {names[0]})")
+    return b
+
+
+def _operands(pred, target) -> tuple[gc.Variable, gc.Variable]:
+    """Both as Variables, a Python number or list on one side taking the other's dtype."""
+    if isinstance(pred, gc.Variable) or not isinstance(target, gc.Variable):
+        pred = _variable(pred)
+        return pred, _variable(target, pred)
+    return _variable(pred, target), target
 
 
 @user_errors
@@ -30,9 +48,14 @@ def mse(pred, target) -> gc.Variable:
     """Mean squared error ``mean((pred - target)**2)`` over every entry, as
     ``torch.nn.functional.mse_loss`` (reduction ``"mean"``).
 
-    ``pred`` and ``target`` (Variables or arrays) must have the same shape (an
-    unknown dimension matches any); the result is 0-d, of NumPy's promoted
-    dtype. Raises ShapeError for different shapes: nothing is broadcast.
+    ``pred`` and ``target`` (Variables or arrays) must have the same shape: the
+    known dimensions are compared when built, the others when the graph runs
+    (``gc.match_shape``); nothing is broadcast. The result is 0-d, of NumPy's
+    promoted dtype, a Python number or list taking the other side's dtype (a
+    float32 ``pred`` and ``[0.0, 1.0]`` give float32, see README's *dtypes*).
+    Raises ShapeError for different known shapes; an EvaluationError (a
+    ValueError) naming ``mse``, the target's and the prediction's shapes when
+    the values' shapes differ at run time.
 
     Example:
         >>> import graphcomp as gc
@@ -40,8 +63,8 @@ def mse(pred, target) -> gc.Variable:
         >>> float(gc.evaluate(gc.nn.mse(p, [[1.0, 2.0], [3.0, 4.0]]), {p: [[1.0, 0.0], [3.0, 5.0]]}))
         1.25
     """
-    pred, target = _variable(pred), _variable(target)
-    _same_shape("mse", pred, target, ("pred", "target"))
+    pred, target = _operands(pred, target)
+    target = _same_shape("mse", pred, target, ("pred", "target"))
     return gc.mean(gc.square(pred - target))
 
 
@@ -60,10 +83,14 @@ def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None) -> gc.V
     right, so a confident right answer costs ~exp(-|z|), not 0 by cancellation).
 
     ``logits``: a float Variable or array; ``target``: the same shape (float,
-    or bool/int labels, cast to the logits' dtype); ``pos_weight``: None, a
-    number or an array broadcast against the last axis (weights the positive
-    term, as PyTorch's). Returns a 0-d Variable. Raises ShapeError for
-    different shapes, DTypeError for non-float logits.
+    or bool/int labels, cast to the logits' dtype; a Python list takes the
+    logits' dtype), checked when built for known dimensions and when the
+    graph runs for unknown ones (nothing is broadcast); ``pos_weight``: None,
+    a number or an array broadcast against the last axis (weights the
+    positive term, as PyTorch's). Returns a 0-d Variable. Raises ShapeError
+    for different known shapes, DTypeError for non-float logits, and an
+    EvaluationError (a ValueError) naming the loss and both shapes when the
+    values' shapes differ at run time.
 
     Example:
         >>> import graphcomp as gc
@@ -73,15 +100,16 @@ def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None) -> gc.V
         >>> float(gc.evaluate(bce, feed)), gc.evaluate(gc.grad(bce, z), feed).tolist()
         (500.0, [0.0, 0.0, -0.25, 0.25])
     """
-    logits, target = _variable(logits), _variable(target)
+    logits = _variable(logits)
+    target = _variable(target, logits)
     if logits.dtype.kind != "f":
         raise DTypeError(
             f"binary_cross_entropy_with_logits: logits must be floats, got {logits.label()} of dtype {logits.dtype}"
         )
-    _same_shape("binary_cross_entropy_with_logits", logits, target, ("logits", "target"))
+    target = _same_shape("binary_cross_entropy_with_logits", logits, target, ("logits", "target"))
     if target.dtype != logits.dtype and target.dtype.kind in "biu":
         target = gc.cast(target, logits.dtype)
     positive = target * gc.softplus(-logits)
     if pos_weight is not None:
-        positive = _variable(pos_weight) * positive
+        positive = _variable(pos_weight, logits) * positive
     return gc.mean(positive + (1.0 - target) * gc.softplus(logits))

@@ -16,8 +16,10 @@ import numpy as np
 
 import graphcomp as gc
 from graphcomp.core.site import creation_site, user_errors
-from graphcomp.core.types import fmt_shape
-from graphcomp.errors import ArgumentError, ShapeError
+from graphcomp.core.types import as_bool, as_dtype, fmt_shape
+from graphcomp.errors import ArgumentError, DTypeError, ShapeError
+from graphcomp.ops.base import weak_constant
+from graphcomp.ops.identity import MinCount
 
 __all__ = ["batch_norm", "layer_norm", "RunningStats"]
 
@@ -34,7 +36,11 @@ class RunningStats:
     ``updates``. ``batch_norm(..., running=stats, training=False)`` normalises
     with them. One training-mode ``batch_norm`` per RunningStats (a second
     raises ArgumentError: make one RunningStats per layer, and a new one for a
-    new model).
+    new model). ``dtype`` is the statistics' float dtype (float64 by default; the
+    update is computed from the batch's statistics and stored in it), ``momentum``
+    a number in [0, 1], ``name`` prefixes the Parameters' names. Raises
+    ArgumentError for a bad shape, momentum or name, DTypeError for a dtype that
+    is not a float.
 
     Example:
         >>> import numpy as np, graphcomp as gc
@@ -48,11 +54,23 @@ class RunningStats:
     """
 
     def __init__(self, shape, momentum: float = 0.1, dtype="float64", name: str = "batch_norm"):
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        try:
+            shape = tuple(shape)
+        except TypeError:
+            raise ArgumentError(f"RunningStats: shape must be positive ints, got {shape!r}") from None
         if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
             raise ArgumentError(f"RunningStats: shape must be positive ints, got {shape!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
             raise ArgumentError(f"RunningStats: momentum must be a number in [0, 1], got {momentum!r}")
+        dtype = as_dtype(dtype, "RunningStats: dtype")
+        if dtype.kind != "f":
+            raise DTypeError(
+                f"RunningStats: dtype must be a float dtype (float16, float32, float64), got {dtype}; "
+                "a running mean and variance are fractions (PyTorch keeps them in the layer's float dtype)"
+            )
+        if not isinstance(name, str):
+            raise ArgumentError(f"RunningStats: name must be a str, got {name!r}")
         self.shape, self.momentum = tuple(int(d) for d in shape), float(momentum)
         self.mean = gc.Parameter(np.zeros(self.shape, dtype), f"{name}.running_mean")
         self.var = gc.Parameter(np.ones(self.shape, dtype), f"{name}.running_var")
@@ -66,11 +84,12 @@ class RunningStats:
 def _axes(who: str, axis, ndim: int) -> tuple[int, ...]:
     raw = (axis,) if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) else axis
     try:
-        axes = tuple(int(a) for a in raw)
+        raw = tuple(raw)
     except TypeError:
         raise ArgumentError(f"{who}: axis must be an int or a tuple of ints, got {axis!r}") from None
-    if any(isinstance(a, bool) for a in raw) or not axes:
+    if not raw or any(isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) for a in raw):
         raise ArgumentError(f"{who}: axis must be an int or a tuple of ints, got {axis!r}")
+    axes = tuple(int(a) for a in raw)
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
@@ -86,7 +105,7 @@ def _affine(who: str, what: str, p, x: gc.Variable, positions: tuple[int, ...]):
     against x: its entries at those positions, 1 elsewhere."""
     if p is None:
         return None
-    p = p if isinstance(p, gc.Variable) else gc.constant(p)
+    p = weak_constant(p, x)  # a list of numbers takes x's dtype, as a Python number would
     want = tuple(x.shape[i] for i in positions)
     if p.ndim != len(want) or any(a is not None and b is not None and a != b for a, b in zip(p.shape, want)):
         raise ShapeError(
@@ -160,10 +179,21 @@ def batch_norm(
         step = gc.compile(cost, [x, y], updates={**gc.optim.adam(cost, params), **stats.updates})
         predict = gc.compile(model(x, False), [x])
 
+    Training-mode statistics need more than one value per feature, as
+    PyTorch's "Expected more than 1 value per channel when training": the
+    variance of one value is 0 and its unbiased estimate 0 / 0, which would
+    turn the running variance into NaN for good (a last minibatch of one
+    example: use ``gc.data.batches(..., drop_last=True)``, as with PyTorch's
+    DataLoader). gamma and beta given as Python lists take x's dtype (a
+    float32 layer stays float32).
+
     Returns a Variable of x's shape. Raises ShapeError for an axis out of
     range or gamma/beta/running of the wrong shape, ArgumentError for
     ``training=False`` without ``running``, a RunningStats already used in
-    training, or a single value per feature (no unbiased variance).
+    training, a ``training`` that is not True or False, or fewer than 2
+    values per feature known when built; an EvaluationError (a ValueError)
+    naming batch_norm when a batch has fewer than 2 values per feature at
+    run time, before anything is written into the running statistics.
 
     Example:
         >>> import graphcomp as gc
@@ -175,6 +205,7 @@ def batch_norm(
     x = x if isinstance(x, gc.Variable) else gc.constant(x)
     axes = _axes("batch_norm", axis, x.ndim)
     eps = _check_eps("batch_norm", eps)
+    training = as_bool(training, "batch_norm: training")
     features = tuple(i for i in range(x.ndim) if i not in axes)
     gamma = _affine("batch_norm", "gamma", gamma, x, features)
     beta = _affine("batch_norm", "beta", beta, x, features)
@@ -195,10 +226,28 @@ def batch_norm(
         mean = _affine("batch_norm", "running mean", running.mean, x, features)
         var = _affine("batch_norm", "running var", running.var, x, features)
         return _scale_shift((x - mean) * (1.0 / gc.sqrt(var + eps)), gamma, beta)
+    x = _enough_values(x, axes)
     normalised, mean, var = _statistics(x, axes, eps)
     if running is not None:
         _record_running(running, x, axes, mean, var)
     return _scale_shift(normalised, gamma, beta)
+
+
+def _enough_values(x: gc.Variable, axes: tuple[int, ...]) -> gc.Variable:
+    """``x``, with at least 2 values per feature over ``axes``: PyTorch's rule in
+    training mode ("Expected more than 1 value per channel when training"). One value
+    normalises to 0 and its running variance would be 0 / 0; none makes every
+    statistic NaN. Checked now when the sizes are known, else when the graph runs."""
+    dims = [x.shape[a] for a in axes]
+    if None in dims:
+        return MinCount(axes, 2, "batch_norm: training-mode statistics")(x)
+    n = math.prod(dims)
+    if n < 2:
+        raise ArgumentError(
+            f"batch_norm: {n} value{'' if n == 1 else 's'} per feature over axis {axes} of {fmt_shape(x.shape)}; "
+            "training-mode statistics need at least 2 (the variance of one value is 0, its unbiased estimate 0 / 0)"
+        )
+    return x
 
 
 def _record_running(running: RunningStats, x, axes, mean, var) -> None:
@@ -207,18 +256,23 @@ def _record_running(running: RunningStats, x, axes, mean, var) -> None:
             f"batch_norm: this RunningStats already holds the updates of the batch_norm built at "
             f"{running._filled_at}; use one RunningStats per layer (a new one for a new model)"
         )
-    n = _count(x, axes)
-    if isinstance(n, int) and n < 2:
-        raise ArgumentError(
-            f"batch_norm: {n} value per feature over axis {axes} of {fmt_shape(x.shape)}; "
-            "the running (unbiased) variance needs at least 2"
-        )
+    n = _count(x, axes)  # at least 2: checked by _enough_values
     m = running.momentum
+    correction = n / (n - 1.0)  # a Python float, or a float64 graph when n is known only at run time
+    if isinstance(correction, gc.Variable) and correction.dtype != var.dtype:
+        correction = gc.cast(correction, var.dtype)
     batch_mean = gc.reshape(mean, running.shape)
-    unbiased = gc.reshape(var, running.shape) * (n / (n - 1.0))
-    running.updates[running.mean] = (1.0 - m) * running.mean + m * batch_mean
-    running.updates[running.var] = (1.0 - m) * running.var + m * unbiased
+    unbiased = gc.reshape(var, running.shape) * correction
+    # stored in the statistics' own dtype, whatever x's (float32 statistics of a float64 layer)
+    new_mean = (1.0 - m) * running.mean + m * _as(batch_mean, running.mean.dtype)
+    new_var = (1.0 - m) * running.var + m * _as(unbiased, running.var.dtype)
+    running.updates[running.mean] = _as(new_mean, running.mean.dtype)
+    running.updates[running.var] = _as(new_var, running.var.dtype)
     running._filled_at = creation_site()
+
+
+def _as(v: gc.Variable, dtype) -> gc.Variable:
+    return v if v.dtype == dtype else gc.cast(v, dtype)
 
 
 @user_errors

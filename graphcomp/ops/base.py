@@ -30,7 +30,9 @@ Traits (class attributes) that passes, backends and inspectors read:
                        bprop's sum_to), no public function alone: explanations name the
                        user's op it serves
     stable_hint        what to write instead where the op's value or derivative is not
-                       finite (log of 0: log_sigmoid, binary_cross_entropy_with_logits)
+                       finite (log of 0: log_sigmoid, binary_cross_entropy_with_logits);
+                       ``stable_hint_for(v)`` gives it for one node (a power's depends
+                       on its exponent)
     flops_per_element  the cost model's FLOPs per output element (0: data movement)
     transcendental     a libm call per element (Numba runs these slower than NumPy)
     slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
@@ -76,6 +78,9 @@ that suits every other op:
                                     runs inside itself, for the passes to optimise
     generated_callee(v, writer)     a function written for node ``v`` in generated code
                                     (a loop: a ``for`` statement around its body's lines)
+    inner_backprop() -> result      the back-propagation an op built to run inside itself
+                                    (a backward loop: build_grad on the forward body), whose
+                                    trace ``gc.backprop(..., trace=True)`` splices in
 
 A backend module holds only its own overrides, keyed by op class
 (``graphcomp/runtime/backends/``); ``docs/architecture.md`` shows how to add an
@@ -268,6 +273,11 @@ class Op:
         ``to_dot(..., expand=True)`` draws it inside the node."""
         return None
 
+    def stable_hint_for(self, v: Variable) -> str:
+        """What to write instead where node ``v``'s value or derivative is not finite:
+        ``stable_hint``, unless the op can tell more from v's inputs (a power's exponent)."""
+        return self.stable_hint
+
     def no_gradient_of(self, v: Variable) -> Variable | None:
         """The zero standing for "no differentiable path" to this op's output ``v``
         when the generic one (zeros of v's shape and dtype) cannot, else None."""
@@ -291,6 +301,12 @@ class Op:
         (``graphcomp.runtime.codegen.Writer``): it writes an inner graph's lines with
         the same backend and compiles a function from lines. A backend overriding
         this op's class (JAX's ``lax.scan``) is asked instead."""
+        return None
+
+    def inner_backprop(self):
+        """The ``gc.backprop`` result this op's inner graph was built from (a backward
+        loop's body: build_grad on the forward loop's body), for traces; None for
+        other ops."""
         return None
 
     def state_updates(self, inputs: Sequence[Variable]) -> list[tuple[Variable, Variable]]:
@@ -341,15 +357,25 @@ _weak_dtypes: dict = {}
 
 
 def weak_constant(value, like: Variable) -> Variable:
-    """A Python number next to ``like`` takes ``like``'s dtype when NumPy would.
+    """A Python number, or a list or tuple of them, next to ``like`` takes ``like``'s
+    dtype when NumPy would for a Python number.
 
-    NumPy treats Python scalars as "weak": ``float32_array * 2.0`` stays
-    float32. Arrays keep their own dtype.
+    NumPy treats Python scalars as "weak" (NEP 50): ``float32_array * 2.0`` stays
+    float32, ``int8_array + 1`` stays int8, ``int_array * 0.5`` becomes float64.
+    graphcomp extends the rule to Python lists and tuples of numbers, which NumPy
+    would first turn into a float64 (int64, ...) array: written next to a Variable
+    they are literals of the same kind as a Python number, as a fed list takes its
+    Variable's dtype (``graphcomp/runtime/feed.py``); so a float32 model stays float32
+    when a loss target or a batch-norm scale is written as a list. A Python int that
+    ``like``'s integer dtype cannot hold (``300`` next to int8) is an ArgumentError, as
+    NumPy raises OverflowError. NumPy arrays and NumPy scalars keep their dtype (they
+    are strong, as in NumPy).
 
     Example:
         >>> import graphcomp as gc
-        >>> weak_constant(2.0, gc.Variable("x", dtype="float32")).dtype
-        dtype('float32')
+        >>> x = gc.Variable("x", dtype="float32")
+        >>> weak_constant(2.0, x).dtype, weak_constant([0.0, 1.0], x).dtype, weak_constant(np.ones(2), x).dtype
+        (dtype('float32'), dtype('float32'), dtype('float64'))
     """
     if isinstance(value, Variable):
         return value
@@ -364,11 +390,31 @@ def weak_constant(value, like: Variable) -> Variable:
             return constant(value, dtype=dtype)
         except OverflowError:  # an int too large for like's integer dtype
             return constant(value)
+    if kind in (list, tuple):
+        return constant(value, dtype=_weak_list_dtype(value, like))
     return constant(value)
 
 
+#: the dtype NumPy gives a list of Python numbers of each kind, and that kind's representative
+_PYTHON_DEFAULT = {np.dtype(bool): True, np.dtype(np.int_): 1, np.dtype(float): 1.0, np.dtype(complex): 1j}
+
+
+def _weak_list_dtype(value, like: Variable):
+    """The dtype a list or tuple of Python numbers takes next to ``like``, or None for a
+    value that is not one (ragged, of NumPy scalars of other dtypes, of Variables)."""
+    try:
+        converted = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    representative = _PYTHON_DEFAULT.get(converted.dtype)
+    if representative is None:
+        return None
+    return np.result_type(like.dtype, representative)
+
+
 def operands(x: Operand, y) -> tuple[Variable, Variable]:
-    """Coerce a pair of operands, Python numbers taking the other side's dtype.
+    """Coerce a pair of operands, Python numbers (and lists of them) taking the other
+    side's dtype (``weak_constant``).
 
     Example:
         >>> import graphcomp as gc

@@ -2,12 +2,16 @@
 
 ``conv2d`` is cross-correlation, as in every deep-learning framework: x of
 shape (N, C, H, W), w of shape (O, C, kh, kw). The forward gathers the
-windows with ``numpy.lib.stride_tricks.sliding_window_view`` (im2col) and
-contracts them with one matrix product; the gradients are ops of their own
-(the input gradient is a transposed convolution, the weight gradient a
-correlation of x with G), each linear in its inputs and differentiable
-again. Loops run over the kh*kw kernel offsets only, never over pixels or
-batch items.
+windows with ``numpy.lib.stride_tricks.sliding_window_view`` into one
+(N, C*kh*kw, Ho*Wo) array per call (im2col) and multiplies each image's by the
+(O, C*kh*kw) weights in one batched ``matmul``, whose result is NCHW as it
+stands (no transpose to copy); the gradients are ops of their own (the input
+gradient is a transposed convolution: one batched matmul, then kh*kw strided
+additions; the weight gradient a correlation of x with G: one batched matmul
+on the same im2col array), each linear in its inputs and differentiable again.
+Loops run over the kh*kw kernel offsets only, never over pixels or batch items.
+The Numba backend overrides some of these per shape where its loops measured
+faster (``graphcomp/runtime/backends/numba_conv.py``).
 
 ``max_pool2d`` drops a remainder that does not fill a window. Ties: when
 several elements of a window share its maximum, they share its gradient
@@ -41,6 +45,23 @@ def _windows(x, kh, kw, stride):
     """(N, C, Ho, Wo, kh, kw) view of every window, no copy."""
     v = sliding_window_view(x, (kh, kw), axis=(2, 3))
     return v[:, :, ::stride, ::stride]
+
+
+def im2col(x, kh: int, kw: int, stride: int, padding: int, ho: int | None = None, wo: int | None = None):
+    """The windows of ``x`` (N, C, H, W) as one (N, C*kh*kw, Ho*Wo) array (a copy), each
+    column one output pixel's window in (c, i, j) order, and (Ho, Wo); ``ho``/``wo`` keep
+    only the first rows and columns of windows (a strided gradient's size).
+
+    Example:
+        >>> cols, (ho, wo) = im2col(np.arange(16.0).reshape(1, 1, 4, 4), 3, 3, 1, 0)
+        >>> cols.shape, (ho, wo), cols[0, :, 0].tolist()
+        ((1, 9, 4), (2, 2), [0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 8.0, 9.0, 10.0])
+    """
+    win = _windows(_pad(x, padding), kh, kw, stride)
+    if ho is not None:
+        win = win[:, :, :ho, :wo]
+    n, c, ho, wo = win.shape[:4]
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo), (ho, wo)
 
 
 def _pad(x, pad):
@@ -80,9 +101,12 @@ class Conv2D(Op):
         return (x.shape[0], w.shape[0], ho, wo), result_dtype(np.matmul, x.dtype, w.dtype)
 
     def forward(self, x, w):
-        win = _windows(_pad(x, self.padding), w.shape[2], w.shape[3], self.stride)
-        out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, O)
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+        o, c, kh, kw = w.shape
+        if x.ndim != 4 or x.shape[1] != c:
+            raise ValueError(f"conv2d: input of shape {x.shape} does not have the {c} channels of weights {w.shape}")
+        cols, (ho, wo) = im2col(x, kh, kw, self.stride, self.padding)
+        # (O, C*kh*kw) @ (N, C*kh*kw, Ho*Wo): one product per image, already NCHW
+        return np.matmul(w.reshape(o, c * kh * kw), cols).reshape(x.shape[0], o, ho, wo)
 
     def bprop(self, inputs, output, G):
         x, w = inputs
@@ -113,11 +137,15 @@ def _transposed(g, w, stride: int, padding: int, height: int, width: int):
     n, o, ho, wo = g.shape
     _, c, kh, kw = w.shape
     s, p = stride, padding
-    out = np.zeros((n, c, height + 2 * p, width + 2 * p), dtype=np.result_type(g, w))
+    if w.shape[0] != o:
+        raise ValueError(f"conv2d_input_grad: gradient of shape {g.shape} does not match weights {w.shape}")
+    # every window's share of each input pixel, (C*kh*kw, O) @ (N, O, Ho*Wo) in one product (col2im's input)
+    cols = np.matmul(w.reshape(o, c * kh * kw).T, g.reshape(n, o, ho * wo)).reshape(n, c, kh, kw, ho, wo)
+    out = np.zeros((n, c, height + 2 * p, width + 2 * p), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             # every output pixel's contribution through kernel offset (i, j), at once
-            out[:, :, i : i + s * ho : s, j : j + s * wo : s] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+            out[:, :, i : i + s * ho : s, j : j + s * wo : s] += cols[:, :, i, j]
     return out[:, :, p : p + height, p : p + width]
 
 
@@ -185,10 +213,14 @@ class Conv2DWeightGrad(Op):
         return (g.shape[1], x.shape[1], self.kh, self.kw), result_dtype(np.matmul, x.dtype, g.dtype)
 
     def forward(self, x, g):
-        win = _windows(_pad(x, self.padding), self.kh, self.kw, self.stride)
-        ho, wo = g.shape[2], g.shape[3]
-        win = win[:, :, :ho, :wo]
-        return np.tensordot(g, win, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
+        n, o, ho, wo = g.shape
+        c = x.shape[1]
+        if x.shape[0] != n:
+            raise ValueError(f"conv2d_weight_grad: input of shape {x.shape} and gradient {g.shape} differ in batch")
+        cols, _ = im2col(x, self.kh, self.kw, self.stride, self.padding, ho, wo)
+        # per image (O, Ho*Wo) @ (Ho*Wo, C*kh*kw), summed over the batch
+        per_image = np.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1))
+        return np.add.reduce(per_image, axis=0).reshape(o, c, self.kh, self.kw)
 
     def bprop(self, inputs, output, G):
         x, g = inputs
@@ -212,7 +244,7 @@ def _window_hits(x, y, size, stride):
     and the number of such elements per window (the tie count)."""
     ho, wo = y.shape[2], y.shape[3]
     hits = {}
-    count = np.zeros(y.shape, dtype=np.int16)
+    count = np.zeros(y.shape, dtype=np.intp)
     for i in range(size):
         for j in range(size):
             h = x[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] == y
@@ -253,7 +285,8 @@ class MaxPool2D(Op):
 @dataclasses.dataclass(frozen=True)
 class MaxPool2DGrad(Op):
     """Route each window's gradient G to the elements holding its maximum
-    (split evenly among ties), back to x's shape. Inputs: x, the pooled y, G."""
+    (split evenly among ties), back to x's shape; a window whose maximum is NaN
+    holds no element equal to it and routes nothing. Inputs: x, the pooled y, G."""
 
     helper = True
     name = "max_pool2d_grad"
@@ -265,7 +298,9 @@ class MaxPool2DGrad(Op):
 
     def forward(self, x, y, g):
         hits, count = _window_hits(x, y, self.size, self.stride)
-        share = g if count.max() == 1 else g / count  # divide only where a window has ties
+        share = g
+        if count.size and count.max() > 1:  # divide only where a window has ties (a NaN window has no hit)
+            share = np.divide(g, count, out=np.array(g, dtype=np.result_type(g, np.float16)), where=count > 1)
         out = np.zeros(x.shape, dtype=np.result_type(g))
         ho, wo = y.shape[2], y.shape[3]
         s = self.stride
@@ -301,10 +336,12 @@ class MaxPool2DRoute(Op):
         hits, count = _window_hits(x, y, self.size, self.stride)
         ho, wo = y.shape[2], y.shape[3]
         s = self.stride
-        out = np.zeros(y.shape, dtype=np.result_type(u))
+        # float16 sums its ties' terms in float32 (as NumPy's mean does), and divides by
+        # the exact count in float64: 2048 + 1 is 2048 in float16
+        out = np.zeros(y.shape, dtype=np.promote_types(u.dtype, np.float32))
         for (i, j), h in hits.items():
             out += h * u[:, :, i : i + s * ho : s, j : j + s * wo : s]
-        return out / count
+        return (out / count).astype(u.dtype, copy=False)
 
     def bprop(self, inputs, output, G):
         x, y, u = inputs

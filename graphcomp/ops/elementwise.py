@@ -1,6 +1,13 @@
 """Unary elementwise ops. Each: its NumPy function, its scalar and SymPy forms,
 and its derivative written with graph ops so it can be differentiated again.
 
+Derivatives keep their digits: each is accurate to a few ulps (relative) wherever
+it is a normal number of the dtype, tails included. Where the textbook form loses
+them (``1 - tanh(x)**2`` is 0 from |x| ~ 19, ``s * (1 - s)`` once s rounds to 1),
+the derivative is an op of its own computed from x (``tanh_grad``,
+``sigmoid_grad``: one node each, differentiable again, which the stabilize pass
+can also recognise).
+
 Conventions at non-differentiable points: relu'(0) = 0, abs'(0) = sign(0) = 0.
 ``floor``, ``ceil``, ``round`` and ``sign`` are piecewise constant: their gradient
 is 0 everywhere (at the jumps too), as in JAX and PyTorch, not "no gradient":
@@ -16,11 +23,12 @@ import math
 import numpy as np
 
 from graphcomp.core.node import Variable
-from graphcomp.core.types import result_dtype
+from graphcomp.core.types import broadcast_shapes, result_dtype
 from graphcomp.errors import DTypeError
 from graphcomp.ops.base import Op, Operand
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.select import maximum_scalar, where
+from graphcomp.ops.shape import sum_to
 
 __all__ = [
     "negative", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "square", "log1p", "expm1",
@@ -51,9 +59,68 @@ class Unary(Op):
 # -- numerics shared by the NumPy and scalar forms -----------------------------------------------------
 
 
+def _exp_minus_abs(x):
+    """exp(-|x|), in (0, 1]: never overflows; a fresh array when x is a float array."""
+    e = np.abs(x)
+    if type(e) is np.ndarray and e.dtype.kind == "f":  # abs's fresh array: the next steps write into it
+        np.negative(e, out=e)
+        return np.exp(e, out=e)
+    return np.exp(-e)
+
+
 def _sigmoid(x):
-    # exp(-log(1 + exp(-x))) never overflows, for either sign of x
-    return np.exp(-np.logaddexp(0, -x))
+    # 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|) <= 1: never
+    # overflows, and each step rounds once, so the result is within 2-3 ulps (relative)
+    # down to the smallest normal numbers (exp(-log1p(exp(-x))) lost up to 31 ulps)
+    e = _exp_minus_abs(x)
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def _sigmoid_grad(x, g):
+    # sigmoid'(x) = sigmoid(x) sigmoid(-x) = e / (1 + e)**2 with e = exp(-|x|) (even in x):
+    # four roundings, never 0 * inf, and no 1 - s that rounds to 0 once s rounds to 1
+    e = _exp_minus_abs(x)
+    d = 1 + e
+    d *= d
+    e /= d
+    return _into(e, np.multiply, e, g)
+
+
+#: per float dtype, an |x| beyond which cosh(x) would overflow (the log of its largest number)
+_COSH_LIMIT: dict = {}
+
+
+def _cosh_limit(dtype: np.dtype) -> float:
+    limit = _COSH_LIMIT.get(dtype)
+    if limit is None:
+        limit = _COSH_LIMIT[dtype] = float(np.log(np.finfo(dtype if dtype.kind == "f" else np.float64).max))
+    return limit
+
+
+def _tanh_grad(x, g):
+    # g * (1 / cosh(x))**2 = g * (1 - tanh(x)**2), without the 1 - tanh**2 that is 0 once
+    # tanh rounds to +-1 (|x| > 19 in float64). |x| is capped below cosh's overflow (the
+    # result is no longer a normal number there): no warning, and (1/c)**2 underflows
+    # quietly to 0. The steps and their order are TanhGrad.expression's, so compile and
+    # evaluate agree to the bit.
+    c = np.abs(x)
+    limit = _cosh_limit(c.dtype)
+    if type(c) is not np.ndarray or c.dtype.kind != "f":  # a 0-d value or an int: no buffer to reuse
+        r = np.reciprocal(np.cosh(np.minimum(c, limit)))
+        return np.multiply(g, np.square(r))
+    np.minimum(c, limit, out=c)  # c is abs's fresh array: every step writes into it
+    np.cosh(c, out=c)
+    np.reciprocal(c, out=c)
+    np.square(c, out=c)
+    return _into(c, np.multiply, g, c)
+
+
+def _into(fresh, ufunc, a, b):
+    """``ufunc(a, b)``, written into ``fresh`` (a temporary array) when it can hold the result."""
+    shape = fresh.shape if type(fresh) is np.ndarray else None
+    if np.shape(a) == shape and np.shape(b) == shape and np.result_type(a, b) == fresh.dtype:
+        return ufunc(a, b, out=fresh)
+    return ufunc(a, b)
 
 
 def _softplus(x):
@@ -75,6 +142,29 @@ def sigmoid_scalar(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)  # never overflows for x < 0
     return e / (1.0 + e)
+
+
+def sigmoid_grad_scalar(x: float, g: float) -> float:
+    """g * sigmoid'(x) of floats, rounded as ``sigmoid_grad``'s NumPy form.
+
+    Example:
+        >>> sigmoid_grad_scalar(0.0, 1.0), sigmoid_grad_scalar(-1000.0, 1.0)
+        (0.25, 0.0)
+    """
+    e = math.exp(-math.fabs(x))
+    d = 1.0 + e
+    return e / (d * d) * g
+
+
+def tanh_grad_scalar(x: float, g: float) -> float:
+    """g * (1 / cosh(x))**2 of floats, as ``tanh_grad``'s NumPy form (|x| capped below overflow).
+
+    Example:
+        >>> tanh_grad_scalar(0.0, 2.0), tanh_grad_scalar(1000.0, 1.0)
+        (2.0, 0.0)
+    """
+    r = 1.0 / math.cosh(min(math.fabs(x), 709.782712893384))  # log of float64's largest number
+    return g * (r * r)
 
 
 def softplus_scalar(x: float) -> float:
@@ -99,6 +189,53 @@ def sign_scalar(x: float) -> float:
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _EXACT = 4503599627370496.0  # 2**52: every float this large is an integer already
+
+
+#: Veltkamp's splitter 2**ceil(p/2) + 1 per float dtype (p = 53, 24, 11 digits)
+_SPLITTER = {np.dtype(np.float64): 134217729.0, np.dtype(np.float32): 4097.0, np.dtype(np.float16): 65.0}
+
+
+def _exp_minus_square(x):
+    """exp(-x**2) to a few ulps: x**2 = hi + lo exactly (Dekker's product by Veltkamp's
+    split, Dekker 1971), then exp(-hi) * (1 - lo). Plain exp(-x*x) loses x**2 * 2**-53 of
+    its relative accuracy (600 ulps at x = 25). |x| is capped where exp(-x**2) is 0
+    anyway, so that the split cannot overflow."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    splitter = x.dtype.type(_SPLITTER.get(x.dtype, 134217729.0))
+    a = np.minimum(np.abs(x), x.dtype.type(np.sqrt(-np.log(np.finfo(x.dtype).smallest_subnormal)) + 1))
+    hi = a * a
+    c = splitter * a
+    ah = c - (c - a)
+    al = a - ah
+    lo = ((ah * ah - hi) + 2 * ah * al) + al * al
+    return np.exp(-hi) * (1 - lo)
+
+
+def _erf_grad(x, g):
+    # in float64 for narrower floats, then cast once: exp(-x**2) is subnormal in float32
+    # from |x| ~ 9.4 while g * exp(-x**2) (the derivative's own derivative) is still normal
+    dtype = np.result_type(result_dtype(np.exp, np.asarray(x).dtype), g)
+    wide = np.asarray(x, dtype=np.float64) if dtype.itemsize < 8 else x
+    out = np.multiply(g, _TWO_OVER_SQRT_PI * _exp_minus_square(wide), dtype=np.float64 if dtype.itemsize < 8 else None)
+    return out.astype(dtype, copy=False)
+
+
+def erf_grad_scalar(x: float, g: float) -> float:
+    """g * 2/sqrt(pi) * exp(-x**2) of floats, with x**2 split exactly as ``erf_grad``'s NumPy form.
+
+    Example:
+        >>> erf_grad_scalar(0.0, 1.0) == 2 / math.sqrt(math.pi), erf_grad_scalar(30.0, 1.0)
+        (True, 0.0)
+    """
+    a = min(math.fabs(x), 28.0)  # exp(-28**2) is 0 in float64
+    hi = a * a
+    c = 134217729.0 * a
+    ah = c - (c - a)
+    al = a - ah
+    lo = ((ah * ah - hi) + 2 * ah * al) + al * al
+    return g * (_TWO_OVER_SQRT_PI * (math.exp(-hi) * (1 - lo)))
 
 
 def _erf(x):
@@ -251,7 +388,9 @@ class Tanh(Unary):
     scalar_helpers = {"_tanh": math.tanh}
 
     def grad(self, x, y, G):
-        return G * (1 - square(y))
+        # sech(x)**2 from x: 1 - y**2 loses every digit once y rounds to +-1 (|x| > 19 in
+        # float64, 9 in float32) while the true derivative is a normal number to |x| ~ 355
+        return TanhGrad()(x, G)
 
 
 class Sqrt(Unary):
@@ -292,7 +431,8 @@ class Expm1(Unary):
     scalar_helpers = {"_expm1": math.expm1}
 
     def grad(self, x, y, G):
-        return G * (y + 1)
+        # exp(x), not y + 1: expm1(-40) + 1 is -1 + 1 = 0, while exp(-40) = 4.2e-18
+        return G * exp(x)
 
     def sympy(self, sp, v, args):
         return sp.exp(args[0]) - 1
@@ -304,7 +444,9 @@ class Sigmoid(Unary):
     slow_in_numpy, flops_per_element = True, 4  # several NumPy passes: worth a kernel even alone
 
     def grad(self, x, y, G):
-        return G * (y * (1 - y))
+        # sigmoid(x) * sigmoid(-x) from x: y * (1 - y) is 0 once y rounds to 1 (x > 37 in
+        # float64, 17 in float32), the true value is not
+        return SigmoidGrad()(x, G)
 
     def sympy(self, sp, v, args):
         return 1 / (1 + sp.exp(-args[0]))
@@ -338,7 +480,8 @@ class Erf(Unary):
         return super().infer(x)
 
     def grad(self, x, y, G):
-        return G * (_TWO_OVER_SQRT_PI * exp(-square(x)))
+        # one op of (x, G): exp(-x*x) as graph ops loses x**2 ulps to the rounding of x*x
+        return ErfGrad()(x, G)
 
 
 class LogSigmoid(Unary):
@@ -352,10 +495,98 @@ class LogSigmoid(Unary):
     slow_in_numpy, flops_per_element = True, 4
 
     def grad(self, x, y, G):
-        return G * exp(LogSigmoid()(-x))
+        # sigmoid(-x) from x (accurate in both tails), not exp(log_sigmoid(-x)), whose exp
+        # multiplies the rounding of its argument by |x| (6 ulps at x = 35)
+        return G * sigmoid(-x)
 
     def sympy(self, sp, v, args):
         return -sp.log(1 + sp.exp(-args[0]))
+
+
+# -- derivatives that keep their digits: one op each -----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class UnaryGrad(Op):
+    """``G * f'(x)``, the gradient through a unary op f as one elementwise op of
+    ``(x, G)``, computed from x where the textbook form from f's value loses digits."""
+
+    elementwise, helper = True, True
+
+    def infer(self, x, G):
+        return broadcast_shapes(x.shape, G.shape, op=self.name), np.result_type(result_dtype(np.exp, x.dtype), G.dtype)
+
+    def forward(self, x, G):
+        return type(self).fn(x, G)
+
+
+class TanhGrad(UnaryGrad):
+    """G * sech(x)**2 = G * (1 / cosh(x))**2: tanh's derivative, accurate to a few ulps
+    wherever it is a normal number (1 - tanh(x)**2 is 0 from |x| ~ 19 in float64). Six
+    NumPy calls written inline (|x|, a cap below overflow, cosh, reciprocal, square,
+    the product): no Python function between them."""
+
+    name, fn, flops_per_element = "tanh_grad", staticmethod(_tanh_grad), 5
+    scalar_form, scalar_helpers = "tanh_grad_scalar({0}, {1})", {"tanh_grad_scalar": tanh_grad_scalar}
+    transcendental = True  # a libm cosh per element: NumPy's loop is faster than a kernel's
+    numpy_helpers = {
+        "_abs": np.abs, "_minimum": np.minimum, "_cosh": np.cosh, "_reciprocal": np.reciprocal,
+        "_square": np.square, "_multiply": np.multiply,
+    }  # fmt: skip
+
+    def expression(self, v, args):
+        x = v.owner.inputs[0]
+        if x.dtype.kind != "f":
+            return None  # an integer x: the forward's own promotion
+        cosh = f"_cosh(_minimum(_abs({args[0]}), {_cosh_limit(x.dtype)!r}))"
+        return f"_multiply({args[1]}, _square(_reciprocal({cosh})))"
+
+    def bprop(self, inputs, output, H):
+        # d/dx G sech(x)**2 = -2 G sech(x)**2 tanh(x); tanh(x) is the forward's own node
+        x, G = inputs
+        return [sum_to((H * output) * (-2.0 * tanh(x)), x), sum_to(TanhGrad()(x, H), G)]
+
+    def sympy(self, sp, v, args):
+        return args[1] * (1 - sp.tanh(args[0]) ** 2)  # as SymPy writes tanh's derivative
+
+
+class ErfGrad(UnaryGrad):
+    """G * 2/sqrt(pi) * exp(-x**2): erf's derivative (Abramowitz & Stegun 7.1.19), accurate
+    to a few ulps wherever it is a normal number (exp(-x*x) as two graph ops loses the
+    rounding of x*x times x**2: 600 ulps at x = 25)."""
+
+    name, fn, flops_per_element = "erf_grad", staticmethod(_erf_grad), 12
+    scalar_form, scalar_helpers = "erf_grad_scalar({0}, {1})", {"erf_grad_scalar": erf_grad_scalar}
+    slow_in_numpy = True  # a dozen NumPy passes: worth a kernel even alone
+
+    def bprop(self, inputs, output, H):
+        # d/dx G c exp(-x**2) = -2 x G c exp(-x**2); d/dG is erf_grad(x, H)
+        x, G = inputs
+        # the x term as erf_grad of a larger G: the product H * output can be subnormal
+        # where the derivative itself is a normal number
+        return [sum_to(ErfGrad()(x, (H * G) * (-2.0 * x)), x), sum_to(ErfGrad()(x, H), G)]
+
+    def sympy(self, sp, v, args):
+        return args[1] * 2 / sp.sqrt(sp.pi) * sp.exp(-(args[0] ** 2))
+
+
+class SigmoidGrad(UnaryGrad):
+    """G * sigmoid(x) * sigmoid(-x) = G * e / (1 + e)**2 with e = exp(-|x|): sigmoid's
+    derivative, accurate to a few ulps wherever it is a normal number (s * (1 - s) is 0
+    once s rounds to 1: x > 37 in float64, 17 in float32)."""
+
+    name, fn, flops_per_element = "sigmoid_grad", staticmethod(_sigmoid_grad), 7
+    scalar_form, scalar_helpers = "sigmoid_grad_scalar({0}, {1})", {"sigmoid_grad_scalar": sigmoid_grad_scalar}
+    slow_in_numpy = True  # seven NumPy passes: worth a kernel even alone
+
+    def bprop(self, inputs, output, H):
+        # d/dx G s'(x) = G s'(x) (1 - 2 s(x)) = -G s'(x) tanh(x / 2), exact in the tails too
+        x, G = inputs
+        return [sum_to(-((H * output) * tanh(0.5 * x)), x), sum_to(SigmoidGrad()(x, H), G)]
+
+    def sympy(self, sp, v, args):
+        e = sp.exp(-args[0])
+        return args[1] * e / (1 + e) ** 2  # as SymPy writes sigmoid's derivative
 
 
 # -- non-differentiable points ---------------------------------------------------------------------------

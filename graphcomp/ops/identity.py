@@ -1,10 +1,11 @@
 """Ops whose value is their input's: ``stop_gradient``, which blocks the
-gradient, ``cast``, which changes the dtype, and ``match_shape``, which checks
-at run time a shape that unknown dimensions left open."""
+gradient, ``cast``, which changes the dtype, and ``match_shape`` and
+``MinCount``, which check at run time a shape that unknown dimensions left open."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -91,6 +92,60 @@ class MatchShape(Op):
 
     def sympy(self, sp, v, args):
         return args[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class MinCount(Op):
+    """``x`` itself, once the number of values its ``axes`` hold at run time (the
+    product of their sizes) is at least ``minimum``; ``what`` says, for the error,
+    who needs them (``"batch_norm: training-mode statistics"``). Batch statistics over
+    a batch whose size is unknown until run time check it here, as PyTorch raises
+    "Expected more than 1 value per channel when training", instead of writing the
+    NaN of an empty mean or of an n/(n-1) correction into running statistics. The
+    gradient passes to ``x`` unchanged.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (None, 3))
+        >>> y = MinCount((0,), 2, "stats")(x)
+        >>> gc.evaluate(y, {x: [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}).shape
+        (2, 3)
+        >>> try:
+        ...     gc.evaluate(y, {x: [[1.0, 2.0, 3.0]]})
+        ... except ValueError as e:
+        ...     print(str(e).split("InputError: ")[1].split(";")[0])
+        stats: at least 2 values over axes (0,) are needed, got 1 (an input of shape (1, 3))
+    """
+
+    name, flops_per_element = "min_count", 0
+    axes: tuple
+    minimum: int
+    what: str
+
+    def infer(self, x):
+        for a in self.axes:
+            if not 0 <= a < x.ndim:
+                raise ShapeError(f"{self.what}: axis {a} is out of range for {fmt_shape(x.shape)}")
+        return x.shape, x.dtype
+
+    def forward(self, x):
+        shape = np.shape(x)
+        count = math.prod(shape[a] for a in self.axes)
+        if count < self.minimum:
+            raise InputError(
+                f"{self.what}: at least {self.minimum} values over axes {self.axes} are needed, got {count} "
+                f"(an input of shape {fmt_shape(shape)})"
+            )
+        return x
+
+    def bprop(self, inputs, output, G):
+        return [G]
+
+    def sympy(self, sp, v, args):
+        return args[0]
+
+    def label(self) -> str:
+        return f"min_count[axes={self.axes!r},minimum={self.minimum!r}]"  # ``what`` is for the error
 
 
 @user_errors

@@ -119,9 +119,59 @@ class Min(UfuncReduce):
 
 def _extremum_grad(op: Reduce, x, y, G):
     hit = Equal()(x, op.expand(y))
-    count = Cast(G.dtype)(Sum(op.axes, keepdims=True)(hit))
-    share = op.expand(G) / count if op.keepdims or not op.axes else ExpandDims(op.axes)(G) / count
+    count = Sum(op.axes, keepdims=True)(hit)  # an integer: 70000 ties are not inf, as in float16
+    share = divide_by_count(op.expand(G) if op.keepdims or not op.axes else ExpandDims(op.axes)(G), count)
     return where(hit, share, 0)
+
+
+# -- counts: exact, then cast (a float16 count of 70000 is inf) -----------------------------------------
+
+_WIDE = np.dtype(np.float64)
+_EXACT_UP_TO: dict = {}
+
+
+def holds_count(dtype: np.dtype, n: int) -> bool:
+    """Whether the float ``dtype`` holds every count up to ``n`` exactly (float16: 2048,
+    float32: 2**24, float64: 2**53).
+
+    Example:
+        >>> holds_count(np.dtype("float16"), 70000), holds_count(np.dtype("float32"), 70000)
+        (False, True)
+    """
+    limit = _EXACT_UP_TO.get(dtype)
+    if limit is None:  # np.finfo is slow for a check that runs with every cross-entropy gradient
+        limit = _EXACT_UP_TO[dtype] = 2 ** (np.finfo(dtype).nmant + 1)
+    return n <= limit
+
+
+def divide_by_count(x: Variable, count) -> Variable:
+    """``x / count`` for a count of elements (a mean's size, a number of ties, a batch),
+    with the count exact: counted as an integer, divided in float64 (exact up to
+    2**53) and cast back to x's dtype, unless x's own dtype holds the count exactly.
+    A float16 count of 70000 is inf, and a float32 one of 2**24 + 1 rounds; NumPy's
+    ``mean`` likewise computes float16 means in float32.
+
+    ``x`` is a float (or integer) Variable; ``count`` a Python int (a known size) or an
+    integer or float64 Variable (a size known at run time, such as ``SizeOf``'s).
+    Returns a Variable of x's shape (broadcast with count's) and x's float dtype.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> g = gc.constant(np.ones(2, np.float16))
+        >>> out = divide_by_count(g, 70000)
+        >>> out.dtype, gc.evaluate(out, {}).tolist()
+        (dtype('float16'), [1.430511474609375e-05, 1.430511474609375e-05])
+    """
+    dtype = x.dtype
+    if dtype.kind != "f" or dtype.itemsize >= _WIDE.itemsize:
+        return divide(x, count)
+    if isinstance(count, (int, np.integer)):
+        if holds_count(dtype, count):  # the usual case: one rounding, as NumPy's x / n
+            return divide(x, int(count))
+        return Cast(dtype)(divide(Cast(_WIDE)(x), int(count)))
+    if count.dtype != _WIDE:
+        count = Cast(_WIDE)(count)
+    return Cast(dtype)(divide(Cast(_WIDE)(x), count))
 
 
 class LogSumExp(Reduce):
@@ -349,12 +399,17 @@ def mean(x: Operand, axis=None, keepdims: bool = False) -> Variable:
     """
     x = as_variable(x)
     axes = normalize_axes(axis, x.ndim, "mean")
-    total = Sum(axes, as_bool(keepdims, "mean: keepdims"))(x)
+    # NumPy's mean sums float16 in float32 (70000 ones would sum to inf); the count is
+    # exact (an int, or float64 at run time) and the division is done where it is exact
+    wide = x.dtype == np.float16
+    total = Sum(axes, as_bool(keepdims, "mean: keepdims"))(Cast(np.dtype(np.float32))(x) if wide else x)
     dims = [x.shape[a] for a in axes]
     if None in dims:
-        count = SizeOf(axes, result_dtype(np.mean, x.dtype))(x)
-        return divide(total, count)
-    return divide(total, math.prod(dims))
+        count = SizeOf(axes, np.dtype(np.float64) if x.dtype.kind == "f" else result_dtype(np.mean, x.dtype))(x)
+    else:
+        count = math.prod(dims)
+    out = divide_by_count(total, count)
+    return Cast(x.dtype)(out) if wide else out
 
 
 @user_errors

@@ -24,7 +24,7 @@ from graphcomp.core.types import (
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.arguments import int_tuple, number, number_as, operand_list
 from graphcomp.ops.base import Op, Operand, as_variable, size_of_shape
-from graphcomp.ops.indexing import index_text, take_along
+from graphcomp.ops.indexing import GetItem, index_text, take_along
 
 __all__ = ["transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack", "flip", "pad"]
 
@@ -90,7 +90,14 @@ def sum_to_axes(src: tuple, shape: tuple) -> tuple[tuple[int, ...], int]:
     return tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and src[lead + i] != 1), lead
 
 
-def _sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
+def sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """``g`` summed down to ``shape`` (leading axes, then size-1 axes), as a bprop undoes
+    broadcasting; ``g`` itself when nothing is to be summed.
+
+    Example:
+        >>> sum_to_array(np.ones((2, 3)), (1, 3)).tolist()
+        [[2.0, 2.0, 2.0]]
+    """
     g = np.asarray(g)
     axes, lead = sum_to_axes(g.shape, shape)
     if axes:
@@ -100,7 +107,16 @@ def _sum_to_array(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g
 
 
-def _check_sum_to(op: str, src: tuple, dst: tuple) -> None:
+def check_sum_to(op: str, src: tuple, dst: tuple) -> None:
+    """A ShapeError naming ``op`` unless a ``src`` array can be summed down to ``dst``.
+
+    Example:
+        >>> check_sum_to("sum_to", (4, 3), (3,))
+        >>> check_sum_to("sum_to", (3,), (4, 3))
+        Traceback (most recent call last):
+        ...
+        graphcomp.errors.ShapeError: sum_to: cannot sum shape (3,) down to (4, 3)
+    """
     try:
         ok = len(dst) <= len(src) and shapes_compatible(broadcast_shapes(src, dst), src)
     except ShapeError:
@@ -272,11 +288,11 @@ class SumTo(SumBack):
     shape: tuple
 
     def infer(self, g):
-        _check_sum_to(self.name, g.shape, self.shape)
+        check_sum_to(self.name, g.shape, self.shape)
         return self.shape, g.dtype
 
     def forward(self, g):
-        return _sum_to_array(g, self.shape)
+        return sum_to_array(g, self.shape)
 
     def bprop(self, inputs, output, G):
         return [broadcast_like(G, inputs[0])]
@@ -301,11 +317,11 @@ class SumToLike(SumBack):
     name = "sum_to_like"
 
     def infer(self, g, ref):
-        _check_sum_to(self.name, g.shape, ref.shape)
+        check_sum_to(self.name, g.shape, ref.shape)
         return ref.shape, g.dtype
 
     def forward(self, g, ref):
-        return _sum_to_array(g, np.shape(ref))
+        return sum_to_array(g, np.shape(ref))
 
     def bprop(self, inputs, output, G):
         return [broadcast_like(G, inputs[0]), None]
@@ -403,7 +419,43 @@ class Concatenate(Movement):
         return np.concatenate(xs, axis=self.axis)
 
     def bprop(self, inputs, output, G):
-        return [SplitPart(self.axis, k)(G, *inputs) for k in range(len(inputs))]
+        axis = self.axis % output.ndim
+        sizes = [x.shape[axis] for x in inputs]
+        if None not in sizes:
+            # every offset is known: each piece is a basic slice of G (a view, one input),
+            # not a split_part reading all n inputs' sizes (n**2 edges for n pieces)
+            starts = np.cumsum([0] + sizes)
+            full = (("s", None, None, None),) * axis
+            return [GetItem(full + (("s", int(a), int(b), None),))(G) for a, b in zip(starts[:-1], starts[1:])]
+        return _split_by_blocks(self.axis, G, list(inputs))
+
+
+#: a split_part reads the sizes of at most this many pieces; more are split through blocks
+_FAN = 16
+
+
+def _split_by_blocks(axis: int, G, pieces: list) -> list:
+    """G cut along ``axis`` at the run-time sizes of ``pieces``: split_part reads every
+    piece's size, so n pieces at once would make n nodes of n inputs (n**2 edges, and
+    as many names in the generated code). Pieces are grouped ``_FAN`` to a block
+    (a block's size is that of its pieces concatenated), G is cut into blocks, and
+    each block into its pieces: about n * _FAN edges per level, a few levels."""
+    levels = [pieces]
+    while len(levels[-1]) > _FAN:
+        below = levels[-1]
+        levels.append([_joined(axis, below[k : k + _FAN]) for k in range(0, len(below), _FAN)])
+    parts = _cut(axis, G, levels[-1])
+    for level in reversed(levels[:-1]):
+        parts = [p for j, whole in enumerate(parts) for p in _cut(axis, whole, level[j * _FAN : (j + 1) * _FAN])]
+    return parts
+
+
+def _joined(axis: int, group: list):
+    return group[0] if len(group) == 1 else Concatenate(axis)(*group)
+
+
+def _cut(axis: int, whole, group: list) -> list:
+    return [whole] if len(group) == 1 else [SplitPart(axis, k)(whole, *group) for k in range(len(group))]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,13 +11,22 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.site import user_errors
-from graphcomp.core.types import fmt_shape, normalize_axes, result_dtype, shapes_compatible, single_axis
+from graphcomp.core.types import (
+    broadcast_shapes,
+    fmt_shape,
+    is_fully_known,
+    normalize_axes,
+    result_dtype,
+    shapes_compatible,
+    single_axis,
+)
 from graphcomp.errors import DTypeError, ShapeError
 from graphcomp.ops.base import Op, Operand, as_variable
-from graphcomp.ops.creation import SizeOf
+from graphcomp.ops.creation import SizeOf, ZerosLike
 from graphcomp.ops.elementwise import exp
 from graphcomp.ops.identity import cast
-from graphcomp.ops.reduce import Sum
+from graphcomp.ops.reduce import Sum, divide_by_count, holds_count
+from graphcomp.ops.shape import SumToLike, check_sum_to, sum_to_array
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -59,9 +68,7 @@ class Softmax(Op):
         return np.exp(_log_softmax(x, self.axis))
 
     def bprop(self, inputs, output, G):
-        # J^T G for J = diag(y) - y y^T, without building J
-        y = output
-        return [y * (G - Sum((self.axis % y.ndim,), keepdims=True)(G * y))]
+        return [SoftmaxGrad(self.axis % output.ndim)(output, G)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +107,11 @@ class LogSoftmaxGrad(Op):
         return lsm.shape, np.result_type(lsm.dtype, G.dtype)
 
     def forward(self, lsm, G):
+        if np.shape(G) != np.shape(lsm):  # unknown dimensions: a gradient of another batch would broadcast
+            raise ShapeError(
+                f"{self.name}: the gradient has shape {fmt_shape(np.shape(G))} at run time, but log_softmax's "
+                f"value has shape {fmt_shape(np.shape(lsm))}; they must be equal"
+            )
         return G - np.exp(lsm) * np.sum(G, axis=self.axis, keepdims=True)
 
     def bprop(self, inputs, output, H):
@@ -112,12 +124,112 @@ class LogSoftmaxGrad(Op):
         return [dlsm, dG]
 
 
+def _joint_to(y, shape):
+    """``y`` broadcast as an elementwise product with a ``shape`` array broadcasts it, then
+    summed back to ``shape`` (multiply's gradient does that summing); ``y`` itself when
+    it already has that shape, the common case."""
+    if y.shape == shape:
+        return y
+    return sum_to_array(np.broadcast_to(y, np.broadcast_shapes(y.shape, shape)), shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxCrossEntropyGrad(Op):
+    """d/dz of the soft-target cross-entropy ``-sum(Y * log_softmax(z))`` (summed over
+    every element, Y broadcasting as the product broadcasts it) from ``lsm`` =
+    log_softmax(z) along ``axis``: ``softmax(z) * sum(Y, axis) - Y``, in one pass.
+
+    With one-hot (or any probability) rows of Y this is the lectures' closed form
+    softmax(z) - Y, bit for bit (the row sums are exactly 1); rows that sum to
+    something else get their own sum, so nothing is assumed about Y. A mean over the
+    batch scales it by 1/B outside the op. The simplify pass writes it in place of
+    ``log_softmax_grad(lsm, s * Y)`` (``graphcomp/passes/simplify.py``)."""
+
+    helper = True
+    name, flops_per_element = "softmax_cross_entropy_grad", 4
+    axis: int
+
+    def infer(self, lsm, y):
+        joint = broadcast_shapes(lsm.shape, y.shape, op=self.name)
+        check_sum_to(self.name, joint, lsm.shape)
+        return lsm.shape, np.result_type(lsm.dtype, y.dtype)
+
+    def forward(self, lsm, y):
+        y = _joint_to(y, lsm.shape)
+        out = np.exp(lsm).astype(np.result_type(lsm, y), copy=False)
+        out *= np.add.reduce(y, axis=self.axis, keepdims=True)
+        out -= y
+        return out
+
+    def bprop(self, inputs, output, H):
+        # out = e * S - Y~ with e = exp(lsm), Y~ = Y brought to lsm's shape, S = sum(Y~, axis):
+        # d/dlsm is H * e * S; d/dY~ is sum(H * e, axis) - H, carried back to Y's shape
+        lsm, y = inputs
+        axis = (self.axis,)
+        e = exp(lsm)
+        same = y.shape == lsm.shape and is_fully_known(y.shape)
+        yt = y if same else SumToLike()(y + ZerosLike()(lsm), lsm)
+        dlsm = H * e * Sum(axis, keepdims=True)(yt)
+        dyt = Sum(axis, keepdims=True)(H * e) - H
+        dy = dyt if same else SumToLike()(dyt + ZerosLike()(y), y)
+        return [dlsm, dy]
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxGrad(Op):
+    """The gradient through softmax as one op: ``s * (G - sum(G * s, axis))``, given
+    s = softmax(x) and G = dcost/ds (J^T G for the Jacobian diag(s) - s s^T, without
+    building it). One node, so that the stabilize pass can recognise a quotient by s
+    in G (log(softmax x)'s gradient) and cancel it: ``G - s * sum(G)``."""
+
+    helper = True
+    name, flops_per_element = "softmax_grad", 4
+    axis: int
+
+    def infer(self, s, G):
+        if not shapes_compatible(s.shape, G.shape):
+            raise ShapeError(f"{self.name}: gradient {fmt_shape(G.shape)} does not match {fmt_shape(s.shape)}")
+        return s.shape, np.result_type(s.dtype, G.dtype)
+
+    def forward(self, s, G):
+        gs = G * s
+        out = np.subtract(G, np.add.reduce(gs, axis=self.axis, keepdims=True), out=gs)
+        out *= s
+        return out
+
+    def bprop(self, inputs, output, H):
+        # out = s * (G - S) with S = sum(G * s): d/dG is softmax_grad(s, H) (J is symmetric),
+        # d/ds is H * (G - S) - G * sum(H * s)
+        s, G = inputs
+        total = Sum((self.axis,), keepdims=True)
+        return [H * (G - total(G * s)) - G * total(H * s), SoftmaxGrad(self.axis)(s, H)]
+
+
 # -- cross-entropy: the lectures' closed-form gradient as one op ----------------------------------------
 
 
-def _rows_and_labels(labels, classes: int):
-    """The index ``(rows, labels)`` of each row's label; an IndexError naming the
-    first label outside 0 .. classes-1 (NumPy would wrap a negative one)."""
+def _divided_by_count(p: np.ndarray, n: int) -> np.ndarray:
+    """p / n in place where p's dtype holds n exactly (float32: n <= 2**24), else
+    divided in float64 and cast back (a float16 batch of 70000 is inf in float16)."""
+    if holds_count(p.dtype, n):
+        p /= n
+        return p
+    return (p / np.float64(n)).astype(p.dtype)
+
+
+def _rows_and_labels(lsm, labels):
+    """The index ``(rows, labels)`` of each row's label, once there is one label per
+    row of ``lsm``: a ShapeError naming both shapes otherwise (PyTorch's "Expected
+    input batch_size (3) to match target batch_size (2)"), never a label count that
+    silently leaves rows without a label or reads past the last row; an IndexError
+    naming the first label outside 0 .. classes-1 (NumPy would wrap a negative one)."""
+    if labels.shape != lsm.shape[:1]:
+        raise ShapeError(
+            f"cross_entropy: {lsm.shape[0]} row(s) of logits (shape {fmt_shape(lsm.shape)}) but "
+            f"{labels.shape[0] if labels.ndim else 'no'} label(s) (shape {fmt_shape(labels.shape)}); "
+            "each row needs exactly one label"
+        )
+    classes = lsm.shape[1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise IndexError(f"label {bad} is out of range for {classes} classes (labels are 0 .. {classes - 1})")
@@ -175,8 +287,11 @@ class CrossEntropy(Op):
         return (), logits.dtype
 
     def forward(self, logits, lsm, labels):
-        picked = lsm[_rows_and_labels(labels, lsm.shape[1])]
-        return -(np.add.reduce(picked) / len(labels)) if len(labels) else np.float64(np.nan)
+        picked = lsm[_rows_and_labels(lsm, labels)]
+        if not len(labels):
+            return np.float64(np.nan)
+        # summed and divided in float64: a float16 sum of a big batch, or its size, overflows
+        return lsm.dtype.type(-(np.add.reduce(picked, dtype=np.float64) / len(labels)))
 
     def bprop(self, inputs, output, G):
         logits, lsm, labels = inputs
@@ -201,7 +316,7 @@ class CrossEntropyPickGrad(_LabelledGrad):
 
     def forward(self, lsm, labels):
         p = np.zeros_like(lsm)
-        p[_rows_and_labels(labels, lsm.shape[1])] = -1.0 / max(len(labels), 1)
+        p[_rows_and_labels(lsm, labels)] = -1.0 / max(len(labels), 1)  # float64, then stored
         return p
 
     def bprop(self, inputs, output, G):
@@ -219,14 +334,13 @@ class CrossEntropyGrad(_LabelledGrad):
 
     def forward(self, lsm, labels):
         p = np.exp(lsm)
-        p[_rows_and_labels(labels, lsm.shape[1])] -= 1.0
-        p /= max(len(labels), 1)  # no rows: an empty gradient
-        return p
+        p[_rows_and_labels(lsm, labels)] -= 1.0
+        return _divided_by_count(p, max(len(labels), 1))  # no rows: an empty gradient
 
     def bprop(self, inputs, output, G):
         # d/dlsm of sum(U * exp(lsm)) / batch; log_softmax's own bprop carries it on to z
         lsm = inputs[0]
-        return [G * exp(lsm) / SizeOf((0,), lsm.dtype)(lsm), None]
+        return [divide_by_count(G * exp(lsm), SizeOf((0,), np.dtype(np.int64))(lsm)), None]
 
 
 # -- builders ---------------------------------------------------------------------------
@@ -263,8 +377,17 @@ def cross_entropy(logits: Operand, labels: Operand) -> Variable:
     """Mean softmax cross-entropy of ``logits`` (batch, classes) against integer
     ``labels`` (batch,): ``-mean(log_softmax(logits)[rows, labels])``, stable for
     logits of any size. One op; its compiled gradient is the lectures' closed form
-    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node. A label outside
-    0 .. classes-1 is an error when the graph runs.
+    (softmax - one_hot) / batch, one ``cross_entropy_grad`` node (PyTorch's
+    ``F.cross_entropy`` with reduction "mean").
+
+    Each row needs exactly one label: a label count other than the row count is
+    a ShapeError when both are known at build time, and an EvaluationError (a
+    ValueError, as PyTorch's "Expected input batch_size (3) to match target
+    batch_size (2)") naming cross_entropy and both shapes when the graph runs,
+    from the loss and from each of its gradient ops alike. A label outside
+    0 .. classes-1 is an EvaluationError (an IndexError) when the graph runs.
+    Raises ShapeError/DTypeError for logits that are not a float (batch,
+    classes) array or labels that are not 1-D integers.
 
     Example:
         >>> import graphcomp as gc

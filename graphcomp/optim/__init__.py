@@ -12,7 +12,10 @@ number of steps taken so far: 0 during the first call, then 1, 2, ... (the
 optimiser's update adds 1 after each call). A learning-rate schedule is a graph
 computed from it (``gc.optim.schedules``); the optimiser advances the counter
 that ``lr`` reads, or the one passed as ``step=``, or (Adam and friends need
-one for their bias correction) a fresh one of its own.
+one for their bias correction) a fresh one of its own. A ``step=`` other than
+the counter ``lr`` reads gets a UserWarning at the user's line: that schedule
+would stay frozen unless something else advances its counter (an epoch
+counter the training loop sets between epochs does).
 
 Example:
     >>> import graphcomp as gc
@@ -28,12 +31,14 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 import graphcomp as gc
-from graphcomp.core.site import user_errors
+from graphcomp.core.site import creation_site, user_errors
+from graphcomp.core.types import as_bool
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.optim import schedules
 
@@ -53,6 +58,8 @@ def step_counter(name: str = "step") -> gc.Parameter:
         >>> k.shape, k.dtype, int(k.value)
         ((), dtype('int64'), 0)
     """
+    if not isinstance(name, str):
+        raise ArgumentError(f"step_counter: name must be a str, got {name!r}")
     return gc.Parameter(np.int64(0), name)
 
 
@@ -63,17 +70,31 @@ def _is_counter(v) -> bool:
 def _counter(who: str, lr, step):
     """The step counter this optimiser reads and advances, or None if it needs none.
 
-    ``step`` given: that one. Else the 0-d integer Parameter that a scheduled
-    ``lr`` reads (a counter nobody advanced would freeze the schedule)."""
+    ``step`` given: that one, with a warning when ``lr`` reads another counter,
+    which this optimiser then leaves where it is (a frozen schedule, unless the
+    user advances it: an epoch counter set between epochs is one). Else the 0-d
+    integer Parameter that a scheduled ``lr`` reads (a counter nobody advanced
+    would freeze the schedule)."""
+    found = [v for v in gc.Graph(lr).variables if _is_counter(v)] if isinstance(lr, gc.Variable) else []
     if step is not None:
         if not _is_counter(step):
             raise ArgumentError(
                 f"{who}: step must be a step counter (a 0-d integer Parameter, gc.optim.step_counter()), got {step!r}"
             )
+        others = [v for v in found if v is not step]
+        if others:
+            read = ", ".join(f"{v.label()!r} (built at {v.site})" for v in others)
+            given = f"{step.label()!r} (built at {step.site})"
+            site = creation_site()
+            warnings.warn_explicit(
+                f"{who}: lr reads the step counter {read}, but step= is {given}, the only counter this "
+                "optimiser advances: the schedule stays where it is unless something else advances its "
+                "counter (pass that counter as step=, or build the schedule from the one given)",
+                UserWarning,
+                site.filename,
+                site.line,
+            )
         return step
-    if not isinstance(lr, gc.Variable):
-        return None
-    found = [v for v in gc.Graph(lr).variables if _is_counter(v)]
     if len(found) > 1:
         names = ", ".join(repr(v.label()) for v in found)
         raise ArgumentError(f"{who}: lr reads several step counters ({names}); say which one to advance with step=")
@@ -126,12 +147,16 @@ def _cast(v, dtype):
     return v
 
 
+@user_errors
 def clip_grad_norm(grads: Sequence[gc.Variable], max_norm: float) -> list[gc.Variable]:
     """The gradients scaled so that their global Euclidean norm is at most
     ``max_norm``, as ``torch.nn.utils.clip_grad_norm_``: with
     ``total = sqrt(sum_i sum(g_i**2))``, each ``g_i * min(1, max_norm / (total + 1e-6))``.
 
-    Returns a list of Variables, each of its gradient's shape and dtype.
+    ``grads`` is a non-empty list of float Variables (or arrays). Returns a list of
+    Variables, each of its gradient's shape and dtype. Raises ArgumentError for an
+    empty or non-list ``grads`` or a ``max_norm`` that is not a number >= 0,
+    DTypeError for a gradient that is not a float.
 
     Example:
         >>> import graphcomp as gc
@@ -140,14 +165,31 @@ def clip_grad_norm(grads: Sequence[gc.Variable], max_norm: float) -> list[gc.Var
         [0.6, 0.8]
     """
     max_norm = _nonneg("clip_grad_norm", "max_norm", max_norm)
-    grads = list(grads)
+    grads = _check_grads(grads)
     squares = [gc.sum(gc.square(g)) for g in grads]
     total = gc.sqrt(squares[0] if len(squares) == 1 else gc.stack(squares).sum())
     coef = gc.minimum(max_norm / (total + 1e-6), 1.0)
     return [g * _cast(coef, g.dtype) for g in grads]
 
 
+def _check_grads(grads) -> list[gc.Variable]:
+    if isinstance(grads, (gc.Variable, np.ndarray, str, bytes)):
+        raise ArgumentError(f"clip_grad_norm: grads must be a list of gradients, got {grads!r}")
+    try:
+        grads = [g if isinstance(g, gc.Variable) else gc.constant(g) for g in grads]
+    except (TypeError, ArgumentError):
+        raise ArgumentError(f"clip_grad_norm: grads must be a list of gradients (Variables), got {grads!r}") from None
+    if not grads:
+        raise ArgumentError("clip_grad_norm: grads is empty; give the gradients to clip (a list of Variables)")
+    for g in grads:
+        if g.dtype.kind != "f":
+            raise DTypeError(f"clip_grad_norm: gradients must be floats, got {g.label()} of dtype {g.dtype}")
+    return grads
+
+
 def _gradients(who: str, cost, params, max_grad_norm) -> list:
+    if not isinstance(cost, gc.Variable):
+        raise ArgumentError(f"{who}: cost must be a 0-d Variable (the loss to minimise), got {cost!r}")
     grads = gc.grad(cost, params)
     if max_grad_norm is not None:
         grads = clip_grad_norm(grads, _nonneg(who, "max_grad_norm", max_grad_norm))
@@ -190,7 +232,9 @@ def sgd(
 
     Args: ``cost`` a 0-d Variable; ``params`` float Parameters; ``lr`` a
     number or a 0-d Variable (a schedule of ``step``); ``step`` a step counter
-    to advance (default: the one ``lr`` reads, if any). Raises ArgumentError
+    to advance (default: the one ``lr`` reads, if any; a UserWarning when
+    ``lr`` reads another one, which this optimiser then leaves where it is).
+    Raises ArgumentError
     for a bad hyper-parameter, ``nesterov`` without momentum, or a
     non-Parameter; GradientError when ``cost`` does not depend on a parameter.
 
@@ -202,6 +246,7 @@ def sgd(
         ([9.0, 2.25, 0.5625], 0.375)
     """
     params = _check_params("sgd", params)
+    nesterov = as_bool(nesterov, "sgd: nesterov")
     lr = _check_lr("sgd", lr)
     momentum = _nonneg("sgd", "momentum", momentum, below=1.0)
     weight_decay = _nonneg("sgd", "weight_decay", weight_decay)
@@ -234,6 +279,7 @@ def _adam(
     who: str, cost, params, lr, betas, eps, weight_decay, decoupled, amsgrad, max_grad_norm, step
 ) -> dict:  # fmt: skip
     params = _check_params(who, params)
+    amsgrad = as_bool(amsgrad, f"{who}: amsgrad")
     lr = _check_lr(who, lr)
     beta1, beta2 = _check_betas(who, betas)
     eps = _nonneg(who, "eps", eps)
@@ -372,6 +418,7 @@ def rmsprop(
         0.9
     """
     params = _check_params("rmsprop", params)
+    centered = as_bool(centered, "rmsprop: centered")
     lr = _check_lr("rmsprop", lr)
     alpha = _nonneg("rmsprop", "alpha", alpha, below=1.0)
     eps = _nonneg("rmsprop", "eps", eps)

@@ -147,7 +147,12 @@ def join(step, schedules: Sequence[Callable], boundaries: Sequence[int]) -> gc.V
         [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
     """
     step = _step_variable("join", step)
-    schedules, boundaries = list(schedules), list(boundaries)
+    try:
+        schedules, boundaries = list(schedules), list(boundaries)
+    except TypeError:
+        raise ArgumentError(
+            f"join: schedules and boundaries must be lists, got {schedules!r} and {boundaries!r}"
+        ) from None
     if not schedules or len(boundaries) != len(schedules) - 1:
         raise ArgumentError(
             f"join: {len(schedules)} schedule(s) need {max(len(schedules) - 1, 0)} boundaries, got {boundaries!r}"

@@ -133,6 +133,10 @@ def _groups(passes: list) -> list[list]:
     return groups
 
 
+#: how many times one node's rewrite by a later pass is offered to the earlier ones again
+_OFFERED_AGAIN = 2
+
+
 def _composed(passes: list, log: list, check: bool, notice: list | None = None):
     """Local passes run in one sweep: each node goes through every pass in turn, its
     inputs already through all of them. Each rewrite reads only the node and its
@@ -149,8 +153,10 @@ def _composed(passes: list, log: list, check: bool, notice: list | None = None):
     final: dict[Variable, Variable] = {}
 
     def visit(v: Variable, inputs: tuple[Variable, ...]) -> Variable:
-        node, met = v, []
-        for name, visit_one, _ in sweeps:
+        node, met, k, again = v, [], 0, _OFFERED_AGAIN
+        while k < len(sweeps):
+            name, visit_one, _ = sweeps[k]
+            before = node
             node = visit_one(node, inputs if node is v else node.owner.inputs)
             if check:
                 verify_node(node, v, after=name)
@@ -161,6 +167,13 @@ def _composed(passes: list, log: list, check: bool, notice: list | None = None):
                 node = leaf(node)
                 break
             met.append(node)
+            # a later pass made another op (stabilize's log_softmax_grad for a softmax's
+            # quotient): the earlier passes' rules may match it, as they would have had
+            # the user built it, so it goes through the chain again (a bounded number of times)
+            if k and again and type(node.owner.op) is not type(before.owner.op):
+                k, again = 0, again - 1
+                continue
+            k += 1
         for m in met:
             final[m] = node
         if notice is not None and node.owner is not None and node.owner.op.inner_graphs():

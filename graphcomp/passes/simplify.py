@@ -18,14 +18,20 @@ from graphcomp.ops.creation import ones_like, zeros_like
 from graphcomp.ops.elementwise import Negative
 from graphcomp.ops.identity import Cast
 from graphcomp.ops.select import Maximum, Minimum, Where
-from graphcomp.ops.shape import BroadcastLike, BroadcastTo, Reshape, SumTo, Transpose
-from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad
+from graphcomp.ops.shape import BroadcastLike, BroadcastTo, ExpandDims, Reshape, SumTo, SumToLike, Transpose
+from graphcomp.ops.softmax import (
+    CrossEntropyGrad,
+    CrossEntropyPickGrad,
+    LogSoftmaxGrad,
+    Softmax,
+    SoftmaxCrossEntropyGrad,
+)
 from graphcomp.passes.rebuild import rebuilt, transform
 from graphcomp.passes.rules import Rule, RuleTable, is_constant_value
 
 name = "simplify"
 
-__all__ = ["name", "run", "sweep", "RULES", "TABLE", "BINARY"]
+__all__ = ["name", "run", "sweep", "RULES", "TABLE", "BINARY", "scalar_root"]
 
 _const = is_constant_value
 
@@ -176,6 +182,99 @@ def _cross_entropy_closed_form(v, lsm, G):
     return None
 
 
+def _equal(a: Variable, b: Variable) -> bool:
+    """``a`` and ``b`` compute the same value: the same node, or equal ops on the same
+    inputs (a rule's new node before the second merge has joined it to its twin)."""
+    if a is b:
+        return True
+    oa, ob = a.owner, b.owner
+    return (
+        oa is not None
+        and ob is not None
+        and oa.op == ob.op
+        and len(oa.inputs) == len(ob.inputs)
+        and all(p is q for p, q in zip(oa.inputs, ob.inputs))
+    )
+
+
+#: ops that keep a uniform value uniform: a broadcast of a 0-d value stays one through them
+_UNIFORM_CHAIN = (ExpandDims, BroadcastTo, BroadcastLike, Reshape)
+
+
+def scalar_root(x: Variable) -> Variable | None:
+    """The 0-d value whose broadcast ``x`` is (through expand_dims, broadcasts and
+    reshapes: the gradient of a mean or a sum), ``x`` itself when 0-d, a one-element
+    constant as a 0-d one, else None.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> s, r = gc.Variable("s"), gc.Variable("r", (None, 3))
+        >>> b = gc.broadcast_to(gc.expand_dims(s, 0), (4,))
+        >>> scalar_root(b) is s, scalar_root(r)
+        (True, None)
+    """
+    while x.ndim and x.owner is not None and isinstance(x.owner.op, _UNIFORM_CHAIN):
+        x = x.owner.inputs[0]
+    if x.ndim and x.kind == "constant" and x.value.size == 1:  # folding made the first steps a constant
+        return constant(x.value.reshape(()))
+    return x if x.ndim == 0 else None
+
+
+def _broadcast_of_scalar(v, x, *ref):
+    """``broadcast(broadcasts of a 0-d s) -> broadcast(s)``: the same uniform value of
+    the same shape (the outer broadcast's target) without the intermediate views."""
+    s = scalar_root(x)
+    return None if s is None or s is x else v.owner.op(s, *ref)
+
+
+def _scaled_targets(G: Variable, lsm: Variable) -> tuple[Variable, Variable] | None:
+    """``(s, Y)`` with ``G = s * Y~`` for a 0-d ``s``, where Y~ is ``Y`` as the product
+    ``Y * lsm`` broadcasts it, summed back to lsm's shape: the gradient a sum or mean of
+    ``Y * lsm`` sends to ``lsm``. None for any other G, or where a shape is unknown
+    that this depends on."""
+    if _is(G, SumToLike) and _equal(G.owner.inputs[1], lsm) and _is(G.owner.inputs[0], Multiply):
+        p, q = G.owner.inputs[0].owner.inputs
+        for m, y in ((p, q), (q, p)):
+            # m: a 0-d s broadcast to the product r = Y * lsm, so that m * Y is s * Y broadcast as r
+            if _is(m, BroadcastLike) and m.owner.inputs[0].ndim == 0 and _is(m.owner.inputs[1], Multiply):
+                r = m.owner.inputs[1].owner.inputs
+                if any(f is y for f in r) and any(_equal(f, lsm) for f in r):
+                    return m.owner.inputs[0], y
+        return None
+    # every shape known: the builders left out the broadcasts, so G is s * Y itself
+    if _is(G, Multiply) and is_fully_known(lsm.shape):
+        p, q = G.owner.inputs
+        for m, y in ((p, q), (q, p)):
+            s = scalar_root(m)
+            if s is not None and y.shape == lsm.shape and m.shape in ((), lsm.shape):
+                return s, y
+    return None
+
+
+def _negated(s: Variable) -> Variable:
+    """-s, written as folding would leave it: a constant negated, ``-(-x)`` as x,
+    ``c / x`` and ``c * x`` with the constant c negated."""
+    if s.kind == "constant":
+        return constant(np.negative(s.value))
+    if _is(s, Negative):
+        return s.owner.inputs[0]
+    if _is(s, (Divide, Multiply)) and s.owner.inputs[0].kind == "constant":
+        c, x = s.owner.inputs
+        return s.owner.op(constant(np.negative(c.value)), x)
+    return Negative()(s)
+
+
+def _soft_target_closed_form(v, lsm, G):
+    """``log_softmax_grad(lsm, s*Y) -> (-s) * softmax_cross_entropy_grad(lsm, Y)``: the
+    gradient of ``-mean(sum(Y * log_softmax(z)))`` becomes the lectures' (softmax(z) - Y)/B
+    for one-hot rows, and softmax(z) * sum(Y) - Y, scaled, for rows that sum to anything."""
+    found = _scaled_targets(G, lsm)
+    if found is None:
+        return None
+    s, y = found
+    return _negated(s) * SoftmaxCrossEntropyGrad(v.owner.op.axis)(lsm, y)
+
+
 RULES = [
     Rule("x*1 -> x", (Multiply,), lambda v, x, y: _either_identity(v, x, y, 1), True),
     Rule("x*0 -> 0", (Multiply,), lambda v, x, y: _filled(v, 0) if _const(x, 0) or _const(y, 0) else None),
@@ -206,18 +305,26 @@ RULES = [
     Rule("-(c*x) -> (-c)*x", (Negative, Multiply), _negated_scale, True),
     Rule("log_softmax_grad(lsm, [s*]pick(lsm, y)) -> [s*]cross_entropy_grad(lsm, y)", (LogSoftmaxGrad,),
          _cross_entropy_closed_form, True),
+    Rule("broadcast(broadcasts of a 0-d s) -> broadcast(s)", (BroadcastLike, BroadcastTo), _broadcast_of_scalar, True),
+    Rule("log_softmax_grad(lsm, s*Y) -> (-s)*softmax_cross_entropy_grad(lsm, Y)", (LogSoftmaxGrad,),
+         _soft_target_closed_form, True),
 ]  # fmt: skip
 
 
+#: a binary node's rules need one of its inputs to be a constant or made by one of these
+_MAY_FIRE_INPUTS = (BroadcastTo, BroadcastLike, Softmax)
+
+
 def _may_fire(node: Variable) -> bool:
-    """False for a binary node none of whose inputs is a constant or a broadcast: every
-    binary rule needs one (a test holds each rule to this), and most nodes of a
-    gradient graph are such products and sums, so their rules are not even tried."""
+    """False for a binary node none of whose inputs is a constant, a broadcast or a
+    softmax: every binary rule needs one (a test holds each rule to this), and most
+    nodes of a gradient graph are such products and sums, so their rules are not even
+    tried."""
     if not isinstance(node.owner.op, BINARY):
         return True
     for i in node.owner.inputs:
         owner = i.owner
-        if owner is None and i.kind == "constant" or owner is not None and isinstance(owner.op, _BROADCASTS):
+        if owner is None and i.kind == "constant" or owner is not None and isinstance(owner.op, _MAY_FIRE_INPUTS):
             return True
     return False
 

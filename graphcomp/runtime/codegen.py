@@ -68,6 +68,7 @@ class _Callees:
         self.writer = writer
         self.names: dict = {}
         self.by_op: dict = {}  # id(op) -> name: every layer's Multiply() is one object
+        self.suffix: dict = {}  # base name -> the last number given it: 10^4 distinct ops stay linear
 
     def of(self, op, backend, v: Variable) -> str:
         """The name of the callee for ``op``: a function it writes (a loop), else the backend's."""
@@ -91,10 +92,11 @@ class _Callees:
             key, hit = (id(fn), fn), None
         if hit is None:
             base = "_" + re.sub(r"\W", "_", getattr(fn, "__name__", "") if isinstance(fn, np.ufunc) else op.name)
-            hit, k = base, 1
+            hit, k = base, self.suffix.get(base, 1)
             while hit in self.namespace:
                 k += 1
                 hit = f"{base}_{k}"
+            self.suffix[base] = k
             self.namespace[hit] = fn
             self.names[key] = hit
         return hit
@@ -230,7 +232,8 @@ class Writer:
 
 def fixed_names(plan: Plan, args: list[Variable], namespace: dict) -> tuple[dict, str, list]:
     """Names of the values that are not steps: arguments, constants (bound in the
-    namespace), Parameters (read at each call); the def line and the prelude.
+    namespace), Parameters (read at each call, unless ``args`` lists them); the def
+    line and the prelude.
 
     Example:
         >>> import graphcomp as gc
@@ -249,6 +252,8 @@ def fixed_names(plan: Plan, args: list[Variable], namespace: dict) -> tuple[dict
         namespace[fixed[v]] = v.value
     prelude = []
     for p in plan.parameters:
+        if p in fixed:  # passed in as an argument (a device backend carries its state that way)
+            continue
         fixed[p] = f"_p{p.id}"
         namespace[f"_P{p.id}"] = p
         prelude.append(f"{fixed[p]} = _P{p.id}.value  # Parameter {p.label()}, its value at this call")

@@ -16,7 +16,7 @@ from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
 from graphcomp.passes.pipeline import check_pass_names, optimize, pass_names
@@ -61,6 +61,7 @@ class Function:
         verify_passes: bool = False,
         backend=None,
         loops: bool | None = None,
+        shard: Mapping | None = None,
         whole: bool | None = None,
     ):
         self.outputs = outputs
@@ -89,12 +90,34 @@ class Function:
             needed = set(plan.inputs)
             self._needed = [v in needed for v in inputs]
             self._args = [v for v in inputs if v in needed]
-            self._generated = self._whole(optimized, plan, backend, whole, check_finite, loops)
+            # a backend that keeps values on a device (JAX) runs the code itself, Parameters as arguments
+            device = getattr(backend, "device_function", None)
+            if shard and device is None:
+                raise ArgumentError(
+                    f"compile: shard splits inputs over devices, which backend {backend.name!r} does not run on; "
+                    "use backend='jax'"
+                )
+            params = plan.parameters if device is not None else []
+            self.whole, self.whole_reason, self.whole_info = False, None, None
+            self._generated = (
+                self._whole(optimized, plan, backend, whole, check_finite, loops) if device is None else None
+            )
             if self._generated is None:
-                self._generated = generate(optimized, self._args, backend=backend, plan=plan, loops=loops)
+                self._generated = generate(optimized, self._args + params, backend=backend, plan=plan, loops=loops)
+            self._device = None
+            if device is not None:
+                n = len(outputs)
+                self._device = device(self._generated, plan, self._args, params, n, self.updates, shard or {})
             self._plan = plan if check_finite else None
             # all-scalar float graphs also get Python-float code, tried first on Python-float arguments
-            scalar = not check_finite and len(self._args) == len(inputs)
+            scalar = not check_finite and len(self._args) == len(inputs) and self._device is None
+            # a device backend's all-scalar float64 graph takes Python floats without the full input checks
+            self._device_floats = (
+                self._device is not None
+                and not check_finite
+                and len(self._args) == len(inputs)
+                and all(v.shape == () and v.dtype == np.float64 for v in inputs)
+            )
             self._scalar = generate_scalar(optimized, inputs, plan=plan, loops=loops) if scalar else None
         self._by_name: dict[str, list[int]] = {}
         for k, v in enumerate(inputs):
@@ -108,12 +131,14 @@ class Function:
     def _whole(self, optimized, plan, backend, whole, check_finite, loops):
         """The whole-function code where the backend has that mode and the graph
         qualifies, else None (``self.whole_reason`` says why)."""
-        self.whole, self.whole_reason, self.whole_info = False, None, None
         make = getattr(backend, "whole_function", None)
         if whole is False or make is None:
             return None
         if check_finite:
             self.whole_reason = "check_finite runs the graph node by node"
+            generated = None
+        elif loops and whole is None:
+            self.whole_reason = "loops=True rolls repeated lines into Python loops, which the native function has not"
             generated = None
         else:
             args = self._args
@@ -140,6 +165,10 @@ class Function:
         return (self._scalar or self._generated).source
 
     def __call__(self, *args, **kwargs):
+        if self._device_floats and not kwargs and len(args) == len(self._args):
+            floats = _as_floats(args)
+            if floats is not None:
+                return self._finish(self._device([np.float64(a) for a in floats]))
         if self._scalar is not None and not kwargs and len(args) == len(self._args):
             floats = _as_floats(args)
             if floats is not None:
@@ -175,6 +204,9 @@ class Function:
                 continue
             if value is _MISSING:
                 raise SignatureError(missing_input_message(var))
+            if self._device is not None and self._device.accepts(var, value):
+                checked.append(value)  # already on the device, of the right dtype and shape
+                continue
             checked.append(check_value(var, value))
         if self._plan is not None:
             out = run_plan(self._plan, dict(zip(self._args, checked)), check_finite=True)
@@ -184,6 +216,8 @@ class Function:
 
     def _run_generated(self, args):
         """Call the generated function; an exception inside it names the failing node."""
+        if self._device is not None:
+            return self._device(args)  # it stores the updated Parameters itself
         try:
             return self._generated.fn(*args)
         except Exception as e:
@@ -204,6 +238,13 @@ class Function:
         if self.updates:
             # every new value was computed from the old ones; only now assign them all
             n = len(self.outputs)
+            for (param, new), value in zip(self.updates, out[n:]):
+                if np.shape(value) != param.shape:  # all checked first: a refused update assigns none
+                    raise InputError(
+                        f"compile: the update of Parameter {param.label()!r} (built at {new.site}) has shape "
+                        f"{fmt_shape(np.shape(value))} in this call, but the Parameter's shape is "
+                        f"{fmt_shape(param.shape)}; no Parameter was updated"
+                    )
             for (param, _), value in zip(self.updates, out[n:]):
                 param.set_value(value)
             out = out[:n]
@@ -263,6 +304,7 @@ def compile(  # noqa: A001
     verify_passes: bool = False,
     backend=None,
     loops: bool | None = None,
+    shard: Mapping | None = None,
     whole: bool | None = None,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
@@ -271,7 +313,13 @@ def compile(  # noqa: A001
     creation order); keyword arguments are taken by Variable name. Listed
     inputs the outputs do not need are accepted and ignored. ``updates``
     maps Parameters to new values: each call computes every new value from
-    the old ones, then assigns them all. With
+    the old ones, then assigns them all. Each new value must have its
+    Parameter's shape (checked here where known, and before anything is
+    assigned where unknown dimensions leave it to the call) and a dtype that
+    casts to the Parameter's without loss (NumPy's "safe" casting, as fed
+    values): a float64 update of a float32 Parameter is a DTypeError (compute
+    it in float32, or ``gc.cast`` it), while a Python number, or a list of
+    them, takes the Parameter's dtype (``{w: 0.0}`` for a float32 ``w``). With
     ``check_finite=True`` each call stops at the first node whose output
     holds NaN or Inf (see ``gc.evaluate``); it then runs only the passes that
     keep every value as the user's graph makes it. ``passes`` names the rewrite passes
@@ -280,7 +328,12 @@ def compile(  # noqa: A001
     ``verify_passes`` checks the graph after every pass. ``backend`` is
     ``"numpy"`` (the default), ``"numba"`` (fuses elementwise chains into
     compiled loops; needs the ``numba`` extra) or a backend object (see
-    ``graphcomp.runtime.backends``). ``loops=True`` writes a block of
+    ``graphcomp.runtime.backends``); ``"jax"`` writes ``jax.numpy`` code that
+    ``jax.jit`` compiles for any device JAX sees (needs the ``jax`` extra; see
+    ``graphcomp.runtime.backends.jax``). ``shard={x: "batch", ...}`` (JAX only) splits
+    those inputs along their leading axis over all the devices JAX sees, replicates
+    everything else, and XLA combines the gradients: data parallelism, each call one
+    step of the whole batch. ``loops=True`` writes a block of
     lines that repeats (an unrolled chain of layers and its gradient) as one
     ``for`` loop, ``False`` never does; the default rolls schedules of 2000 nodes
     or more, where straight-line code stops being readable and CPython's compiler
@@ -298,10 +351,15 @@ def compile(  # noqa: A001
         >>> [float(v) for v in f(2.0, z=3.0)]
         [6.0, 3.0]
     """
-    outs, single = as_variable_list(outputs)
-    if loops not in (None, True, False):
+    outs, single = as_variable_list(outputs, "compile: outputs")
+    if not outs:
+        raise ArgumentError("compile: outputs must hold at least one Variable, got an empty sequence")
+    check_finite = as_bool(check_finite, "compile: check_finite")
+    verify_passes = as_bool(verify_passes, "compile: verify_passes")
+    passes = _pass_list(passes)
+    if loops is not None and not isinstance(loops, (bool, np.bool_)):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
-    if whole not in (None, True, False):
+    if whole is not None and not isinstance(whole, (bool, np.bool_)):
         raise ArgumentError(f"compile: whole must be True, False or None (whole where possible), got {whole!r}")
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])
@@ -310,7 +368,7 @@ def compile(  # noqa: A001
     if inputs is None:
         ins = graph_inputs
     else:
-        ins, _ = as_variable_list(inputs, "inputs")
+        ins, _ = as_variable_list(inputs, "compile: inputs")
         for v in ins:
             if not v.is_input:
                 raise InputError(f"compile: {v.label()!r} (built at {v.site}) is a {v.kind} node, not an input")
@@ -323,10 +381,25 @@ def compile(  # noqa: A001
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
     if whole and not hasattr(backend_of(backend), "whole_function"):
         raise ArgumentError("compile: whole=True needs a backend with a whole-function mode (backend='numba')")
+    shard = _check_shard(shard, ins)
     if not states:
-        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, whole)
-    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, whole)
+        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, shard, whole)
+    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, shard, whole)
     return _DrawingFunction([p for p, _ in states], *args)
+
+
+def _pass_list(passes) -> list[str] | None:
+    """``passes`` as a list of names: one name alone is that pass, not its letters."""
+    if passes is None:
+        return None
+    if isinstance(passes, str):
+        return [passes]
+    if not isinstance(passes, Iterable) or isinstance(passes, Mapping):
+        raise ArgumentError(f"compile: passes must be a pass name or a sequence of them, got {passes!r}"[:300])
+    out = list(passes)
+    if not all(isinstance(p, str) for p in out):
+        raise ArgumentError(f"compile: passes must be a pass name or a sequence of them, got {passes!r}"[:300])
+    return out
 
 
 def _state_updates(graph: Graph, pairs: list) -> list[tuple[Variable, Variable]]:
@@ -364,6 +437,26 @@ class _DrawingFunction(Function):
                     p.set_value(value)
 
 
+def _check_shard(shard: Mapping | None, inputs: list[Variable]) -> dict:
+    """Validate ``{input: "batch"}``: inputs of this function with a leading axis."""
+    if shard is None:
+        return {}
+    if not isinstance(shard, Mapping):
+        raise ArgumentError(f'compile: shard must be a dict from inputs to "batch", got {shard!r}')
+    listed = set(inputs)
+    for v, how in shard.items():
+        if not isinstance(v, Variable) or v not in listed:
+            raise ArgumentError(f"compile: shard names {v!r}, which is not an input of this function")
+        if how != "batch":
+            raise ArgumentError(
+                f'compile: shard[{v.label()!r}] is {how!r}; the one way to split an input is "batch" '
+                "(along its leading axis)"
+            )
+        if v.ndim == 0:
+            raise ShapeError(f"compile: input {v.label()!r} is 0-d: it has no leading (batch) axis to split")
+    return dict(shard)
+
+
 def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
     """Validate ``{parameter: new value}`` when compiling, not when first called."""
     if updates is None:
@@ -380,10 +473,13 @@ def _check_updates(updates: Mapping | None) -> list[tuple[Variable, Variable]]:
                 f"compile: the update of Parameter {param.label()!r} has shape {fmt_shape(new.shape)} "
                 f"(built at {new.site}), but the Parameter's shape is {fmt_shape(param.shape)}"
             )
-        if not np.can_cast(new.dtype, param.dtype, "same_kind"):
+        if not np.can_cast(new.dtype, param.dtype, "safe"):
+            # NumPy's "safe" casting, the rule fed values follow: a float64 update of a float32
+            # Parameter would compute in float64 and round on every step without saying so
             raise DTypeError(
-                f"compile: the update of Parameter {param.label()!r} has dtype {new.dtype}, "
-                f"which cannot be stored in its {param.dtype}"
+                f"compile: the update of Parameter {param.label()!r} has dtype {new.dtype} (built at {new.site}), "
+                f"which cannot be stored in its {param.dtype} without loss; compute it in {param.dtype} "
+                f"or cast it (gc.cast(update, {str(param.dtype)!r}))"
             )
         pairs.append((param, new))
     return pairs

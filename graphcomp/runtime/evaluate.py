@@ -9,8 +9,9 @@ import numpy as np
 
 from graphcomp.core.node import Variable
 from graphcomp.core.traverse import as_variable_list
-from graphcomp.core.types import fmt_shape
-from graphcomp.errors import EvaluationError, NonFiniteError
+from graphcomp.core.types import as_bool, fmt_shape
+from graphcomp.errors import EvaluationError, NonFiniteError, named  # noqa: F401 (EvaluationError: importable from here)
+from graphcomp.runtime.failure import op_failure
 from graphcomp.runtime.feed import bind_feed
 from graphcomp.runtime.node_warnings import register_run_loop
 from graphcomp.runtime.schedule import Plan
@@ -101,39 +102,6 @@ def _non_finite(v: Variable, args: list, out) -> NonFiniteError:
     return e
 
 
-def op_failure(v: Variable, values: list, error: Exception) -> EvaluationError:
-    """The error for node ``v`` failing on input ``values``: its op, its inputs'
-    shapes and dtypes, the op's exception and where ``v`` was built.
-
-    It is an ``EvaluationError`` that keeps the built-in category of ``error``
-    (``ValueError`` for NumPy's shape mismatches, ``IndexError`` for an index out
-    of range), so code catching what NumPy raises keeps working.
-
-    Example:
-        >>> import graphcomp as gc
-        >>> x = gc.Variable("x", (2,))
-        >>> e = op_failure(gc.exp(x), [np.ones(2)], ValueError("bad"))
-        >>> isinstance(e, ValueError), str(e).split(";")[0]
-        (True, 'exp failed on inputs (x: (2,) float64): ValueError: bad')
-    """
-    shapes = ", ".join(f"{i.label()}: {_shape_dtype(a)}" for i, a in zip(v.owner.inputs, values))
-    e = EvaluationError.of(error)(
-        f"{v.owner.op.label()} failed on inputs ({shapes}): {type(error).__name__}: {error}; built at {v.site}"
-    )
-    e.site = v.site
-    e.node = v
-    return e
-
-
-def _shape_dtype(a) -> str:
-    if a is None:  # a value the failing line's frame no longer holds
-        return "?"
-    try:
-        return f"{fmt_shape(np.shape(a))} {np.result_type(a)}"
-    except Exception:  # a ragged list or an object the op was never meant to get
-        return type(a).__name__
-
-
 def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *, check_finite: bool = False):
     """Interpret the graph: returns an array for one output, a list for a list.
 
@@ -143,7 +111,9 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
     output holds NaN or Inf and raises ``gc.NonFiniteError`` naming it, its
     inputs (shape, min, max, non-finite count) and where it was built.
     A graph that draws random numbers (``gc.random``) advances its generators'
-    states after each evaluation, so the next one draws new numbers.
+    states after each evaluation, so the next one draws new numbers. A loop
+    (``gc.scan``) runs once for all of its outputs, and once with the copies of
+    it that keep values for its gradients (as ``gc.compile``'s merge-loops pass).
 
     Example:
         >>> import graphcomp as gc
@@ -151,15 +121,30 @@ def evaluate(outputs: Variable | list[Variable], feed: Mapping | None = None, *,
         >>> float(gc.evaluate(x * z + 1, {x: 2.0, "z": 3.0}))
         7.0
     """
-    outs, single = as_variable_list(outputs)
+    outs, single = as_variable_list(outputs, "evaluate: outputs")
+    check_finite = as_bool(check_finite, "evaluate: check_finite")
     plan = Plan.build(outs)
+    if any(type(s[0].owner.op).multiple_outputs for s in plan.steps):
+        plan = _one_run_per_loop(outs, plan)
+        outs = plan.outputs
     # a draw reads a Parameter (its generator's state): only graphs reading one may draw
     updates = state_updates(s[0] for s in plan.steps) if plan.parameters else []
-    if updates:
-        values = _run_advancing(outs, updates, feed, check_finite)
-    else:
-        values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
+    with named("evaluate"):
+        if updates:
+            values = _run_advancing(outs, updates, feed, check_finite)
+        else:
+            values = run_plan(plan, bind_feed(plan.inputs, feed), check_finite)
     return values[0] if single else values
+
+
+def _one_run_per_loop(outs: list, plan: Plan) -> Plan:
+    """The plan with each loop and the copies of it that keep values for a gradient
+    run as one loop (``gc.compile``'s merge-loops pass), so a value and its
+    gradient asked together run the forward steps once."""
+    from graphcomp.passes import merge_loops  # only graphs holding a loop pay for the import and the walk
+
+    merged = merge_loops.run(outs)
+    return plan if all(a is b for a, b in zip(merged, outs)) else Plan.build(merged)
 
 
 def _run_advancing(outs: list, updates: list, feed, check_finite: bool) -> list:

@@ -71,6 +71,16 @@ def _running_node(frame) -> Variable | None:
     return None
 
 
+def _gradient_of(v: Variable) -> str:
+    """``, in the gradient of log built at model.py:3`` for a node build_grad inserted
+    (its provenance's grad_of): the forward op whose bprop the user wrote."""
+    of = v.grad_of
+    if not isinstance(of, Variable):
+        return ""
+    what = of.owner.op.label() if of.owner is not None else of.label()
+    return f", in the gradient of {what} built at {of.site}"
+
+
 class _SayWhichNode:
     """The filter's message pattern: says a NumPy warning again, naming the node."""
 
@@ -80,7 +90,7 @@ class _SayWhichNode:
         v = _running_node(sys._getframe(1))
         if not isinstance(v, Variable) or v.owner is None:
             return False
-        w = NodeWarning(f"{text} (node {v.owner.op.label()}, built at {v.site})")
+        w = NodeWarning(f"{text} (node {v.owner.op.label()}, built at {v.site}{_gradient_of(v)})")
         w.node, w.text = v, text
         site = v.site
         _state.busy = True

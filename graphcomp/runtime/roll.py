@@ -332,7 +332,13 @@ def _number(a: int, d: int) -> str:
 
 
 _CALL = re.compile("\\w+\\((?:\x01\\d+\x02(?:, )?)*\\)")
+_SUM = re.compile("\x01\\d+\x02(?: \\+ \x01\\d+\x02)*")
 _ENTRY = re.compile(r"(_s\d+_\d+)\[(\d+)\]")
+
+#: the most arguments (or names to ``del``) one generated line holds: a sum, stack or
+#: concatenate of 10^4 terms becomes lines of this many, as CPython's compiler recurses
+#: once per ``+`` and no line should grow with the graph
+CHUNK = 64
 
 
 def packed(args: list[str]) -> list[str]:
@@ -438,16 +444,48 @@ def emit(steps: list[Step], fixed: dict, outputs: list[Variable], comment, *, ro
 def _straight_lines(step: Step, text: _Text, item: int, comment, free: bool) -> list[tuple]:
     args = [text.of(r, item) for r in step.refs]
     name = text.straight(text.index[step.v], item)
+    line = Line(step.v, args)
     if len(args) > 2 and _CALL.fullmatch(step.template):
-        code = f"{step.template[: step.template.index('(')]}({', '.join(packed(args))})"
+        code = _chunked_call(name, step.template[: step.template.index("(")], packed(args))
+    elif len(args) > CHUNK and _SUM.fullmatch(step.template):
+        code = _chunked_sum(name, args)
     else:
-        code = fill(step.template, step.ints, args)
-    lines = [(comment(step.v, args, fill(step.label, step.ints, ())), None), (f"{name} = {code}", Line(step.v, args))]
+        code = [f"{name} = {fill(step.template, step.ints, args)}"]
+    lines = [(comment(step.v, args, fill(step.label, step.ints, ())), None)] + [(c, line) for c in code]
     if free:
         dead = [n for n in (text.freed(d) for d in step.dies) if n is not None]
-        if dead:
-            lines.append((f"del {', '.join(dead)}", None))
+        lines += [(f"del {', '.join(dead[k : k + CHUNK])}", None) for k in range(0, len(dead), CHUNK)]
     return lines
+
+
+def _chunked_call(name: str, fn: str, args: list[str]) -> list[str]:
+    """``name = fn(*args)``, the arguments gathered ``CHUNK`` to a line when there are
+    more (the call itself is the same, so its result is too).
+
+    Example:
+        >>> _chunked_call("_v9", "_stack", ["a", "b"])
+        ['_v9 = _stack(a, b)']
+        >>> len(_chunked_call("_v9", "_stack", [f"a{k}" for k in range(200)]))  # 4 lists, call, del
+        6
+    """
+    if len(args) <= CHUNK:
+        return [f"{name} = {fn}({', '.join(args)})"]
+    held = f"{name}_args"
+    lines = [f"{held} = [{', '.join(args[:CHUNK])}]"]
+    lines += [f"{held} += [{', '.join(args[k : k + CHUNK])}]" for k in range(CHUNK, len(args), CHUNK)]
+    return lines + [f"{name} = {fn}(*{held})", f"del {held}"]
+
+
+def _chunked_sum(name: str, args: list[str]) -> list[str]:
+    """``name = a0 + a1 + ...`` as running sums of ``CHUNK`` terms a line, added left to
+    right as the one long line would (the same roundings, so the same result).
+
+    Example:
+        >>> _chunked_sum("_v9", [f"a{k}" for k in range(130)])[1][:22]
+        '_v9 = _v9 + a64 + a65 '
+    """
+    lines = [f"{name} = {' + '.join(args[:CHUNK])}"]
+    return lines + [f"{name} = {name} + {' + '.join(args[k : k + CHUNK])}" for k in range(CHUNK, len(args), CHUNK)]
 
 
 def _loop_lines(number: int, loop: Loop, finder: _Finder, text: _Text, item: int, comment, free: bool):

@@ -34,11 +34,17 @@ def _ours(systems: dict) -> dict:
 
 @pytest.mark.parametrize(
     "workload",
-    ["w1", "w2-small", "w2-tiny", "w4", "w5", "w3-chain", "w7-small"],
-)
+    ["w1", "w1-np.float64", "w1-np.float32", "w1-0d", "w2-small", "w2-tiny", "w2-lsm", "w2-log-softmax", "w4",
+     "w5", "w3-chain", "w7-small"],
+)  # fmt: skip
 def test_graphcomp_computes_what_the_hand_written_references_compute(bench, workload):
     systems = {
         "w1": lambda: bench.w1_systems(),
+        "w1-np.float64": lambda: bench.w1_systems("np.float64"),
+        "w1-np.float32": lambda: bench.w1_systems("np.float32"),
+        "w1-0d": lambda: bench.w1_systems("0-d array"),
+        "w2-lsm": lambda: bench.w2_generic_systems(32, 64, 128, 10, "log_softmax"),
+        "w2-log-softmax": lambda: bench.w2_generic_systems(5, 7, 6, 3, "log(softmax)"),
         "w2-small": lambda: bench.w2_systems(32, 64, 128, 10),
         "w2-tiny": lambda: bench.w2_systems(5, 7, 6, 3),
         "w4": lambda: bench.w4_systems(),

@@ -46,8 +46,8 @@ def _dot_texts(src: str) -> list[str]:
 
 
 def _svg_texts(svg: str) -> list[str]:
-    """The text matplotlib drew: each string is kept in a comment beside its glyphs."""
-    return [html.unescape(t) for t in re.findall(r"<!-- (.*?) -->", svg)]
+    """The text matplotlib drew: each line a <text> element, kept as text (svg.fonttype none)."""
+    return [html.unescape(t) for t in re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)]
 
 
 def test_the_fallback_draws_every_label_value_and_gradient_of_the_dot_source(no_dot):
@@ -165,3 +165,18 @@ def test_a_notebook_display_without_dot_carries_the_values(no_dot):
     drawn = _svg_texts(bundle["image/svg+xml"])
     g = 1 - np.tanh(np.array([0.5, -1.0])) ** 2  # d sum(tanh x)/dx
     assert f"[{g[0]:.3g}, {g[1]:.3g}]" in drawn
+
+
+def test_the_fallback_svg_keeps_its_labels_as_text_not_glyph_outlines(no_dot):
+    """Drawn as paths, a label could not be searched or selected (user report 1, item 9):
+    every line of every label is now an SVG <text> element holding its characters, read
+    here with an XML parser, and no glyph is drawn as a path of its own."""
+    import xml.etree.ElementTree as ET
+
+    src = _circuit()
+    root = ET.fromstring(src.svg())
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
+    for line in _dot_texts(src):
+        assert line in texts, line
+    assert not any(p.get("id", "").startswith("DejaVuSans") for p in root.iter(f"{ns}path"))  # no glyph outlines

@@ -126,15 +126,51 @@ def test_an_op_failing_inside_the_body_names_the_step_and_the_body_line():
     assert "step t=0" in msg and "reshape" in msg and msg.count(LINE) == 2
 
 
-def test_loops_are_not_saved_yet(tmp_path):
-    c = gc.fori_loop(0, 2, lambda i, c: c * 2.0, gc.Variable("x"))
-    with pytest.raises(gc.ArgumentError, match="save"):
-        gc.save(c, tmp_path / "loop.json")
-
-
 def test_length_and_xs_of_unknown_length_must_agree_at_run_time():
     xs = gc.Variable("xs", (None,))
     c, _ = gc.scan(lambda c, x: (c + x, None), 0.0, xs, length=3)
     assert float(gc.evaluate(c, {xs: np.ones(3)})) == 3.0
     with pytest.raises(gc.EvaluationError, match="xs\\[0\\] has leading dimension 4.*the loop's length is 3"):
         gc.evaluate(c, {xs: np.ones(4)})
+
+
+def _message(run):
+    with pytest.raises(gc.EvaluationError) as e:
+        run()
+    return e.value
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_one_message_per_failure_the_same_from_evaluate_and_compile(nested):
+    xs = gc.Variable("xs", (None, None))
+
+    def body(c, x):
+        return c + x.reshape(2, 2).sum(), None
+
+    if nested:
+        c, _ = gc.scan(lambda c, x: (c + gc.scan(body, 0.0, x.reshape(1, -1))[0], None), 0.0, xs)
+    else:
+        c, _ = gc.scan(body, 0.0, xs)
+    data = np.ones((3, 5))
+    by_evaluate = _message(lambda: gc.evaluate(c, {xs: data}))
+    by_compile = _message(lambda: gc.compile(c, [xs])(data))
+    assert str(by_evaluate) == str(by_compile)
+    msg = str(by_evaluate)
+    # the failing node, its input and NumPy's words once; each loop's step and line once
+    assert msg.count("failed on inputs") == 1 and msg.count("cannot reshape") == 1
+    assert msg.count("at step t=0") == (2 if nested else 1)
+    assert msg.count("in the loop built at") == (2 if nested else 1)
+    assert msg.startswith("scan: at step t=0, ") and msg.count(LINE) == (3 if nested else 2)  # both loops: one line
+    for e in (by_evaluate, by_compile):  # NumPy's category is kept; the error names the outer loop node
+        assert isinstance(e, ValueError) and isinstance(e.node.op, gc.ops.loops.op.Scan)
+        assert e.node.owner.inputs[1] is xs
+
+
+def test_a_carry_changing_shape_is_said_once_the_same_way_by_evaluate_and_compile():
+    xs = gc.Variable("xs", (None, None))
+    c, _ = gc.scan(lambda c, x: (gc.concatenate([c, x[:1]]), None), xs[0], xs)
+    data = np.ones((2, 3))
+    by_evaluate = _message(lambda: gc.evaluate(c, {xs: data}))
+    by_compile = _message(lambda: gc.compile(c, [xs])(data))
+    assert str(by_evaluate) == str(by_compile)
+    assert str(by_evaluate).count("new carry has shape (4,)") == 1 and isinstance(by_evaluate, ValueError)

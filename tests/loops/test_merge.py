@@ -22,14 +22,17 @@ def test_value_and_gradient_share_one_forward_loop(monkeypatch):
     calls = []
     real = body_module.run_loop
     monkeypatch.setattr("graphcomp.ops.loops.op.run_loop", lambda *a: calls.append(1) or real(*a))
-    want = gc.evaluate(outs, feed)
-    assert len(calls) == 3  # the loop, its value-keeping copy, the backward loop
-    merged = merge.run(outs)
+    separately = [gc.evaluate(o, feed) for o in outs]  # each alone: the value runs 1 loop, a gradient 2
+    assert len(calls) == 1 + 2 * 3
     calls.clear()
-    got = gc.evaluate(merged, feed)
+    together = gc.evaluate(outs, feed)
+    assert len(calls) == 2  # gc.evaluate merges too: the forward loop keeping values, the backward loop
+    calls.clear()
+    merged = gc.evaluate(merge.run(outs), feed)
     assert len(calls) == 2
-    for g, w in zip(got, want):
-        assert_close(g, w, rtol=0, atol=0)
+    for a, b, c in zip(separately, together, merged):
+        assert_close(b, a, rtol=0, atol=0)
+        assert_close(c, a, rtol=0, atol=0)
 
 
 def test_a_graph_without_gradient_loops_is_unchanged():

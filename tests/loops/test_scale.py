@@ -96,3 +96,37 @@ def test_a_100000_step_loop_builds_differentiates_evaluates_and_compiles_without
         for g, v in zip(got[:4], want):
             assert_close(g, v, rtol=1e-10, atol=1e-14)
         assert_close(got[4], hv, rtol=1e-5, atol=1e-9)
+
+
+def test_a_100000_step_loop_through_every_inspector_without_recursion(tmp_path):
+    from graphcomp.inspect.text import format_graph
+
+    rng = np.random.default_rng(1)
+    w, b, x0 = rng.uniform(0.5, 1.5, N), rng.uniform(-0.2, 0.2, N), 0.3
+    want = _reference(x0, w, b)
+    with recursion_limit(120):
+        outs, ins = chain(N)
+        feed = dict(zip(ins, [x0, w, b]))
+        text = format_graph(outs, max_lines=100_000)
+        src = gc.to_dot(outs, max_nodes=12)
+        report = gc.cost_report(outs[0], outs[1:4])  # T is known: no run needed
+        loaded = gc.load(gc.save(outs, tmp_path / "chain.gcz"))
+        got = gc.evaluate(loaded[:4], {v.name: a for v, a in feed.items()})
+        trace = gc.format_trace(gc.backprop(outs[0], ins[1:], trace=True))
+        why = gc.explain_grad(outs[0], ins[1])
+        short, short_ins = chain(50)
+        check = gc.check_grad(short[0], short_ins, dict(zip(short_ins, [x0, w[:50], b[:50]])))
+    # dprint: the loop, its value-keeping copy and the backward loops, each body once, whatever N
+    assert text.count("body, run at each step") >= 1 and "gradient body" in text
+    assert len(text.splitlines()) < 500
+    # to_dot: the middle collapsed, loop bodies counted against max_nodes and said so
+    assert "collapsed" in src and "showing 12 of" in src.picture.caption
+    # cost_report: 3 FLOPs a step (multiply, add, tanh) forward; two float64s kept a step: x_k
+    # and tanh's argument (its derivative sech**2 is computed from it, to keep its digits)
+    assert report.forward_flops == 3 * N
+    assert report.kept_bytes_per_step == 16 and report.kept_bytes == 16 * N
+    # the loaded graph computes what a hand-written NumPy loop computes
+    for g, v in zip(got[:4], want):
+        assert_close(g, v, rtol=1e-10, atol=1e-14)
+    assert "| build_grad(" in trace and why.status == "ok"
+    assert check.ok and any(c.loop is not None for c in check.nodes)

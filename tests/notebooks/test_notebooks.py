@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
-def test_the_four_lecture_notebooks_are_there():
+def test_the_lecture_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
     for expected in (
         "01_scalar_backprop",
@@ -20,6 +20,7 @@ def test_the_four_lecture_notebooks_are_there():
         "03_circuits_and_jacobians",
         "04_higher_order",
         "05_training",
+        "06_recurrent",
     ):
         assert expected in names
 

@@ -25,10 +25,18 @@ from graphcomp.ops.conv import (
     MaxPool2DRoute,
 )
 from graphcomp.ops.creation import ArangeLike, NoGradient, NoGradientLike, OnesLike, SizeOf, ZerosLike
+from graphcomp.ops.elementwise import ErfGrad, SigmoidGrad, TanhGrad
 from graphcomp.ops.fused import fused
+from graphcomp.ops.identity import MinCount
 from graphcomp.ops.indexing import IndexGrad, IndexGradLike
 from graphcomp.ops.shape import BroadcastLike, ReshapeLike, SplitPart, SumTo, SumToLike
-from graphcomp.ops.softmax import CrossEntropyGrad, CrossEntropyPickGrad, LogSoftmaxGrad
+from graphcomp.ops.softmax import (
+    CrossEntropyGrad,
+    CrossEntropyPickGrad,
+    LogSoftmaxGrad,
+    SoftmaxCrossEntropyGrad,
+    SoftmaxGrad,
+)
 
 
 def normal(rng, shape):
@@ -113,6 +121,15 @@ UNARY = [
 for name, fn, ref, dom in UNARY:
     for shape in [(), (3,), (2, 3, 4)]:
         spec(f"{name}{shape}", fn, ref, [shape], dom, second=True)
+
+# derivatives that are ops of (x, G): G * f'(x), differentiable again
+for shapes in [[(), ()], [(3,), (3,)], [(2, 3), (2, 3)], [(2, 3), (3,)], [(3,), (2, 3)]]:
+    spec(f"tanh_grad{shapes[0]}{shapes[1]}", lambda x, g: TanhGrad()(x, g), lambda x, g: g / np.cosh(x) ** 2, shapes,
+         second=True)  # fmt: skip
+    spec(f"sigmoid_grad{shapes[0]}{shapes[1]}", lambda x, g: SigmoidGrad()(x, g),
+         lambda x, g: g * np.exp(-x) / (1 + np.exp(-x)) ** 2, shapes, second=True)  # fmt: skip
+    spec(f"erf_grad{shapes[0]}{shapes[1]}", lambda x, g: ErfGrad()(x, g),
+         lambda x, g: g * 2 / np.sqrt(np.pi) * np.exp(-x * x), shapes, second=True)  # fmt: skip
 
 # -- binary elementwise with broadcasting ------------------------------------------------------------
 
@@ -490,10 +507,19 @@ def _ce_grad_ref(z, y):
     return (p - np.eye(z.shape[1])[y]) / len(y)
 
 
+def _softmax_grad_ref(x, g, axis):
+    s = np.exp(x - x.max(axis, keepdims=True))
+    s /= s.sum(axis, keepdims=True)
+    return s * g - s * (s * g).sum(axis, keepdims=True)  # (diag(s) - s s^T) g along the axis
+
+
 def _lsm_ref(x):
     return x - np.log(np.exp(x).sum(1, keepdims=True))
 
 
+for axis in (0, 1):
+    spec(f"softmax_grad-axis{axis}", lambda x, g, axis=axis: SoftmaxGrad(axis)(gc.softmax(x, axis), g),
+         lambda x, g, axis=axis: _softmax_grad_ref(x, g, axis), [(3, 4), (3, 4)], second=True)  # fmt: skip
 spec("log_softmax_grad", lambda x, g: LogSoftmaxGrad(1)(gc.log_softmax(x), g),
      lambda x, g: g - np.exp(_lsm_ref(x)) * g.sum(1, keepdims=True), [(3, 4), (3, 4)], second=True)  # fmt: skip
 spec("cross_entropy", lambda z, y: gc.nn.cross_entropy(z, y), _ce_ref, [(5, 4), (5,)], [normal, ints(4)],
@@ -505,6 +531,22 @@ spec("cross_entropy_pick_grad", lambda z, y: CrossEntropyPickGrad()(gc.log_softm
      lambda z, y: -np.eye(z.shape[1])[y] / len(y) * z, [(5, 4), (5,)], [normal, ints(4)],
      dtypes=["float64", "int64"], second=True)  # fmt: skip
 
+
+def _soft_ce_grad_ref(z, y):
+    """d/dz of -sum(y * log_softmax(z)) with y broadcast as the product broadcasts it,
+    summed back to z's shape: softmax(z) * sum(y) - y, row by row."""
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    y = np.broadcast_to(y, np.broadcast_shapes(y.shape, z.shape))
+    y = y.sum(0, keepdims=True) if z.shape[0] == 1 < y.shape[0] else y
+    return p * y.sum(1, keepdims=True) - y
+
+
+# targets whose rows do not sum to one; and targets broadcast over the batch either way
+for _zs, _ys in [((3, 4), (3, 4)), ((3, 4), (1, 4)), ((1, 4), (3, 4))]:
+    spec(f"softmax_cross_entropy_grad-{_zs}-{_ys}", lambda z, y: SoftmaxCrossEntropyGrad(1)(gc.log_softmax(z), y),
+         _soft_ce_grad_ref, [_zs, _ys], second=True)  # fmt: skip
+
 # -- op_from_graph groups and the run-time shape check ------------------------------------------------------
 
 # a group (its gradient is another group: both covered, first and second order)
@@ -514,6 +556,7 @@ _outer = gc.op_from_graph(lambda x, W: gc.exp(-_layer(x, W)) + x.sum(), name="ou
 spec("op_from_graph-nested", _outer, lambda x, W: np.exp(-np.tanh(x @ W) / (1 + np.exp(-(x @ W)))) + x.sum(),
      [(2, 3), (3, 4)], second=True)  # fmt: skip
 spec("match_shape", lambda v, x: gc.match_shape(v, x) * x, lambda v, x: v * x, [(2, 3), (2, 3)], second=True)
+spec("min_count", lambda x: MinCount((0, 1), 2, "spec")(x) * x, lambda x: x * x, [(3, 2)], second=True)
 
 # -- loops: one scan node, its projections, and its gradient (a scan over the reversed steps) ----------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 import graphcomp as gc  # noqa: F401 - registers every op
@@ -13,6 +14,7 @@ from graphcomp.core.traverse import ancestors
 from graphcomp.inspect.cost import flops
 from graphcomp.ops.base import REGISTRY, Op
 from graphcomp.ops.fused import can_fuse
+from graphcomp.runtime.backends.jax import JaxBackend  # importable without JAX: its forms are plain functions
 from tests.ops.spec import SPECS
 from tests.ops.test_spec import _inputs
 
@@ -35,6 +37,8 @@ NEEDS = [
     ("the Numba backend's fused kernels and the Python-float fast path", "a scalar form",
      lambda cls: cls.elementwise and not dataclasses.fields(cls), _has_scalar),
     ("gc.to_sympy", "a SymPy form", lambda cls: cls.elementwise, _has_sympy),
+    # a ufunc fn's jax.numpy namesake, or an override keyed by the op's class in graphcomp/runtime/backends/jax.py
+    ("the JAX backend", "a JAX form", lambda cls: not issubclass(cls, JaxBackend.unsupported), JaxBackend.has_form),
 ]  # fmt: skip
 
 
@@ -57,6 +61,15 @@ def test_the_checks_above_notice_a_missing_form():
         elementwise = True
 
     assert not _has_forward(Bare) and not _has_scalar(Bare) and not _has_sympy(Bare)
+    assert not JaxBackend.has_form(Bare)
+
+    class NumPyLambda(Bare):  # a fn that is no ufunc: JAX cannot call it
+        fn = staticmethod(lambda x: x * x)
+
+    class Ufunc(Bare):  # a ufunc fn: jax.numpy's function of the same name
+        fn = np.exp
+
+    assert not JaxBackend.has_form(NumPyLambda) and JaxBackend.has_form(Ufunc)
 
 
 @pytest.mark.parametrize("s", SPECS, ids=[s.id for s in SPECS])

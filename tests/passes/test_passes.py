@@ -336,7 +336,7 @@ def test_a_repeated_constant_term_folds_into_one_constant():
 
 def test_every_binary_rule_needs_a_constant_or_a_broadcast_input():
     """simplify does not try the rules of a binary node whose inputs are neither
-    constants nor broadcasts; this holds each binary rule to that."""
+    constants nor broadcasts nor softmaxes; this holds each binary rule to that."""
     from graphcomp.passes.simplify import BINARY, TABLE
 
     x, y = gc.Variable("x", (3,)), gc.Variable("y", (2, 3))
@@ -350,6 +350,7 @@ def test_every_binary_rule_needs_a_constant_or_a_broadcast_input():
         lambda: gc.Variable("s"),
         lambda: gc.transpose(y).T,
         lambda: y.sum(0),
+        lambda: gc.softmax(y) - gc.softmax(y).sum(1, keepdims=True),  # a softmax one level down
     ]
     ops = {"add": gc.add, "subtract": gc.subtract, "multiply": gc.multiply, "divide": gc.divide,
            "power": gc.power, "maximum": gc.maximum, "minimum": gc.minimum}  # fmt: skip

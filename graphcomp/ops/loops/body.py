@@ -18,9 +18,20 @@ import numpy as np
 from graphcomp.core.node import Variable, make_apply
 from graphcomp.core.traverse import ancestors, topological
 from graphcomp.core.types import fmt_shape
-from graphcomp.errors import GraphError, InputError, ShapeError
+from graphcomp.errors import EvaluationError, GraphError, InputError, ShapeError
+from graphcomp.runtime.failure import op_failure
 
-__all__ = ["Body", "LoopValues", "close_over", "run_loop", "trip_count", "shape_of", "empty_stack"]
+__all__ = [
+    "Body",
+    "LoopValues",
+    "close_over",
+    "run_loop",
+    "first_non_finite",
+    "step_failure",
+    "trip_count",
+    "shape_of",
+    "empty_stack",
+]
 
 
 class LoopValues:
@@ -318,32 +329,116 @@ def run_loop(body: Body, arrays, reverse: bool, length: int | None, what: str) -
                 else:
                     regs[out] = fn(*[regs[i] for i in ins])
         except Exception as e:
-            raise GraphError(
-                f"{what}: at step t={t}, {node.owner.op.label()} (built at {node.site}) failed: {type(e).__name__}: {e}"
-            ) from e
+            raise step_failure(what, t, op_failure(node, [regs[i] for i in ins], e), e) from e
         carry = [regs[k] for k in out_slots]
         for k, c in enumerate(carry):
             if shape_of(c) != shapes[k]:
-                raise ShapeError(
-                    f"{what}: at step t={t} the new {body.carry_names[k]} has shape {fmt_shape(np.shape(c))}, "
+                said = ShapeError(
+                    f"the new {body.carry_names[k]} has shape {fmt_shape(np.shape(c))}, "
                     f"but it entered the loop with shape {fmt_shape(shapes[k])}; a carry keeps its shape"
                 )
+                raise step_failure(what, t, said, said)
         for j, k in enumerate(y_slots):
             y = regs[k]
             buf = bufs[j]
             if buf is None:
                 buf = bufs[j] = np.empty((T,) + np.shape(y), dtype=body.ys[j].dtype)
             elif shape_of(y) != buf.shape[1:]:
-                raise ShapeError(
-                    f"{what}: at step t={t} {body.y_names[j]} has shape {fmt_shape(np.shape(y))}, but earlier "
+                said = ShapeError(
+                    f"{body.y_names[j]} has shape {fmt_shape(np.shape(y))}, but earlier "
                     f"steps gave {fmt_shape(buf.shape[1:])}; the outputs of all steps are stacked"
                 )
+                raise step_failure(what, t, said, said)
             buf[t] = y
     if T == 0:
         for j, y in enumerate(body.ys):
             like = body.ys_like[j]
             bufs[j] = empty_stack(y.shape, None if like is None else xs[like], y.dtype)
     return LoopValues(tuple(carry) + tuple(bufs))
+
+
+def first_non_finite(body: Body, arrays, reverse: bool, length: int | None):
+    """Run ``body`` as ``run_loop`` does until a body node's value is the first
+    non-finite one (NaN or Inf in a float value whose inputs are all finite):
+    returns ``(t, node, values)``, ``values`` mapping the node and its inputs to
+    their values at step t; None when every value of every step is finite.
+    ``gc.explain_grad`` says with it where inside a loop a cost turns non-finite.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> c, x = gc.Variable("carry"), gc.Variable("x")
+        >>> b = Body((c,), (x,), (), None, (c + gc.log(x),), ())
+        >>> t, node, values = first_non_finite(b, [np.array(0.0), np.array([1.0, 2.0, 0.0])], False, None)
+        >>> t, node.owner.op.name, float(values[node])
+        (2, 'log', -inf)
+    """
+    p = body.program
+    nc, nx = len(p.carry), len(p.xs)
+    carry = list(arrays[:nc])
+    xs = arrays[nc : nc + nx]
+    T = trip_count(length, xs, "scan")
+    regs: list = [None] * p.size
+    for k, value in p.preset:
+        regs[k] = value
+    for k, value in zip(p.captured, arrays[nc + nx :]):
+        regs[k] = value
+    with np.errstate(all="ignore"):
+        for t in range(T - 1, -1, -1) if reverse else range(T):
+            for k, value in zip(p.carry, carry):
+                regs[k] = value
+            for k, a in zip(p.xs, xs):
+                regs[k] = a[t]
+            if p.index is not None:
+                regs[p.index] = np.array(t, dtype=np.int64)
+            for out, fn, ins, node in p.steps:
+                regs[out] = fn(*[regs[i] for i in ins])
+                if not _finite(regs[out]) and all(_finite(regs[i]) for i in ins):
+                    return t, node, _step_values(body, p, regs, node)
+            carry = [regs[k] for k in p.carry_out]
+    return None
+
+
+def _step_values(body: Body, p: _Program, regs: list, last: Variable) -> dict:
+    """Every body value of the step so far, up to ``last``: placeholders and op nodes
+    (a constant's is its ``value``)."""
+    leaves = body.inputs + ((body.index,) if body.index is not None else ())
+    slots = list(p.carry + p.xs + p.captured) + ([p.index] if p.index is not None else [])
+    values = {v: regs[k] for v, k in zip(leaves, slots)}
+    for out, _, _, node in p.steps:
+        values[node] = regs[out]
+        if node is last:
+            break
+    return values
+
+
+def _finite(a) -> bool:
+    a = np.asarray(a)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+
+
+def step_failure(what: str, t: int, said, cause: BaseException) -> EvaluationError:
+    """The error of a loop whose step ``t`` failed, ``said`` (an error or text) naming
+    what failed there: ``what: at step t=..., said``. It keeps ``cause``'s built-in
+    category (``ValueError``, ``IndexError``) and waits for the loop node's line:
+    ``finish(loop)`` (which the interpreter calls with the node it ran) returns it
+    completed, ``...; in the loop built at <line>``, naming the loop node. Generated
+    code says the same words (``graphcomp.ops.loops.codegen``).
+
+    Example:
+        >>> e = step_failure("scan", 2, "getitem failed", IndexError("index 5"))
+        >>> isinstance(e, IndexError), str(e)
+        (True, 'scan: at step t=2, getitem failed')
+    """
+    kind = EvaluationError.of(cause)
+    e = kind(f"{what}: at step t={t}, {said}")
+
+    def finish(loop: Variable) -> EvaluationError:
+        done = kind(f"{e}; in the loop built at {loop.site}")
+        done.site, done.node = loop.site, loop
+        return done
+
+    e.finish = finish
+    return e
 
 
 def close_over(
@@ -359,7 +454,9 @@ def close_over(
     Walks back from ``outputs`` (inner Variables of a traced body) and sorts
     each node: *per step* when it depends on a step placeholder
     (``step_leaves``, or a node in ``cut``, which is replaced by its
-    placeholder ``cut[node]``), *invariant* otherwise. Invariant values are
+    placeholder ``cut[node]``) or when its op is ``stateful`` (a random draw
+    differs from run to run and from step to step: never hoisted), *invariant*
+    otherwise. Invariant values are
     computed once, outside the loop: each one a per-step node reads (or that
     is an output) gets a capture placeholder, paired with its outer value
     (``outer_of[v]`` for a placeholder standing for an outer value; an
@@ -420,7 +517,9 @@ def close_over(
                 raise GraphError(f"loop body: {v.label()} (built at {v.site}) is neither an input nor a capture")
         else:
             ins = v.owner.inputs
-            if any(i in per_step for i in ins):
+            # a stateful op (a random draw) is never hoisted: it differs from run to run, and a
+            # draw reading the step number differs from step to step (graphcomp/ops/random.py)
+            if v.owner.op.stateful or any(i in per_step for i in ins):
                 new_ins = tuple(inner(i) for i in ins)
                 per_step[v] = v if new_ins == ins else rebuild(v, new_ins)
             else:

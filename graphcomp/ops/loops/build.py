@@ -9,12 +9,13 @@ import numpy as np
 from graphcomp.core.node import Variable, constant
 from graphcomp.core.site import user_errors
 from graphcomp.core.traverse import ancestors
-from graphcomp.core.types import fmt_shape, shapes_compatible
+from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import weak_constant
 from graphcomp.ops.loops.body import Body, close_over
 from graphcomp.ops.loops.op import Scan, ScanOutput
 from graphcomp.ops.loops.tree import flatten, unflatten
+from graphcomp.ops.random import tracing_loop
 
 __all__ = ["scan", "fori_loop", "map"]
 
@@ -156,6 +157,7 @@ def _check_xs(xs_vars, paths, length, what) -> int | None:
 
 
 def _scan(f, init, xs, length, reverse, checkpoint, *, indexed: bool, what: str):
+    reverse, checkpoint = as_bool(reverse, f"{what}: reverse"), as_bool(checkpoint, f"{what}: checkpoint")
     if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
         raise ArgumentError(f"{what}: length must be a non-negative int, got {length!r}")
     if not callable(f):
@@ -211,7 +213,8 @@ def _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_pa
     start = carry_in[0].id if carry_in else x_in[0].id if x_in else index.id  # the body's nodes come after
     carry = unflatten(init_tree, carry_in)
     x = unflatten(xs_tree, x_in)
-    out = f(carry, x, index) if indexed else f(carry, x)
+    with tracing_loop(index):  # a random draw in the body reads the step number: new numbers each step
+        out = f(carry, x, index) if indexed else f(carry, x)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise ArgumentError(
             f"{what}: f must return a pair (new_carry, y), got {_describe(out)}; "

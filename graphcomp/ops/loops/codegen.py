@@ -33,7 +33,7 @@ import numpy as np
 
 from graphcomp.core.types import fmt_shape
 from graphcomp.errors import EvaluationError, GraphError, ShapeError
-from graphcomp.ops.loops.body import LoopValues, empty_stack, shape_of, trip_count
+from graphcomp.ops.loops.body import LoopValues, empty_stack, shape_of, step_failure, trip_count
 
 __all__ = ["loop_function"]
 
@@ -146,10 +146,9 @@ def _failure_handler(what: str, loop, generated: list):
             said = str(error)
         else:
             said = f"{type(error).__name__}: {error}"
-        e = EvaluationError(f"{what}: at step t={step}, {said}; in the loop built at {loop.site}")
-        e.site = loop.site
-        e.node = loop  # the error already names its node: code generation passes it on as it is
-        return e
+        # the interpreter's words (step_failure), so both say the same; the error already
+        # names its node: code generation passes it on as it is
+        return step_failure(what, step, said, error).finish(loop)
 
     return failed
 

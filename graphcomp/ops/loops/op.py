@@ -35,8 +35,9 @@ from graphcomp.ops.base import REGISTRY, Op
 from graphcomp.ops.binary import AddN, add, add_n
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.loops.body import Body, LoopValues, close_over, run_loop
+from graphcomp.ops.loops.draws import loop_state_updates, stateful_nodes
 
-__all__ = ["Scan", "ScanOutput", "ScanCotangent", "PackedNoGradient", "GradientInfo", "PACKED"]
+__all__ = ["Scan", "ScanOutput", "ScanCotangent", "PackedNoGradient", "GradientInfo", "PACKED", "body_backprop"]
 
 #: the dtype of a loop node's packed value (a tuple of arrays, not an array)
 PACKED = np.dtype(object)
@@ -135,6 +136,15 @@ class Scan(Op):
     def no_gradient_of(self, v):
         return PackedNoGradient(self.n_outputs)()
 
+    @property
+    def stateful(self) -> bool:
+        """A loop whose body draws random numbers differs from run to run, as its draws do
+        (``graphcomp/ops/loops/draws.py``)."""
+        return bool(stateful_nodes(self))
+
+    def state_updates(self, inputs):
+        return loop_state_updates(self, inputs)
+
     def inner_graphs(self):
         return (list(self.body.outputs),)
 
@@ -142,10 +152,63 @@ class Scan(Op):
         (outputs,) = graphs
         return dataclasses.replace(self, body=self.body.with_outputs(outputs))
 
+    def inner_backprop(self):
+        """The body's back-propagation a backward loop was built from (None for a forward loop)."""
+        info = self.gradient
+        return None if info is None else info.backprop
+
     def generated_callee(self, v, writer):
         from graphcomp.ops.loops.codegen import loop_function  # codegen imports body, as this module does
 
         return loop_function(self, v, writer)
+
+    def kept_inputs(self, v: Variable) -> list[Variable]:
+        """For backward loop node ``v``: its inputs holding the forward values kept per
+        step for it (each ``(T, ...)``, in ``gradient.kept``'s order); [] for a forward loop.
+
+        Example:
+            >>> import graphcomp as gc
+            >>> x = gc.Variable("x", (5,))
+            >>> h, _ = gc.scan(lambda h, xt: (gc.tanh(h * xt), None), 1.0, x)
+            >>> back = gc.grad(h, x).owner.inputs[0]
+            >>> [k.owner.op.label() for k in back.op.kept_inputs(back)]    # h_{t-1}: tanh's output is h_t
+            ['scan_output[kept carry]']
+        """
+        if self.gradient is None:
+            return []
+        nc = len(self.body.carry_in)
+        return list(v.owner.inputs[nc : nc + len(self.gradient.kept)])
+
+    def steps(self, v: Variable, shape_of) -> int | None:
+        """T for loop node ``v``: ``length``, or the leading dimension of an xs as
+        ``shape_of`` gives it (runtime or static shapes); None when unknown."""
+        if self.length is not None:
+            return self.length
+        nc = len(self.body.carry_in)
+        for x in v.owner.inputs[nc : nc + len(self.body.x_in)]:
+            n = shape_of(x)[0]
+            if n is not None:
+                return n
+        return None
+
+    def flops(self, v: Variable, shape_of) -> int:
+        """T times the FLOPs of one step: the body's ops' own estimates, each
+        placeholder having the shape of what is bound to it (a carry its init's, a
+        slice its xs' row, a capture its value's); an unknown T counts as 1, as an
+        unknown dimension does."""
+        b = self.body
+        ins = v.owner.inputs
+        nc, nx = len(b.carry_in), len(b.x_in)
+        bound = {p: shape_of(i) for p, i in zip(b.carry_in, ins)}
+        bound.update({p: tuple(shape_of(i))[1:] for p, i in zip(b.x_in, ins[nc:])})
+        bound.update({p: shape_of(i) for p, i in zip(b.captured, ins[nc + nx :])})
+
+        def inner(u: Variable):
+            return bound.get(u, u.shape)
+
+        T = self.steps(v, shape_of)
+        per_step = sum(u.owner.op.flops(u, inner) for u in b.nodes() if u.owner is not None)
+        return (1 if T is None else T) * per_step
 
     def label(self) -> str:
         parts = [f"T={'?' if self.length is None else self.length}"]
@@ -172,6 +235,7 @@ class ScanOutput(Op):
     """
 
     name = "scan_output"
+    flops_per_element = 0  # a projection: no arithmetic
     index: int
     what: str = ""
 
@@ -202,7 +266,7 @@ class ScanCotangent(Op):
     cotangents of the outputs at positions ``slots`` (of ``n``); the others are
     zero. build_grad sums these with add_n; ``Scan.bprop`` reads them apart."""
 
-    name, foldable = "scan_cotangent", False  # a packed value is no constant
+    name, foldable, flops_per_element = "scan_cotangent", False, 0  # a packed value is no constant
     slots: tuple
     n: int
 
@@ -418,6 +482,45 @@ def _scan_vjp(L: Variable, G: Variable, needed) -> list[Variable | None]:
     for pos, k in enumerate(sorted(d_x), start=n_bc + len(shifted)):
         grads[nc + k] = ScanOutput(pos, f"d xs[{k}]")(LB)
     return grads
+
+
+def body_backprop(loop: Variable, used, targets, *, consider_constant=()):
+    """``gc.backprop`` on loop node ``loop``'s body, from the outputs whose cotangent
+    is not zero at some step: those at the output positions ``used`` (the projections
+    the cost reads) and every new carry whose carry entering the step reaches one of
+    them (the backward loop's carry then brings a cotangent into the previous step),
+    each weighted by ones. ``targets`` are body placeholders; returns the
+    BackpropResult (None when no float output is seeded). The inspectors ask it why
+    a gradient does not pass a loop (its ``blocker``), and where inside it a local
+    derivative is not finite.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> w, xs = gc.Variable("w"), gc.Variable("xs", (4,))
+        >>> h, _ = gc.scan(lambda h, x: (gc.stop_gradient(h) * x + w, None), 1.0, xs)
+        >>> L = h.owner.inputs[0]
+        >>> r = body_backprop(L, [0], [L.op.body.carry_in[0]])
+        >>> r.blocker(L.op.body.carry_in[0]).op.name
+        'stop_gradient'
+    """
+    from graphcomp.autodiff.backprop import backprop
+    from graphcomp.autodiff.build_grad import is_disconnected
+
+    b = loop.op.body
+    nc = len(b.carry_in)
+    carries = [k for k in range(nc) if is_differentiable_dtype(b.carry_in[k].dtype)]
+    seeded = set(used)
+    wanted = list(dict.fromkeys([*targets, *(b.carry_in[k] for k in carries)]))
+    while True:
+        terms = [b.outputs[k].sum() for k in sorted(seeded) if is_differentiable_dtype(b.outputs[k].dtype)]
+        if not terms:
+            return None
+        root = terms[0] if len(terms) == 1 else add_n(*terms)
+        r = backprop(root, wanted, consider_constant=consider_constant)
+        reached = {k for k in carries if not is_disconnected(r.grads[b.carry_in[k]])}
+        if reached <= seeded:
+            return r
+        seeded |= reached
 
 
 def _residuals(outs: list[Variable], forward: set[Variable]) -> list[Variable]:

@@ -21,6 +21,7 @@ __all__ = ["Backend", "backend", "BACKENDS"]
 BACKENDS = {
     "numpy": ("graphcomp.runtime.backends.numpy", "NumpyBackend"),
     "numba": ("graphcomp.runtime.backends.numba", "NumbaBackend"),
+    "jax": ("graphcomp.runtime.backends.jax", "JaxBackend"),
 }
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from graphcomp.errors import ArgumentError
 from graphcomp.ops.fused import Fused, literal, program_dtype, step_op
+from graphcomp.runtime.backends.numba_conv import OVERRIDES as CONV_OVERRIDES
 from graphcomp.runtime.backends.numba_whole import compile_whole
 from graphcomp.runtime.backends.numpy import NumpyBackend
 
@@ -51,7 +52,7 @@ class NumbaBackend(NumpyBackend):
 
     name = "numba"
     passes = ("fuse",)
-    overrides = {Fused: _kernel_callee}
+    overrides = {Fused: _kernel_callee, **CONV_OVERRIDES}
 
     def __init__(self):
         _numba()  # say now, not at the first fused node, that Numba is missing

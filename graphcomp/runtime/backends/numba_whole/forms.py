@@ -45,7 +45,7 @@ from graphcomp.ops.creation import (
     ZerosLike,
 )
 from graphcomp.ops.cumulative import AffineScan, Cumsum, ExclusiveCumprod
-from graphcomp.ops.identity import MatchShape, StopGradient
+from graphcomp.ops.identity import MatchShape, MinCount, StopGradient
 from graphcomp.ops.indexing import BooleanMask, BooleanMaskGrad, GetItem, IndexGrad, IndexGradLike
 from graphcomp.ops.linalg import Einsum, MatMul, Norm
 from graphcomp.ops.loops.op import Scan, ScanOutput
@@ -72,6 +72,8 @@ from graphcomp.ops.softmax import (
     LogSoftmax,
     LogSoftmaxGrad,
     Softmax,
+    SoftmaxCrossEntropyGrad,
+    SoftmaxGrad,
 )
 from graphcomp.runtime.backends.numba_whole.code import (
     Code,
@@ -145,6 +147,14 @@ def _match_shape(n: Node) -> None:
     for k in range(x.ndim):
         if x.shape[k] is None or like.shape[k] is None:
             n.code.raise_if(f"{x.dim(k)} != {like.dim(k)}", "ValueError", "match_shape: shapes differ at run time")
+    _identity(n)
+
+
+def _min_count(n: Node) -> None:
+    """x itself once its ``axes`` hold at least ``minimum`` values (the NumPy code then names the node)."""
+    x = n.ins[0]
+    count = " * ".join(x.dim(a) for a in n.op.axes) or "1"
+    n.code.raise_if(f"{count} < {n.op.minimum}", "ValueError", "too few values")
     _identity(n)
 
 
@@ -810,6 +820,58 @@ def _log_softmax_grad(n: Node) -> None:
         _slice_pass(code, lsm, (axis,), outer, write)
 
 
+def _softmax_grad(n: Node) -> None:
+    """s * (G - sum(G * s along the axis)), one slice at a time."""
+    _float_only(n)
+    s_, g = n.ins
+    code = n.code
+    axis = n.op.axis % s_.ndim
+    for k in range(s_.ndim):
+        if s_.shape[k] is None or g.shape[k] is None:
+            code.raise_if(f"{s_.dim(k)} != {g.dim(k)}", "ValueError", "softmax_grad: shapes differ")
+    code.add(f"{n.out} = np.empty({shape_tuple(_dims(s_))}, {dtype_text(n.v.dtype)})")
+    outer, stack = _axis_loops(code, s_, (axis,))
+    with stack:
+        t = code.fresh("s")
+        code.add(f"{t} = 0.0")
+        _slice_pass(
+            code,
+            s_,
+            (axis,),
+            outer,
+            lambda at: code.add(f"{t} += {index_text(g.text, at)} * {index_text(s_.text, at)}"),
+        )
+
+        def write(at):
+            value = f"{index_text(s_.text, at)} * ({index_text(g.text, at)} - {t})"
+            code.add(f"{index_text(n.out, at)} = {value}")
+
+        _slice_pass(code, s_, (axis,), outer, write)
+
+
+def _softmax_cross_entropy_grad(n: Node) -> None:
+    """exp(lsm) * sum(Y along the axis) - Y, Y broadcast to lsm's shape, one slice at a time."""
+    _float_only(n)
+    lsm, y = n.ins
+    code = n.code
+    axis = n.op.axis % lsm.ndim
+    code.helpers.update(_MATH)
+    cast = Broadcast(lsm.shape, [y] if y.ndim else [], exact=[lsm])
+    cast.sizes(code)
+    code.add(f"{n.out} = np.empty({shape_tuple(_dims(lsm))}, {dtype_text(n.v.dtype)})")
+    outer, stack = _axis_loops(code, lsm, (axis,))
+    with stack:
+        t = code.fresh("s")
+        code.add(f"{t} = 0.0")
+        _slice_pass(code, lsm, (axis,), outer, lambda at: code.add(f"{t} += {cast.at(y, at)}"))
+
+        def write(at):
+            value = f"_exp({index_text(lsm.text, at)}) * {t} - {cast.at(y, at)}"
+            code.add(f"{index_text(n.out, at)} = {value}")
+
+        _slice_pass(code, lsm, (axis,), outer, write)
+
+
 def _check_labels(code: Code, labels: Val, rows: str, classes: str) -> None:
     if labels.dim(0) != rows:
         code.raise_if(f"{labels.dim(0)} != {rows}", "ValueError", "one label per row")
@@ -966,6 +1028,7 @@ def _exclusive_cumprod(n: Node) -> None:
 FORMS: dict[type, Callable[[Node], None]] = {
     StopGradient: _identity,
     MatchShape: _match_shape,
+    MinCount: _min_count,
     ZerosLike: _zeros_like,
     OnesLike: _ones_like,
     NoGradient: _no_gradient,
@@ -1004,6 +1067,8 @@ FORMS: dict[type, Callable[[Node], None]] = {
     Softmax: _softmax(log=False),
     LogSoftmax: _softmax(log=True),
     LogSoftmaxGrad: _log_softmax_grad,
+    SoftmaxGrad: _softmax_grad,
+    SoftmaxCrossEntropyGrad: _softmax_cross_entropy_grad,
     CrossEntropy: _cross_entropy,
     CrossEntropyPickGrad: _cross_entropy_pick_grad,
     CrossEntropyGrad: _cross_entropy_grad,
