@@ -158,12 +158,12 @@ def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile", NUMB
     """Peak NumPy memory of one W2-medium call beyond its inputs (tracemalloc sees NumPy's
     allocations), each system in a fresh process."""
     print("\nW2 mlp medium, peak memory of one call beyond its inputs (tracemalloc, fresh process each)")
-    print(f"| {'system':<28} | {'peak':>12} | {'ratio':>7} |")
-    print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
+    print(f"| {'system':<31} | {'peak':>12} | {'ratio':>7} |")
+    print(f"|{'-' * 33}|{'-' * 14}:|{'-' * 8}:|")
     base = None
     for name in names:
         if name in (NUMBA_ROW, NUMBA_WHOLE_ROW) and not NUMBA:
             continue
         peak = int(_in_child(_MEMORY_CHILD.format(name=name)).split()[-1])
         base = base or peak
-        print(f"| {name:<28} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
+        print(f"| {name:<31} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
