@@ -34,6 +34,8 @@ try:
 except ImportError:
     NUMBA = False
 NUMBA_ROW = "graphcomp compile (Numba)"
+#: the Numba backend's whole-function mode: the graph as one njit function (NUMBA_ROW runs it op by op)
+NUMBA_WHOLE_ROW = "graphcomp compile (Numba whole)"
 
 
 def _in_child(code: str, timeout: float | None = None) -> str | None:

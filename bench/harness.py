@@ -46,14 +46,14 @@ def run(title: str, systems: dict) -> bool:
         print(f"{title}: {wrong} computed different numbers from {names[0]}: not timed", file=sys.stderr)
         return False
     print(f"\n{title}")
-    print(f"| {'system':<28} | {'median':>12} | {'ratio':>7} |")
-    print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
+    print(f"| {'system':<31} | {'median':>12} | {'ratio':>7} |")
+    print(f"|{'-' * 33}|{'-' * 14}:|{'-' * 8}:|")
     measured = interleaved({n: systems[n] for n in names})
     for name in systems:
         if name not in measured:
-            print(f"| {name:<28} | {'not installed':>12} | {'':>7} |")
+            print(f"| {name:<31} | {'not installed':>12} | {'':>7} |")
             continue
         t, ratio = measured[name]
         unit, scale = ("ms", 1e3) if t > 1e-3 else ("µs", 1e6)
-        print(f"| {name:<28} | {t * scale:>9.2f} {unit} | {ratio:>6.2f}× |")
+        print(f"| {name:<31} | {t * scale:>9.2f} {unit} | {ratio:>6.2f}× |")
     return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, _in_child, peers, torch
+from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, NUMBA_WHOLE_ROW, _in_child, peers, torch
 
 import graphcomp as gc
 
@@ -27,12 +27,13 @@ def w2_hand(X, labels, W1, W2, lam):
     return J, dW1, dW2
 
 
-def w2_function(d, h, q, lam, backend=None):
-    """graphcomp's W2: J, dJ/dW1, dJ/dW2 compiled, inputs X, y, W1, W2."""
+def w2_function(d, h, q, lam, backend=None, whole=None):
+    """graphcomp's W2: J, dJ/dW1, dJ/dW2 compiled, inputs X, y, W1, W2 (``whole``: the
+    Numba backend's whole-function mode, see gc.compile)."""
     X, y = gc.Variable("X", (None, d)), gc.Variable("y", (None,), "int64")
     W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
     J = gc.nn.cross_entropy(gc.relu(X @ W1) @ W2, y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
-    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2], backend=backend)
+    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, y, W1, W2], backend=backend, whole=whole)
 
 
 def w2_systems(B, d, h, q):
@@ -40,12 +41,14 @@ def w2_systems(B, d, h, q):
     Xv, yv = rng.standard_normal((B, d)), rng.integers(0, q, B)
     W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
     f = w2_function(d, h, q, lam)
-    fn = w2_function(d, h, q, lam, backend="numba") if NUMBA else None
+    fn = w2_function(d, h, q, lam, backend="numba", whole=False) if NUMBA else None
+    fw = w2_function(d, h, q, lam, backend="numba", whole=True) if NUMBA else None
     fj = w2_function(d, h, q, lam, backend="jax") if JAX else None
     systems = {
         "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
         "graphcomp compile": lambda: f(Xv, yv, W1v, W2v),
         NUMBA_ROW: (lambda: fn(Xv, yv, W1v, W2v)) if fn else None,
+        NUMBA_WHOLE_ROW: (lambda: fw(Xv, yv, W1v, W2v)) if fw else None,
         JAX_ROW: (lambda: fj(Xv, yv, W1v, W2v)) if fj else None,
     }
     if torch is not None:
@@ -151,16 +154,16 @@ print(tracemalloc.get_traced_memory()[1])
 """
 
 
-def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile", NUMBA_ROW)) -> None:
+def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile", NUMBA_ROW, NUMBA_WHOLE_ROW)) -> None:
     """Peak NumPy memory of one W2-medium call beyond its inputs (tracemalloc sees NumPy's
     allocations), each system in a fresh process."""
     print("\nW2 mlp medium, peak memory of one call beyond its inputs (tracemalloc, fresh process each)")
-    print(f"| {'system':<28} | {'peak':>12} | {'ratio':>7} |")
-    print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 8}:|")
+    print(f"| {'system':<31} | {'peak':>12} | {'ratio':>7} |")
+    print(f"|{'-' * 33}|{'-' * 14}:|{'-' * 8}:|")
     base = None
     for name in names:
-        if name == NUMBA_ROW and not NUMBA:
+        if name in (NUMBA_ROW, NUMBA_WHOLE_ROW) and not NUMBA:
             continue
         peak = int(_in_child(_MEMORY_CHILD.format(name=name)).split()[-1])
         base = base or peak
-        print(f"| {name:<28} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
+        print(f"| {name:<31} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")

@@ -7,6 +7,7 @@ repeated blocks of lines written as loops.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -36,6 +37,10 @@ class Function:
     ``f.inputs`` is the positional order, ``f.outputs`` the outputs,
     ``f.graph`` the (optimised) graph for inspection, ``f.rewrites`` the
     rewrite rules that fired while optimising: ``(rule, node before, node after)``.
+    ``f.whole`` is True when the graph runs as one native function (the Numba
+    backend's whole-function mode), ``f.whole_reason`` says why not where that
+    mode was tried (None otherwise), ``f.whole_info`` how it was compiled (its
+    file, whether it came from the disk cache, seconds, lines; None when not whole).
 
     Example:
         >>> import graphcomp as gc
@@ -57,6 +62,7 @@ class Function:
         backend=None,
         loops: bool | None = None,
         shard: Mapping | None = None,
+        whole: bool | None = False,
     ):
         self.outputs = outputs
         self.backend = backend = backend_of(backend)
@@ -92,7 +98,12 @@ class Function:
                     "use backend='jax'"
                 )
             params = plan.parameters if device is not None else []
-            self._generated = generate(optimized, self._args + params, backend=backend, plan=plan, loops=loops)
+            self.whole, self.whole_reason, self.whole_info = False, None, None
+            self._generated = (
+                self._whole(optimized, plan, backend, whole, check_finite, loops) if device is None else None
+            )
+            if self._generated is None:
+                self._generated = generate(optimized, self._args + params, backend=backend, plan=plan, loops=loops)
             self._device = None
             if device is not None:
                 n = len(outputs)
@@ -116,6 +127,35 @@ class Function:
         self._fast = None
         if len(self._args) == len(inputs) and self._plan is None:
             self._fast = [(v.dtype, v.shape, None in v.shape) for v in inputs]
+
+    def _whole(self, optimized, plan, backend, whole, check_finite, loops):
+        """The whole-function code where the backend has that mode and the graph
+        qualifies, else None (``self.whole_reason`` says why)."""
+        make = getattr(backend, "whole_function", None)
+        if whole is False or make is None:
+            return None
+        if check_finite:
+            self.whole_reason = "check_finite runs the graph node by node"
+            generated = None
+        elif loops and whole is None:
+            self.whole_reason = "loops=True rolls repeated lines into Python loops, which the native function has not"
+            generated = None
+        else:
+            args = self._args
+
+            def numpy_code():  # what runs after an error in the native code: NumPy's, naming the node
+                return generate(optimized, args, backend="numpy", plan=plan, loops=loops)
+
+            generated, self.whole_reason = make(optimized, args, plan, numpy_code, required=bool(whole))
+        self.whole = generated is not None
+        self.whole_info = getattr(generated, "info", None)
+        if whole and not self.whole:
+            warnings.warn(
+                f"compile: the graph runs op by op, not as one native function: {self.whole_reason}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return generated
 
     @property
     def source(self) -> str:
@@ -265,6 +305,7 @@ def compile(  # noqa: A001
     backend=None,
     loops: bool | None = None,
     shard: Mapping | None = None,
+    whole: bool | None = False,
 ) -> Function:
     """Prepare ``outputs`` to be run many times; returns a callable Function.
 
@@ -298,7 +339,12 @@ def compile(  # noqa: A001
     or more, where straight-line code stops being readable and CPython's compiler
     dominates the compile time. A graph that draws random numbers
     (``gc.random``) gets the updates that advance its generators' states added
-    to ``updates``: each call draws new numbers.
+    to ``updates``: each call draws new numbers. ``whole`` (Numba backend): False (the
+    default) runs op by op; None compiles the whole graph as one native function where
+    every node has a Numba form, and runs op by op otherwise (``f.whole``,
+    ``f.whole_reason`` say which and why); True asks for it and warns where the graph
+    cannot. Not the default because Numba takes seconds to compile a whole function
+    (about 7 s for W2's gradient; milliseconds from the disk cache after).
 
     Example:
         >>> import graphcomp as gc
@@ -315,6 +361,8 @@ def compile(  # noqa: A001
     passes = _pass_list(passes)
     if loops is not None and not isinstance(loops, (bool, np.bool_)):
         raise ArgumentError(f"compile: loops must be True, False or None (roll long schedules), got {loops!r}")
+    if whole is not None and not isinstance(whole, (bool, np.bool_)):
+        raise ArgumentError(f"compile: whole must be True, False or None (whole where possible), got {whole!r}")
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])
     graph_inputs = graph.input_variables
@@ -333,10 +381,12 @@ def compile(  # noqa: A001
         if missing:
             names = ", ".join(f"{v.label()!r} (built at {v.site})" for v in missing)
             raise InputError(f"compile: the outputs need input(s) {names}, which are not in inputs")
+    if whole and not hasattr(backend_of(backend), "whole_function"):
+        raise ArgumentError("compile: whole=True needs a backend with a whole-function mode (backend='numba')")
     shard = _check_shard(shard, ins)
     if not states:
-        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, shard)
-    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, shard)
+        return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, shard, whole)
+    args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, shard, whole)
     return _DrawingFunction([p for p, _ in states], *args)
 
 

@@ -14,6 +14,11 @@ NumPy's warnings, never an exception; a NaN operand of a comparison (``less``,
 ``maximum``, ``clip``, ``relu``, ``sign``) warns nowhere, as in NumPy: the
 kernels compare floats by their bits (``numba_quiet``), since machine code's
 float compares raise the invalid flag on NaN where NumPy's do not.
+
+Whole-function mode (``graphcomp/runtime/backends/numba_whole/``): asked for
+(``gc.compile(..., whole=True)``, or ``whole=None``: where possible) and where every
+node of the graph has a Numba form, ``gc.compile`` compiles the whole graph as
+one ``numba.njit`` function instead (``whole_function`` below), cached on disk.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from graphcomp.errors import ArgumentError
 from graphcomp.ops.fused import Fused, literal, program_dtype, step_op
 from graphcomp.runtime.backends.numba_conv import OVERRIDES as CONV_OVERRIDES
 from graphcomp.runtime.backends.numba_quiet import QUIET_FORMS, quiet_helpers
+from graphcomp.runtime.backends.numba_whole import compile_whole
 from graphcomp.runtime.backends.numpy import NumpyBackend
 
 __all__ = ["NumbaBackend", "kernel", "kernel_source"]
@@ -55,6 +61,11 @@ class NumbaBackend(NumpyBackend):
 
     def __init__(self):
         _numba()  # say now, not at the first fused node, that Numba is missing
+
+    def whole_function(self, outputs, args, plan, numpy_code, required=False):
+        """The graph as one ``numba.njit`` function: ``(code, None)``, or ``(None, reason)``
+        where a node has no Numba form (see ``graphcomp.runtime.backends.numba_whole``)."""
+        return compile_whole(outputs, args, plan, numpy_code, required)
 
 
 def kernel_source(op: Fused) -> str:

@@ -94,12 +94,12 @@ def quiet_helpers() -> dict:
     @numba.njit
     def _float_key(x):
         # integer order of the keys is float order, -0.0 and 0.0 one key, for non-NaN x
-        b = _bits(float(x))
+        b = _bits(np.float64(x))
         return b if b >= 0 else _SIGN - b
 
     @numba.njit
     def _float_nan(x):
-        return (_bits(float(x)) & 0x7FFFFFFFFFFFFFFF) > 0x7FF0000000000000
+        return (_bits(np.float64(x)) & 0x7FFFFFFFFFFFFFFF) > 0x7FF0000000000000
 
     def _is_number(t) -> bool:
         return isinstance(t, (types.Integer, types.Boolean))
