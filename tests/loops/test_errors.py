@@ -16,20 +16,51 @@ def test_new_carry_with_another_shape_names_the_entry_and_both_shapes():
         gc.scan(lambda c, x: ((c[0], gc.concatenate([c[1], x])), None), (1.0, gc.constant(np.zeros(2))),
                 gc.Variable("xs", (4, 1)))  # fmt: skip
     msg = str(e.value)
-    assert "new carry[1]" in msg and "(3,)" in msg and "init[1]" in msg and "(2,)" in msg
-    assert msg.count(LINE) == 2  # where the new carry was built, and the scan call
+    assert "new carry[1]" in msg and "(3,)" in msg and "init[1] (built at test_errors.py:" in msg and "(2,)" in msg
+    assert msg.count(LINE) == 3  # where the new carry was built, init and the scan call (one line here)
 
 
 def test_new_carry_with_another_dtype_names_the_entry_and_both_dtypes():
     with pytest.raises(gc.DTypeError) as e:
         gc.scan(lambda c, x: ((c[0], c[1].astype("float32")), None), (0, gc.Variable("h", (2,))), length=2)
     msg = str(e.value)
-    assert "new carry[1] has dtype float32" in msg and "init[1] has dtype float64" in msg and "(2,)" in msg
-    assert msg.count(LINE) == 2
+    assert "new carry[1] has dtype float32" in msg and "(2,)" in msg
+    assert "init[1] (built at test_errors.py:" in msg and ") has dtype float64" in msg
+    assert msg.count(LINE) == 3
     with pytest.raises(gc.DTypeError) as e:
         x = gc.Variable("x", (3,), "float32")
         gc.scan(lambda c, xt: (c + gc.cast(xt, "float64").sum(), None), x.sum(), x.reshape(3, 1))
-    assert "new carry has dtype float64" in str(e.value) and "init has dtype float32" in str(e.value)
+    assert "new carry has dtype float64" in str(e.value) and ") has dtype float32" in str(e.value)
+
+
+def _line(offset: int = 0) -> str:
+    """``test_errors.py:<the caller's line + offset>``."""
+    import inspect
+
+    return f"test_errors.py:{inspect.currentframe().f_back.f_lineno + offset}"
+
+
+def test_a_carry_mismatch_names_the_body_line_the_loop_line_and_the_init_line():
+    h0 = gc.Variable("h0", (2,))
+    init_line = _line(-1)
+    xs = gc.Variable("xs", (3, 2), "float32")
+
+    def body(c, x):
+        return c.astype("float32") + x, None
+
+    body_line = _line(-2)
+    with pytest.raises(gc.DTypeError) as e:
+        gc.scan(body, h0, xs)
+    scan_line = _line(-1)
+    msg = str(e.value)
+    assert f"built at {body_line}" in msg and f"init (built at {init_line})" in msg and msg.endswith(scan_line)
+    with pytest.raises(gc.ShapeError) as e:
+        gc.fori_loop(0, 2, lambda i, c: gc.concatenate([c, c]), h0)
+    line = _line(-1)
+    msg = str(e.value)
+    assert msg.count(line) == 2 and f"init (built at {init_line}) has shape (2,)" in msg
+    with pytest.raises(gc.DTypeError, match=r"init \(a NumPy ndarray of dtype float64\) has dtype float64"):
+        gc.scan(body, np.zeros(2), xs)
 
 
 def test_new_carry_with_another_structure():
