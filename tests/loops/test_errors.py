@@ -205,3 +205,69 @@ def test_a_carry_changing_shape_is_said_once_the_same_way_by_evaluate_and_compil
     by_compile = _message(lambda: gc.compile(c, [xs])(data))
     assert str(by_evaluate) == str(by_compile)
     assert str(by_evaluate).count("new carry has shape (4,)") == 1 and isinstance(by_evaluate, ValueError)
+
+
+def _runners(outputs, inputs, feed):
+    """Each way to run ``outputs``: evaluate, compile with NumPy, compile with Numba (if installed)."""
+    runs = {
+        "evaluate": lambda: gc.evaluate(outputs, feed),
+        "numpy": lambda: gc.compile(outputs, inputs)(*feed.values()),
+    }
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return runs
+    runs["numba"] = lambda: gc.compile(outputs, inputs, backend="numba")(*feed.values())
+    return runs
+
+
+def _index_out_of_range_loops():
+    """(name, outputs, inputs, feed) whose body indexes out of range at step 0."""
+    x, idx = gc.Variable("x", (3,)), gc.Variable("idx", (None,), "int64")
+    _, ys = gc.scan(lambda c, i: (c, c[i]), x, idx)
+    yield "scan", ys, [x, idx], {x: np.ones(3), idx: np.array([5])}
+    k = gc.Variable("k", (), "int64")
+    c = gc.fori_loop(0, 2, lambda i, c: c + c[k + i], x)
+    yield "fori_loop", c, [x, k], {x: np.ones(3), k: np.array(7)}
+    m = gc.map(lambda i: x[i] * 2.0, idx)
+    yield "map", m, [x, idx], {x: np.ones(3), idx: np.array([5])}
+    outer, _ = gc.scan(lambda c, i: (c + gc.scan(lambda d, j: (d + x[j], None), 0.0, i.reshape(1))[0], None), 0.0, idx)
+    yield "nested", outer, [x, idx], {x: np.ones(3), idx: np.array([5])}
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_an_index_out_of_range_in_a_body_is_an_index_error_said_once(case):
+    # the op's built-in category is kept (IndexError, as NumPy's and as outside a loop), by
+    # evaluate and by compiled code on every backend, and the message says it once
+    name, outputs, inputs, feed = list(_index_out_of_range_loops())[case]
+    messages = set()
+    for how, run in _runners(outputs, inputs, feed).items():
+        with pytest.raises(IndexError) as e:
+            run()
+        msg = str(e.value)
+        assert isinstance(e.value, gc.EvaluationError), (name, how)
+        assert msg.count("out of bounds") == 1 and msg.count("failed on inputs") == 1, (name, how, msg)
+        assert "GraphError" not in msg and "EvaluationError" not in msg, (name, how, msg)
+        assert msg.count("in the loop built at") == (2 if name == "nested" else 1), (name, how, msg)
+        messages.add(msg)
+    assert len(messages) == 1  # the same words whichever runs it
+
+
+def test_a_shape_mismatch_in_a_body_is_a_value_error_said_once():
+    # shapes unknown when built: at run time (3,) + (4,) cannot broadcast, as NumPy's ValueError
+    xs, h0 = gc.Variable("xs", (None, None)), gc.Variable("h0", (None,))
+    h, _ = gc.scan(lambda h, x: (h * x, None), h0, xs)
+    messages = set()
+    for how, run in _runners(h, [xs, h0], {xs: np.ones((2, 4)), h0: np.ones(3)}).items():
+        with pytest.raises(ValueError) as e:
+            run()
+        msg = str(e.value)
+        assert isinstance(e.value, gc.EvaluationError) and not isinstance(e.value, IndexError), how
+        assert msg.startswith("scan: at step t=0, ") and msg.count("failed on inputs") == 1, (how, msg)
+        assert "GraphError" not in msg and "EvaluationError" not in msg, (how, msg)
+        messages.add(msg)
+    assert len(messages) == 1
+    # the same op outside a loop fails with the same category
+    a, b = gc.Variable("a", (None,)), gc.Variable("b", (None,))
+    with pytest.raises(ValueError):
+        gc.evaluate(a * b, {a: np.ones(3), b: np.ones(4)})
