@@ -7,13 +7,14 @@ import builtins
 import numpy as np
 
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.site import user_errors
+from graphcomp.core.site import creation_site, user_errors
 from graphcomp.core.traverse import ancestors, topological
 from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import weak_constant
 from graphcomp.ops.loops.body import Body, close_over
 from graphcomp.ops.loops.op import Scan, ScanOutput
+from graphcomp.ops.loops.scope import seal
 from graphcomp.ops.loops.tree import flatten, unflatten
 from graphcomp.ops.random import tracing_loop
 
@@ -184,9 +185,12 @@ def _scan(f, init, xs, length, reverse, checkpoint, *, indexed: bool, what: str)
     traced = _settle_weak(trace, init_leaves, init_vars, weak, init_paths, what)
     _check_carry(traced, init_leaves, init_vars, init_paths, what)
     carry_in, x_in, index, new_carry, ys, y_tree, y_paths, start = traced
-    step_leaves = {*carry_in, *x_in, index}
-    inner, captures = close_over(new_carry + ys, step_leaves, trace_start=start)
+    # the body is a copy over fresh placeholders: the traced nodes stay the user's, and any
+    # use of one that reads a placeholder is refused from now on (graphcomp/ops/loops/scope.py)
+    fresh = {p: Variable(p.name, p.shape, p.dtype) for p in (*carry_in, *x_in, index)}
+    inner, captures = close_over(new_carry + ys, set(), cut=fresh, trace_start=start)
     read = ancestors(inner)
+    carry_in, x_in, index = [fresh[p] for p in carry_in], [fresh[p] for p in x_in], fresh[index]
     body = Body(
         carry_in,
         x_in,
@@ -212,8 +216,14 @@ def _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_pa
     start = carry_in[0].id if carry_in else x_in[0].id if x_in else index.id  # the body's nodes come after
     carry = unflatten(init_tree, carry_in)
     x = unflatten(xs_tree, x_in)
-    with tracing_loop(index):  # a random draw in the body reads the step number: new numbers each step
-        out = f(carry, x, index) if indexed else f(carry, x)
+    said = {p: f"the {p.name} entering step t" for p in carry_in}
+    said.update((p, f"the slice {p.name} of {path} at step t") for p, path in zip(x_in, xs_paths))
+    said[index] = "the step number t"
+    try:
+        with tracing_loop(index):  # a random draw in the body reads the step number: new numbers each step
+            out = f(carry, x, index) if indexed else f(carry, x)
+    finally:  # what f built reads these placeholders: it is the body's alone (graphcomp/ops/loops/scope.py)
+        seal(start, Variable("end").id, said, what, creation_site())
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise ArgumentError(
             f"{what}: f must return a pair (new_carry, y), got {_describe(out)}; "
