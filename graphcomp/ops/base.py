@@ -111,7 +111,7 @@ from graphcomp.errors import ArgumentError, GraphError
 
 __all__ = [
     "Op", "REGISTRY", "Operand", "as_variable", "weak_constant", "operands", "size_of_shape", "sympy_number",
-    "parameter_names",
+    "parameter_names", "INPUT_CHECKS",
 ]  # fmt: skip
 
 #: what graphcomp functions accept as an operand: a Variable, or a number or array (made a constant)
@@ -121,6 +121,10 @@ Operand = Variable | float | int | bool | complex | np.ndarray | np.generic | li
 #: graphcomp's own op library by name (the names saved files use); the op spec table covers all of them
 REGISTRY: dict[str, type[Op]] = {}
 _SHARED: dict = {}  # op class -> its one instance when it has no parameters, else False
+
+#: ``check(op, inputs)`` calls each op makes before it infers its output: a GraphError it raises is the
+#: user's, with the line. Loops refuse a value from a body whose trace is over (``graphcomp.ops.loops.scope``).
+INPUT_CHECKS: list[Callable] = []
 
 
 def size_of_shape(shape: Shape) -> int:
@@ -208,6 +212,8 @@ class Op:
                 inputs = tuple(as_variable(i) for i in inputs)
                 break
         try:
+            for check in INPUT_CHECKS:
+                check(self, inputs)
             shape, dtype = self.infer(*inputs)
         except GraphError as e:
             raise with_site(e, creation_site()) from None

@@ -16,20 +16,51 @@ def test_new_carry_with_another_shape_names_the_entry_and_both_shapes():
         gc.scan(lambda c, x: ((c[0], gc.concatenate([c[1], x])), None), (1.0, gc.constant(np.zeros(2))),
                 gc.Variable("xs", (4, 1)))  # fmt: skip
     msg = str(e.value)
-    assert "new carry[1]" in msg and "(3,)" in msg and "init[1]" in msg and "(2,)" in msg
-    assert msg.count(LINE) == 2  # where the new carry was built, and the scan call
+    assert "new carry[1]" in msg and "(3,)" in msg and "init[1] (built at test_errors.py:" in msg and "(2,)" in msg
+    assert msg.count(LINE) == 3  # where the new carry was built, init and the scan call (one line here)
 
 
 def test_new_carry_with_another_dtype_names_the_entry_and_both_dtypes():
     with pytest.raises(gc.DTypeError) as e:
         gc.scan(lambda c, x: ((c[0], c[1].astype("float32")), None), (0, gc.Variable("h", (2,))), length=2)
     msg = str(e.value)
-    assert "new carry[1] has dtype float32" in msg and "init[1] has dtype float64" in msg and "(2,)" in msg
-    assert msg.count(LINE) == 2
+    assert "new carry[1] has dtype float32" in msg and "(2,)" in msg
+    assert "init[1] (built at test_errors.py:" in msg and ") has dtype float64" in msg
+    assert msg.count(LINE) == 3
     with pytest.raises(gc.DTypeError) as e:
         x = gc.Variable("x", (3,), "float32")
         gc.scan(lambda c, xt: (c + gc.cast(xt, "float64").sum(), None), x.sum(), x.reshape(3, 1))
-    assert "new carry has dtype float64" in str(e.value) and "init has dtype float32" in str(e.value)
+    assert "new carry has dtype float64" in str(e.value) and ") has dtype float32" in str(e.value)
+
+
+def _line(offset: int = 0) -> str:
+    """``test_errors.py:<the caller's line + offset>``."""
+    import inspect
+
+    return f"test_errors.py:{inspect.currentframe().f_back.f_lineno + offset}"
+
+
+def test_a_carry_mismatch_names_the_body_line_the_loop_line_and_the_init_line():
+    h0 = gc.Variable("h0", (2,))
+    init_line = _line(-1)
+    xs = gc.Variable("xs", (3, 2), "float32")
+
+    def body(c, x):
+        return c.astype("float32") + x, None
+
+    body_line = _line(-2)
+    with pytest.raises(gc.DTypeError) as e:
+        gc.scan(body, h0, xs)
+    scan_line = _line(-1)
+    msg = str(e.value)
+    assert f"built at {body_line}" in msg and f"init (built at {init_line})" in msg and msg.endswith(scan_line)
+    with pytest.raises(gc.ShapeError) as e:
+        gc.fori_loop(0, 2, lambda i, c: gc.concatenate([c, c]), h0)
+    line = _line(-1)
+    msg = str(e.value)
+    assert msg.count(line) == 2 and f"init (built at {init_line}) has shape (2,)" in msg
+    with pytest.raises(gc.DTypeError, match=r"init \(a NumPy ndarray of dtype float64\) has dtype float64"):
+        gc.scan(body, np.zeros(2), xs)
 
 
 def test_new_carry_with_another_structure():
@@ -174,3 +205,69 @@ def test_a_carry_changing_shape_is_said_once_the_same_way_by_evaluate_and_compil
     by_compile = _message(lambda: gc.compile(c, [xs])(data))
     assert str(by_evaluate) == str(by_compile)
     assert str(by_evaluate).count("new carry has shape (4,)") == 1 and isinstance(by_evaluate, ValueError)
+
+
+def _runners(outputs, inputs, feed):
+    """Each way to run ``outputs``: evaluate, compile with NumPy, compile with Numba (if installed)."""
+    runs = {
+        "evaluate": lambda: gc.evaluate(outputs, feed),
+        "numpy": lambda: gc.compile(outputs, inputs)(*feed.values()),
+    }
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return runs
+    runs["numba"] = lambda: gc.compile(outputs, inputs, backend="numba")(*feed.values())
+    return runs
+
+
+def _index_out_of_range_loops():
+    """(name, outputs, inputs, feed) whose body indexes out of range at step 0."""
+    x, idx = gc.Variable("x", (3,)), gc.Variable("idx", (None,), "int64")
+    _, ys = gc.scan(lambda c, i: (c, c[i]), x, idx)
+    yield "scan", ys, [x, idx], {x: np.ones(3), idx: np.array([5])}
+    k = gc.Variable("k", (), "int64")
+    c = gc.fori_loop(0, 2, lambda i, c: c + c[k + i], x)
+    yield "fori_loop", c, [x, k], {x: np.ones(3), k: np.array(7)}
+    m = gc.map(lambda i: x[i] * 2.0, idx)
+    yield "map", m, [x, idx], {x: np.ones(3), idx: np.array([5])}
+    outer, _ = gc.scan(lambda c, i: (c + gc.scan(lambda d, j: (d + x[j], None), 0.0, i.reshape(1))[0], None), 0.0, idx)
+    yield "nested", outer, [x, idx], {x: np.ones(3), idx: np.array([5])}
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_an_index_out_of_range_in_a_body_is_an_index_error_said_once(case):
+    # the op's built-in category is kept (IndexError, as NumPy's and as outside a loop), by
+    # evaluate and by compiled code on every backend, and the message says it once
+    name, outputs, inputs, feed = list(_index_out_of_range_loops())[case]
+    messages = set()
+    for how, run in _runners(outputs, inputs, feed).items():
+        with pytest.raises(IndexError) as e:
+            run()
+        msg = str(e.value)
+        assert isinstance(e.value, gc.EvaluationError), (name, how)
+        assert msg.count("out of bounds") == 1 and msg.count("failed on inputs") == 1, (name, how, msg)
+        assert "GraphError" not in msg and "EvaluationError" not in msg, (name, how, msg)
+        assert msg.count("in the loop built at") == (2 if name == "nested" else 1), (name, how, msg)
+        messages.add(msg)
+    assert len(messages) == 1  # the same words whichever runs it
+
+
+def test_a_shape_mismatch_in_a_body_is_a_value_error_said_once():
+    # shapes unknown when built: at run time (3,) + (4,) cannot broadcast, as NumPy's ValueError
+    xs, h0 = gc.Variable("xs", (None, None)), gc.Variable("h0", (None,))
+    h, _ = gc.scan(lambda h, x: (h * x, None), h0, xs)
+    messages = set()
+    for how, run in _runners(h, [xs, h0], {xs: np.ones((2, 4)), h0: np.ones(3)}).items():
+        with pytest.raises(ValueError) as e:
+            run()
+        msg = str(e.value)
+        assert isinstance(e.value, gc.EvaluationError) and not isinstance(e.value, IndexError), how
+        assert msg.startswith("scan: at step t=0, ") and msg.count("failed on inputs") == 1, (how, msg)
+        assert "GraphError" not in msg and "EvaluationError" not in msg, (how, msg)
+        messages.add(msg)
+    assert len(messages) == 1
+    # the same op outside a loop fails with the same category
+    a, b = gc.Variable("a", (None,)), gc.Variable("b", (None,))
+    with pytest.raises(ValueError):
+        gc.evaluate(a * b, {a: np.ones(3), b: np.ones(4)})

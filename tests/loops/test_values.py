@@ -115,9 +115,11 @@ def test_python_numbers_in_init_take_sensible_dtypes():
     # do, the body is traced again with that dtype: an int 1 next to a float body is a float
     c = gc.fori_loop(0, 3, lambda i, c: c * 0.5, 1)
     assert c.dtype == np.float64 and float(gc.evaluate(c, {})) == 0.125
-    # float64 + float32 is float64 in NumPy: a float32 loop starts from a float32 value
+    # a Python number is weak: next to a float32 body it is a float32, as in a NumPy loop
+    # (tests/loops/test_weak_init.py); a NumPy scalar keeps its dtype
     x32 = gc.Variable("x32", (), "float32")
-    assert gc.fori_loop(0, 3, lambda i, c: c + x32, 0.0).dtype == np.float64
+    assert gc.fori_loop(0, 3, lambda i, c: c + x32, 0.0).dtype == np.float32
+    assert gc.fori_loop(0, 3, lambda i, c: c + x32, np.float64(0.0)).dtype == np.float64
     c32 = gc.fori_loop(0, 3, lambda i, c: c + x32, np.float32(0.0))
     assert c32.dtype == np.float32 and float(gc.evaluate(c32, {x32: np.float32(1.5)})) == 4.5
     # a number returned as the new carry takes the carry's dtype; a number as y is stacked

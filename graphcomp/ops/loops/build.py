@@ -7,13 +7,14 @@ import builtins
 import numpy as np
 
 from graphcomp.core.node import Variable, constant
-from graphcomp.core.site import user_errors
-from graphcomp.core.traverse import ancestors
+from graphcomp.core.site import creation_site, user_errors
+from graphcomp.core.traverse import ancestors, topological
 from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, ShapeError
 from graphcomp.ops.base import weak_constant
 from graphcomp.ops.loops.body import Body, close_over
 from graphcomp.ops.loops.op import Scan, ScanOutput
+from graphcomp.ops.loops.scope import seal
 from graphcomp.ops.loops.tree import flatten, unflatten
 from graphcomp.ops.random import tracing_loop
 
@@ -38,13 +39,17 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False, *, 
     computed once, before the loop.
 
     ``new_carry`` must have ``init``'s structure, shapes and dtypes, else a
-    ``ShapeError``/``DTypeError``/``ArgumentError`` names the entry and both
-    types. A Python number in ``init`` starts as NumPy's type for it (float64,
-    int64, bool, complex128) unless the body's new carry has a dtype that number
-    converts to as NumPy's weak scalars do (``0.0`` next to a float32 body
-    becomes float32; ``0`` next to a float body becomes that float): then the
-    body is traced again with that dtype, once. A Python number in ``new_carry``
-    or ``y`` takes the carry's dtype, or NumPy's default for a ``y``.
+    ``ShapeError``/``DTypeError``/``ArgumentError`` names the entry, both types
+    and the lines of the body, of init and of the loop. A Python number in
+    ``init`` is weak, as in NumPy (NEP 50) and JAX: its carry takes the dtype
+    the body's new carry has next to it (``0.0`` next to a float32 body becomes
+    float32, ``1`` next to a float32 body too); one that only Python numbers
+    meet keeps NumPy's type for it (float64, int64, bool, complex128). The body
+    is traced again to find it (up to twice per such number). A number the
+    carry's dtype cannot hold (``300`` in an int8 carry, ``1.5`` in an int32
+    one) is an error. NumPy arrays and scalars are strong: they keep their
+    dtype. A Python number in ``new_carry`` or ``y`` takes the carry's dtype,
+    or NumPy's default for a ``y``.
 
     ``gc.grad`` differentiates through the loop with respect to ``init``,
     ``xs`` and every captured Variable and Parameter (summed over the steps):
@@ -130,10 +135,10 @@ def _leaf_variable(leaf, path: str, what: str) -> tuple[Variable, bool]:
     """A structure's leaf as a Variable, and whether it was a Python number ("weak")."""
     if isinstance(leaf, Variable):
         return leaf, False
+    if isinstance(leaf, (np.ndarray, np.generic)):  # NumPy's scalars are strong (np.float64 is also a float)
+        return constant(leaf), False
     if isinstance(leaf, _PY_NUMBERS):
         return constant(leaf), True
-    if isinstance(leaf, (np.ndarray, np.generic)):
-        return constant(leaf), False
     raise ArgumentError(f"{what}: {path} is a {type(leaf).__name__}; expected a Variable, an array or a number")
 
 
@@ -173,21 +178,19 @@ def _scan(f, init, xs, length, reverse, checkpoint, *, indexed: bool, what: str)
         raise ArgumentError(f"{what}: give xs to scan over or the number of steps as length")
     T = _check_xs(xs_vars, xs_paths, length, what)
     carry_names = ["carry" + p[4:] for p in init_paths]
-    dtypes = [v.dtype for v in init_vars]
-    for _attempt in range(2):
-        traced = _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_paths, indexed, what)
-        retrace = _check_carry(traced, init_vars, dtypes, weak, init_paths, what)
-        if not retrace:
-            break
-        for k, dtype in retrace.items():  # a Python number in init takes the body's dtype, as a weak scalar
-            dtypes[k] = dtype
-            init_vars[k] = constant(init_leaves[k], dtype=dtype)
-    else:  # the second trace, with the body's dtypes, changed them again
-        raise DTypeError(f"{what}: the body's carry dtypes change with the init's dtypes; give init typed arrays")
+
+    def trace(dtypes):
+        return _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_paths, indexed, what)
+
+    traced = _settle_weak(trace, init_leaves, init_vars, weak, init_paths, what)
+    _check_carry(traced, init_leaves, init_vars, init_paths, what)
     carry_in, x_in, index, new_carry, ys, y_tree, y_paths, start = traced
-    step_leaves = {*carry_in, *x_in, index}
-    inner, captures = close_over(new_carry + ys, step_leaves, trace_start=start)
+    # the body is a copy over fresh placeholders: the traced nodes stay the user's, and any
+    # use of one that reads a placeholder is refused from now on (graphcomp/ops/loops/scope.py)
+    fresh = {p: Variable(p.name, p.shape, p.dtype) for p in (*carry_in, *x_in, index)}
+    inner, captures = close_over(new_carry + ys, set(), cut=fresh, trace_start=start)
     read = ancestors(inner)
+    carry_in, x_in, index = [fresh[p] for p in carry_in], [fresh[p] for p in x_in], fresh[index]
     body = Body(
         carry_in,
         x_in,
@@ -213,8 +216,14 @@ def _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_pa
     start = carry_in[0].id if carry_in else x_in[0].id if x_in else index.id  # the body's nodes come after
     carry = unflatten(init_tree, carry_in)
     x = unflatten(xs_tree, x_in)
-    with tracing_loop(index):  # a random draw in the body reads the step number: new numbers each step
-        out = f(carry, x, index) if indexed else f(carry, x)
+    said = {p: f"the {p.name} entering step t" for p in carry_in}
+    said.update((p, f"the slice {p.name} of {path} at step t") for p, path in zip(x_in, xs_paths))
+    said[index] = "the step number t"
+    try:
+        with tracing_loop(index):  # a random draw in the body reads the step number: new numbers each step
+            out = f(carry, x, index) if indexed else f(carry, x)
+    finally:  # what f built reads these placeholders: it is the body's alone (graphcomp/ops/loops/scope.py)
+        seal(start, Variable("end").id, said, what, creation_site())
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise ArgumentError(
             f"{what}: f must return a pair (new_carry, y), got {_describe(out)}; "
@@ -237,28 +246,166 @@ def _trace(f, init_tree, init_vars, dtypes, carry_names, xs_tree, xs_vars, xs_pa
     return carry_in, x_in, index, new_carry, ys, y_tree, y_paths, start
 
 
-def _check_carry(traced, init_vars, dtypes, weak, paths, what) -> dict:
-    """Errors for a new carry whose dtype or shape differs from init's; the
-    dtypes to retrace with where only a Python number's type was in the way."""
-    carry_in, new_carry = traced[0], traced[3]
-    retrace = {}
-    for k, (p, v) in enumerate(zip(carry_in, new_carry)):
-        name = p.name
-        if v.dtype != p.dtype:
-            if weak[k] and np.result_type(v.dtype, init_vars[k].value.item()) == v.dtype and dtypes[k] != v.dtype:
-                retrace[k] = v.dtype
+#: the dtypes NumPy gives Python numbers: a body's constant of another dtype was typed by the user
+_PYTHON_DTYPES = frozenset(np.dtype(t) for t in (bool, np.int_, float, complex))
+#: the dtypes a weak carry is traced with to see which typed value decides it, narrowest first
+_LADDERS = {
+    bool: ((np.dtype(bool),),),
+    int: (
+        tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64)),
+        tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)),
+    ),
+    float: (tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64)),),
+    complex: (tuple(np.dtype(t) for t in (np.complex64, np.complex128)),),
+}
+
+
+def _settle_weak(trace, init_leaves, init_vars, weak, paths, what):
+    """Trace the body until each Python number in init has the dtype its new carry
+    has when the number is weak (NEP 50, JAX's weak types); return the last trace.
+
+    A weak carry whose new carry depends on a typed value (a slice of xs, a
+    captured Variable, a NumPy constant, a typed carry) takes the dtype that value
+    gives it: the body is traced once more with the weak carries at their kind's
+    narrowest dtype (``_probe``), so ``0.0 + x_t`` is float32 for a float32 x.
+    One that only Python numbers and weak carries decide keeps NumPy's type for
+    the number (float64, int64), unless the body changes it (``c.astype``,
+    ``gc.tanh`` of an int). A decided carry is typed from then on: the next trace
+    may decide the others (a weak carry reading a decided one), so this ends
+    after at most one round per weak carry.
+    """
+    undecided = [k for k, w in enumerate(weak) if w]
+    dtypes = [v.dtype for v in init_vars]
+    while True:
+        traced = trace(dtypes)
+        if not undecided:
+            return traced
+        carry_in, new_carry, start = traced[0], traced[3], traced[7]
+        typed = _typed_carries(carry_in, new_carry, undecided, start)
+        decided = {k: new_carry[k].dtype for k in undecided if k not in typed}
+        if typed:
+            probed = _probe(trace, dtypes, undecided, init_leaves)
+            for k in typed:
+                decided[k] = new_carry[k].dtype if probed is None else probed[k]
+        changed = False
+        for k, dtype in decided.items():
+            if k in typed or dtype != dtypes[k]:
+                if dtype != dtypes[k]:
+                    init_vars[k] = _weak_init(init_leaves[k], dtype, new_carry[k], carry_in[k].name, paths[k], what)
+                    dtypes[k] = dtype
+                    changed = True
+                undecided.remove(k)
+        if not changed:
+            return traced
+
+
+def _typed_carries(carry_in, new_carry, undecided, start) -> set:
+    """The weak carries (positions in ``undecided``) whose new carry depends on a
+    typed value: anything but weak carries and constants of Python numbers' dtypes
+    (``start``: the first id of the body's trace; older nodes are typed outer values)."""
+    weak_leaves = {carry_in[k] for k in undecided}
+    region: set = set()
+    stack = [new_carry[k] for k in undecided]
+    while stack:
+        v = stack.pop()
+        if v in region:
+            continue
+        region.add(v)
+        if v.owner is not None and v.id >= start and v not in weak_leaves:
+            stack.extend(v.owner.inputs)
+    typed: dict = {}
+    for v in topological(region):
+        if v in weak_leaves:
+            typed[v] = False
+        elif v.id < start:
+            typed[v] = True
+        elif v.owner is None:
+            typed[v] = v.kind != "constant" or v.dtype not in _PYTHON_DTYPES
+        else:
+            typed[v] = any(typed[i] for i in v.owner.inputs)
+    return {k for k in undecided if typed[new_carry[k]]}
+
+
+def _probe(trace, dtypes, undecided, init_leaves) -> list | None:
+    """The new carries' dtypes with the weak carries at the narrowest dtypes of their
+    kind the body accepts (a wider one where it refuses: ``c + 1000`` does not fit
+    int8), so that a typed value next to them wins as it wins over a weak number.
+    For a Python int both int8 and uint8 are tried, the narrower result kept
+    (``0 + x`` is uint8 for a uint8 x, int8 for an int8 one). None when no probe
+    narrower than NumPy's type for the number traced."""
+    kinds = {k: next(t for t in _PY_NUMBERS if isinstance(init_leaves[k], t)) for k in undecided}
+    n_ladders = builtins.max(len(_LADDERS[kind]) for kind in kinds.values())
+    results = []
+    for which in range(n_ladders):
+        for rung in range(4):
+            probe = list(dtypes)
+            for k, kind in kinds.items():
+                ladders = _LADDERS[kind]
+                ladder = ladders[builtins.min(which, len(ladders) - 1)]
+                probe[k] = ladder[builtins.min(rung, len(ladder) - 1)]
+            if probe == dtypes:
+                break
+            try:
+                traced = trace(probe)
+            except Exception:  # noqa: BLE001 (a probe the body refuses: try a wider one)
                 continue
+            results.append([v.dtype for v in traced[3]])
+            break
+    if not results:
+        return None
+    best = list(results[0])
+    for other in results[1:]:
+        for k in undecided:
+            if other[k].itemsize < best[k].itemsize:
+                best[k] = other[k]
+    return best
+
+
+def _weak_init(value, dtype, new, name, path, what) -> Variable:
+    """The Python number ``value`` as the carry's dtype, as NumPy converts a weak
+    scalar; a DTypeError (the kind would change: 0.5 into an int carry) or an
+    ArgumentError (300 does not fit int8) naming both lines otherwise."""
+    said = f"{path} is the Python {type(value).__name__} {value!r}"
+    if np.result_type(dtype, value) != dtype:
+        raise DTypeError(
+            f"{what}: the body's new {name} has dtype {dtype} (shape {fmt_shape(new.shape)}, built at {new.site}), "
+            f"but {said}, which NumPy would not turn into {dtype}; a carry keeps its dtype: cast one of them"
+        )
+    try:
+        return constant(value, dtype=dtype)
+    except ArgumentError:
+        raise ArgumentError(
+            f"{what}: the body's new {name} has dtype {dtype} (built at {new.site}), but {said}, which does "
+            f"not fit {dtype} (NumPy refuses it too)"
+        ) from None
+
+
+def _init_origin(leaf, var) -> str:
+    """Where init's entry comes from: a Variable's line, or what the value was."""
+    if isinstance(leaf, Variable):
+        return f"built at {var.site}"
+    if isinstance(leaf, _PY_NUMBERS) and not isinstance(leaf, np.generic):
+        return f"the Python {type(leaf).__name__} {leaf!r}"
+    return f"a NumPy {type(leaf).__name__} of dtype {var.dtype}"
+
+
+def _check_carry(traced, init_leaves, init_vars, paths, what) -> None:
+    """Errors for a new carry whose dtype or shape differs from init's, naming the
+    body's line, init's and (by ``user_errors``) the loop's."""
+    carry_in, new_carry = traced[0], traced[3]
+    for k, (p, v) in enumerate(zip(carry_in, new_carry)):
+        name, init = p.name, f"{paths[k]} ({_init_origin(init_leaves[k], init_vars[k])})"
+        if v.dtype != p.dtype:
             raise DTypeError(
                 f"{what}: the body's new {name} has dtype {v.dtype} (shape {fmt_shape(v.shape)}, built at "
-                f"{v.site}), but {paths[k]} has dtype {p.dtype} (shape {fmt_shape(p.shape)}); "
-                f"a carry keeps its dtype: cast one of them"
+                f"{v.site}), but {init} has dtype {p.dtype} (shape {fmt_shape(p.shape)}); "
+                "a carry keeps its dtype: cast one of them"
             )
         if not shapes_compatible(v.shape, p.shape):
             raise ShapeError(
                 f"{what}: the body's new {name} has shape {fmt_shape(v.shape)} (built at {v.site}), "
-                f"but {paths[k]} has shape {fmt_shape(p.shape)}; a carry keeps its shape from step to step"
+                f"but {init} has shape {fmt_shape(p.shape)}; a carry keeps its shape from step to step"
             )
-    return retrace
 
 
 def _describe(value) -> str:
