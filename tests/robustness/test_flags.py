@@ -98,7 +98,9 @@ for _method in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "ar
 INSPECTION = {("to_dot", "expand")}
 #: flags checked otherwise: compile's loops is True, False or None (below); a Function is made by
 #: gc.compile, which checks what it passes on
-OTHERWISE = {("compile", "loops")} | {("Function", p) for p in ("check_finite", "single", "verify_passes", "loops")}
+OTHERWISE = {("compile", "loops"), ("compile", "whole")} | {
+    ("Function", p) for p in ("check_finite", "single", "verify_passes", "loops", "whole")
+}
 
 NOT_FLAGS = ["yes", "no", "True", "", 1, 0, 2, 1.0, None, [True], np.int64(1)]
 
@@ -144,3 +146,15 @@ def test_compile_loops_takes_none_as_well():
     for value in ("yes", 1, 0.0):
         with pytest.raises(gc.ArgumentError, match=r"compile: loops must be True, False or None"):
             gc.compile(cost, loops=value)
+
+
+def test_compile_whole_takes_none_as_well():
+    # whole=None/True on the NumPy backend: no whole-function mode to take, nothing refused
+    # for None; True needs the Numba backend, said by name
+    for value in (None, False):
+        assert gc.compile(cost, whole=value).whole is False
+    with pytest.raises(gc.ArgumentError, match=r"whole=True needs a backend with a whole-function mode"):
+        gc.compile(cost, whole=True)
+    for value in ("yes", 1, 0.0):
+        with pytest.raises(gc.ArgumentError, match=r"compile: whole must be True, False or None"):
+            gc.compile(cost, whole=value)
