@@ -62,6 +62,7 @@ JAX is an optional extra: ``pip install 'graphcomp[jax]'`` (CPU), or
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import functools
 import math
@@ -1059,8 +1060,12 @@ def _packed_no_gradient(op: PackedNoGradient):
 
 def _draw(op: Draw):
     """The draw's own NumPy sampler run on the host (``jax.pure_callback``): the same
-    numbers as the NumPy backend's, from the same counter-based stream; the value whose
-    shape it takes (``shape`` None) is not sent, its shape being known while tracing."""
+    numbers as the NumPy backend's, from the same counter-based stream, read as the op's
+    forward reads its inputs (the state, the enclosing loops' step numbers, the rest),
+    so a draw in a loop body draws anew at each step; the value whose shape it takes
+    (``shape`` None) is not sent, its shape being known while tracing. An error the
+    sampler raises (a ``p`` outside [0, 1]) is kept for the call to raise as itself
+    (``DeviceFunction``), not as JAX's runtime error."""
     sample = type(op).sample
 
     def run(*arrays):
@@ -1068,11 +1073,22 @@ def _draw(op: Draw):
         sent = arrays if op.shape is not None else arrays[:-1]
 
         def host(*values):
-            return np.asarray(sample(op.seed, op.draw, shape, op.dtype, *values), dtype=op.dtype)
+            state, steps, rest = values[0], values[1 : 1 + op.depth], values[1 + op.depth :]
+            try:
+                out = sample(op.seed, op.draw, shape, op.dtype, state, *rest, steps=steps)
+            except Exception as e:
+                _HOST_ERRORS.append(e)
+                raise
+            return np.asarray(out, dtype=op.dtype)
 
         return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, op.dtype), *sent)
 
     return run
+
+
+#: errors raised by host callbacks (the draws' samplers) during a call, for the call to raise as
+#: they are (JAX wraps them in its own runtime error); a deque's append and popleft are atomic
+_HOST_ERRORS: collections.deque = collections.deque(maxlen=64)
 
 
 # -- derivatives as ops of (x, G), and the #14/#20 gradient ops ------------------------------------------
@@ -1522,7 +1538,7 @@ class DeviceFunction:
                 failure = self.generated.failure(e)
                 if failure is not None:  # raised while tracing, in a node's line
                     raise failure from e
-                located = self._located(args, e)
+                located = self._located(args, e, host=_host_errors(e))
                 if located is e:
                     raise
                 raise located from e
@@ -1535,19 +1551,36 @@ class DeviceFunction:
                     raise self._located(args, None, bad)
         return [np.asarray(o) for o in outs]
 
-    def _located(self, args, error, bad=None) -> Exception:
+    def _located(self, args, error, bad=None, host=()) -> Exception:
         """The error naming the node that failed: the NumPy interpreter runs the same graph on
-        the same values (the Parameters' current values) and raises graphcomp's own error."""
+        the same values (the Parameters' current values) and raises graphcomp's own error;
+        failing that, the error a host callback raised (``host``) as it was raised."""
         try:
             run_plan(self.plan, {v: np.asarray(a) for v, a in zip(self.args, args)})
         except EvaluationError as located:
             return located
         except Exception:  # noqa: BLE001 - the NumPy run could not say more than JAX did
             pass
+        if host:
+            return host[0]
         if bad is not None:
             failed = [what for what, b in zip(self.messages, bad) if b]
             return EvaluationError(f"the JAX call's index checks failed: {'; '.join(failed)}")
         return error  # the NumPy interpreter computes this graph on these values without error
+
+
+def _host_errors(error: Exception) -> list:
+    """The errors host callbacks raised that JAX's ``error`` reports (its text quotes
+    theirs), taken out of ``_HOST_ERRORS``; the others stay for their own calls."""
+    said, found, kept = str(error), [], []
+    while True:
+        try:
+            e = _HOST_ERRORS.popleft()
+        except IndexError:
+            break
+        (found if str(e) and str(e) in said else kept).append(e)
+    _HOST_ERRORS.extend(kept)
+    return found
 
 
 def _jax():
