@@ -75,7 +75,7 @@ from graphcomp.core.traverse import ancestors
 from graphcomp.core.types import fmt_shape, result_dtype
 from graphcomp.errors import ArgumentError, EvaluationError, InputError, ShapeError
 from graphcomp.ops.base import Op
-from graphcomp.ops.binary import AddN
+from graphcomp.ops.binary import AddN, Divide
 from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.conv import (
     Conv2D,
@@ -256,6 +256,30 @@ def _add_n(*xs):
     for x in xs[2:]:  # left to right, as NumPy's forward adds them
         total = total + _as(x, d)
     return total
+
+
+def _as_computed(x):
+    """``x`` bit for bit, in a form XLA's algebraic simplifier does not see through: a
+    ``reduce_precision`` to its own format (the identity on every value: subnormals, -0,
+    inf and NaN kept), fused like any elementwise op. It keeps XLA from rewriting
+    ``(a / b) / c`` into ``a / (b * c)``, ``a / (b / c)`` into ``(a * c) / b`` and
+    ``a / exp(b)`` into ``a * exp(-b)``: equal in real numbers, but ``b * c`` underflows
+    or overflows where each quotient is a float (``arctan2``'s gradient, scaled by
+    s = 1e-200, divides by s twice: inf instead of 5e199). ``lax.optimization_barrier``
+    would do too but stops fusion on GPUs."""
+    d = np.dtype(x.dtype)
+    if not isinstance(x, jax.Array) or d.kind != "f":
+        return x
+    info = jnp.finfo(d)
+    return lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+
+
+def _divide(x, y):
+    # each quotient rounded on its own, as NumPy computes it: the operands hidden from XLA's rewrites
+    return _true_divide(_as_computed(x), _as_computed(y))
+
+
+_true_divide = ufunc_form(np.true_divide)
 
 
 def _cast(op: Cast):
@@ -964,9 +988,18 @@ def _einsum(op: Einsum):
 
 
 def _norm(op: Norm):
+    """sqrt(sum(x**2)) scaled as the NumPy forward (and ``hypot``) is: s * sqrt(sum((x/s)**2)),
+    s = max|x|, so it neither underflows to 0 nor overflows to inf where the norm is normal."""
+
     def run(x):
         x = _as(x, op.out_dtype(np.dtype(x.dtype))) if np.dtype(x.dtype).kind != "f" else x
-        return jnp.sqrt(jnp.sum(x * x, axis=op.axes, keepdims=op.keepdims))
+        scale = jnp.max(jnp.abs(x), axis=op.axes, keepdims=True, initial=0.0)
+        # divide by 1 where there is nothing to scale (all 0) or scaling cannot help (inf, nan)
+        safe = jnp.where((scale == 0) | ~jnp.isfinite(scale), jnp.ones_like(scale), scale)
+        y = x / safe
+        out = jnp.sqrt(jnp.sum(y * y, axis=op.axes, keepdims=True)) * safe
+        out = jnp.where(jnp.isinf(scale), scale, out)  # an inf entry: inf, as NumPy
+        return out if op.keepdims else jnp.squeeze(out, op.axes)
 
     return run
 
@@ -1170,6 +1203,7 @@ OVERRIDES: dict[type, Callable] = {
     MinCount: _min_count,
     Softplus: _same(_softplus),
     Relu: _same(_relu),
+    Divide: _same(_divide),
     Where: _same(_where),
     AddN: _same(_add_n),
     StopGradient: _same(_identity),
