@@ -106,7 +106,19 @@ from graphcomp.ops.linalg import Einsum, MatMul, Norm
 from graphcomp.ops.loops.body import LoopValues, trip_count
 from graphcomp.ops.loops.op import PackedNoGradient, Scan, ScanCotangent, ScanOutput
 from graphcomp.ops.random import Draw
-from graphcomp.ops.reduce import ArgMax, ArgMin, ExclusiveProd, LogSumExp, Max, Min, Prod, Std, Sum, Var
+from graphcomp.ops.reduce import (
+    ArgMax,
+    ArgMin,
+    ExclusiveProd,
+    LogSumExp,
+    Max,
+    Min,
+    Prod,
+    Std,
+    Sum,
+    Var,
+    holds_count,
+)
 from graphcomp.ops.select import Clip, Where
 from graphcomp.ops.shape import (
     BroadcastLike,
@@ -265,8 +277,7 @@ def _as_computed(x):
     ``(a / b) / c`` into ``a / (b * c)``, ``a / (b / c)`` into ``(a * c) / b`` and
     ``a / exp(b)`` into ``a * exp(-b)``: equal in real numbers, but ``b * c`` underflows
     or overflows where each quotient is a float (``arctan2``'s gradient, scaled by
-    s = 1e-200, divides by s twice: inf instead of 5e199). ``lax.optimization_barrier``
-    would do too but stops fusion on GPUs."""
+    s = 1e-200, divides by s twice: inf instead of 5e199)."""
     d = np.dtype(x.dtype)
     if not isinstance(x, jax.Array) or d.kind != "f":
         return x
@@ -274,12 +285,27 @@ def _as_computed(x):
     return lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
 
+def _full_divisor(x, y):
+    """``y`` broadcast to the quotient's shape where it is smaller, in a form XLA does not
+    rewrite ``x / broadcast(y)`` into ``x * broadcast(1 / y)`` (one reciprocal, then
+    products: 1 / y underflows for |y| > 4.5e307, so 1e308 / 1e308 gave 0; elsewhere
+    it rounds twice). A select on a predicate true for every x (NaN included) that XLA
+    cannot fold keeps the broadcast from sinking into the reciprocal; where x is itself
+    smaller than the quotient, an optimisation barrier does it."""
+    shape = jnp.broadcast_shapes(np.shape(x), np.shape(y))
+    if not isinstance(y, jax.Array) or np.dtype(y.dtype).kind != "f" or tuple(np.shape(y)) == tuple(shape):
+        return y
+    full = jnp.broadcast_to(y, shape)
+    if isinstance(x, jax.Array) and tuple(np.shape(x)) == tuple(shape):
+        return jnp.where((x == x) | (x != x), full, jnp.ones_like(full))
+    return lax.optimization_barrier(full)
+
+
 def _divide(x, y):
-    # each quotient rounded on its own, as NumPy computes it: the operands hidden from XLA's rewrites
-    return _true_divide(_as_computed(x), _as_computed(y))
-
-
-_true_divide = ufunc_form(np.true_divide)
+    # each quotient rounded on its own, as NumPy computes it: operands hidden from XLA's rewrites
+    loop = _loop_dtypes(np.true_divide, (np.dtype(x.dtype), np.dtype(y.dtype)))
+    x, y = _as(x, loop[0]), _as(y, loop[1])
+    return _as(jnp.true_divide(_as_computed(x), _full_divisor(x, _as_computed(y))), loop[2])
 
 
 def _cast(op: Cast):
@@ -595,12 +621,20 @@ def _rows_and_labels(labels, classes: int, op_name: str) -> tuple:
     return jnp.arange(np.shape(labels)[0]), labels
 
 
+def _wide() -> np.dtype:
+    """The widest float this trace computes in: float64 under x64, else float32."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))
+
+
 def _cross_entropy(logits, lsm, labels):
     n = np.shape(labels)[0]
     index = _rows_and_labels(labels, np.shape(lsm)[1], "cross_entropy")
+    d = np.dtype(lsm.dtype)
     if not n:
-        return jnp.asarray(np.nan, np.float64)
-    return -(jnp.sum(jnp.asarray(lsm)[index]) / n)
+        return jnp.asarray(np.nan, np.float64)  # as the NumPy forward's
+    # summed and divided wide, as the NumPy forward (in float64): a float16 batch's sum overflows
+    wide = np.result_type(d, _wide())
+    return _as(-(jnp.sum(jnp.asarray(lsm)[index], dtype=wide) / wide.type(n)), d)
 
 
 def _one_hot(labels, classes: int, op_name: str):
@@ -618,7 +652,13 @@ def _cross_entropy_pick_grad(lsm, labels):
 def _cross_entropy_grad(lsm, labels):
     # exp(lsm) - 1 at the labels, exp(lsm) - 0 elsewhere: NumPy's in-place subtraction, value for value
     hit = _one_hot(labels, np.shape(lsm)[1], "cross_entropy_grad")
-    return (jnp.exp(lsm) - hit.astype(np.dtype(lsm.dtype))) / max(np.shape(labels)[0], 1)
+    d, n = np.dtype(lsm.dtype), max(np.shape(labels)[0], 1)
+    p = jnp.exp(lsm) - hit.astype(d)
+    if holds_count(d, n):
+        return p / d.type(n)
+    # the count is not a number of lsm's dtype (float16 past 2048): divided wide, as NumPy's forward
+    wide = np.result_type(d, _wide())
+    return _as(p.astype(wide) / wide.type(n), d)
 
 
 # convolution and pooling (NCHW images, OIHW weights)
@@ -996,7 +1036,7 @@ def _norm(op: Norm):
         scale = jnp.max(jnp.abs(x), axis=op.axes, keepdims=True, initial=0.0)
         # divide by 1 where there is nothing to scale (all 0) or scaling cannot help (inf, nan)
         safe = jnp.where((scale == 0) | ~jnp.isfinite(scale), jnp.ones_like(scale), scale)
-        y = x / safe
+        y = _divide(x, safe)
         out = jnp.sqrt(jnp.sum(y * y, axis=op.axes, keepdims=True)) * safe
         out = jnp.where(jnp.isinf(scale), scale, out)  # an inf entry: inf, as NumPy
         return out if op.keepdims else jnp.squeeze(out, op.axes)
@@ -1133,10 +1173,13 @@ def _unary_grad_dtype(x, G):
 
 
 def _tanh_grad(x, G):
-    # sech(x)**2 from x, as the NumPy form: 1 - tanh(x)**2 is 0 once tanh rounds to +-1
-    # (cosh's overflow gives 1/inf = 0 here, quietly)
+    # sech(x)**2 from x, as the NumPy form: 1 - tanh(x)**2 is 0 once tanh rounds to +-1.
+    # 1 / cosh(x) as 2e / (1 + e**2) with e = exp(-|x|) <= 1 (never overflows), then squared:
+    # within 3 ulps, as NumPy's; XLA's own cosh is 20-25 ulps off in float32 and float64, and
+    # exp(-2|x|) would be subnormal (flushed to 0 by XLA) where sech(x)**2 is still normal
     x, G = _unary_grad_dtype(x, G)
-    return G * jnp.square(1 / jnp.cosh(x))
+    e = jnp.exp(-jnp.abs(x))
+    return G * jnp.square(2 * e / (1 + e * e))
 
 
 def _sigmoid_grad(x, G):
