@@ -62,6 +62,7 @@ JAX is an optional extra: ``pip install 'graphcomp[jax]'`` (CPU), or
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import functools
 import math
@@ -74,7 +75,7 @@ from graphcomp.core.traverse import ancestors
 from graphcomp.core.types import fmt_shape, result_dtype
 from graphcomp.errors import ArgumentError, EvaluationError, InputError, ShapeError
 from graphcomp.ops.base import Op
-from graphcomp.ops.binary import AddN
+from graphcomp.ops.binary import AddN, Divide
 from graphcomp.ops.compare import Compare, Equal, Greater, GreaterEqual, Less, LessEqual, NotEqual
 from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.conv import (
@@ -106,7 +107,19 @@ from graphcomp.ops.linalg import Einsum, MatMul, Norm
 from graphcomp.ops.loops.body import LoopValues, trip_count
 from graphcomp.ops.loops.op import PackedNoGradient, Scan, ScanCotangent, ScanOutput
 from graphcomp.ops.random import Draw
-from graphcomp.ops.reduce import ArgMax, ArgMin, ExclusiveProd, LogSumExp, Max, Min, Prod, Std, Sum, Var
+from graphcomp.ops.reduce import (
+    ArgMax,
+    ArgMin,
+    ExclusiveProd,
+    LogSumExp,
+    Max,
+    Min,
+    Prod,
+    Std,
+    Sum,
+    Var,
+    holds_count,
+)
 from graphcomp.ops.select import Clip, Where
 from graphcomp.ops.shape import (
     BroadcastLike,
@@ -283,6 +296,44 @@ def _add_n(*xs):
     for x in xs[2:]:  # left to right, as NumPy's forward adds them
         total = total + _as(x, d)
     return total
+
+
+def _as_computed(x):
+    """``x`` bit for bit, in a form XLA's algebraic simplifier does not see through: a
+    ``reduce_precision`` to its own format (the identity on every value: subnormals, -0,
+    inf and NaN kept), fused like any elementwise op. It keeps XLA from rewriting
+    ``(a / b) / c`` into ``a / (b * c)``, ``a / (b / c)`` into ``(a * c) / b`` and
+    ``a / exp(b)`` into ``a * exp(-b)``: equal in real numbers, but ``b * c`` underflows
+    or overflows where each quotient is a float (``arctan2``'s gradient, scaled by
+    s = 1e-200, divides by s twice: inf instead of 5e199)."""
+    d = np.dtype(x.dtype)
+    if not isinstance(x, jax.Array) or d.kind != "f":
+        return x
+    info = jnp.finfo(d)
+    return lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+
+
+def _full_divisor(x, y):
+    """``y`` broadcast to the quotient's shape where it is smaller, in a form XLA does not
+    rewrite ``x / broadcast(y)`` into ``x * broadcast(1 / y)`` (one reciprocal, then
+    products: 1 / y underflows for |y| > 4.5e307, so 1e308 / 1e308 gave 0; elsewhere
+    it rounds twice). A select on a predicate true for every x (NaN included) that XLA
+    cannot fold keeps the broadcast from sinking into the reciprocal; where x is itself
+    smaller than the quotient, an optimisation barrier does it."""
+    shape = jnp.broadcast_shapes(np.shape(x), np.shape(y))
+    if not isinstance(y, jax.Array) or np.dtype(y.dtype).kind != "f" or tuple(np.shape(y)) == tuple(shape):
+        return y
+    full = jnp.broadcast_to(y, shape)
+    if isinstance(x, jax.Array) and tuple(np.shape(x)) == tuple(shape):
+        return jnp.where((x == x) | (x != x), full, jnp.ones_like(full))
+    return lax.optimization_barrier(full)
+
+
+def _divide(x, y):
+    # each quotient rounded on its own, as NumPy computes it: operands hidden from XLA's rewrites
+    loop = _loop_dtypes(np.true_divide, (np.dtype(x.dtype), np.dtype(y.dtype)))
+    x, y = _as(x, loop[0]), _as(y, loop[1])
+    return _as(jnp.true_divide(_as_computed(x), _full_divisor(x, _as_computed(y))), loop[2])
 
 
 def _cast(op: Cast):
@@ -611,12 +662,20 @@ def _rows_and_labels(labels, classes: int, op_name: str) -> tuple:
     return jnp.arange(np.shape(labels)[0]), labels
 
 
+def _wide() -> np.dtype:
+    """The widest float this trace computes in: float64 under x64, else float32."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))
+
+
 def _cross_entropy(logits, lsm, labels):
     n = np.shape(labels)[0]
     index = _rows_and_labels(labels, np.shape(lsm)[1], "cross_entropy")
+    d = np.dtype(lsm.dtype)
     if not n:
-        return jnp.asarray(np.nan, np.float64)
-    return -(jnp.sum(jnp.asarray(lsm)[index]) / n)
+        return jnp.asarray(np.nan, np.float64)  # as the NumPy forward's
+    # summed and divided wide, as the NumPy forward (in float64): a float16 batch's sum overflows
+    wide = np.result_type(d, _wide())
+    return _as(-(jnp.sum(jnp.asarray(lsm)[index], dtype=wide) / wide.type(n)), d)
 
 
 def _one_hot(labels, classes: int, op_name: str):
@@ -634,7 +693,13 @@ def _cross_entropy_pick_grad(lsm, labels):
 def _cross_entropy_grad(lsm, labels):
     # exp(lsm) - 1 at the labels, exp(lsm) - 0 elsewhere: NumPy's in-place subtraction, value for value
     hit = _one_hot(labels, np.shape(lsm)[1], "cross_entropy_grad")
-    return (jnp.exp(lsm) - hit.astype(np.dtype(lsm.dtype))) / max(np.shape(labels)[0], 1)
+    d, n = np.dtype(lsm.dtype), max(np.shape(labels)[0], 1)
+    p = jnp.exp(lsm) - hit.astype(d)
+    if holds_count(d, n):
+        return p / d.type(n)
+    # the count is not a number of lsm's dtype (float16 past 2048): divided wide, as NumPy's forward
+    wide = np.result_type(d, _wide())
+    return _as(p.astype(wide) / wide.type(n), d)
 
 
 # convolution and pooling (NCHW images, OIHW weights)
@@ -1007,9 +1072,18 @@ def _einsum(op: Einsum):
 
 
 def _norm(op: Norm):
+    """sqrt(sum(x**2)) scaled as the NumPy forward (and ``hypot``) is: s * sqrt(sum((x/s)**2)),
+    s = max|x|, so it neither underflows to 0 nor overflows to inf where the norm is normal."""
+
     def run(x):
         x = _as(x, op.out_dtype(np.dtype(x.dtype))) if np.dtype(x.dtype).kind != "f" else x
-        return jnp.sqrt(jnp.sum(x * x, axis=op.axes, keepdims=op.keepdims))
+        scale = jnp.max(jnp.abs(x), axis=op.axes, keepdims=True, initial=0.0)
+        # divide by 1 where there is nothing to scale (all 0) or scaling cannot help (inf, nan)
+        safe = jnp.where((scale == 0) | ~jnp.isfinite(scale), jnp.ones_like(scale), scale)
+        y = _divide(x, safe)
+        out = jnp.sqrt(jnp.sum(y * y, axis=op.axes, keepdims=True)) * safe
+        out = jnp.where(jnp.isinf(scale), scale, out)  # an inf entry: inf, as NumPy
+        return out if op.keepdims else jnp.squeeze(out, op.axes)
 
     return run
 
@@ -1103,8 +1177,12 @@ def _packed_no_gradient(op: PackedNoGradient):
 
 def _draw(op: Draw):
     """The draw's own NumPy sampler run on the host (``jax.pure_callback``): the same
-    numbers as the NumPy backend's, from the same counter-based stream; the value whose
-    shape it takes (``shape`` None) is not sent, its shape being known while tracing."""
+    numbers as the NumPy backend's, from the same counter-based stream, read as the op's
+    forward reads its inputs (the state, the enclosing loops' step numbers, the rest),
+    so a draw in a loop body draws anew at each step; the value whose shape it takes
+    (``shape`` None) is not sent, its shape being known while tracing. An error the
+    sampler raises (a ``p`` outside [0, 1]) is kept for the call to raise as itself
+    (``DeviceFunction``), not as JAX's runtime error."""
     sample = type(op).sample
 
     def run(*arrays):
@@ -1112,11 +1190,22 @@ def _draw(op: Draw):
         sent = arrays if op.shape is not None else arrays[:-1]
 
         def host(*values):
-            return np.asarray(sample(op.seed, op.draw, shape, op.dtype, *values), dtype=op.dtype)
+            state, steps, rest = values[0], values[1 : 1 + op.depth], values[1 + op.depth :]
+            try:
+                out = sample(op.seed, op.draw, shape, op.dtype, state, *rest, steps=steps)
+            except Exception as e:
+                _HOST_ERRORS.append(e)
+                raise
+            return np.asarray(out, dtype=op.dtype)
 
         return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, op.dtype), *sent)
 
     return run
+
+
+#: errors raised by host callbacks (the draws' samplers) during a call, for the call to raise as
+#: they are (JAX wraps them in its own runtime error); a deque's append and popleft are atomic
+_HOST_ERRORS: collections.deque = collections.deque(maxlen=64)
 
 
 # -- derivatives as ops of (x, G), and the #14/#20 gradient ops ------------------------------------------
@@ -1128,10 +1217,13 @@ def _unary_grad_dtype(x, G):
 
 
 def _tanh_grad(x, G):
-    # sech(x)**2 from x, as the NumPy form: 1 - tanh(x)**2 is 0 once tanh rounds to +-1
-    # (cosh's overflow gives 1/inf = 0 here, quietly)
+    # sech(x)**2 from x, as the NumPy form: 1 - tanh(x)**2 is 0 once tanh rounds to +-1.
+    # 1 / cosh(x) as 2e / (1 + e**2) with e = exp(-|x|) <= 1 (never overflows), then squared:
+    # within 3 ulps, as NumPy's; XLA's own cosh is 20-25 ulps off in float32 and float64, and
+    # exp(-2|x|) would be subnormal (flushed to 0 by XLA) where sech(x)**2 is still normal
     x, G = _unary_grad_dtype(x, G)
-    return G * jnp.square(1 / jnp.cosh(x))
+    e = jnp.exp(-jnp.abs(x))
+    return G * jnp.square(2 * e / (1 + e * e))
 
 
 def _sigmoid_grad(x, G):
@@ -1198,6 +1290,7 @@ OVERRIDES: dict[type, Callable] = {
     MinCount: _min_count,
     Softplus: _same(_softplus),
     Relu: _same(_relu),
+    Divide: _same(_divide),
     Where: _same(_where),
     AddN: _same(_add_n),
     StopGradient: _same(_identity),
@@ -1572,7 +1665,7 @@ class DeviceFunction:
                 failure = self.generated.failure(e)
                 if failure is not None:  # raised while tracing, in a node's line
                     raise failure from e
-                located = self._located(args, e)
+                located = self._located(args, e, host=_host_errors(e))
                 if located is e:
                     raise
                 raise located from e
@@ -1585,19 +1678,36 @@ class DeviceFunction:
                     raise self._located(args, None, bad)
         return [np.asarray(o) for o in outs]
 
-    def _located(self, args, error, bad=None) -> Exception:
+    def _located(self, args, error, bad=None, host=()) -> Exception:
         """The error naming the node that failed: the NumPy interpreter runs the same graph on
-        the same values (the Parameters' current values) and raises graphcomp's own error."""
+        the same values (the Parameters' current values) and raises graphcomp's own error;
+        failing that, the error a host callback raised (``host``) as it was raised."""
         try:
             run_plan(self.plan, {v: np.asarray(a) for v, a in zip(self.args, args)})
         except EvaluationError as located:
             return located
         except Exception:  # noqa: BLE001 - the NumPy run could not say more than JAX did
             pass
+        if host:
+            return host[0]
         if bad is not None:
             failed = [what for what, b in zip(self.messages, bad) if b]
             return EvaluationError(f"the JAX call's index checks failed: {'; '.join(failed)}")
         return error  # the NumPy interpreter computes this graph on these values without error
+
+
+def _host_errors(error: Exception) -> list:
+    """The errors host callbacks raised that JAX's ``error`` reports (its text quotes
+    theirs), taken out of ``_HOST_ERRORS``; the others stay for their own calls."""
+    said, found, kept = str(error), [], []
+    while True:
+        try:
+            e = _HOST_ERRORS.popleft()
+        except IndexError:
+            break
+        (found if str(e) and str(e) in said else kept).append(e)
+    _HOST_ERRORS.extend(kept)
+    return found
 
 
 def _jax():
