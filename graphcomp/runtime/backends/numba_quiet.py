@@ -151,11 +151,13 @@ def quiet_helpers() -> dict:
     def softplus_quiet(x):
         return (x if _lt(0.0, x) else 0.0) + math.log1p(math.exp(-math.fabs(x)))
 
-    # tanh_grad and erf_grad cap |x| with Python's min(a, limit), which is a unless limit < a
-    # (so NaN passes through): the same with _lt
+    # erf_grad caps |x| with Python's min(a, limit), which is a unless limit < a (so NaN
+    # passes through): the same with _lt
     def tanh_grad_quiet(x, g):
-        a = math.fabs(x)
-        r = 1.0 / math.cosh(708.782712893384 if _lt(708.782712893384, a) else a)
+        # sech(x) = 2e / (1 + e**2) with e = exp(-|x|): no cosh to cap, so no branch whose
+        # untaken side overflows (Numba 0.68 computes cosh(|x|) for both sides of a cap)
+        e = math.exp(-math.fabs(x))
+        r = 2.0 * e / (1.0 + e * e)
         return g * (r * r)
 
     def erf_grad_quiet(x, g):
