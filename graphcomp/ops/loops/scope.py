@@ -44,6 +44,7 @@ class _Trace:
 _lock = threading.Lock()
 _starts: list[int] = []  # the sealed traces' starts, ascending
 _traces: list[_Trace] = []  # in the same order
+_end = [0]  # past the last id of every sealed trace: a node from there on is in none of them
 
 
 def seal(start: int, end: int, placeholders: dict, what: str, site) -> None:
@@ -72,6 +73,7 @@ def seal(start: int, end: int, placeholders: dict, what: str, site) -> None:
             j += 1
         _starts.insert(k, start)
         _traces.insert(k, trace)
+        _end[0] = max(_end[0], end)
 
 
 def _innermost(i: int) -> _Trace | None:
@@ -121,9 +123,9 @@ def check_inputs(op, inputs) -> None:
     body's trace is over (the module docstring)."""
     if not _starts:
         return
-    first = _starts[0]
+    first, end = _starts[0], _end[0]
     for v in inputs:
-        if v.id < first:
+        if not first <= v.id < end:  # most inputs: built before every trace, or after them all
             continue
         trace = _innermost(v.id)
         while trace is not None:
