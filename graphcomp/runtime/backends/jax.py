@@ -1237,13 +1237,15 @@ _SPLIT = {8: 134217729.0, 4: 4097.0, 2: 65.0}
 
 
 def _erf_grad(x, G):
-    # 2/sqrt(pi) exp(-x**2) with x**2 = hi + lo exactly (Dekker), in float64 for narrower floats
+    # 2/sqrt(pi) exp(-x**2) with x**2 = hi + lo exactly (Dekker), in float64 for narrower
+    # floats where x64 is on (without it, float64 is float32: the splitter follows the
+    # dtype JAX actually computes in)
     x, G = _unary_grad_dtype(x, G)
     d = np.dtype(x.dtype)
-    w = jnp.float64 if d.itemsize < 8 else d
+    w = _wide() if d.itemsize < 8 else d
     a = jnp.minimum(jnp.abs(x.astype(w)), 40.0)
     hi = a * a
-    c = _SPLIT[8] * a
+    c = _SPLIT[np.dtype(a.dtype).itemsize] * a
     ah = c - (c - a)
     al = a - ah
     lo = ((ah * ah - hi) + 2 * ah * al) + al * al
