@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, peers, torch
+from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, NUMBA_WHOLE_ROW, peers, torch
 
 import graphcomp as gc
 
@@ -23,11 +23,13 @@ def w5_systems(n=1000):
     f_ = (100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2).sum()
     f = gc.compile([gc.hvp(f_, x, v)], [x, v])
     fn = gc.compile([gc.hvp(f_, x, v)], [x, v], backend="numba") if NUMBA else None
+    fw = gc.compile([gc.hvp(f_, x, v)], [x, v], backend="numba", whole=True) if NUMBA else None
     fj = gc.compile([gc.hvp(f_, x, v)], [x, v], backend="jax") if JAX else None
     systems = {
         "closed form (NumPy)": lambda: w5_hand(xv, vv),
         "graphcomp compile": lambda: f(xv, vv),
         NUMBA_ROW: (lambda: fn(xv, vv)) if fn else None,
+        NUMBA_WHOLE_ROW: (lambda: fw(xv, vv)) if fw else None,
         JAX_ROW: (lambda: fj(xv, vv)) if fj else None,
     }
     if torch is not None:

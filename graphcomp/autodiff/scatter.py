@@ -12,7 +12,9 @@ is how build_grad adds up such terms:
   terms combine when they scatter into the same ``w``);
 - slices along one axis (``w[k:k+2]``, ``w[:, 3:5]``, what ``concatenate``'s
   gradient or a hand-made window reads) of a ``w`` of known shape: their
-  gradients, joined along that axis, are added at the concatenated index ranges.
+  gradients, joined along that axis, are added at the concatenated index ranges,
+  when the slices are short beside ``w`` (many windows); a few long slices keep their
+  own pads, which cost less than a scatter of all they cover.
 
 Repeated or overlapping indices accumulate (``np.add.at``), as the sum did.
 """
@@ -28,6 +30,7 @@ from graphcomp.ops.shape import Concatenate, Stack
 __all__ = ["combine_scatters"]
 
 _FULL = ("s", None, None, None)
+_SCATTER_COST = 4  # element passes of concatenate + scatter-add per covered position, against one add's
 
 
 def _axis_and_rest(template: tuple) -> tuple[int, tuple] | None:
@@ -73,6 +76,20 @@ def _key(term: Variable):
     return (kind, target, a, "slice", term.dtype), positions
 
 
+def _worth_combining(key: tuple, members: list) -> bool:
+    """Whether one scatter beats summing the group's own scatters. Integer reads always
+    combine: each one's scatter is a whole target for one element. A slice's scatter is a
+    pad, so k slices summed cost about k passes over the target, against a few passes over
+    the positions they cover for the concatenate and the scatter-add (whose per-element cost
+    is several times an add's, and which XLA on CPU runs serially): short windows of a long
+    target combine, a few long slices (Rosenbrock's ``x[1:]``, ``x[:-1]``) do not."""
+    kind, target, a, depth, _ = key
+    if depth != "slice":
+        return True
+    covered = sum(len(positions) for _, _, positions in members)
+    return len(members) * target[a] > _SCATTER_COST * covered
+
+
 def combine_scatters(terms: list[Variable]) -> list[Variable]:
     """Replace the scatters among ``terms`` that add into one target along one axis by
     one scatter per group.
@@ -97,7 +114,7 @@ def combine_scatters(terms: list[Variable]) -> list[Variable]:
         k = _key(t)
         if k is not None:
             groups.setdefault(k[0], []).append((position, t, k[1]))
-    groups = {key: members for key, members in groups.items() if len(members) > 1}
+    groups = {key: members for key, members in groups.items() if len(members) > 1 and _worth_combining(key, members)}
     if not groups:
         return terms
     # by position, not by node: one node can be two terms (x + x reads x twice)

@@ -113,3 +113,26 @@ def test_the_gradient_of_a_concatenate_of_slices_grows_linearly(shape):
         x = gc.Variable("x", (2000,))
         g = gc.grad(gc.sum(gc.concatenate([x[i : i + 2] for i in range(0, 2000, 2)]) ** 2), x)
         assert _ops(g, "index_grad") == 1
+
+
+def test_a_few_long_slices_keep_their_own_scatters():
+    """Rosenbrock reads x[1:] and x[:-1]: summing their three pads costs about three passes
+    over x, less than a scatter-add of the 2997 positions they cover (4x slower under XLA
+    on CPU). The gradient and the Hessian-vector product still equal the closed forms."""
+    n = 1000
+    x, v = gc.Variable("x", (n,)), gc.Variable("v", (n,))
+    f = (100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2).sum()
+    g, hv = gc.grad(f, x), gc.hvp(f, x, v)
+    scatters = [w for w in gc.Graph([g, hv]).variables if w.owner is not None and w.owner.op.name == "index_grad"]
+    assert scatters and all(len(w.owner.inputs) == 1 for w in scatters)  # pads of one slice each, no index array
+    rng = np.random.default_rng(0)
+    xv, vv = rng.uniform(-1, 1, n), rng.standard_normal(n)
+    grad = np.zeros(n)
+    grad[:-1] = -400 * xv[:-1] * (xv[1:] - xv[:-1] ** 2) - 2 * (1 - xv[:-1])
+    grad[1:] += 200 * (xv[1:] - xv[:-1] ** 2)
+    Hv = np.zeros(n)
+    Hv[:-1] = (1200 * xv[:-1] ** 2 - 400 * xv[1:] + 2) * vv[:-1] - 400 * xv[:-1] * vv[1:]
+    Hv[1:] += 200 * vv[1:] - 400 * xv[:-1] * vv[:-1]
+    got_g, got_hv = gc.compile([g, hv], [x, v])(xv, vv)
+    np.testing.assert_allclose(got_g, grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_hv, Hv, rtol=1e-12, atol=1e-11)
