@@ -537,11 +537,13 @@ class TanhGrad(UnaryGrad):
     """G * sech(x)**2 = G * (1 / cosh(x))**2: tanh's derivative, accurate to a few ulps
     wherever it is a normal number (1 - tanh(x)**2 is 0 from |x| ~ 19 in float64). Six
     NumPy calls written inline (|x|, a cap below overflow, cosh, reciprocal, square,
-    the product): no Python function between them."""
+    the product): no Python function between them. One kernel under Numba."""
 
     name, fn, flops_per_element = "tanh_grad", staticmethod(_tanh_grad), 5
     scalar_form, scalar_helpers = "tanh_grad_scalar({0}, {1})", {"tanh_grad_scalar": tanh_grad_scalar}
-    transcendental = True  # a libm cosh per element: NumPy's loop is faster than a kernel's
+    # six NumPy passes: a kernel even alone, fused with its neighbours (W3's backward step
+    # is one kernel call instead of seven ufunc calls)
+    slow_in_numpy = True
     numpy_helpers = {
         "_abs": np.abs, "_minimum": np.minimum, "_cosh": np.cosh, "_reciprocal": np.reciprocal,
         "_square": np.square, "_multiply": np.multiply,

@@ -311,6 +311,8 @@ class SumTo(SumBack):
         axes, lead = sum_to_axes(src.shape, self.shape)
         if not axes:
             return None
+        if axes == tuple(range(lead)):  # only leading axes: dropping them is the reshape
+            return f"_add_reduce({args[0]}, {axes!r}, None, None, False)"
         summed = f"_add_reduce({args[0]}, {axes!r}, None, None, True)"
         return f"{summed}.reshape({self.shape!r})" if lead else summed
 

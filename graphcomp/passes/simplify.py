@@ -20,6 +20,8 @@ from graphcomp.ops.binary import Add, AddN, Divide, Multiply, Power, Subtract
 from graphcomp.ops.creation import ones_like, zeros_like
 from graphcomp.ops.elementwise import Negative
 from graphcomp.ops.identity import Cast
+from graphcomp.ops.linalg import MatMul
+from graphcomp.ops.reduce import Sum
 from graphcomp.ops.select import Maximum, Minimum, Where
 from graphcomp.ops.shape import BroadcastLike, BroadcastTo, ExpandDims, Reshape, SumTo, SumToLike, Transpose
 from graphcomp.ops.softmax import (
@@ -280,6 +282,19 @@ def _soft_target_closed_form(v, lsm, G):
     return _negated(s) * SoftmaxCrossEntropyGrad(v.owner.op.axis)(lsm, y)
 
 
+def _dot(v, p):
+    """``a @ b`` for the whole sum of a product of two float64 vectors of one known
+    length (a gradient's ``sum_to(G * x)`` for a scalar weight): BLAS's dot reads a and b
+    once, where the product and its sum are two passes and two NumPy calls. float32
+    keeps the pairwise sum, which BLAS's single-precision dot does not match."""
+    if not _is(p, Multiply) or v.shape != ():
+        return None
+    a, b = p.owner.inputs
+    if a.ndim != 1 or a.shape != b.shape or not is_fully_known(a.shape) or not a.dtype == b.dtype == np.float64:
+        return None
+    return MatMul()(a, b)
+
+
 RULES = [
     Rule("x*1 -> x", (Multiply,), lambda v, x, y: _either_identity(v, x, y, 1), True),
     Rule("x*0 -> 0", (Multiply,), lambda v, x, y: _filled(v, 0) if _const(x, 0) or _const(y, 0) else None),
@@ -313,6 +328,7 @@ RULES = [
     Rule("broadcast(broadcasts of a 0-d s) -> broadcast(s)", (BroadcastLike, BroadcastTo), _broadcast_of_scalar, True),
     Rule("log_softmax_grad(lsm, s*Y) -> (-s)*softmax_cross_entropy_grad(lsm, Y)", (LogSoftmaxGrad,),
          _soft_target_closed_form, True),
+    Rule("sum(a*b) of vectors -> a @ b", (Sum, SumTo), _dot),
 ]  # fmt: skip
 
 

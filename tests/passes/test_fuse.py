@@ -101,3 +101,18 @@ def test_fusing_random_gradient_graphs_keeps_them_valid_and_their_values(seed):
     values = dict(zip(inputs, (np.random.default_rng(seed).uniform(-1, 1, 3) for _ in inputs)))
     for a, b in zip(gc.evaluate(fused, values), gc.evaluate(outs, values)):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_tanh_grad_fuses_with_its_neighbours():
+    """tanh's derivative is six NumPy passes (|x|, a cap, cosh, reciprocal, square, the
+    product): one kernel with the product that makes its G, as W3's backward step
+    ``tanh_grad(x, G * w)`` is. Its value equals G / cosh(x)**2 (the closed form) and its
+    gradient finite differences."""
+    x, G = gc.Variable("x", (5,)), gc.Variable("G", (5,))
+    (out,) = fuse.run([gc.ops.elementwise.TanhGrad()(x, G * 3.0)])
+    verify([out], "fuse")
+    assert out.owner.op.name == "fused" and "tanh_grad" in out.owner.op.text()
+    xv, gv = np.linspace(-30.0, 2.0, 5), np.linspace(-1.0, 1.0, 5)
+    np.testing.assert_allclose(gc.evaluate(out, {x: xv, G: gv}), 3.0 * gv / np.cosh(xv) ** 2, rtol=1e-14)
+    rng = np.random.default_rng(0)
+    assert_grads_match_fd(gc.sum(out * out), [x, G], [np.linspace(-2.0, 2.0, 5), gv], [0, 1], rng)

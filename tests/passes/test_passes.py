@@ -384,3 +384,48 @@ def test_a_where_the_user_wrote_stays_a_guard_under_compile():
     f = gc.compile(gc.grad(z, x), [x])
     assert "where(c, x, 0) -> x*c" in [r for r, *_ in f.rewrites]
     np.testing.assert_array_equal(f(v), (v > 0).astype(float))
+
+
+def test_the_sum_of_a_product_of_float64_vectors_is_one_dot():
+    """A scalar weight's gradient ``sum_to(G * x)`` (W3's dJ/dw[k]) and a sum the user wrote
+    become ``a @ b``; its value and gradient still equal the closed forms
+    (d/da sum(a * b) = b) and finite differences. float32, matrices and unknown lengths keep
+    the product and the sum."""
+    a, b = gc.Variable("a", (64,)), gc.Variable("b", (64,))
+    rng = np.random.default_rng(0)
+    av, bv = rng.standard_normal(64), rng.standard_normal(64)
+    w = gc.Variable("w")
+    J = gc.sum(gc.tanh(w * a) * b)
+    f = gc.compile([(a * b).sum(), *gc.grad(J, [w])], [a, b, w])
+    assert [r for r, *_ in f.rewrites].count("sum(a*b) of vectors -> a @ b") == 2
+    assert "_dot(" in f.source and "_add_reduce" not in f.source
+    s, gw = f(av, bv, 0.7)
+    np.testing.assert_allclose(s, np.sum(av * bv), rtol=1e-13)
+    np.testing.assert_allclose(gw, np.sum(bv * av / np.cosh(0.7 * av) ** 2), rtol=1e-13)
+    fd = (np.sum(np.tanh((0.7 + 1e-6) * av) * bv) - np.sum(np.tanh((0.7 - 1e-6) * av) * bv)) / 2e-6
+    np.testing.assert_allclose(gw, fd, rtol=1e-7)
+    for x, y in (
+        (gc.Variable("a", (64,), "float32"), gc.Variable("b", (64,), "float32")),
+        (gc.Variable("a", (4, 16)), gc.Variable("b", (4, 16))),
+        (gc.Variable("a", (None,)), gc.Variable("b", (None,))),
+    ):
+        g = gc.compile((x * y).sum(), [x, y])
+        assert "sum(a*b) of vectors -> a @ b" not in [r for r, *_ in g.rewrites]
+        xv = np.arange(64.0).reshape(x.shape if None not in x.shape else (64,)).astype(x.dtype)
+        np.testing.assert_allclose(g(xv, xv), np.sum(xv.astype(float) ** 2), rtol=1e-6)
+
+
+def test_sum_to_over_leading_axes_drops_them_in_the_reduction():
+    """sum_to (5, 3, 4) -> (3, 4) is one reduction without keepdims, no reshape after it;
+    (5, 3, 4) -> (1, 4) still keeps the size-1 axis. Values against np.sum."""
+    x = gc.Variable("x", (5, 3, 4))
+    xv = np.random.default_rng(1).standard_normal((5, 3, 4))
+    from graphcomp.ops.shape import SumTo
+
+    lead, kept = SumTo((3, 4))(x), SumTo((1, 4))(x)
+    f = gc.compile([lead, kept], [x])
+    assert "_add_reduce(x, (0,), None, None, False)" in f.source
+    got_lead, got_kept = f(xv)
+    np.testing.assert_allclose(got_lead, xv.sum(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(got_kept, xv.sum(axis=(0, 1))[None, :], rtol=1e-14)
+    assert got_lead.shape == (3, 4) and got_kept.shape == (1, 4)
