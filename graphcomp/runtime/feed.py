@@ -10,6 +10,7 @@ import numpy as np
 from graphcomp.core.node import Variable
 from graphcomp.core.types import fmt_shape, shapes_compatible
 from graphcomp.errors import InputError, InputTypeError
+from graphcomp.ops.loops.scope import placeholder_of
 
 __all__ = ["check_value", "bind_feed", "missing_input_message"]
 
@@ -78,6 +79,12 @@ def missing_input_message(var: Variable) -> str:
         >>> missing_input_message(gc.Variable("x", (3,))).split(" (")[0]
         "no value was fed for input 'x'"
     """
+    where = placeholder_of(var)
+    if where is not None:  # a value that escaped its loop body: no feed can give it meaning
+        return (
+            f"no value was fed for {_describe(var)}: it is {where}; a body's values exist only while a "
+            f"step runs: return it from the body (as the step's y, or in the carry) and use the loop's outputs"
+        )
     return (
         f"no value was fed for {_describe(var)}; it needs an array of shape {fmt_shape(var.shape)} "
         f"and dtype {var.dtype}"

@@ -129,3 +129,22 @@ def test_the_loop_s_own_outputs_and_gradients_are_unaffected():
     eps = 1e-6
     fd = [(f(c0 + eps * e) - f(c0 - eps * e)) / (2 * eps) for e in np.eye(3)]
     assert_close(gc.evaluate(g, {X: data, x0: c0}), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_a_leaked_value_handed_straight_to_evaluate_or_compile_says_it_is_a_body_placeholder():
+    """No op is built on the leaked value, so no input check sees it: evaluate and compile
+    find its placeholder unfed, and say what it is (the carry of the scan at this line),
+    not only that 'carry' was not fed. An ordinary unfed input keeps the plain message."""
+    leaked = []
+    xs = gc.Variable("xs", (3,))
+    line = inspect.currentframe().f_lineno + 1
+    gc.scan(lambda c, x: (leaked.append(c * x) or c + x, None), gc.constant(0.0), xs)
+    for run in (lambda: gc.evaluate(leaked[0], {}), lambda: gc.compile(leaked[0])()):
+        with pytest.raises(ValueError) as e:
+            run()
+        text = str(e.value)
+        assert "carry entering step t" in text and f"scan built at test_scope.py:{line}" in text
+        assert "return it from the body" in text
+    with pytest.raises(ValueError) as e:
+        gc.evaluate(xs * 2.0, {})
+    assert "placeholder" not in str(e.value) and "no value was fed for input 'xs'" in str(e.value)

@@ -25,7 +25,7 @@ from graphcomp.core.node import Variable
 from graphcomp.errors import ArgumentError
 from graphcomp.ops.base import INPUT_CHECKS
 
-__all__ = ["seal", "check_inputs"]
+__all__ = ["seal", "check_inputs", "placeholder_of"]
 
 
 class _Trace:
@@ -85,6 +85,30 @@ def _innermost(i: int) -> _Trace | None:
     while trace is not None and not (trace.start <= i < trace.end):
         trace = trace.parent
     return trace
+
+
+def placeholder_of(v: Variable) -> str | None:
+    """Where ``v`` comes from when it is a placeholder of a finished trace (the carry
+    entering a step, a slice of xs, the step number), in words; None for any other
+    Variable. An output that reads one, handed straight to ``gc.evaluate``, needs it
+    fed: the error says it exists only inside the loop.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> leaked = []
+        >>> _ = gc.scan(lambda c, x: (leaked.append(x) or c + x, None), gc.constant(0.0), gc.Variable("xs", (3,)))
+        >>> placeholder_of(leaked[0]).split(" of xs")[0], placeholder_of(gc.Variable("x"))
+        ('the slice x', None)
+    """
+    if not _starts or not _starts[0] <= v.id < _end[0]:
+        return None
+    trace = _innermost(v.id)
+    while trace is not None:
+        hit = trace.placeholders.get(v.id)
+        if hit is not None:
+            return f"{hit[1]}, a placeholder of the body of the {trace.what} built at {trace.site}"
+        trace = trace.parent
+    return None
 
 
 def _reads(trace: _Trace, v: Variable) -> Variable | None:
