@@ -82,13 +82,14 @@ W2_FORMS_WRITTEN = {
 }
 
 
-def w2_generic_function(d, h, q, lam, form, backend=None):
+def w2_generic_function(d, h, q, lam, form, backend=None, whole=None):
     """graphcomp's W2 with one-hot labels and the loss written by hand (``W2_FORMS[form]``):
-    J, dJ/dW1, dJ/dW2 compiled, inputs X, Y (one-hot, float), W1, W2."""
+    J, dJ/dW1, dJ/dW2 compiled, inputs X, Y (one-hot, float), W1, W2 (``whole``: the
+    Numba backend's whole-function mode)."""
     X, Y = gc.Variable("X", (None, d)), gc.Variable("Y", (None, q))
     W1, W2 = gc.Variable("W1", (d, h)), gc.Variable("W2", (h, q))
     J = W2_FORMS[form](gc, gc.relu(X @ W1) @ W2, Y) + lam / 2 * ((W1 * W1).sum() + (W2 * W2).sum())
-    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, Y, W1, W2], backend=backend)
+    return gc.compile([J, *gc.grad(J, [W1, W2])], [X, Y, W1, W2], backend=backend, whole=whole)
 
 
 def w2_generic_systems(B, d, h, q, form="log_softmax"):
@@ -99,11 +100,13 @@ def w2_generic_systems(B, d, h, q, form="log_softmax"):
     Yv = np.eye(q)[yv]
     W1v, W2v, lam = rng.standard_normal((d, h)) * 0.05, rng.standard_normal((h, q)) * 0.05, 1e-3
     f = w2_generic_function(d, h, q, lam, form)
-    fn = w2_generic_function(d, h, q, lam, form, backend="numba") if NUMBA else None
+    fn = w2_generic_function(d, h, q, lam, form, backend="numba", whole=False) if NUMBA else None
+    fw = w2_generic_function(d, h, q, lam, form, backend="numba", whole=True) if NUMBA else None
     systems = {
         "hand NumPy (closed forms)": lambda: w2_hand(Xv, yv, W1v, W2v, lam),
         "graphcomp compile": lambda: f(Xv, Yv, W1v, W2v),
         NUMBA_ROW: (lambda: fn(Xv, Yv, W1v, W2v)) if fn else None,
+        NUMBA_WHOLE_ROW: (lambda: fw(Xv, Yv, W1v, W2v)) if fw else None,
     }
     if torch is not None:
         Xt, Yt = torch.from_numpy(Xv), torch.from_numpy(Yv)
