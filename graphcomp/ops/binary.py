@@ -181,7 +181,13 @@ def _power_dx(x, y):
     that every derivative of the expression is again the true one, and so that the
     rounding of y - 1 costs no accuracy: where y - 1 is not exact (y = -7.47 in
     float32 loses up to 50 ulps through x**(y-1) at x = 500) the exponent is split
-    into y - 1 = hi + lo, both exact, and x**(y-1) = x**hi * x**lo."""
+    into y - 1 = hi + lo, both exact, and x**(y-1) = x**hi * x**lo.
+
+    The correction x**lo is held constant (a stop_gradient): its derivatives are at most
+    |lo / hi| <= 2**-53 of x**hi's, below the rounding of the result, and where x**hi
+    is infinite (x = 0 with y < 1, or a huge y) the product rule would multiply that
+    infinity by the correction's zero derivative: NaN where the true second derivative
+    is +-inf (as JAX and PyTorch give)."""
     if y.is_constant:
         # x**0's derivative is the constant 0: its exponent c - 1 = -1 is replaced there
         # (0 * x**0 = 0), and every further derivative keeps 0
@@ -190,14 +196,14 @@ def _power_dx(x, y):
         hi, lo = np.where(c == 0, c, hi)[()], np.where(c == 0, c, lo)[()]
         power = x ** weak_constant(hi, x)
         if np.any(lo != 0):  # at x == 0 the correction is 0**0 = 1, not 0 * inf
-            power = power * x ** where(Equal()(x, 0), 0, weak_constant(lo, x))
+            power = power * StopGradient()(x ** where(Equal()(x, 0), 0, weak_constant(lo, x)))
         return c * power
     # a variable exponent: only the point x == y == 0 has 0 * inf, and there the
     # derivative in x is 0 (x**0 = 1); elsewhere the expression is untouched, so
     # its derivatives in y at y == 0 (1/x for x > 0) stay right
     at_zero = Equal()(x, 0)
     hi, lo = _two_sum_minus_one(y)
-    return y * (x ** where(at_zero, where(Equal()(y, 0), 1, hi), hi) * x ** where(at_zero, 0, lo))
+    return y * (x ** where(at_zero, where(Equal()(y, 0), 1, hi), hi) * StopGradient()(x ** where(at_zero, 0, lo)))
 
 
 def _two_sum_minus_one(y):

@@ -199,3 +199,46 @@ def test_arctan2_gradient_at_the_smallest_points_is_the_exact_closed_form():
         np.testing.assert_allclose(
             [float(g) for g in got], [_float(Fraction(xv) / r2), _float(-Fraction(yv) / r2)], rtol=1e-14
         )
+
+
+# -- power's second derivative where it is infinite ----------------------------------------------------------
+
+#: (x, y, d2/dx2 x**y): the closed form y (y - 1) x**(y - 2) is +-inf at these points (the
+#: limit from x > 0 at x = 0; an overflowing y (y - 1) x**(y - 2) at the last), where the
+#: product rule through x**(y-1)'s rounding correction gave inf * 0 = NaN (report 3, item 7)
+POWER_INFINITE_CURVATURE = [(0.0, 0.5, -math.inf), (0.0, -1.0, math.inf), (1.0 + 1e-15, 1e300, math.inf)]
+
+
+@pytest.mark.parametrize("point", POWER_INFINITE_CURVATURE)
+def test_power_second_derivative_is_the_closed_forms_infinity_not_nan(point):
+    """For a variable exponent and a constant one, under evaluate and compile; at x = 0
+    the closed form is also compared just right of it (x = 1e-100: finite, with the
+    infinity's sign)."""
+    xv, yv, want = point
+    x, y = gc.Variable("x"), gc.Variable("y")
+    hxx = gc.grad(gc.grad(x**y, x), x)
+    hxx_c = gc.grad(gc.grad(x ** gc.constant(yv), x), x)
+    with np.errstate(all="ignore"):
+        got = [
+            gc.evaluate(hxx, {x: xv, y: yv}),
+            gc.compile(hxx, [x, y])(xv, yv),
+            gc.evaluate(hxx_c, {x: xv}),
+            gc.compile(hxx_c, [x])(xv),
+        ]
+    assert [float(g) for g in got] == [want] * 4
+    if xv == 0.0:  # just right of 0 the curvature is finite and has the infinity's sign
+        near = gc.evaluate(hxx, {x: 1e-100, y: yv})
+        exact = Fraction(yv) * (Fraction(yv) - 1) * float(Fraction(1e-100) ** 2) ** (yv / 2 - 1)
+        np.testing.assert_allclose(float(near), float(exact), rtol=1e-13)
+        assert np.sign(float(near)) == np.sign(want)
+
+
+def test_power_second_derivative_matches_jax_at_the_reported_points():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    x, y = gc.Variable("x"), gc.Variable("y")
+    hxx = gc.compile(gc.grad(gc.grad(x**y, x), x), [x, y])
+    for xv, yv, _ in POWER_INFINITE_CURVATURE:
+        want = float(jax.grad(jax.grad(lambda a, b: a**b, 0), 0)(xv, yv))
+        with np.errstate(all="ignore"):
+            assert float(hxx(xv, yv)) == want
