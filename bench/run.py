@@ -29,6 +29,9 @@ W7 adam: one training step of W2's medium MLP with Adam (cost, gradients, update
    weights and the moments); reference: the closed-form gradients and torch.optim.Adam's
    rule written in NumPy; PyTorch's row is autograd + torch.optim.Adam.
 
+``python bench/run.py whole``: W2 small's table and the time ``gc.compile`` takes in the
+Numba backend's whole-function mode, with an empty cache and with one another process filled.
+
 ``python bench/run.py conv``: the convolution and pooling ops alone, per shape, each op's
 NumPy form against the Numba backend's choice and PyTorch's kernel.
 
@@ -58,6 +61,7 @@ from w2 import (  # noqa: F401
     w2_op_counts,
     w2_peak_memory,
     w2_systems,
+    w2_whole_compile_times,
 )
 from w3 import w3, w3_build, w3_data, w3_hand, w3_peers, w3_prepare, w3_prepare_in_child, w3_scan  # noqa: F401
 from w4 import w4_data, w4_function, w4_hand, w4_systems  # noqa: F401
@@ -83,6 +87,7 @@ def main() -> int:
             ok &= run(f"W2 mlp {size}, one-hot labels, {loss}", w2_generic_systems(*dims, form=form))
     w2_peak_memory()
     w2_op_counts()
+    w2_whole_compile_times()
     ok &= run("W4 cnn: conv 8x3x3 -> max_pool 2 -> relu -> linear 10 -> cross-entropy, batch 32", w4_systems())
     ok &= run("W5 hvp: Hessian-vector product of the n=1000 Rosenbrock function", w5_systems())
     ok &= run("W7 adam: one Adam training step of the W2 medium MLP (B=256, d=784, h=512, q=10)", w7_systems())
@@ -102,5 +107,14 @@ def loops() -> int:
     return 0 if ok else 1
 
 
+def whole() -> int:
+    """Only W2 small with the whole-function Numba mode (``python bench/run.py whole``): its run
+    time against the peers, and its compile times with an empty and a filled cache."""
+    ok = run("W2 mlp small (32, 64, 128, 10): J, dJ/dW1, dJ/dW2, gc.nn.cross_entropy", w2_systems(32, 64, 128, 10))
+    w2_whole_compile_times()
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
-    sys.exit(loops() if sys.argv[1:] == ["loops"] else conv_kernels() if sys.argv[1:] == ["conv"] else main())
+    modes = {"loops": loops, "conv": conv_kernels, "whole": whole}
+    sys.exit(modes.get(sys.argv[1] if len(sys.argv) == 2 else "", main)())

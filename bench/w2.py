@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import statistics
+import tempfile
+
 import numpy as np
 from common import JAX, JAX_ROW, NUMBA, NUMBA_ROW, NUMBA_WHOLE_ROW, _in_child, peers, torch
 
@@ -170,3 +174,41 @@ def w2_peak_memory(names=("hand NumPy (closed forms)", "graphcomp compile", NUMB
         peak = int(_in_child(_MEMORY_CHILD.format(name=name)).split()[-1])
         base = base or peak
         print(f"| {name:<31} | {peak / 2**20:>9.2f} MB | {peak / base:>6.2f}× |")
+
+
+_COMPILE_CHILD = """
+import time
+import w2
+start = time.perf_counter()
+f = w2.w2_function(64, 128, 10, 1e-3, backend="numba", whole=True)
+seconds = time.perf_counter() - start
+assert f.whole, f.whole_reason
+print(seconds, f.whole_info.cached)
+"""
+
+
+def w2_whole_compile_times(trials: int = 3) -> None:
+    """``gc.compile`` of W2 small's gradient in the whole-function Numba mode (graph, passes,
+    code and Numba), each trial with an empty cache directory ($XDG_CACHE_HOME): first in a
+    fresh process (Numba compiles), then in a second one (it loads the disk cache)."""
+    if not NUMBA:
+        return
+    first, cached = [], []
+    saved = {k: os.environ.pop(k, None) for k in ("GRAPHCOMP_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    try:
+        for _ in range(trials):
+            with tempfile.TemporaryDirectory() as home:
+                os.environ["XDG_CACHE_HOME"] = home
+                for times, want in ((first, "False"), (cached, "True")):
+                    seconds, hit = _in_child(_COMPILE_CHILD).split()
+                    assert hit == want, (hit, want)
+                    times.append(float(seconds))
+    finally:
+        os.environ.pop("XDG_CACHE_HOME", None)
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    print(f"\nW2 mlp small, gc.compile(..., backend='numba', whole=True), median of {trials} fresh processes:")
+    print(f"| {'cache':<31} | {'median':>12} | {'trials':>24} |")
+    print(f"|{'-' * 33}|{'-' * 14}:|{'-' * 25}:|")
+    for name, times in (("empty (Numba compiles)", first), ("filled by another process", cached)):
+        trials_text = ", ".join(f"{t:.2f}" for t in times)
+        print(f"| {name:<31} | {statistics.median(times):>10.2f} s | {trials_text:>24} |")

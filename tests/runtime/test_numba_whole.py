@@ -59,7 +59,7 @@ def test_the_mlp_gradient_is_one_native_function_matching_the_closed_form(form, 
     outs, ins, lam = _mlp(form, batch)
     f = gc.compile(outs, ins, backend="numba", whole=None)
     assert f.whole and f.whole_reason is None
-    assert "def compiled(" in f.source and "_dot(" in f.source  # BLAS for the products
+    assert "def compiled(" in f.source and f.source.count("_gemm(") == 5  # BLAS for the products
     rng = np.random.default_rng(0)
     B, q = 8, 3
     Xv, yv = rng.standard_normal((B, 5)), rng.integers(0, q, B)
@@ -93,6 +93,102 @@ def test_the_rosenbrock_hessian_vector_product_matches_its_closed_form():
     want[:-1] = (1200 * xv[:-1] ** 2 - 400 * xv[1:] + 2) * vv[:-1] - 400 * xv[:-1] * vv[1:]
     want[1:] += 200 * vv[1:] - 400 * xv[:-1] * vv[:-1]
     np.testing.assert_allclose(f(xv, vv), want, rtol=1e-12, atol=1e-12)
+
+
+# -- matrix products: BLAS called from inside the one function ---------------------------------------------------
+
+#: operand shapes of np.matmul: matrices, vectors (a row on the left, a column on the right), batches
+#: that broadcast, a transposed (F-ordered) and a strided operand ("T" and "::2" build them from a view)
+MATMUL_SHAPES = [
+    ((4, 3), (3, 5)),
+    ((3,), (3, 5)),
+    ((4, 3), (3,)),
+    ((3,), (3,)),
+    ((2, 4, 3), (3, 5)),
+    ((4, 3), (2, 3, 5)),
+    ((2, 1, 4, 3), (3, 3, 5)),
+    ((2, 4, 3), (3,)),
+    ((3,), (2, 3, 5)),
+    (("T", 3, 4), (3, 5)),
+    ((4, 3), ("::2", 3, 10)),
+]
+
+
+def _matmul_cases(unknown: bool, dtype: str):
+    """Every MATMUL_SHAPES product and its gradients (on a random projection, which makes the
+    transposed products of the backward pass), as one graph: outputs, inputs, values."""
+    rng = np.random.default_rng(7)
+    outs, ins, vals = [], [], []
+    views = {None: lambda x: x, "T": lambda x: x.T, "::2": lambda x: x[:, ::2]}
+    for k, shapes in enumerate(MATMUL_SHAPES):
+        operands, values = [], []
+        for j, shape in enumerate(shapes):
+            view, dims = (shape[0], shape[1:]) if isinstance(shape[0], str) else (None, shape)
+            v = gc.Variable(f"m{k}_{j}", (None,) * len(dims) if unknown else dims, dtype)
+            ins.append(v)
+            vals.append(rng.standard_normal(dims).astype(dtype))
+            operands.append(gc.transpose(v) if view == "T" else views[view](v))
+            values.append(views[view](vals[-1]))
+        product = operands[0] @ operands[1]
+        weights = gc.constant(rng.standard_normal(np.matmul(*values).shape).astype(dtype))
+        outs += [product, *gc.grad((product * weights).sum(), ins[-2:])]
+    return outs, ins, vals
+
+
+@pytest.mark.parametrize("unknown, dtype", [(False, "float64"), (True, "float32")], ids=["known-f64", "unknown-f32"])
+def test_matrix_products_of_every_rank_and_layout_equal_the_numpy_backend(unknown, dtype):
+    """Matrices, vectors and broadcast batches (with 2-D operands too, once written as ``b[]``,
+    which Numba refused), transposed and strided operands, and their gradients: one native
+    function, each result NumPy's (NumPy's matmul through the NumPy backend)."""
+    outs, ins, vals = _matmul_cases(unknown, dtype)
+    f = gc.compile(outs, ins, backend="numba", whole=True)
+    assert f.whole, f.whole_reason
+    assert "_dot(" not in f.source and "np.dot(" not in f.source
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    for k, (g, w) in enumerate(zip(f(*vals), gc.compile(outs, ins)(*vals))):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, (k, g.shape, w.shape, g.dtype, w.dtype)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol, err_msg=f"output {k}")
+
+
+def test_empty_matrix_products_are_zeros_and_misaligned_ones_name_the_node():
+    """m, n or k zero: NumPy's result (zeros where k is 0) without calling BLAS, which refuses
+    a leading dimension of 0; inner sizes that differ at run time: NumPy's error, naming the node."""
+    a, b = gc.Variable("a", (None, None)), gc.Variable("b", (None, None))
+    f = gc.compile(a @ b, backend="numba", whole=True)
+    assert f.whole
+    for m, k, n in [(0, 3, 5), (4, 0, 5), (4, 3, 0), (0, 0, 0)]:
+        got = f(np.ones((m, k)), np.ones((k, n)))
+        assert got.shape == (m, n) and not got.any()
+    with pytest.raises(gc.EvaluationError, match=r"matmul") as e:
+        f(np.ones((4, 3)), np.ones((2, 5)))
+    assert isinstance(e.value, ValueError)
+
+
+def test_products_compile_no_function_of_their_own(tmp_path, monkeypatch):
+    """The W2 gradient's five products, with operands of four layouts (C, transposed, read-only
+    or not), are BLAS calls inside the one native function: Numba compiles no graphcomp function
+    but the generated one (np.dot would compile one per layout combination)."""
+    from numba.core import event
+
+    monkeypatch.setenv("GRAPHCOMP_CACHE_DIR", str(tmp_path))
+    outs, ins, _ = _mlp("cross_entropy", None)
+    outs = [o * 1.25 for o in outs]  # a graph no other test compiles, so this process compiles it now
+    compiled = []
+
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            compiled.append(ev.data["dispatcher"].py_func)
+
+        def on_end(self, ev):
+            pass
+
+    with event.install_listener("numba:compile", Listener()):
+        f = gc.compile(outs, ins, backend="numba", whole=True)
+    assert f.whole and not f.whole_info.cached
+    ours = [fn for fn in compiled if fn.__module__.startswith("graphcomp")]
+    assert [fn.__name__ for fn in ours] == ["compiled"], ours
+    assert f.source.count("_gemm(") == 5
 
 
 # -- the op spec table and random graphs against the NumPy backend ------------------------------------------

@@ -94,15 +94,15 @@ def module_text(function: str, helpers: dict) -> str:
 
 
 def _jit_helper(numba, fn):
-    """A helper as the native code calls it: builtins (math.exp) as they are, a kernel
-    (``kernels.py``) compiled on its own and cached on disk, any other Python function
-    (a scalar form's helper) compiled into the caller."""
+    """A helper as the native code calls it: builtins (math.exp) as they are, an intrinsic
+    (``kernels.gemm``) written into the caller's code, any other Python function (a scalar
+    form's helper) compiled into the caller."""
     if isinstance(fn, types.BuiltinFunctionType):
         return fn
     hit = _jitted.get(fn)
     if hit is None:
-        if getattr(fn, "graphcomp_kernel", False):
-            hit = numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+        if getattr(fn, "graphcomp_intrinsic", False):
+            hit = numba.extending.intrinsic(fn)
         else:
             hit = numba.njit(inline="always")(fn)
         _jitted[fn] = hit

@@ -3,8 +3,8 @@ along the class hierarchy, as every backend's overrides are).
 
 Elementwise ops need no entry: their form is derived from the op's own scalar
 form (``Op.scalar``) by ``groups.py``. A form here writes the lines that assign
-node ``n.v``'s value to ``n.out``: NumPy calls Numba compiles (``np.dot`` for
-matrix products, views for slices and transposes) or generated loops
+node ``n.v``'s value to ``n.out``: NumPy calls Numba compiles (views for slices
+and transposes), BLAS products (``kernels.gemm``) or generated loops
 (reductions with ``axis``/``keepdims``, soft-max and its gradients, the
 cross-entropy ops, integer-array indexing and its scatter-add, in which
 repeated indices accumulate). A form raises ``Unsupported`` for a node it cannot
@@ -85,7 +85,7 @@ from graphcomp.runtime.backends.numba_whole.code import (
     index_text,
 )
 from graphcomp.runtime.backends.numba_whole.groups import Broadcast
-from graphcomp.runtime.backends.numba_whole.kernels import dot
+from graphcomp.runtime.backends.numba_whole.kernels import gemm
 from graphcomp.runtime.backends.numba_whole.reduce import (
     DROP,
     KEEP,
@@ -500,38 +500,51 @@ def _index_grad_like(n: Node) -> None:
 
 
 def _matmul(n: Node) -> None:
+    """``np.matmul``: one BLAS product (``kernels.gemm``) per batch element, written into the
+    result; a 1-D operand is a matrix of one row (a) or one column (b) whose axis the result
+    drops (NumPy's rule)."""
     a, b = n.ins
     if n.v.dtype.kind != "f" or n.v.dtype == np.dtype(np.float16):
         raise Unsupported(f"matmul of {a.dtype} and {b.dtype} has no whole-function Numba form (BLAS takes floats)")
-    texts = [x.text if x.dtype == n.v.dtype else f"{x.text}.astype({dtype_text(n.v.dtype)})" for x in (a, b)]
-    if a.ndim <= 2 and b.ndim <= 2:
-        n.code.helpers["_dot"] = dot
-        expr = f"_dot({texts[0]}, {texts[1]})"
-        if n.v.ndim == 0:
-            _scalar_out(n, expr)
-        else:
-            n.code.add(f"{n.out} = {expr}")
-        return
-    if a.ndim >= 2 and b.ndim >= 2:
-        _batched_matmul(n, a, b, texts, n.out, n.v.ndim)
-        return
-    # a 1-D operand is a matrix of one row (a) or one column (b) whose axis the result drops (NumPy's rule)
     code = n.code
+    texts = [x.text if x.dtype == n.v.dtype else f"{x.text}.astype({dtype_text(n.v.dtype)})" for x in (a, b)]
+    ndim = max(a.ndim, b.ndim, 2)
+    dropped = []
     if a.ndim == 1:
-        texts[0] = f"{_contiguous(Val(texts[0], a.shape, a.dtype))}.reshape((1, {a.dim(0)}))"
-        a = Val(texts[0], (1, a.shape[0]), a.dtype)
-    else:
-        texts[1] = f"{_contiguous(Val(texts[1], b.shape, b.dtype))}.reshape(({b.dim(0)}, 1))"
-        b = Val(texts[1], (b.shape[0], 1), b.dtype)
+        a, texts[0] = _as_matrix(code, a, texts[0], (1, a.shape[0]), ("1", a.dim(0)))
+        dropped.append(ndim - 2)
+    if b.ndim == 1:
+        b, texts[1] = _as_matrix(code, b, texts[1], (b.shape[0], 1), (b.dim(0), "1"))
+        dropped.append(ndim - 1)
+    if not dropped:
+        _batched_matmul(n, a, b, texts, n.out, ndim)
+        return
     full = code.fresh("mm")
-    _batched_matmul(n, a, b, texts, full, n.v.ndim + 1)
-    dims = [f"{full}.shape[{k}]" for k in range(n.v.ndim + 1)]
-    del dims[-2 if n.ins[0].ndim == 1 else -1]
+    _batched_matmul(n, a, b, texts, full, ndim)
+    if n.v.ndim == 0:
+        _scalar_out(n, f"{full}[0, 0]")
+        return
+    dims = [f"{full}.shape[{k}]" for k in range(ndim) if k not in dropped]
     code.add(f"{n.out} = {full}.reshape({shape_tuple(dims)})")
 
 
+def _as_matrix(code: Code, x: Val, text: str, shape: tuple, dims: tuple) -> tuple[Val, str]:
+    """A 1-D operand as a 2-D view (a contiguous vector needs no copy), under a fresh name."""
+    name = code.fresh("mv")
+    code.add(f"{name} = np.ascontiguousarray({text}).reshape(({dims[0]}, {dims[1]}))")
+    return Val(name, shape, x.dtype), name
+
+
+def _check_inner(code: Code, a: Val, b: Val) -> None:
+    """The run-time check that a product's inner sizes agree, where the graph does not know both."""
+    inner = (a.dim(a.ndim - 1), b.dim(b.ndim - 2))
+    if inner[0] != inner[1]:
+        code.raise_if(f"{inner[0]} != {inner[1]}", "ValueError", "matmul: shapes not aligned")
+
+
 def _batched_matmul(n: Node, a: Val, b: Val, texts: list[str], out: str, ndim: int) -> None:
-    """np.matmul over broadcast batch axes into ``out`` (``ndim`` axes): one np.dot per batch element."""
+    """np.matmul of matrices ``a`` and ``b`` (2-D or more) over broadcast batch axes into ``out``
+    (``ndim`` axes, allocated here): one BLAS product per batch element."""
     code = n.code
     nb = ndim - 2
     bdims = []
@@ -545,16 +558,16 @@ def _batched_matmul(n: Node, a: Val, b: Val, texts: list[str], out: str, ndim: i
                 code.add(f"{size} = {x.dim(j)}")
         bdims.append(size)
     dims = [*bdims, a.dim(a.ndim - 2), b.dim(b.ndim - 1)]
-    code.raise_if(f"{a.dim(a.ndim - 1)} != {b.dim(b.ndim - 2)}", "ValueError", "matmul: shapes not aligned")
+    _check_inner(code, a, b)
     code.add(f"{out} = np.empty({shape_tuple(dims)}, {dtype_text(n.v.dtype)})")
+    code.helpers["_gemm"] = gemm
     idx, loops = code.loops(bdims)
     with loops:
         ats = []
         for x, text in zip((a, b), texts):
             at = [f"({idx[nb - (x.ndim - 2) + j]} if {x.dim(j)} != 1 else 0)" for j in range(x.ndim - 2)]
-            ats.append(f"np.ascontiguousarray({text}[{', '.join(at)}])")
-        n.code.helpers["_dot"] = dot
-        code.add(f"{out}[{', '.join(idx)}] = _dot({ats[0]}, {ats[1]})")
+            ats.append(index_text(text, at))
+        code.add(f"_gemm({ats[0]}, {ats[1]}, {index_text(out, idx)})")
 
 
 # -- reductions ------------------------------------------------------------------------------------------------
