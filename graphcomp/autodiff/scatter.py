@@ -105,9 +105,12 @@ def combine_scatters(terms: list[Variable]) -> list[Variable]:
         >>> (one,) = combine_scatters(terms)
         >>> one.owner.op.label(), gc.evaluate(one, {}).tolist()
         ('index_grad[[]; (3,)]', [1.0, 2.0, 3.0])
-        >>> pieces = [IndexGrad((("s", k, k + 2, None),), (4,))(gc.constant([1.0, 1.0])) for k in range(3)]
-        >>> gc.evaluate(combine_scatters(pieces)[0], {}).tolist()
-        [1.0, 2.0, 2.0, 1.0]
+        >>> windows = [IndexGrad((("s", k, k + 2, None),), (10,))(gc.constant([1.0, 1.0])) for k in range(8)]
+        >>> gc.evaluate(combine_scatters(windows)[0], {}).tolist()
+        [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 0.0]
+        >>> halves = [IndexGrad((("s", k, k + 6, None),), (10,))(gc.constant(np.ones(6))) for k in (0, 4)]
+        >>> len(combine_scatters(halves))  # two long slices: their two pads cost less than a scatter
+        2
     """
     groups: dict = {}
     for position, t in enumerate(terms):
