@@ -19,6 +19,7 @@ from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
 from graphcomp.ops.base import weak_constant
+from graphcomp.ops.loops.scope import placeholder_of
 from graphcomp.passes.pipeline import check_pass_names, optimize, pass_names
 from graphcomp.runtime.backends import backend as backend_of
 from graphcomp.runtime.codegen import generate
@@ -366,6 +367,14 @@ def compile(  # noqa: A001
     pairs = _check_updates(updates)
     graph = Graph(outs + [new for _, new in pairs])
     graph_inputs = graph.input_variables
+    for v in graph_inputs:
+        where = placeholder_of(v)
+        if where is not None:  # a body's value escaped its loop: it would become an input of its own
+            raise ArgumentError(
+                f"compile: the outputs read {v.label()!r} (built at {v.site}), which is {where}; a body's "
+                f"values exist only while a step runs: return it from the body (as the step's y, or in the "
+                f"carry) and use the loop's outputs"
+            )
     states = _state_updates(graph, pairs)
     if inputs is None:
         ins = graph_inputs

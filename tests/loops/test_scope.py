@@ -132,14 +132,15 @@ def test_the_loop_s_own_outputs_and_gradients_are_unaffected():
 
 
 def test_a_leaked_value_handed_straight_to_evaluate_or_compile_says_it_is_a_body_placeholder():
-    """No op is built on the leaked value, so no input check sees it: evaluate and compile
-    find its placeholder unfed, and say what it is (the carry of the scan at this line),
-    not only that 'carry' was not fed. An ordinary unfed input keeps the plain message."""
+    """No op is built on the leaked value, so no input check sees it: evaluate finds its
+    placeholder unfed, and compile would have made the placeholder an input of its own
+    (a function of 'carry'); both say what it is (the carry of the scan at this line).
+    An ordinary unfed input keeps the plain message."""
     leaked = []
     xs = gc.Variable("xs", (3,))
     line = inspect.currentframe().f_lineno + 1
     gc.scan(lambda c, x: (leaked.append(c * x) or c + x, None), gc.constant(0.0), xs)
-    for run in (lambda: gc.evaluate(leaked[0], {}), lambda: gc.compile(leaked[0])()):
+    for run in (lambda: gc.evaluate(leaked[0], {}), lambda: gc.compile(leaked[0]), lambda: gc.compile(leaked[0], [xs])):
         with pytest.raises(ValueError) as e:
             run()
         text = str(e.value)

@@ -468,3 +468,25 @@ def test_a_second_process_loads_the_compiled_function_from_the_disk_cache(tmp_pa
     changed = _child(cache, 3.0)  # another graph (a constant changed): compiled afresh
     assert changed[:2] == ["True", "False"] and changed[2] != first[2]
     assert len([p for p in os.listdir(cache) if p.endswith(".py")]) == 2
+
+
+def test_a_cached_module_edited_or_cut_short_is_written_anew(tmp_path):
+    """Numba checks a cached module only by its time stamp and size: an edited module
+    ran as edited (wrong numbers), one cut short (a full disk) failed to load in every
+    later process. The module's name is the hash of its text, so a file that no longer
+    hashes to its name is rewritten and compiled afresh, with the right numbers."""
+    cache = str(tmp_path / "cache")
+    first = _child(cache, 2.0)
+    (path,) = [os.path.join(cache, p) for p in os.listdir(cache) if p.endswith(".py")]
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("np.tanh(", "2.0 * np.tanh(").replace("_tanh(", "2.0 * _tanh("))
+    assert _child(cache, 2.0) == ["True", "False", first[2]]  # compiled afresh from the true text
+    with open(path) as f:
+        assert f.read() == text
+    with open(path, "w") as f:
+        f.write(text[:200])
+    assert _child(cache, 2.0) == ["True", "False", first[2]]
+    with open(path) as f:
+        assert f.read() == text

@@ -109,15 +109,32 @@ def _jit_helper(numba, fn):
     return hit
 
 
+def _key(text: str) -> str:
+    """The hash naming a module: of its text less the comments in the body, which name
+    the user's lines that built each node and are not part of what is compiled."""
+    code = "\n".join(line for line in text.splitlines() if not line.startswith("    #"))
+    return hashlib.sha256(code.encode()).hexdigest()[:32]
+
+
+def _intact(path: str, key: str) -> bool:
+    """Whether the module file at ``path`` still hashes to the key in its name. Numba's
+    cache checks only the file's time stamp and size against its compiled code, so an
+    edited module would run as written, and one cut short (a full disk) would fail to
+    load on every later compile; rewriting it also invalidates Numba's cached code."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return _key(f.read()) == key
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def load(function: str, helpers: dict, signature: tuple):
     """The compiled function for ``function`` (its text) taking ``signature``: from this
     process's memory, else from the disk cache, else compiled now (and cached).
     Returns ``(dispatcher, path of the module file, whether it came from a cache)``."""
     numba = importlib.import_module("numba")
     text = module_text(function, helpers)
-    # the comments in the body name the user's lines that built each node: not part of what is compiled
-    code = "\n".join(line for line in text.splitlines() if not line.startswith("    #"))
-    key = hashlib.sha256(code.encode()).hexdigest()[:32]
+    key = _key(text)
     name = f"graphcomp_whole_{key}"
     with _lock:
         directory = cache_dir()
@@ -125,7 +142,7 @@ def load(function: str, helpers: dict, signature: tuple):
         hit = _loaded.get(name)
         if hit is not None and signature in hit.overloads:
             return hit, path, True
-        if not os.path.exists(path):
+        if not _intact(path, key):  # absent, or edited or cut short since it was written: write it anew
             fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
             with os.fdopen(fd, "w") as f:
                 f.write(text)
