@@ -38,6 +38,8 @@ Traits (class attributes) that passes, backends and inspectors read:
     flops_per_element  the cost model's FLOPs per output element (0: data movement)
     transcendental     a libm call per element (Numba runs these slower than NumPy)
     slow_in_numpy      NumPy runs it in several passes: worth a fused kernel alone
+    view               its NumPy form may return its first input or a view of it (a
+                       compiled function copies such an output of an input, see codegen)
     symbol             its short label in pictures (``+``, ``×``)
     infix              ``(operator, precedence, associativity)`` when printed as Python
                        writes it (``("-", 4, "left")``; ``"prefix"`` for unary minus)
@@ -177,6 +179,7 @@ class Op:
     flops_per_element: ClassVar[int] = 1
     transcendental: ClassVar[bool] = False
     slow_in_numpy: ClassVar[bool] = False
+    view: ClassVar[bool] = False
     symbol: ClassVar[str | None] = None
     infix: ClassVar[tuple[str, int, str] | None] = None
     fn: ClassVar[Callable | None] = None

@@ -22,7 +22,7 @@ __all__ = ["stop_gradient", "cast", "match_shape"]
 class StopGradient(Op):
     """Identity forward; no gradient flows back through it."""
 
-    name, flops_per_element = "stop_gradient", 0
+    name, flops_per_element, view = "stop_gradient", 0, True
 
     def infer(self, x):
         return x.shape, x.dtype
@@ -43,6 +43,7 @@ class Cast(Op):
     an integer or boolean is a non-differentiable hop."""
 
     name, elementwise, linear = "cast", True, "all"
+    view = True  # astype(copy=False): x itself where the dtype is already the target
     dtype: np.dtype
 
     def linear_in(self, varying, zero, n) -> bool:
@@ -75,7 +76,7 @@ class MatchShape(Op):
     a static check open, this makes the run-time one instead of letting NumPy
     broadcast a mismatch silently. The gradient passes to ``x`` unchanged."""
 
-    linear = (0,)
+    linear, view = (0,), True
     name, flops_per_element = "match_shape", 0
     what: str
 

@@ -193,7 +193,7 @@ def index_text(template: tuple) -> str:
 class GetItem(Op):
     """``x[index]``: inputs are ``x`` then the integer-array entries of the index."""
 
-    linear = (0,)
+    linear, view = (0,), True  # a basic index is a view of x
     name, flops_per_element = "getitem", 0
     template: tuple
 

@@ -138,9 +138,10 @@ def identity_if_same_shape(self, sp, v, args):
 
 @dataclasses.dataclass(frozen=True)
 class Movement(Op):
-    """An op that only moves or views data: no arithmetic, the cost model's 0."""
+    """An op that only moves or views data: no arithmetic, the cost model's 0. Its
+    result may be a view of its first input (concatenate and stack copy)."""
 
-    flops_per_element = 0
+    flops_per_element, view = 0, True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,6 +412,8 @@ def _merge_dims(xs, i):
 class Concatenate(Movement):
     """``np.concatenate(xs, axis)``."""
 
+    view = False  # a new array
+
     linear = "all"
     name = "concatenate"
     axis: int
@@ -501,6 +504,8 @@ class SplitPart(Movement):
 @dataclasses.dataclass(frozen=True)
 class Stack(Movement):
     """``np.stack(xs, axis)``."""
+
+    view = False  # a new array
 
     linear = "all"
     name = "stack"

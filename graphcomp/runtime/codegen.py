@@ -28,7 +28,7 @@ from graphcomp.runtime.roll import Step, emit, int_slots, mark
 from graphcomp.runtime.schedule import Plan
 from graphcomp.runtime.source import Generated, build
 
-__all__ = ["generate", "comment", "fixed_names", "Writer", "ROLL_FROM"]
+__all__ = ["generate", "comment", "fixed_names", "Writer", "ROLL_FROM", "aliased_outputs"]
 
 _dtype_text: dict = {}  # str(dtype) is slow and a graph has few dtypes
 
@@ -129,10 +129,39 @@ def _generate(outputs, args, backend: Backend, plan: Plan, loops) -> Generated:
     fixed, header, prelude = fixed_names(plan, args, namespace)
     writer = Writer(backend, loops)
     body, outs = _lines(plan, fixed, outputs, writer, namespace)
+    copy = getattr(backend, "copy_output", None)  # absent where arrays are immutable (JAX)
+    if copy is not None:
+        aliased = aliased_outputs(outputs)
+        if aliased:
+            namespace["_copy"] = copy
+            outs = [f"_copy({o})" if k in aliased else o for k, o in enumerate(outs)]
     generated = build(header, prelude, body, f"return ({', '.join(outs)},)", namespace)
     if writer.functions:  # the functions it calls that code generation wrote (loops), shown after it
         generated.source += "".join(f"\n\n{g.source}" for g in writer.functions)
     return generated
+
+
+def aliased_outputs(outputs: list[Variable]) -> set[int]:
+    """The positions of the outputs whose array would be a caller's input, a constant's
+    own array, or another output's (the same node twice, or a view of it): a compiled
+    function returns a copy there, so that writing into one result changes neither an
+    input nor another result. PyTensor copies such outputs too (its ``DeepCopyOp``).
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,)); y = gc.exp(x)
+        >>> sorted(aliased_outputs([x, y, y, y.T, y * 2.0]))
+        [0, 2, 3]
+    """
+    roots: set[Variable] = set()
+    aliased = set()
+    for k, v in enumerate(outputs):
+        while v.owner is not None and type(v.owner.op).view:
+            v = v.owner.inputs[0]
+        if v.owner is None or v in roots:
+            aliased.add(k)
+        roots.add(v)
+    return aliased
 
 
 def _lines(plan: Plan, fixed: dict, outputs, writer: Writer, namespace: dict, free: bool = True):

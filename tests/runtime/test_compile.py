@@ -244,3 +244,28 @@ def test_a_transpose_folds_into_its_matmul_without_a_copy(mode):
         tracemalloc.stop()
     assert peak < 4 * Wv.nbytes, peak  # the result and small change, not X's 16 MB
     np.testing.assert_allclose(got, Xv.T @ Gv, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba", "numba whole"])
+def test_writing_into_a_result_changes_no_input_and_no_other_result(mode):
+    """``X * 1.0`` simplifies to X, the same exp asked twice is one node, ``X.T`` is a view:
+    each such output is returned as a copy (PyTensor's DeepCopyOp), so the caller's X and
+    the other results keep their values; a fresh result is returned as it is."""
+    if mode != "numpy":
+        pytest.importorskip("numba")
+    X = gc.Variable("X", (2, 3))
+    outs = [X * 1.0, gc.exp(X), gc.exp(X), X.T, gc.exp(X).T]
+    kw = {"backend": "numba", "whole": mode == "numba whole"} if mode != "numpy" else {}
+    f = gc.compile(outs, [X], **kw)
+    x = np.arange(6.0).reshape(2, 3)
+    got = f(x)
+    for r in got:
+        r[...] = -1.0
+    np.testing.assert_array_equal(x, np.arange(6.0).reshape(2, 3))
+    again = f(x)
+    want = [x, np.exp(x), np.exp(x), x.T, np.exp(x).T]
+    for g, w in zip(again, want):
+        np.testing.assert_allclose(g, w, rtol=1e-15)
+    got = f(x)
+    got[1][0, 0] = 7.0
+    assert got[2][0, 0] == 1.0 and got[4][0, 0] == 1.0 and x[0, 0] == 0.0

@@ -9,6 +9,8 @@ is most of the cost when arrays are small; every other op calls its own
 
 from __future__ import annotations
 
+import numpy as np
+
 from graphcomp.ops.base import Op
 from graphcomp.runtime.backends import Backend
 
@@ -28,6 +30,7 @@ class NumpyBackend(Backend):
     """
 
     name = "numpy"
+    copy_output = staticmethod(np.array)  # an output that would alias an input or another output
 
     def callee(self, op: Op):
         form = self.override(op) if self.overrides else None

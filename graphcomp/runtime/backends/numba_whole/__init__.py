@@ -61,7 +61,7 @@ from graphcomp.runtime.backends.numba_whole.groups import (
     scalar_expression,
 )
 from graphcomp.runtime.backends.numba_whole.reduce import shape_tuple
-from graphcomp.runtime.codegen import comment
+from graphcomp.runtime.codegen import aliased_outputs, comment
 from graphcomp.runtime.schedule import Plan
 
 __all__ = ["compile_whole", "whole_source", "WholeFunction", "WholeInfo", "cache_dir", "reason_for", "MAX_LINES"]
@@ -252,11 +252,16 @@ class WholeFunction:
             namespace[f"_f{k}"] = value
             extra.append(f"_f{k}" if kind == "constant" else f"_f{k}.value")
         scalars = [k for k, v in enumerate(outputs) if v.shape == ()]
-        if scalars:
+        aliased = aliased_outputs(outputs) - set(scalars)  # the native code returns such an array itself
+        if scalars or aliased:
             for k in scalars:
                 namespace[f"_t{k}"] = outputs[k].dtype.type
-            result = ", ".join(f"_t{k}(r[{k}])" if k in scalars else f"r[{k}]" for k in range(len(outputs)))
-            result = f"({result},)"
+            namespace["_copy"] = np.array
+
+            def item(k):
+                return f"_t{k}(r[{k}])" if k in scalars else f"_copy(r[{k}])" if k in aliased else f"r[{k}]"
+
+            result = f"({', '.join(item(k) for k in range(len(outputs)))},)"
         else:
             result = "r"
         text = (
