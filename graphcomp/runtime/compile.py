@@ -7,6 +7,8 @@ repeated blocks of lines written as loops.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -154,7 +156,7 @@ class Function:
             warnings.warn(
                 f"compile: the graph runs op by op, not as one native function: {self.whole_reason}",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=_user_level(),
             )
         return generated
 
@@ -384,7 +386,8 @@ def compile(  # noqa: A001
             if not v.is_input:
                 raise InputError(f"compile: {v.label()!r} (built at {v.site}) is a {v.kind} node, not an input")
         if len(set(ins)) != len(ins):
-            raise InputError("compile: an input is listed twice")
+            twice = next(v for k, v in enumerate(ins) if v in ins[:k])
+            raise InputError(f"compile: the input {twice.label()!r} (built at {twice.site}) is listed twice")
         listed = set(ins)
         missing = [v for v in graph_inputs if v not in listed]
         if missing:
@@ -397,6 +400,16 @@ def compile(  # noqa: A001
         return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, shard, whole)
     args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, shard, whole)
     return _DrawingFunction([p for p, _ in states], *args)
+
+
+def _user_level() -> int:
+    """The ``stacklevel`` of the innermost caller outside graphcomp, seen from the function
+    calling this one: a warning then points at the user's ``gc.compile`` line."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _pass_list(passes) -> list[str] | None:

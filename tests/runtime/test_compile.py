@@ -269,3 +269,9 @@ def test_writing_into_a_result_changes_no_input_and_no_other_result(mode):
     got = f(x)
     got[1][0, 0] = 7.0
     assert got[2][0, 0] == 1.0 and got[4][0, 0] == 1.0 and x[0, 0] == 0.0
+
+
+def test_an_input_listed_twice_is_named():
+    x, y = gc.Variable("x"), gc.Variable("y")
+    with pytest.raises(ValueError, match=r"the input 'y' \(built at test_compile.py:\d+\) is listed twice"):
+        gc.compile(x + y, [x, y, y])

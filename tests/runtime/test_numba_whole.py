@@ -27,7 +27,7 @@ from tests.ops.test_spec import _inputs, _values
 
 pytest.importorskip("numba")  # a dev dependency; skipped only where someone uninstalled it
 
-from graphcomp.runtime.backends.numba_whole import MAX_LINES, whole_source  # noqa: E402
+from graphcomp.runtime.backends.numba_whole import MAX_LINES, MAX_LINES_REQUIRED, whole_source  # noqa: E402
 from graphcomp.runtime.backends.numba_whole.code import Unsupported  # noqa: E402
 from graphcomp.runtime.backends.numba_whole.forms import NO_FORM, form_of  # noqa: E402
 from graphcomp.runtime.backends.numba_whole.groups import LOOPED, is_elementwise  # noqa: E402
@@ -373,7 +373,20 @@ def test_a_function_too_long_for_numba_runs_op_by_op_unless_asked(monkeypatch):
     x = gc.Variable("x", (3,))
     f = gc.compile(gc.tanh(x).sum() + x.max(), backend="numba", whole=None)
     assert not f.whole and f.whole_reason.startswith("the whole function would be ")
-    assert MAX_LINES >= 1000
+    assert 300 <= MAX_LINES <= MAX_LINES_REQUIRED  # W2's gradient (about 130 lines) is taken
+
+
+def test_a_function_far_too_long_is_refused_even_when_asked(monkeypatch):
+    """Past MAX_LINES_REQUIRED Numba takes many minutes (a chain of 300 tanh layers' gradient,
+    8700 lines: 7 minutes, then a RecursionError): whole=True warns and runs op by op."""
+    import graphcomp.runtime.backends.numba_whole as whole
+
+    monkeypatch.setattr(whole, "MAX_LINES_REQUIRED", 3)
+    x = gc.Variable("x", (3,))
+    with pytest.warns(RuntimeWarning, match="many minutes"):
+        f = gc.compile(gc.tanh(x).sum() + x.max(), backend="numba", whole=True)
+    assert not f.whole
+    np.testing.assert_allclose(f(np.array([0.5, -1.0, 2.0])), np.tanh([0.5, -1.0, 2.0]).sum() + 2.0, rtol=1e-15)
 
 
 def test_an_error_in_the_native_function_names_the_node_as_numpy_does():

@@ -64,11 +64,18 @@ from graphcomp.runtime.backends.numba_whole.reduce import shape_tuple
 from graphcomp.runtime.codegen import aliased_outputs, comment
 from graphcomp.runtime.schedule import Plan
 
-__all__ = ["compile_whole", "whole_source", "WholeFunction", "WholeInfo", "cache_dir", "reason_for", "MAX_LINES"]
+__all__ = [
+    "compile_whole", "whole_source", "WholeFunction", "WholeInfo", "cache_dir", "reason_for", "MAX_LINES",
+    "MAX_LINES_REQUIRED",
+]  # fmt: skip
 
 #: ``whole=None`` takes the per-op mode for a function longer than this: Numba's compile time grows
-#: faster than the function's length (LLVM optimises it as one function), seconds per thousand lines
-MAX_LINES = 3000
+#: faster than the function's length (LLVM optimises it as one function): measured on the 2-core VM,
+#: about 2 s at 100 lines, 10 s at 750, 35 s at 1500, 3.5 minutes at 2900
+MAX_LINES = 500
+#: ``whole=True`` refuses a longer function: compiling it takes many minutes, and near 9000 lines
+#: Numba's type inference overflows Python's recursion limit after that long
+MAX_LINES_REQUIRED = 3000
 
 
 def reason_for(plan: Plan) -> str | None:
@@ -296,8 +303,8 @@ class WholeFunction:
 
 def compile_whole(outputs: list[Variable], args: list[Variable], plan: Plan, numpy_code, required: bool = False):
     """The graph as one native function: ``(WholeFunction, None)``, or ``(None, reason)``
-    where it cannot be (or, unless ``required``, where its text is longer than
-    ``MAX_LINES``). ``numpy_code()`` builds the NumPy code that runs after an error."""
+    where it cannot be, where its text is longer than ``MAX_LINES_REQUIRED``, or, unless
+    ``required``, longer than ``MAX_LINES``. ``numpy_code()`` builds the NumPy code that runs after an error."""
     try:
         source, helpers, feeds = whole_source(outputs, args, plan)
     except Unsupported as e:
@@ -305,10 +312,15 @@ def compile_whole(outputs: list[Variable], args: list[Variable], plan: Plan, num
     except Exception as e:  # a form that met a node it did not expect: run op by op, and say so
         return None, f"graphcomp could not write the whole function: {type(e).__name__}: {e}"
     lines = source.count("\n")
+    if lines > MAX_LINES_REQUIRED:
+        return None, (
+            f"the whole function would be {lines} lines (more than {MAX_LINES_REQUIRED}), which Numba "
+            "takes many minutes to compile, if it can"
+        )
     if lines > MAX_LINES and not required:
         return None, (
-            f"the whole function would be {lines} lines (more than {MAX_LINES}), which Numba compiles slowly; "
-            "compile(..., whole=True) compiles it anyway"
+            f"the whole function would be {lines} lines (more than {MAX_LINES}), which Numba compiles slowly "
+            "(seconds per hundred lines); compile(..., whole=True) compiles it anyway"
         )
     numba = importlib.import_module("numba")
     types = [_arg_type(numba, v) for v in args]

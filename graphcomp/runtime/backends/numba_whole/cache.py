@@ -160,7 +160,12 @@ def load(function: str, helpers: dict, signature: tuple):
                 del sys.modules[name]
                 raise
         dispatcher = module.compiled
+        dispatcher.disable_compile(False)
         dispatcher.compile(signature)
+        # calls then convert to the compiled signature (a writable array to the read-only one)
+        # instead of compiling the whole function again for each flag and layout; what does not
+        # convert (a strided view) raises, and the wrapper retries with contiguous copies
+        dispatcher.disable_compile(True)
         stats = dispatcher.stats
         cached = signature in stats.cache_hits
         _loaded[name] = dispatcher
