@@ -503,3 +503,16 @@ def test_a_cached_module_edited_or_cut_short_is_written_anew(tmp_path):
     assert _child(cache, 2.0) == ["True", "False", first[2]]
     with open(path) as f:
         assert f.read() == text
+
+
+def test_an_error_names_a_0d_input_with_the_shape_it_was_fed():
+    """The rerun after a native error copies only what is not C-contiguous: a 0-d index
+    stays 0-d, so the message shows ``k: ()`` as the NumPy backend's does (it showed
+    ``(1,)``: np.ascontiguousarray makes a 0-d value 1-d)."""
+    X, k = gc.Variable("X", (None, 3)), gc.Variable("k", (), "int64")
+    f = gc.compile(X[k], [X, k], backend="numba", whole=True)
+    assert f.whole
+    with pytest.raises(IndexError, match=r"k: \(\) int64") as e:
+        f(np.ones((4, 3)), 7)
+    assert "out of bounds" in str(e.value)
+    np.testing.assert_array_equal(f(np.arange(12.0).reshape(4, 3), 2), [6.0, 7.0, 8.0])

@@ -286,7 +286,8 @@ class WholeFunction:
     def again(self, args):
         """After an error in the native function: once more with contiguous copies of the
         arguments (Numba's signature takes C-contiguous arrays), else the NumPy code."""
-        fixed = [np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        # a C-contiguous copy of what is not (np.ascontiguousarray would make a 0-d value 1-d)
+        fixed = [np.array(a, order="C") if isinstance(a, np.ndarray) and not a.flags.c_contiguous else a for a in args]
         if any(f is not a for f, a in zip(fixed, args)):
             return self.fn(*fixed)
         return self.numpy().fn(*args)
