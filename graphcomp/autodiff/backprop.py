@@ -20,6 +20,7 @@ from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import as_bool, fmt_shape, is_differentiable_dtype, is_fully_known, shapes_compatible
 from graphcomp.errors import ArgumentError, GradientError, NonDifferentiableError, ShapeError
 from graphcomp.ops.creation import ones_like
+from graphcomp.ops.loops.scope import escaped
 from graphcomp.ops.shape import broadcast_to, reshape, stack
 
 __all__ = ["BackpropResult", "GradTable", "backprop", "grad", "jacobian", "hessian", "hvp"]
@@ -185,6 +186,9 @@ def grad(
     _disconnected("grad", disconnected)
     if not isinstance(cost, Variable):
         raise ArgumentError(f"grad: cost must be a Variable, got {cost!r}")
+    why = escaped(cost)
+    if why is not None:  # a loop body's value: first, before what is wrong with it as a cost
+        raise ArgumentError(f"grad: the cost {why}")
     if cost.shape != ():
         raise GradientError(
             f"grad: the cost must be a scalar, but {cost.label()} has shape {fmt_shape(cost.shape)} "
@@ -195,6 +199,10 @@ def grad(
             f"grad: the cost {cost.label()} has dtype {cost.dtype}; only float costs can be differentiated"
         )
     targets, single = as_variable_list(wrt, "grad: wrt")
+    for t in targets:
+        why = escaped(t)
+        if why is not None:  # a loop body's value: it would only be "disconnected" from the cost
+            raise ArgumentError(f"grad: wrt {why}")
     for t in targets:
         if not is_differentiable_dtype(t.dtype):
             raise NonDifferentiableError(

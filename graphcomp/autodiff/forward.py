@@ -49,6 +49,7 @@ from graphcomp.ops.binary import add_n
 from graphcomp.ops.composite import OpFromGraph
 from graphcomp.ops.creation import zeros_like
 from graphcomp.ops.identity import match_shape
+from graphcomp.ops.loops.scope import escaped
 from graphcomp.ops.shape import expand_dims, reshape, stack
 
 __all__ = ["jvp", "jacobian_forward", "Linearized", "linearize", "check_custom_bprops"]
@@ -288,6 +289,10 @@ def jvp(
             raise ArgumentError(f"jvp: x must be Variables, got {type(xk).__name__}: {xk!r}")
         _check_x(xk, "jvp")
     held, _ = as_variable_list(consider_constant, "jvp: consider_constant")
+    for what, u in [("y", y), *(("x", xk) for xk in xs)]:
+        why = escaped(u)
+        if why is not None:  # a loop body's value: it would only be "disconnected" from y
+            raise ArgumentError(f"jvp: {what} {why}")
     tangents = [_tangent(xk, vk, name) for xk, vk, name in zip(xs, vs, names)]
     lin = linearize(y, xs, tuple(held))
     for k in range(len(xs)):

@@ -149,3 +149,33 @@ def test_a_leaked_value_handed_straight_to_evaluate_or_compile_says_it_is_a_body
     with pytest.raises(ValueError) as e:
         gc.evaluate(xs * 2.0, {})
     assert "placeholder" not in str(e.value) and "no value was fed for input 'xs'" in str(e.value)
+
+
+def test_grad_and_jvp_refuse_a_leaked_value_instead_of_calling_it_disconnected():
+    """A leaked body value handed to grad (as cost or wrt) or jvp (as y or x) is named as
+    such: 'does not depend on' was true of the node but told the user nothing."""
+    leaked = []
+    X, h0 = gc.Variable("X", (None, 3)), gc.Variable("h0", (3,))
+
+    def step(h, x):
+        y = gc.tanh(h + x)
+        leaked.append(y)
+        return y, y * 2.0
+
+    hT, ys = gc.scan(step, h0, X)
+    calls = {
+        "grad: wrt": lambda: gc.grad(hT.sum(), leaked[0]),
+        "grad: the cost": lambda: gc.grad(leaked[0], h0),
+        "jvp: y": lambda: gc.jvp(leaked[0], X, np.ones((2, 3))),
+    }
+    for said, call in calls.items():
+        with pytest.raises(gc.ArgumentError) as e:
+            call()
+        text = str(e.value)
+        assert text.startswith(f"{said} tanh was built inside the body of the scan built at test_scope.py:")
+        assert "return it from the body" in text
+    (g,) = gc.grad(ys.sum(), [h0])  # the loop's own outputs differentiate as before
+    Xv, hv = np.linspace(-1, 1, 6).reshape(2, 3), np.zeros(3)
+    h1 = np.tanh(hv + Xv[0])
+    want = 2 * (1 - h1**2) * (1 + (1 - np.tanh(h1 + Xv[1]) ** 2))
+    np.testing.assert_allclose(gc.evaluate(g, {X: Xv, h0: hv}), want, rtol=1e-12)

@@ -25,7 +25,7 @@ from graphcomp.core.node import Variable
 from graphcomp.errors import ArgumentError
 from graphcomp.ops.base import INPUT_CHECKS
 
-__all__ = ["seal", "check_inputs", "placeholder_of"]
+__all__ = ["seal", "check_inputs", "placeholder_of", "escaped"]
 
 
 class _Trace:
@@ -147,26 +147,39 @@ def check_inputs(op, inputs) -> None:
     body's trace is over (the module docstring)."""
     if not _starts:
         return
-    first, end = _starts[0], _end[0]
     for v in inputs:
-        if not first <= v.id < end:  # most inputs: built before every trace, or after them all
-            continue
-        trace = _innermost(v.id)
-        while trace is not None:
-            p = _reads(trace, v)
-            if p is not None:
-                _refuse(op, v, p, trace)
-            trace = trace.parent
+        why = escaped(v)
+        if why is not None:
+            raise ArgumentError(f"{op.label()}: its input {why}")
 
 
-def _refuse(op, v: Variable, p: Variable, trace: _Trace):
-    said = trace.placeholders[p.id][1]
-    what = f"is {said}" if v is p else f"reads {p.label()} ({said})"
-    raise ArgumentError(
-        f"{op.label()}: its input {v.label()} was built inside the body of the {trace.what} built at "
-        f"{trace.site} and {what}; a body's values exist only while a step runs: return it from the body "
-        f"(as the step's y, stacked over the steps, or in the carry) and use the {trace.what}'s outputs"
-    )
+def escaped(v: Variable) -> str | None:
+    """Why ``v`` has no value outside its loop, when a finished trace computed it from a
+    placeholder (where it was built, what it reads, what to do instead); None otherwise.
+    ``grad`` and ``jvp`` ask this of their arguments, as every op does of its inputs.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> leaked = []
+        >>> _ = gc.scan(lambda c, x: (leaked.append(c * x) or c + x, None), gc.constant(0.0), gc.Variable("xs", (3,)))
+        >>> escaped(leaked[0]).split(" and ")[0], escaped(gc.Variable("x"))
+        ('multiply was built inside the body of the scan built at <doctest ...>:1', None)
+    """
+    if not _starts or not _starts[0] <= v.id < _end[0]:  # most values: built before every trace, or after them all
+        return None
+    trace = _innermost(v.id)
+    while trace is not None:
+        p = _reads(trace, v)
+        if p is not None:
+            said = trace.placeholders[p.id][1]
+            what = f"is {said}" if v is p else f"reads {p.label()} ({said})"
+            return (
+                f"{v.label()} was built inside the body of the {trace.what} built at {trace.site} and {what}; "
+                f"a body's values exist only while a step runs: return it from the body (as the step's y, "
+                f"stacked over the steps, or in the carry) and use the {trace.what}'s outputs"
+            )
+        trace = trace.parent
+    return None
 
 
 INPUT_CHECKS.append(check_inputs)
