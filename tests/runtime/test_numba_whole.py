@@ -495,12 +495,14 @@ def test_a_cached_module_edited_or_cut_short_is_written_anew(tmp_path):
         text = f.read()
     with open(path, "w") as f:
         f.write(text.replace("np.tanh(", "2.0 * np.tanh(").replace("_tanh(", "2.0 * _tanh("))
-    assert _child(cache, 2.0) == ["True", "False", first[2]]  # compiled afresh from the true text
+    # whole, with the true numbers (whether Numba's own cache then serves the restored text
+    # depends on the file system's time stamps: not what is tested)
+    assert _child(cache, 2.0)[::2] == ["True", first[2]]
     with open(path) as f:
         assert f.read() == text
     with open(path, "w") as f:
         f.write(text[:200])
-    assert _child(cache, 2.0) == ["True", "False", first[2]]
+    assert _child(cache, 2.0)[::2] == ["True", first[2]]  # whole again, not op by op for good
     with open(path) as f:
         assert f.read() == text
 
