@@ -810,79 +810,69 @@ def _softmax(log: bool) -> Callable[[Node], None]:
     return form
 
 
+def _same_shape(code: Code, a: Val, b: Val, what: str) -> None:
+    """The run-time check that ``a`` and ``b`` agree in every dimension the graph does not know."""
+    for k in range(a.ndim):
+        if a.shape[k] is None or b.shape[k] is None:
+            code.raise_if(f"{a.dim(k)} != {b.dim(k)}", "ValueError", f"{what}: shapes differ")
+
+
+def _sum_then_write(n: Node, ref: Val, axis: int, term: Callable, value: Callable) -> None:
+    """``n.out`` shaped like ``ref``, one slice along ``axis`` at a time: first ``t``, the
+    slice's sum of ``term(at)``, then each element ``value(at, t)`` (the soft-max gradients)."""
+    code = n.code
+    code.add(f"{n.out} = np.empty({shape_tuple(_dims(ref))}, {dtype_text(n.v.dtype)})")
+    outer, stack = _axis_loops(code, ref, (axis,))
+    with stack:
+        t = code.fresh("s")
+        code.add(f"{t} = 0.0")
+        _slice_pass(code, ref, (axis,), outer, lambda at: code.add(f"{t} += {term(at)}"))
+        _slice_pass(code, ref, (axis,), outer, lambda at: code.add(f"{index_text(n.out, at)} = {value(at, t)}"))
+
+
 def _log_softmax_grad(n: Node) -> None:
     """G - exp(lsm) * sum(G along the axis), one slice at a time."""
     _float_only(n)
     lsm, g = n.ins
-    code = n.code
-    axis = n.op.axis
-    code.helpers.update(_MATH)
-    for k in range(lsm.ndim):
-        if lsm.shape[k] is None or g.shape[k] is None:
-            code.raise_if(f"{lsm.dim(k)} != {g.dim(k)}", "ValueError", "log_softmax_grad: shapes differ")
-    code.add(f"{n.out} = np.empty({shape_tuple(_dims(lsm))}, {dtype_text(n.v.dtype)})")
-    outer, stack = _axis_loops(code, lsm, (axis,))
-    with stack:
-        s = code.fresh("s")
-        code.add(f"{s} = 0.0")
-        _slice_pass(code, g, (axis,), outer, lambda at: code.add(f"{s} += {index_text(g.text, at)}"))
-
-        def write(at):
-            code.add(f"{index_text(n.out, at)} = {index_text(g.text, at)} - _exp({index_text(lsm.text, at)}) * {s}")
-
-        _slice_pass(code, lsm, (axis,), outer, write)
+    n.code.helpers.update(_MATH)
+    _same_shape(n.code, lsm, g, "log_softmax_grad")
+    _sum_then_write(
+        n,
+        lsm,
+        n.op.axis,
+        lambda at: index_text(g.text, at),
+        lambda at, t: f"{index_text(g.text, at)} - _exp({index_text(lsm.text, at)}) * {t}",
+    )
 
 
 def _softmax_grad(n: Node) -> None:
     """s * (G - sum(G * s along the axis)), one slice at a time."""
     _float_only(n)
     s_, g = n.ins
-    code = n.code
-    axis = n.op.axis % s_.ndim
-    for k in range(s_.ndim):
-        if s_.shape[k] is None or g.shape[k] is None:
-            code.raise_if(f"{s_.dim(k)} != {g.dim(k)}", "ValueError", "softmax_grad: shapes differ")
-    code.add(f"{n.out} = np.empty({shape_tuple(_dims(s_))}, {dtype_text(n.v.dtype)})")
-    outer, stack = _axis_loops(code, s_, (axis,))
-    with stack:
-        t = code.fresh("s")
-        code.add(f"{t} = 0.0")
-        _slice_pass(
-            code,
-            s_,
-            (axis,),
-            outer,
-            lambda at: code.add(f"{t} += {index_text(g.text, at)} * {index_text(s_.text, at)}"),
-        )
-
-        def write(at):
-            value = f"{index_text(s_.text, at)} * ({index_text(g.text, at)} - {t})"
-            code.add(f"{index_text(n.out, at)} = {value}")
-
-        _slice_pass(code, s_, (axis,), outer, write)
+    _same_shape(n.code, s_, g, "softmax_grad")
+    _sum_then_write(
+        n,
+        s_,
+        n.op.axis % s_.ndim,
+        lambda at: f"{index_text(g.text, at)} * {index_text(s_.text, at)}",
+        lambda at, t: f"{index_text(s_.text, at)} * ({index_text(g.text, at)} - {t})",
+    )
 
 
 def _softmax_cross_entropy_grad(n: Node) -> None:
     """exp(lsm) * sum(Y along the axis) - Y, Y broadcast to lsm's shape, one slice at a time."""
     _float_only(n)
     lsm, y = n.ins
-    code = n.code
-    axis = n.op.axis % lsm.ndim
-    code.helpers.update(_MATH)
+    n.code.helpers.update(_MATH)
     cast = Broadcast(lsm.shape, [y] if y.ndim else [], exact=[lsm])
-    cast.sizes(code)
-    code.add(f"{n.out} = np.empty({shape_tuple(_dims(lsm))}, {dtype_text(n.v.dtype)})")
-    outer, stack = _axis_loops(code, lsm, (axis,))
-    with stack:
-        t = code.fresh("s")
-        code.add(f"{t} = 0.0")
-        _slice_pass(code, lsm, (axis,), outer, lambda at: code.add(f"{t} += {cast.at(y, at)}"))
-
-        def write(at):
-            value = f"_exp({index_text(lsm.text, at)}) * {t} - {cast.at(y, at)}"
-            code.add(f"{index_text(n.out, at)} = {value}")
-
-        _slice_pass(code, lsm, (axis,), outer, write)
+    cast.sizes(n.code)
+    _sum_then_write(
+        n,
+        lsm,
+        n.op.axis % lsm.ndim,
+        lambda at: cast.at(y, at),
+        lambda at, t: f"_exp({index_text(lsm.text, at)}) * {t} - {cast.at(y, at)}",
+    )
 
 
 def _check_labels(code: Code, labels: Val, rows: str, classes: str) -> None:
