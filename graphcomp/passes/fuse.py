@@ -50,14 +50,31 @@ def groups(outputs: list[Variable]) -> dict[Variable, Variable]:
         1
     """
     order = topological(ancestors(outputs))
-    consumers = consumers_map(order)
-    is_output = set(outputs)
+    return group_roots(order, consumers_map(order), set(outputs), _fusible)
+
+
+def group_roots(order: list[Variable], consumers: dict, outputs: set, member, kept=None) -> dict[Variable, Variable]:
+    """Each node ``member(v)`` admits -> the root of its group (itself when alone): a node
+    joins the group of its consumers when they all belong to one group of its shape and it
+    is not an output. ``order`` is topological, ``consumers`` maps a node to the nodes
+    reading it; ``kept(c, v)`` True marks a consumer that reads only ``v``'s shape, which
+    must then be stored (it keeps v out of every group). The fuse pass and the
+    whole-function Numba code group by this one rule.
+
+    Example:
+        >>> import graphcomp as gc
+        >>> x = gc.Variable("x", (3,)); y = gc.exp(x) * 2.0
+        >>> order = [x, y.owner.inputs[0], y]
+        >>> roots = group_roots(order, consumers_map(order), {y}, lambda v: v.owner is not None)
+        >>> roots[order[1]] is y and roots[y] is y
+        True
+    """
     group: dict[Variable, Variable] = {}
     for v in reversed(order):  # consumers first
-        if not _fusible(v):
+        if not member(v):
             continue
-        around = {group.get(c) for c in consumers.get(v, ())}
-        if v not in is_output and len(around) == 1:
+        around = {None if kept is not None and kept(c, v) else group.get(c) for c in consumers.get(v, ())}
+        if v not in outputs and len(around) == 1:
             (root,) = around
             if root is not None and root.shape == v.shape:
                 group[v] = root

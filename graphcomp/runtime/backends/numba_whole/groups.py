@@ -28,6 +28,7 @@ from graphcomp.ops.identity import Cast
 from graphcomp.ops.select import Clip, Extremum, Where
 from graphcomp.ops.shape import BroadcastLike, BroadcastTo
 from graphcomp.ops.sympy_elementwise import SymPyElementwise
+from graphcomp.passes.fuse import group_roots
 from graphcomp.runtime.backends.numba_whole.code import Code, Elements, Unsupported, Val, cast_text, index_text
 
 __all__ = ["LOOPED", "is_elementwise", "groups", "Broadcast", "GroupElements", "scalar_expression", "constant_text"]
@@ -80,22 +81,14 @@ def groups(order: list[Variable], consumers: dict, outputs: set) -> dict[Variabl
     """Each elementwise node with dimensions -> the root of its group (itself when alone).
 
     ``order`` is topological; ``consumers`` maps a node to the nodes reading it."""
-    group: dict[Variable, Variable] = {}
-    for v in reversed(order):  # consumers first
-        if v.owner is None or not v.shape or not is_elementwise(v):
-            continue
+    return group_roots(
+        order,
+        consumers,
+        outputs,
+        lambda v: v.owner is not None and bool(v.shape) and is_elementwise(v),
         # broadcast_like reads its reference's shape, not its elements: that value must be stored
-        around = {
-            None if isinstance(c.owner.op, BroadcastLike) and c.owner.inputs[1] is v else group.get(c)
-            for c in consumers.get(v, ())
-        }
-        if v not in outputs and len(around) == 1:
-            (root,) = around
-            if root is not None and root.shape == v.shape:
-                group[v] = root
-                continue
-        group[v] = v
-    return group
+        lambda c, v: isinstance(c.owner.op, BroadcastLike) and c.owner.inputs[1] is v,
+    )
 
 
 def constant_text(x: Variable) -> str | None:
