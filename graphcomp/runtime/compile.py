@@ -7,8 +7,6 @@ repeated blocks of lines written as loops.
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -17,6 +15,7 @@ import numpy as np
 from graphcomp.core import collector
 from graphcomp.core.graph import Graph
 from graphcomp.core.node import Parameter, Variable
+from graphcomp.core.site import creation_site
 from graphcomp.core.traverse import as_variable_list
 from graphcomp.core.types import as_bool, fmt_shape, shapes_compatible
 from graphcomp.errors import ArgumentError, DTypeError, InputError, ShapeError, SignatureError
@@ -153,10 +152,12 @@ class Function:
         self.whole = generated is not None
         self.whole_info = getattr(generated, "info", None)
         if whole and not self.whole:
-            warnings.warn(
+            site = creation_site()  # the user's gc.compile line, as optim's warnings do
+            warnings.warn_explicit(
                 f"compile: the graph runs op by op, not as one native function: {self.whole_reason}",
                 RuntimeWarning,
-                stacklevel=_user_level(),
+                site.filename,
+                site.line,
             )
         return generated
 
@@ -400,16 +401,6 @@ def compile(  # noqa: A001
         return Function(outs, single, ins, check_finite, pairs, passes, verify_passes, backend, loops, shard, whole)
     args = (outs, single, ins, check_finite, pairs + states, passes, verify_passes, backend, loops, shard, whole)
     return _DrawingFunction([p for p, _ in states], *args)
-
-
-def _user_level() -> int:
-    """The ``stacklevel`` of the innermost caller outside graphcomp, seen from the function
-    calling this one: a warning then points at the user's ``gc.compile`` line."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _pass_list(passes) -> list[str] | None:

@@ -383,9 +383,10 @@ def test_a_function_far_too_long_is_refused_even_when_asked(monkeypatch):
 
     monkeypatch.setattr(whole, "MAX_LINES_REQUIRED", 3)
     x = gc.Variable("x", (3,))
-    with pytest.warns(RuntimeWarning, match="many minutes"):
+    with pytest.warns(RuntimeWarning, match="many minutes") as record:
         f = gc.compile(gc.tanh(x).sum() + x.max(), backend="numba", whole=True)
     assert not f.whole
+    assert os.path.basename(record[0].filename) == "test_numba_whole.py"  # the user's line, not graphcomp's
     np.testing.assert_allclose(f(np.array([0.5, -1.0, 2.0])), np.tanh([0.5, -1.0, 2.0]).sum() + 2.0, rtol=1e-15)
 
 
