@@ -373,11 +373,7 @@ def compile(  # noqa: A001
     for v in graph_inputs:
         where = placeholder_of(v)
         if where is not None:  # a body's value escaped its loop: it would become an input of its own
-            raise ArgumentError(
-                f"compile: the outputs read {v.label()!r} (built at {v.site}), which is {where}; a body's "
-                f"values exist only while a step runs: return it from the body (as the step's y, or in the "
-                f"carry) and use the loop's outputs"
-            )
+            raise ArgumentError(f"compile: the outputs read {v.label()!r} (built at {v.site}), which is {where}")
     states = _state_updates(graph, pairs)
     if inputs is None:
         ins = graph_inputs

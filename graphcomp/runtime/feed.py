@@ -81,10 +81,7 @@ def missing_input_message(var: Variable) -> str:
     """
     where = placeholder_of(var)
     if where is not None:  # a value that escaped its loop body: no feed can give it meaning
-        return (
-            f"no value was fed for {_describe(var)}: it is {where}; a body's values exist only while a "
-            f"step runs: return it from the body (as the step's y, or in the carry) and use the loop's outputs"
-        )
+        return f"no value was fed for {_describe(var)}: it is {where}"
     return (
         f"no value was fed for {_describe(var)}; it needs an array of shape {fmt_shape(var.shape)} "
         f"and dtype {var.dtype}"

@@ -87,10 +87,17 @@ def _innermost(i: int) -> _Trace | None:
     return trace
 
 
+def _advice(trace: _Trace) -> str:
+    return (
+        "a body's values exist only while a step runs: return it from the body (as the step's y, "
+        f"stacked over the steps, or in the carry) and use the {trace.what}'s outputs"
+    )
+
+
 def placeholder_of(v: Variable) -> str | None:
     """Where ``v`` comes from when it is a placeholder of a finished trace (the carry
-    entering a step, a slice of xs, the step number), in words; None for any other
-    Variable. An output that reads one, handed straight to ``gc.evaluate``, needs it
+    entering a step, a slice of xs, the step number), in words, and what to do instead;
+    None for any other Variable. An output that reads one, handed straight to ``gc.evaluate``, needs it
     fed: the error says it exists only inside the loop.
 
     Example:
@@ -106,7 +113,7 @@ def placeholder_of(v: Variable) -> str | None:
     while trace is not None:
         hit = trace.placeholders.get(v.id)
         if hit is not None:
-            return f"{hit[1]}, a placeholder of the body of the {trace.what} built at {trace.site}"
+            return f"{hit[1]}, a placeholder of the body of the {trace.what} built at {trace.site}; {_advice(trace)}"
         trace = trace.parent
     return None
 
@@ -173,10 +180,8 @@ def escaped(v: Variable) -> str | None:
         if p is not None:
             said = trace.placeholders[p.id][1]
             what = f"is {said}" if v is p else f"reads {p.label()} ({said})"
-            return (
-                f"{v.label()} was built inside the body of the {trace.what} built at {trace.site} and {what}; "
-                f"a body's values exist only while a step runs: return it from the body (as the step's y, "
-                f"stacked over the steps, or in the carry) and use the {trace.what}'s outputs"
+            return f"{v.label()} was built inside the body of the {trace.what} built at {trace.site} and {what}; " + (
+                _advice(trace)
             )
         trace = trace.parent
     return None
