@@ -40,3 +40,15 @@ def assert_grads_match_fd(cost, inputs, values, wrt_positions, rng, eps=1e-6, rt
         assert np.isclose(analytic, numeric, rtol=rtol, atol=atol), (
             f"input {k}: bprop says {analytic!r}, finite differences say {numeric!r}"
         )
+
+
+def rosenbrock_grad_and_hvp(x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The closed forms of the gradient of sum(100 (x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)
+    and of its Hessian times v (W5's workload), written out by hand."""
+    grad = np.zeros_like(x)
+    grad[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    grad[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    hv = np.zeros_like(x)
+    hv[:-1] = (1200 * x[:-1] ** 2 - 400 * x[1:] + 2) * v[:-1] - 400 * x[:-1] * v[1:]
+    hv[1:] += 200 * v[1:] - 400 * x[:-1] * v[:-1]
+    return grad, hv

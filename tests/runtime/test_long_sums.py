@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import graphcomp as gc
+from tests.helpers import rosenbrock_grad_and_hvp
 
 LONGEST = 1000  # characters: a generated line of 64 short names, its comment, never the graph
 
@@ -127,12 +128,7 @@ def test_a_few_long_slices_keep_their_own_scatters():
     assert scatters and all(len(w.owner.inputs) == 1 for w in scatters)  # pads of one slice each, no index array
     rng = np.random.default_rng(0)
     xv, vv = rng.uniform(-1, 1, n), rng.standard_normal(n)
-    grad = np.zeros(n)
-    grad[:-1] = -400 * xv[:-1] * (xv[1:] - xv[:-1] ** 2) - 2 * (1 - xv[:-1])
-    grad[1:] += 200 * (xv[1:] - xv[:-1] ** 2)
-    Hv = np.zeros(n)
-    Hv[:-1] = (1200 * xv[:-1] ** 2 - 400 * xv[1:] + 2) * vv[:-1] - 400 * xv[:-1] * vv[1:]
-    Hv[1:] += 200 * vv[1:] - 400 * xv[:-1] * vv[:-1]
+    grad, Hv = rosenbrock_grad_and_hvp(xv, vv)
     got_g, got_hv = gc.compile([g, hv], [x, v])(xv, vv)
     np.testing.assert_allclose(got_g, grad, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_hv, Hv, rtol=1e-12, atol=1e-11)
